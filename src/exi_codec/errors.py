@@ -1,0 +1,42 @@
+"""Exceptions of the EXI codec.
+
+Every failure on bad input surfaces as a subclass of :class:`ExiError`, never as a
+crash or a bare ``IndexError``: decoders of this format face untrusted bytes from the
+network, and callers need one type to catch.
+"""
+
+from __future__ import annotations
+
+
+class ExiError(Exception):
+    """Base class of every error raised by :mod:`exi_codec`."""
+
+
+class SchemaError(ExiError):
+    """The XSDs could not be turned into EXI grammars (unsupported or invalid schema)."""
+
+
+class EncodeError(ExiError):
+    """A value or structure cannot be encoded; ``path`` names the offending field."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class DecodeError(ExiError):
+    """The EXI stream is malformed or does not match the grammar.
+
+    ``bit_offset`` is where in the stream the problem was found and ``position``
+    the grammar position (element path and state), so a bad capture can be located.
+    """
+
+    def __init__(self, message: str, bit_offset: int = -1, position: str = "") -> None:
+        self.bit_offset = bit_offset
+        self.position = position
+        where = []
+        if bit_offset >= 0:
+            where.append(f"bit {bit_offset}")
+        if position:
+            where.append(position)
+        super().__init__(f"{message} ({', '.join(where)})" if where else message)

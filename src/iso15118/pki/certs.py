@@ -1,0 +1,142 @@
+"""Primitive steps on single certificates: loading, key type, signature check, names.
+
+These are the building blocks :mod:`iso15118.pki.chain` composes; they are public so that
+callers (and the XML signature layer) can use the same definitions, e.g. "verify this
+signature with the key of that certificate" for an EXI-encoded SignedInfo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448
+from cryptography.x509.oid import NameOID
+
+from iso15118.pki.errors import CertificateLoadError
+from iso15118.pki.profiles import Curve
+
+_PEM_MARKER = b"-----BEGIN CERTIFICATE-----"
+
+
+def load_certificate(data: bytes) -> x509.Certificate:
+    """Parse one certificate from PEM or DER bytes."""
+    try:
+        if data.lstrip().startswith(b"-----BEGIN"):
+            return x509.load_pem_x509_certificate(data)
+        return x509.load_der_x509_certificate(data)
+    except ValueError as exc:
+        raise CertificateLoadError(f"not an X.509 certificate: {exc}") from exc
+
+
+def load_certificates(data: bytes) -> list[x509.Certificate]:
+    """Parse every certificate of a PEM bundle, or the single certificate of DER bytes."""
+    if _PEM_MARKER in data:
+        try:
+            return x509.load_pem_x509_certificates(data)
+        except ValueError as exc:
+            raise CertificateLoadError(f"bad PEM certificate bundle: {exc}") from exc
+    return [load_certificate(data)]
+
+
+def load_certificate_files(paths: Iterable[str | Path]) -> list[x509.Certificate]:
+    """Read certificates from files (PEM bundles or DER), in the order given."""
+    out: list[x509.Certificate] = []
+    for path in paths:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise CertificateLoadError(f"cannot read {path}: {exc}") from exc
+        out.extend(load_certificates(data))
+    return out
+
+
+def load_private_key(data: bytes, password: bytes | None = None) -> object:
+    """Parse a PEM or DER private key (PKCS#8 or SEC1)."""
+    try:
+        if data.lstrip().startswith(b"-----BEGIN"):
+            return serialization.load_pem_private_key(data, password)
+        return serialization.load_der_private_key(data, password)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise CertificateLoadError(f"not a private key: {exc}") from exc
+
+
+def curve_of(public_key: object) -> Curve | None:
+    """The profile curve of a public key, or None for any key type outside both PKIs."""
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        if isinstance(public_key.curve, ec.SECP256R1):
+            return Curve.SECP256R1
+        if isinstance(public_key.curve, ec.SECP521R1):
+            return Curve.SECP521R1
+        return None
+    if isinstance(public_key, ed448.Ed448PublicKey):
+        return Curve.ED448
+    return None
+
+
+def describe_key(public_key: object) -> str:
+    """A short human name of a public key type, for verdict details."""
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return f"EC {public_key.curve.name}"
+    return type(public_key).__name__.replace("PublicKey", "").lstrip("_")
+
+
+def signature_is_valid(cert: x509.Certificate, issuer_public_key: object) -> bool:
+    """Whether ``cert``'s signature verifies under ``issuer_public_key``.
+
+    Only the key types of the two profiles are supported; any other key type (RSA, Ed25519,
+    ...) yields False rather than an exception, since such a key cannot sign a valid link.
+    """
+    try:
+        if isinstance(issuer_public_key, ec.EllipticCurvePublicKey):
+            algorithm = cert.signature_hash_algorithm
+            if algorithm is None:
+                return False
+            issuer_public_key.verify(
+                cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm)
+            )
+            return True
+        if isinstance(issuer_public_key, ed448.Ed448PublicKey):
+            issuer_public_key.verify(cert.signature, cert.tbs_certificate_bytes)
+            return True
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
+        return False
+    return False
+
+
+def is_self_signed(cert: x509.Certificate) -> bool:
+    """Subject equals issuer and the certificate's own key verifies its signature."""
+    return cert.subject == cert.issuer and signature_is_valid(cert, cert.public_key())
+
+
+def domain_components(name: x509.Name) -> list[str]:
+    """All DC (0.9.2342.19200300.100.1.25) values of a name, in order."""
+    return [str(a.value) for a in name.get_attributes_for_oid(NameOID.DOMAIN_COMPONENT)]
+
+
+def common_name(cert: x509.Certificate) -> str | None:
+    """The first CN of the subject, or None."""
+    attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(attrs[0].value) if attrs else None
+
+
+def fingerprint_sha256(cert: x509.Certificate) -> str:
+    """Hex SHA-256 over the DER encoding."""
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def der_of(cert: x509.Certificate) -> bytes:
+    """The DER encoding of a certificate."""
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def subject_key_identifier(cert: x509.Certificate) -> bytes | None:
+    """The SKI extension value, or None when absent."""
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    except x509.ExtensionNotFound:
+        return None
+    return ext.value.digest

@@ -87,6 +87,7 @@ class V2GConnection:
         self.discarded = 0
         self._closed = False
         self._eof = False
+        self._failure: PeerProtocolError | None = None
 
     # ----------------------------------------------------------------- introspection
 
@@ -157,9 +158,13 @@ class V2GConnection:
             timeout = self.receive_timeout
         if self._pending:
             return self._pending.popleft()
+        if self._failure is not None:
+            raise self._failure
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while not self._pending:
+            if self._failure is not None:
+                raise self._failure
             if self._eof or self._closed:
                 raise ConnectionClosedError("connection closed")
             remaining = None if deadline is None else max(0.0, deadline - loop.time())
@@ -181,6 +186,8 @@ class V2GConnection:
         return self._pending.popleft()
 
     async def _absorb(self, events: list[Frame | FrameDiscarded | ProtocolViolation]) -> None:
+        """Queue frames; on a fatal event, cut the connection but keep the frames that came
+        before it: they are delivered first, then the error is raised."""
         for event in events:
             if isinstance(event, Frame):
                 self._pending.append(event)
@@ -191,10 +198,12 @@ class V2GConnection:
                     self.on_discard(event)
                 if self.close_on_discard:
                     await self._abort()
-                    raise PeerProtocolError(event.error)
+                    self._failure = PeerProtocolError(event.error)
+                    return
             else:
                 await self._abort()
-                raise PeerProtocolError(event.error)
+                self._failure = PeerProtocolError(event.error)
+                return
 
     def __aiter__(self) -> AsyncIterator[Frame]:
         return self._iterate()
@@ -263,6 +272,15 @@ async def open_connection(
         raise ConnectTimeoutError(f"connecting to [{host}]:{port} timed out") from None
     except ssl.SSLError as exc:
         raise TLSError(f"TLS handshake with [{host}]:{port} failed: {exc}") from exc
+    except ConnectionRefusedError as exc:
+        raise TransportError(f"cannot connect to [{host}]:{port}: {exc}") from exc
+    except ConnectionError as exc:
+        if ssl_context is not None:
+            # a server refusing our TLS version or suites often just drops the connection
+            raise TLSError(
+                f"[{host}]:{port} closed the connection during the TLS handshake"
+            ) from exc
+        raise TransportError(f"cannot connect to [{host}]:{port}: {exc}") from exc
     except OSError as exc:
         raise TransportError(f"cannot connect to [{host}]:{port}: {exc}") from exc
     return V2GConnection(reader, writer, **connection_options)

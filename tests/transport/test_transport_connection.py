@@ -101,7 +101,9 @@ def test_iso2_cipher_suites_available_locally() -> None:
 
 
 @pytest.mark.parametrize("host", HOSTS)
-def test_iso2_tls12_with_ecdhe_ecdsa_aes128_cbc_sha256(host: str, pki: dict[str, CertFiles]) -> None:
+def test_iso2_tls12_with_ecdhe_ecdsa_aes128_cbc_sha256(
+    host: str, pki: dict[str, CertFiles]
+) -> None:
     secc = pki["secc-p256"]
     server_ctx = iso2_server_context(secc.chain, secc.key)
     client_ctx = iso2_client_context(cafile=secc.root)

@@ -38,7 +38,7 @@ setup(
         language_level=3,
         compiler_directives={
             "boundscheck": False,
-            "wraparound": False,
+            "wraparound": True,
             "cdivision": True,
             "initializedcheck": False,
         },

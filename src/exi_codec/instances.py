@@ -31,7 +31,7 @@ import base64
 import math
 import random
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -95,6 +95,7 @@ _INT_RANGES: dict[str, tuple[int | None, int | None]] = {
     "unsignedByte": (0, 2**8 - 1),
 }
 
+_ANY_SIMPLE = {_BUILTIN_PREFIX + "anySimpleType", _BUILTIN_PREFIX + "anyAtomicType"}
 _NAME_TYPES = {"Name", "NCName", "NMTOKEN", "ENTITY", "QName", "NOTATION"}
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _DIGITS = "0123456789"
@@ -170,6 +171,22 @@ def _type_has_id_attribute(xtype: Any) -> bool:
     return False
 
 
+def _needs_idref(xtype: Any) -> bool:
+    """Does an element of this type always carry an xs:IDREF (required attribute or content)?"""
+    if _builtin_name(xtype) == "IDREF":
+        return True
+    if not isinstance(xtype, XsdComplexType):
+        return False
+    if xtype.has_simple_content() and _builtin_name(xtype.content) == "IDREF":
+        return True
+    return any(
+        isinstance(attr, XsdAttribute)
+        and attr.use == "required"
+        and _builtin_name(attr.type) == "IDREF"
+        for attr in xtype.attributes.values()
+    )
+
+
 def _builtin_name(xtype: Any) -> str | None:
     """Local name of the nearest built-in ancestor of an atomic simple type (None otherwise)."""
     seen = 0
@@ -200,6 +217,7 @@ class _Analysis:
         self.height: dict[int, float] = {}
         self._edges: dict[int, list[XsdElement]] = {}
         self._reach: dict[int, frozenset[int]] = {}
+        self._strict: dict[int, list[XsdElement]] = {}
         # (declaration id, goal) -> whether the goal is reachable; filled by the generators
         self.goal_memo: dict[tuple[int, Any], bool] = {}
         self._collect()
@@ -313,10 +331,36 @@ class _Analysis:
             cands = self.candidates(particle)
             return min((self.height.get(id(c), INF) for c in cands), default=INF)
         if isinstance(particle, XsdAnyElement):
-            return 1 if self.wildcards else INF
+            if not self.wildcards:
+                return INF
+            if particle.process_contents != "strict":
+                return 1
+            options = self.strict_options(particle)
+            return min((self.height.get(id(e), INF) for e in options), default=INF)
         if isinstance(particle, XsdGroup):
             return self.group_height(particle)
         return INF
+
+    def strict_options(self, wildcard: XsdAnyElement) -> list[XsdElement]:
+        """Global elements a strict wildcard may hold: the schema's own vocabularies only.
+
+        The XSD meta-schema is loaded too (its elements match ``##other``), but a
+        ``<xs:element>`` inside a signature is no useful test input, and the meta-schema's
+        identity constraints would make validity hard to guarantee.
+        """
+        key = id(wildcard)
+        cached = self._strict.get(key)
+        if cached is None:
+            namespaces = _imported_namespaces(self.schema)
+            cached = [
+                e
+                for name, e in self.schema.maps.elements.items()
+                if _namespace_of(name) in namespaces
+                and wildcard.is_matching(name)
+                and _is_instantiable(e)
+            ]
+            self._strict[key] = cached
+        return cached
 
     # -- reachability (for goals) -------------------------------------------------------------
     def reachable(self, decl: XsdElement) -> frozenset[int]:
@@ -355,6 +399,13 @@ def _analysis(schema: xmlschema.XMLSchema, wildcards: bool) -> _Analysis:
 
 
 def _imported_namespaces(schema: xmlschema.XMLSchema) -> set[str]:
+    """Target namespace plus the namespaces reached through ``xs:import``/``xs:include``.
+
+    ``schema.imports`` is not enough on its own: xmlschema also lists namespaces that were
+    only loaded because of the ``locations=`` argument, and those are not part of the
+    schema's vocabulary (the EXI grammar built from the same XSD would not know them).
+    """
+    import_tag = f"{{{XSD_NAMESPACE}}}import"
     seen: set[int] = set()
     namespaces: set[str] = set()
     stack = [schema]
@@ -364,7 +415,10 @@ def _imported_namespaces(schema: xmlschema.XMLSchema) -> set[str]:
             continue
         seen.add(id(cur))
         namespaces.add(cur.target_namespace)
-        stack.extend(s for s in cur.imports.values() if s is not None)
+        declared = {imp.get("namespace", "") for imp in cur.root.iter(import_tag)}
+        stack.extend(
+            s for s in cur.imports.values() if s is not None and s.target_namespace in declared
+        )
         stack.extend(s for s in cur.includes.values() if s is not None)
     return namespaces - {XSD_NAMESPACE, XML_NAMESPACE, XSI_NAMESPACE}
 
@@ -439,9 +493,9 @@ class _Doc:
     rng: random.Random
     force: dict[int, XsdElement]  # head id -> forced member
     pending: set[Any]  # open goals: head ids, and "id" when an xs:ID is needed
+    avoid: frozenset[Any] = frozenset()  # goals to stay away from ("idref") where optional
     ids: list[str] = field(default_factory=list)
     idrefs: list[tuple[_Node, str | None]] = field(default_factory=list)
-    want_id: bool = False
 
 
 class InstanceGenerator:
@@ -516,15 +570,16 @@ class InstanceGenerator:
             )
         forced = self._resolve_force(force or {})
         state_seed = rng.getrandbits(64)
-        for want_id in (False, True):
+        # A required xs:IDREF is only valid if the document has an xs:ID. Try the plain
+        # document first, then steer towards an ID, then away from optional content that
+        # carries required IDREFs. The same seed is used each time, so only steering differs.
+        for mode in ("plain", "want_id", "avoid_idref"):
             doc = _Doc(
                 rng=random.Random(state_seed),
                 force=forced,
-                pending=set(forced),
-                want_id=want_id,
+                pending=set(forced) | ({"id"} if mode == "want_id" else set()),
+                avoid=frozenset({"idref"}) if mode == "avoid_idref" else frozenset(),
             )
-            if want_id:
-                doc.pending.add("id")
             node = self._element(root_decl, doc, 0)
             missing = [self._analysis.decls[h].name for h in doc.pending if h != "id"]
             if missing:
@@ -568,26 +623,29 @@ class InstanceGenerator:
         """Does an element particle declared as ``decl`` satisfy ``goal`` by itself?"""
         if goal == "id":
             return _type_has_id_attribute(decl.type) or _builtin_name(decl.type) == "ID"
+        if goal == "idref":
+            return _needs_idref(decl.type)
         if id(decl) == goal:
             return True
         return decl.is_global() and goal in self._analysis.closure(decl)
 
-    def _particle_reaches(self, particle: Any, doc: _Doc) -> bool:
-        """Can this particle lead to any open goal?"""
-        if not doc.pending:
+    def _particle_reaches(self, particle: Any, goals: Iterable[Any]) -> bool:
+        """Can this particle lead to any of the goals?"""
+        goals = tuple(goals)
+        if not goals:
             return False
         if isinstance(particle, XsdElement):
-            return self._decl_reaches(_decl_of(particle), doc) or any(
-                self._decl_reaches(c, doc) for c in self._analysis.candidates(particle)
+            return self._decl_reaches(_decl_of(particle), goals) or any(
+                self._decl_reaches(c, goals) for c in self._analysis.candidates(particle)
             )
         if isinstance(particle, XsdGroup):
-            return any(self._particle_reaches(p, doc) for p in particle)
+            return any(self._particle_reaches(p, goals) for p in particle)
         return False
 
-    def _decl_reaches(self, decl: XsdElement, doc: _Doc) -> bool:
-        """Can an element declared as ``decl`` contain (or be) a match for an open goal?"""
+    def _decl_reaches(self, decl: XsdElement, goals: Iterable[Any]) -> bool:
+        """Can an element declared as ``decl`` contain (or be) a match for one of the goals?"""
         memo = self._analysis.goal_memo
-        for goal in doc.pending:
+        for goal in goals:
             key = (id(decl), goal)
             hit = memo.get(key)
             if hit is None:
@@ -625,8 +683,11 @@ class InstanceGenerator:
                     )
                 else:
                     n = rng.randint(lo, upper)
-        if n == 0 and self._particle_reaches(particle, doc):
+        if n == 0 and self._particle_reaches(particle, doc.pending):
             n = 1
+        elif n > lo and self._particle_reaches(particle, doc.avoid):
+            if not self._particle_reaches(particle, doc.pending):
+                n = lo
         if n > lo and self._analysis.raw_height(particle) == INF:
             n = lo
         return n
@@ -690,9 +751,11 @@ class InstanceGenerator:
         feasible = [p for p in group if self._analysis.particle_height(p) < INF]
         if not feasible:
             raise UngeneratableError(f"no feasible branch in choice {group!r}")
-        steering = [p for p in feasible if self._particle_reaches(p, doc)]
+        steering = [p for p in feasible if self._particle_reaches(p, doc.pending)]
         if steering:
             return doc.rng.choice(steering)
+        if doc.avoid:
+            feasible = [p for p in feasible if not self._particle_reaches(p, doc.avoid)] or feasible
         if depth >= self.max_depth:
             return min(feasible, key=self._analysis.particle_height)
         return doc.rng.choice(feasible)
@@ -730,9 +793,11 @@ class InstanceGenerator:
         ]
         if not cands:
             raise UngeneratableError(f"no instantiable declaration for {head.name}")
-        steering = [c for c in cands if self._decl_reaches(c, doc)]
+        steering = [c for c in cands if self._decl_reaches(c, doc.pending)]
         if steering:
             return doc.rng.choice(steering)
+        if doc.avoid:
+            cands = [c for c in cands if not self._decl_reaches(c, doc.avoid)] or cands
         if depth >= self.max_depth:
             return min(cands, key=lambda c: self._analysis.height[id(c)])
         return doc.rng.choice(cands)
@@ -743,10 +808,8 @@ class InstanceGenerator:
         if wildcard.process_contents == "strict":
             options = [
                 e
-                for name, e in self.schema.maps.elements.items()
-                if wildcard.is_matching(name)
-                and self._analysis.height.get(id(e), INF) < INF
-                and _is_instantiable(e)
+                for e in self._analysis.strict_options(wildcard)
+                if self._analysis.height.get(id(e), INF) < INF
             ]
             if not options:
                 raise UngeneratableError(f"no global element matches strict wildcard {wildcard!r}")
@@ -844,6 +907,9 @@ class InstanceGenerator:
             value = rng.choice(list(enumeration))
             return _lexical(value)
         if builtin is None:
+            if getattr(xtype, "name", None) in _ANY_SIMPLE:
+                # untyped attributes/elements: any text is valid
+                return self._text(rng, self._length(rng, 1, None), allow_space=allow_space)
             raise UngeneratableError(f"unsupported simple type {xtype!r}")
         if builtin in _INT_RANGES:
             return str(self._integer(xtype, builtin, rng))

@@ -1,0 +1,186 @@
+"""A schema-informed EXI 1.0 codec for any XML Schema.
+
+``codec = exi_codec.compile(["schema.xsd"])`` turns XSDs into EXI grammars (via
+``xmlschema``); ``codec.encode(xml)`` / ``codec.decode(data)`` convert between XML
+(lxml) and EXI bytes, and ``encode_value``/``decode_value`` do the same for model
+objects without XML in between. Options are those of ISO 15118 and DIN 70121:
+non-strict, bit-packed, no string-table insertion on encode, header byte 0x80.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from lxml import etree
+
+from exi_codec import _core
+from exi_codec.errors import DecodeError, EncodeError, ExiError, SchemaError
+from exi_codec.grammar import M_CHILDREN, CompiledSchema, compile_schema
+from exi_codec.model import Model, make_class
+from exi_codec.tables import to_tables
+from exi_codec.xmlconv import XmlConverter
+
+__all__ = [
+    "Codec", "compile", "compile_xmlschema", "ExiError", "EncodeError", "DecodeError",
+    "SchemaError", "Model",
+]
+
+XMLDSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
+
+
+class Codec:
+    """Encoder and decoder for one schema set (see the module docstring)."""
+
+    def __init__(self, compiled: CompiledSchema, classes: Sequence[Any] | None = None) -> None:
+        self.compiled = compiled
+        self.tables = to_tables(compiled)
+        if classes is None:
+            classes = self._make_classes()
+        self.classes = list(classes)
+        for d in self.tables["datatypes"]:
+            d["decoded"] = tuple(d["values"])
+        self.grammar = _core.Grammar(self.tables, self.classes)
+        self.xml = XmlConverter(self.tables, self.classes, self.grammar.qname_of)
+        self._nsmap = self._default_nsmap()
+
+    def _make_classes(self) -> list[Any]:
+        out: list[Any] = []
+        for t in self.tables["types"]:
+            if t["simple"]:
+                out.append(None)
+                continue
+            members = tuple(
+                (m["name"], m["xml_name"], m["kind"], m["is_list"] or m["kind"] == M_CHILDREN,
+                 m["namespace"])
+                for m in t["members"]
+            )
+            out.append(make_class(t["name"] or "Anonymous", t["id"], t["namespace"], members))
+        return out
+
+    def _default_nsmap(self) -> dict[str | None, str]:
+        nsmap: dict[str | None, str] = {}
+        i = 0
+        for u in self.tables["uris"][4:]:
+            prefix = "ds" if u == XMLDSIG_NS else f"ns{i}"
+            i += 0 if u == XMLDSIG_NS else 1
+            nsmap[prefix] = u
+        return nsmap
+
+    # ------------------------------------------------------------------ qnames
+
+    def qname_id(self, qname: str) -> int:
+        ns, local = (qname[1:].split("}", 1) if qname.startswith("{") else ("", qname))
+        q = self.grammar.qname_index.get((ns, local))
+        if q is None:
+            raise EncodeError(f"{qname} is not declared in the schema")
+        return int(q)
+
+    def element_type(self, qname: str, fragment: bool = False) -> int:
+        q = self.qname_id(qname)
+        table = self.tables["fragment_types" if fragment else "element_types"]
+        if q not in table or table[q] < 0:
+            raise EncodeError(f"{qname} is not a {'fragment' if fragment else 'global'} element")
+        return int(table[q])
+
+    # ------------------------------------------------------------------ values
+
+    def encode_value(self, qname: str, value: Any, *, fragment: bool = False,
+                     empty_as_ch: bool = False) -> bytes:
+        """Encode a model value as the element ``qname`` (a document or a fragment)."""
+        q = self.qname_id(qname)
+        if fragment:
+            return bytes(self.grammar.encode(0, [(q, value)], True, empty_as_ch))
+        return bytes(self.grammar.encode(q, value, False, empty_as_ch))
+
+    def encode_fragment(self, items: Iterable[tuple[str, Any]], *,
+                        empty_as_ch: bool = False) -> bytes:
+        pairs = [(self.qname_id(q), v) for q, v in items]
+        return bytes(self.grammar.encode(0, pairs, True, empty_as_ch))
+
+    def decode_value(self, data: bytes) -> tuple[str, Any]:
+        """Decode a document into (element qname, model value)."""
+        q, value = self.grammar.decode(_as_bytes(data), False)
+        return (self.grammar.qname_of(q) if isinstance(q, int) else q), value
+
+    def decode_fragment(self, data: bytes) -> list[tuple[str, Any]]:
+        items = self.grammar.decode(_as_bytes(data), True)
+        return [((self.grammar.qname_of(q) if isinstance(q, int) else q), v) for q, v in items]
+
+    # ------------------------------------------------------------------ XML
+
+    def from_xml(self, xml: Any, *, fragment: bool = False) -> tuple[str, Any]:
+        root = _parse(xml)
+        tag = root.tag
+        tid = self.element_type(tag, fragment)
+        local = tag.split("}", 1)[-1]
+        return tag, self.xml.from_xml(root, tid, local)
+
+    def to_xml(self, qname: str, value: Any, *, fragment: bool = False) -> Any:
+        tid = self.element_type(qname, fragment)
+        return self.xml.to_xml(qname, value, tid, self._nsmap)
+
+    def encode(self, xml: Any, *, fragment: bool = False, empty_as_ch: bool = False) -> bytes:
+        """XML (text, bytes or an lxml element) -> EXI bytes."""
+        tag, value = self.from_xml(xml, fragment=fragment)
+        return self.encode_value(tag, value, fragment=fragment, empty_as_ch=empty_as_ch)
+
+    def decode(self, data: bytes, *, fragment: bool = False) -> Any:
+        """EXI bytes -> lxml element (a fragment's single element, or a list)."""
+        if fragment:
+            items = self.decode_fragment(data)
+            els = [self.to_xml(q, v, fragment=True) for q, v in items]
+            return els[0] if len(els) == 1 else els
+        q, v = self.decode_value(data)
+        return self.to_xml(q, v)
+
+
+def _as_bytes(data: Any) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    raise TypeError("EXI data must be bytes")
+
+
+def _parse(xml: Any) -> Any:
+    if isinstance(xml, etree._Element):
+        return xml
+    if isinstance(xml, etree._ElementTree):
+        return xml.getroot()
+    if isinstance(xml, str):
+        xml = xml.encode("utf-8")
+    parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True,
+                             remove_comments=True, remove_pis=True)
+    try:
+        return etree.fromstring(xml, parser)
+    except etree.XMLSyntaxError as e:
+        raise EncodeError(f"not well-formed XML: {e}") from None
+
+
+def load_xmlschema(paths: Sequence[str | os.PathLike[str]],
+                   locations: Sequence[tuple[str, str]] | None = None) -> Any:
+    """Load XSDs with ``xmlschema``, offline (imports resolved from ``locations``)."""
+    import xmlschema
+
+    paths = [os.fspath(p) for p in paths]
+    try:
+        if len(paths) == 1:
+            return xmlschema.XMLSchema(paths[0], locations=list(locations or []) or None)
+        return xmlschema.XMLSchema(paths, locations=list(locations or []) or None)
+    except xmlschema.XMLSchemaException as e:
+        raise SchemaError(f"cannot load {paths}: {e}") from e
+
+
+def compile_xmlschema(schema: Any, classes: Sequence[Any] | None = None) -> Codec:
+    """A :class:`Codec` for an already loaded ``xmlschema.XMLSchema``."""
+    return Codec(compile_schema(schema), classes)
+
+
+def compile(paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],  # noqa: A001
+            locations: Sequence[tuple[str, str]] | None = None) -> Codec:
+    """Compile XSD files into a :class:`Codec` (``locations`` maps namespaces to files)."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    return compile_xmlschema(load_xmlschema(paths, locations))

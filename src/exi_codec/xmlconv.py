@@ -1,0 +1,273 @@
+"""Conversion between XML (lxml) and model objects, driven by the compiled schema.
+
+XML is the lingua franca of EXI tools (the reference's test vectors, captures
+rendered by other decoders), so every codec offers it; the bit-level work stays in
+the compiled core, which only ever sees model objects. Lexical forms follow XML
+Schema 1.0 Part 2 (``true``/``false``, hexBinary upper case, canonical integers).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import decimal
+from collections.abc import Callable
+from typing import Any
+
+from lxml import etree
+
+from exi_codec import datatypes as D
+from exi_codec.errors import EncodeError
+from exi_codec.grammar import M_ATTRIBUTE, M_CHILDREN, M_ELEMENT, M_VALUE
+
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+
+
+def _split(tag: str) -> tuple[str, str]:
+    if tag.startswith("{"):
+        ns, local = tag[1:].split("}", 1)
+        return ns, local
+    return "", tag
+
+
+class XmlConverter:
+    """Reads and writes model objects as lxml trees for one compiled schema."""
+
+    def __init__(self, tables: dict[str, Any], classes: list[Any],
+                 qname_text: Callable[[int], str]) -> None:
+        self.tables = tables
+        self.types = tables["types"]
+        self.dts = tables["datatypes"]
+        self.classes = classes
+        self.qname_text = qname_text
+        self.enum_values: dict[int, tuple[Any, ...]] = {}
+        # qname text -> type id for each element member, per type
+        self._children: list[dict[str, tuple[int, int]]] = []
+        for t in self.types:
+            m: dict[str, tuple[int, int]] = {}
+            for mi, mem in enumerate(t["members"]):
+                for q, ct in zip(mem["qnames"], mem["child_types"]):
+                    m[qname_text(q)] = (mi, ct)
+            self._children.append(m)
+        self.global_types = {qname_text(q): t for q, t in tables["element_types"].items()}
+        self.fragment_types = {qname_text(q): t for q, t in tables["fragment_types"].items()}
+
+    # ------------------------------------------------------------------ lexical
+
+    def parse_value(self, dt_id: int, text: str, path: str) -> Any:
+        dt = self.dts[dt_id]
+        kind = dt["kind"]
+        try:
+            if kind == D.DT_STRING:
+                if dt.get("whitespace_collapse"):
+                    return " ".join(text.split())
+                return text
+            s = text.strip()
+            if kind in (D.DT_NBIT, D.DT_UNSIGNED, D.DT_INTEGER):
+                return int(s)
+            if kind == D.DT_BOOLEAN:
+                if s in ("true", "1"):
+                    return True
+                if s in ("false", "0"):
+                    return False
+                raise ValueError(s)
+            if kind == D.DT_BINARY_HEX:
+                return bytes.fromhex(s)
+            if kind == D.DT_BINARY_BASE64:
+                return base64.b64decode("".join(s.split()), validate=True)
+            if kind == D.DT_ENUM:
+                base = dt["base_kind"]
+                values = self.enum_values.get(dt_id) or tuple(dt["values"])
+                raw = tuple(dt["values"])
+                if base in (D.DT_NBIT, D.DT_UNSIGNED, D.DT_INTEGER):
+                    key: Any = int(s)
+                elif base == D.DT_BOOLEAN:
+                    key = s in ("true", "1")
+                else:
+                    key = s if base == D.DT_STRING else s
+                for i, v in enumerate(raw):
+                    if v == key or str(v) == s:
+                        return values[i]
+                raise EncodeError(f"{s!r} is not one of the values of {dt['name']}", path)
+            if kind == D.DT_DECIMAL:
+                return decimal.Decimal(s)
+            if kind == D.DT_FLOAT:
+                return float({"INF": "inf", "-INF": "-inf", "NaN": "nan"}.get(s, s))
+            if kind == D.DT_LIST:
+                return [self.parse_value(dt["item"], x, path) for x in text.split()]
+        except EncodeError:
+            raise
+        except (ValueError, binascii.Error, decimal.InvalidOperation):
+            raise EncodeError(f"{text!r} is not a valid {dt['name']}", path) from None
+        return text
+
+    def format_value(self, dt_id: int, v: Any) -> str:
+        dt = self.dts[dt_id]
+        kind = dt["kind"]
+        if kind == D.DT_BOOLEAN:
+            return "true" if v else "false"
+        if kind == D.DT_BINARY_HEX:
+            return bytes(v).hex().upper()
+        if kind == D.DT_BINARY_BASE64:
+            return base64.b64encode(bytes(v)).decode("ascii")
+        if kind == D.DT_ENUM:
+            v = getattr(v, "value", v)
+            if isinstance(v, bool):
+                return "true" if v else "false"
+            if isinstance(v, bytes):
+                return v.hex().upper()
+            return str(v)
+        if kind == D.DT_LIST:
+            return " ".join(self.format_value(dt["item"], x) for x in v)
+        if kind == D.DT_FLOAT:
+            f = float(v)
+            if f != f:
+                return "NaN"
+            if f in (float("inf"), float("-inf")):
+                return "INF" if f > 0 else "-INF"
+            return repr(f)
+        return str(v)
+
+    # ------------------------------------------------------------------ XML -> model
+
+    def from_xml(self, el: Any, type_id: int, path: str) -> Any:
+        t = self.types[type_id]
+        if t["simple"]:
+            if len(el):
+                raise EncodeError("a simple-typed element cannot have child elements", path)
+            return self.parse_value(t["datatype"], el.text or "", path)
+        xsi_type = el.get(f"{{{XSI_NS}}}type")
+        if xsi_type is not None and t["name"] != xsi_type.split(":")[-1]:
+            raise EncodeError("xsi:type is not supported on encode", path)
+        klass = self.classes[type_id]
+        if klass is None:
+            raise EncodeError(f"type {t['name']} is abstract", path)
+        obj = klass.__new__(klass)
+        members = t["members"]
+        for m in members:
+            object.__setattr__(obj, m["name"], [] if m["is_list"] else None)
+        attrs = dict(el.attrib)
+        for m in members:
+            if m["kind"] == M_ATTRIBUTE:
+                key = f"{{{m['namespace']}}}{m['xml_name']}" if m["namespace"] else m["xml_name"]
+                if key in attrs:
+                    object.__setattr__(obj, m["name"], self.parse_value(
+                        m["datatype"], attrs.pop(key), f"{path}/@{m['xml_name']}"))
+            elif m["kind"] == M_VALUE:
+                if len(el):
+                    raise EncodeError("simple content cannot have child elements", path)
+                object.__setattr__(obj, m["name"], self.parse_value(
+                    m["datatype"], el.text or "", path))
+        for k in attrs:
+            if _split(k)[0] != XSI_NS:
+                raise EncodeError(f"attribute {k} is not declared", path)
+        children = self._children[type_id]
+        if t["ordered"]:
+            ci = next(i for i, m in enumerate(members) if m["kind"] == M_CHILDREN)
+            seq: list[Any] = []
+            if el.text and el.text.strip():
+                seq.append(el.text)
+            for c in el:
+                if not isinstance(c.tag, str):
+                    continue
+                found = children.get(c.tag) or self._ordered_child_type(type_id, c.tag)
+                if found is None:
+                    raise EncodeError(f"element {c.tag} is not allowed here", path)
+                seq.append((c.tag, self.from_xml(c, found[1], f"{path}/{_split(c.tag)[1]}")))
+                if c.tail and c.tail.strip():
+                    seq.append(c.tail)
+            object.__setattr__(obj, members[ci]["name"], seq)
+            return obj
+        if not any(m["kind"] == M_VALUE for m in members) and el.text and el.text.strip():
+            raise EncodeError("text is not allowed in element-only content", path)
+        for c in el:
+            if not isinstance(c.tag, str):
+                continue
+            found = children.get(c.tag)
+            if found is None:
+                raise EncodeError(f"element {c.tag} is not allowed here", path)
+            mi, ct = found
+            m = members[mi]
+            value = self.from_xml(c, ct, f"{path}/{_split(c.tag)[1]}")
+            if m["is_list"]:
+                getattr(obj, m["name"]).append(value)
+            elif getattr(obj, m["name"]) is not None:
+                raise EncodeError(f"element {_split(c.tag)[1]} appears more than once", path)
+            else:
+                object.__setattr__(obj, m["name"], value)
+        return obj
+
+    def _ordered_child_type(self, type_id: int, tag: str) -> tuple[int, int] | None:
+        # wildcard content: a globally declared element keeps its own type
+        t = self.global_types.get(tag)
+        return (0, t) if t is not None else None
+
+    # ------------------------------------------------------------------ model -> XML
+
+    def to_xml(self, tag: str, value: Any, type_id: int, nsmap: dict[str | None, str]) -> Any:
+        el = etree.Element(tag, nsmap=nsmap)
+        self._fill(el, value, type_id)
+        return el
+
+    def _fill(self, el: Any, value: Any, type_id: int) -> None:
+        t = self.types[type_id]
+        if t["simple"]:
+            el.text = self.format_value(t["datatype"], value)
+            return
+        if value is None:
+            return
+        for m in t["members"]:
+            v = getattr(value, m["name"], None)
+            if v is None:
+                continue
+            kind = m["kind"]
+            if kind == M_ATTRIBUTE:
+                key = f"{{{m['namespace']}}}{m['xml_name']}" if m["namespace"] else m["xml_name"]
+                el.set(key, self.format_value(m["datatype"], v))
+            elif kind == M_VALUE:
+                el.text = self.format_value(m["datatype"], v)
+            elif kind == M_ELEMENT:
+                items = v if m["is_list"] else [v]
+                for item in items:
+                    q, ct = self._member_child(m, item)
+                    c = etree.SubElement(el, self.qname_text(q))
+                    self._fill(c, item, ct)
+            elif kind == M_CHILDREN:
+                last = None
+                for item in v:
+                    if isinstance(item, str):
+                        if last is None:
+                            el.text = (el.text or "") + item
+                        else:
+                            last.tail = (last.tail or "") + item
+                        continue
+                    tag, cv = item
+                    c = etree.SubElement(el, tag)
+                    ct = self._children[type_id].get(tag, (0, None))[1]
+                    if ct is None:
+                        ct = self.global_types.get(tag)
+                    if ct is not None:
+                        self._fill(c, cv, ct)
+                    else:
+                        self._fill_any(c, cv)
+                    last = c
+
+    def _fill_any(self, el: Any, value: Any) -> None:
+        for item in getattr(value, "children", []) or []:
+            if isinstance(item, str):
+                el.text = (el.text or "") + item
+            else:
+                c = etree.SubElement(el, item[0])
+                self._fill_any(c, item[1])
+
+    def _member_child(self, m: dict[str, Any], item: Any) -> tuple[int, int]:
+        if len(m["qnames"]) == 1:
+            return m["qnames"][0], m["child_types"][0]
+        for q, ct in zip(m["qnames"], m["child_types"]):
+            klass = self.classes[ct]
+            if klass is not None and type(item) is klass:
+                return q, ct
+        for q, ct in zip(m["qnames"], m["child_types"]):
+            if self.types[ct]["simple"]:
+                return q, ct
+        raise EncodeError(f"{type(item).__name__} cannot stand for {m['xml_name']}")

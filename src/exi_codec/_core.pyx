@@ -281,6 +281,7 @@ cdef class Grammar:
     cdef readonly list qname_local
     cdef readonly dict qname_index  # (uri, local) -> qname id
     cdef list qname_text  # "{uri}local" per qname id
+    cdef list qname_short  # local name per qname id (paths in messages)
     # datatypes
     cdef list dt_kind
     cdef list dt_info
@@ -371,11 +372,13 @@ cdef class Grammar:
         self.qname_local = [q[1] for q in tables["qnames"]]
         self.qname_index = {}
         self.qname_text = []
+        self.qname_short = []
         for i in range(len(self.qname_uri)):
             u = self.uris[self.qname_uri[i]]
             ln = self.local_names[self.qname_uri[i]][self.qname_local[i]]
             self.qname_index[(u, ln)] = i
             self.qname_text.append("{%s}%s" % (u, ln) if u else ln)
+            self.qname_short.append(ln)
         self.dt_kind = []
         self.dt_info = []
         for d in tables["datatypes"]:
@@ -464,7 +467,7 @@ cdef class Grammar:
             if p.event == EV_EE:
                 out.append("end of element")
             elif p.event == EV_SE or p.event == EV_AT:
-                out.append(self.qname_text[p.qname].rsplit("}", 1)[-1])
+                out.append(self.qname_short[p.qname])
             elif p.event == EV_CH:
                 out.append("character content")
             elif p.event == EV_SE_ANY:
@@ -732,7 +735,7 @@ cdef class Grammar:
                     raise EncodeError("attribute %s not allowed here" % names[mi], path)
                 self._write_code(w, s, j)
                 p = &self.prods[self.states[s].first + j]
-                self._value(w, p.child, val, path + "/@" + self.qname_text[q].rsplit("}", 1)[-1])
+                self._value(w, p.child, val, path + "/@" + self.qname_short[q])
                 s = p.target
             elif kind == M_VALUE:
                 if (val == "" or val == b"") and not empty_as_ch and isinstance(val, (str, bytes)):
@@ -777,7 +780,7 @@ cdef class Grammar:
         j = self._find(s, EV_SE, q)
         if j < 0:
             raise EncodeError("%s not allowed here (expected %s)" % (
-                self.qname_text[q].rsplit("}", 1)[-1], " or ".join(self.expected(s))), path)
+                self.qname_short[q], " or ".join(self.expected(s))), path)
         self._write_code(w, s, j)
         p = &self.prods[self.states[s].first + j]
         try:
@@ -790,12 +793,12 @@ cdef class Grammar:
         el = getattr(item, "_element", None)
         if el is not None:
             for q in qs:
-                if self.qname_text[q] == el or self.qname_text[q].rsplit("}", 1)[-1] == el:
+                if self.qname_text[q] == el or self.qname_short[q] == el:
                     return q
         for klass in type(item).__mro__:
             for q in qs:
                 pass
-        names = [self.qname_text[q].rsplit("}", 1)[-1] for q in qs]
+        names = [self.qname_short[q] for q in qs]
         raise EncodeError("%s cannot stand here (one of %s expected)" % (
             type(item).__name__, ", ".join(names)), path)
 
@@ -849,7 +852,7 @@ cdef class Grammar:
                 raise EncodeError("%s is not a global element of this schema" % self.qname_text[qname])
             self._write_code(w, s, j)
             tid = self.prods[self.states[s].first + j].child
-            self._element(w, tid, value, self.qname_text[qname].rsplit("}", 1)[-1], empty_as_ch, 0)
+            self._element(w, tid, value, self.qname_short[qname], empty_as_ch, 0)
             # DocEnd: ED is the only production (0 bits)
             return w.getvalue()
         s = self.fragment_content
@@ -862,7 +865,7 @@ cdef class Grammar:
             if tid < 0:
                 raise EncodeError("%s is declared with several types; the fragment grammar for it is not supported" % (qn,))
             self._write_code(w, s, j)
-            self._element(w, tid, v, self.qname_text[q].rsplit("}", 1)[-1], empty_as_ch, 0)
+            self._element(w, tid, v, self.qname_short[q], empty_as_ch, 0)
         j = self._find(s, EV_ED, -1)
         self._write_code(w, s, j)
         return w.getvalue()
@@ -931,7 +934,7 @@ cdef class Decoder:
             else:
                 q = p.qname
                 tid = p.child
-            self.path.append(g.qname_text[q].rsplit("}", 1)[-1])
+            self.path.append(g.qname_short[q])
             value = self._element(tid, q, 0)
             self.path.pop()
             return q, value
@@ -953,7 +956,7 @@ cdef class Decoder:
                 tid = p.child
             if tid < 0:
                 self.r.fail("element %s has no unique grammar in fragments" % g.qname_text[q])
-            self.path.append(g.qname_text[q].rsplit("}", 1)[-1])
+            self.path.append(g.qname_short[q])
             out.append((q, self._element(tid, q, 0)))
             self.path.pop()
 
@@ -1140,7 +1143,7 @@ cdef class Decoder:
                 if ev == EV_EE:
                     return value if simple else obj
                 if ev == EV_SE:
-                    self.path.append(g.qname_text[p.qname].rsplit("}", 1)[-1])
+                    self.path.append(g.qname_short[p.qname])
                     child = self._element(p.child, p.qname, depth + 1)
                     self.path.pop()
                     self._store(obj, t, p.member, p.qname, child)
@@ -1250,7 +1253,7 @@ cdef class Decoder:
         if isinstance(cq, int):
             t = g.element_types.get(cq, -1)
             if t >= 0:
-                self.path.append(g.qname_text[cq].rsplit("}", 1)[-1])
+                self.path.append(g.qname_short[cq])
                 v = self._element(t, cq, depth)
                 self.path.pop()
                 return v

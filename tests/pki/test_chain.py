@@ -185,3 +185,11 @@ def test_garbage_leaf_raises_a_typed_error() -> None:
     with pytest.raises(CertificateLoadError):
         validate_chain(b"not a certificate", role="secc")
     assert issubclass(CertificateLoadError, Iso15118Error)
+
+
+def test_a_root_offered_as_leaf_is_not_a_valid_leaf(pki2: TestPki) -> None:
+    root = pki2.cert("v2g_root")
+    verdict = validate_chain(root, [], [root], role=Role.SECC)
+    assert not verdict.valid
+    assert (Rule.CA_FLAG, 0) in verdict.failure_keys()
+    assert (Rule.DOMAIN_COMPONENT, 0) in verdict.failure_keys()

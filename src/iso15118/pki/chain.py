@@ -174,7 +174,7 @@ def validate_chain(
 
     # Depth: certificates strictly between the leaf and the root.
     has_root = anchored or top_self_signed
-    sub_cas = len(path) - (2 if has_root else 1)
+    sub_cas = max(0, len(path) - (2 if has_root else 1))
     if sub_cas > prof.max_sub_cas:
         add(
             Rule.CHAIN_DEPTH,

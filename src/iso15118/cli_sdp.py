@@ -24,6 +24,7 @@ from iso15118.sdp import (
     SDPRequest,
     Security,
     discover,
+    name_of,
     serve_sdp,
 )
 
@@ -103,12 +104,12 @@ def _discover(args: argparse.Namespace) -> int:
         print("no SECC answered", file=sys.stderr)
         return 1
     for secc in seccs:
-        print(secc.host, secc.port, secc.security.name, secc.transport_protocol.name)
+        print(secc.description)
     return 0
 
 
 def _describe(request: SDPRequest) -> str:
-    return f"security={request.security.name} transport={request.transport_protocol.name}"
+    return f"security={name_of(request.security)} transport={name_of(request.transport_protocol)}"
 
 
 async def _serve_until_cancelled(args: argparse.Namespace) -> None:

@@ -73,6 +73,7 @@ __all__ = [
     "decode",
     "discover",
     "encode",
+    "name_of",
     "serve_sdp",
 ]
 
@@ -103,18 +104,27 @@ class TransportProtocol(enum.IntEnum):
     UDP = 0x10  # reserved by ISO 15118-2; parsed, but no SECC may choose it for V2G
 
 
-def _security(value: int) -> Security:
-    try:
-        return Security(value)
-    except ValueError:
-        raise SDPPayloadError(f"reserved SDP security value 0x{value:02x}") from None
+_SECURITY_VALUES: Final = frozenset(int(v) for v in Security)
+_TRANSPORT_VALUES: Final = frozenset(int(v) for v in TransportProtocol)
 
 
-def _transport(value: int) -> TransportProtocol:
-    try:
-        return TransportProtocol(value)
-    except ValueError:
-        raise SDPPayloadError(f"reserved SDP transport protocol value 0x{value:02x}") from None
+# Reserved field values are kept as plain ints rather than rejected, so that decoding is
+# lossless and a log of what a peer really sent can be shown. Real chargers do send them:
+# a Qingdao Penodato SERH270 answered with transport protocol 0x08 (uhi22/clara-logs).
+# Whether such a message is *usable* is decided by SDPClient / SDPServer, not the codec.
+
+
+def _security(value: int) -> Security | int:
+    return Security(value) if value in _SECURITY_VALUES else value
+
+
+def _transport(value: int) -> TransportProtocol | int:
+    return TransportProtocol(value) if value in _TRANSPORT_VALUES else value
+
+
+def name_of(value: enum.IntEnum | int) -> str:
+    """``TLS``/``TCP`` for known values, ``0x08`` for reserved ones."""
+    return value.name if isinstance(value, enum.IntEnum) else f"0x{value:02x}"
 
 
 def _expect_length(name: str, payload: bytes, length: int) -> None:
@@ -149,8 +159,8 @@ def _check_port(port: int) -> None:
 class SDPRequest:
     """SECCDiscoveryReq (payload type 0x9000)."""
 
-    security: Security = Security.TLS
-    transport_protocol: TransportProtocol = TransportProtocol.TCP
+    security: Security | int = Security.TLS
+    transport_protocol: TransportProtocol | int = TransportProtocol.TCP
 
     payload_type: ClassVar[PayloadType] = PayloadType.SDP_REQUEST
 
@@ -169,8 +179,8 @@ class SDPResponse:
 
     address: ipaddress.IPv6Address
     port: int
-    security: Security
-    transport_protocol: TransportProtocol = TransportProtocol.TCP
+    security: Security | int
+    transport_protocol: TransportProtocol | int = TransportProtocol.TCP
 
     payload_type: ClassVar[PayloadType] = PayloadType.SDP_RESPONSE
 
@@ -207,8 +217,8 @@ class SDPRequestWireless:
     unknown EVID as "ZZ00000" right-justified with '0').
     """
 
-    security: Security
-    transport_protocol: TransportProtocol
+    security: Security | int
+    transport_protocol: TransportProtocol | int
     p2ps_ppd: int
     coupling_type: int
     evid: str
@@ -261,8 +271,8 @@ class SDPResponseWireless:
 
     address: ipaddress.IPv6Address
     port: int
-    security: Security
-    transport_protocol: TransportProtocol
+    security: Security | int
+    transport_protocol: TransportProtocol | int
     diag_status: int
     coupling_type: int
     evseid: str
@@ -339,7 +349,7 @@ class SECCInfo:
     address: ipaddress.IPv6Address
     port: int
     security: Security
-    transport_protocol: TransportProtocol
+    transport_protocol: TransportProtocol | int
     scope_id: int = 0
     response: SDPResponse | SDPResponseWireless | None = field(default=None, compare=False)
 
@@ -354,10 +364,19 @@ class SECCInfo:
     def tls(self) -> bool:
         return self.security is Security.TLS
 
+    @property
+    def description(self) -> str:
+        """``host port security transport``, as the CLI prints it."""
+        return (
+            f"{self.host} {self.port} {name_of(self.security)} {name_of(self.transport_protocol)}"
+        )
+
     @classmethod
     def from_response(
         cls, response: SDPResponse | SDPResponseWireless, scope_id: int = 0
     ) -> SECCInfo:
+        if not isinstance(response.security, Security):
+            raise SDPPayloadError(f"reserved security value {name_of(response.security)}")
         return cls(
             response.address,
             response.port,
@@ -466,6 +485,11 @@ class SDPClient:
         ):
             self.ignored += 1
             return None
+        if not isinstance(message.security, Security):
+            # Without a valid security byte we cannot know whether to speak TLS. A
+            # reserved *transport* byte is tolerated: V2G only ever runs over TCP.
+            self.ignored += 1
+            return None
         if message in self.responses:
             return None  # the same SECC answering a retransmission
         self.responses.append(message)
@@ -500,8 +524,9 @@ class SDPServer:
     """The SECC's side: stateless, one response per valid request.
 
     ``endpoints`` maps each offered security to the TCP port serving it (an SECC may
-    serve TLS and plain TCP on different ports). Requests that are malformed, use reserved
-    values or ask for a transport other than TCP get no answer: SDP has no error response.
+    serve TLS and plain TCP on different ports). Requests that are malformed, use a reserved
+    security value or ask for a transport other than TCP get no answer: SDP has no error
+    response.
     """
 
     def __init__(
@@ -518,6 +543,8 @@ class SDPServer:
 
     def respond(self, request: SDPRequest) -> SDPResponse | None:
         if request.transport_protocol is not TransportProtocol.TCP:
+            return None
+        if not isinstance(request.security, Security):
             return None
         security = choose_security(request.security, frozenset(self.endpoints))
         if security is None:

@@ -113,11 +113,24 @@ def test_wireless_response_round_trips(
     assert decode(frame) == message
 
 
+@given(st.integers(0, 0xFF), st.integers(0, 0xFF), addresses, st.integers(0, 0xFFFF))
+def test_reserved_values_are_kept_so_decoding_is_lossless(
+    security: int, transport: int, address: ipaddress.IPv6Address, port: int
+) -> None:
+    request = encode_frame(0x9000, bytes((security, transport)))
+    assert encode(decode(request)) == request
+    response = encode_frame(
+        0x9001, address.packed + port.to_bytes(2, "big") + bytes((security, transport))
+    )
+    decoded = decode(response)
+    assert encode(decoded) == response
+    assert decoded.security == security and decoded.transport_protocol == transport
+    assert isinstance(decoded.security, Security) == (security in (0x00, 0x10))
+
+
 @pytest.mark.parametrize(
     "frame",
     [
-        encode_frame(0x9000, b"\x01\x00"),  # reserved security
-        encode_frame(0x9000, b"\x10\x01"),  # reserved transport
         encode_frame(0x9000, b"\x10"),  # short
         encode_frame(0x9001, bytes(19)),  # short
         encode_frame(0x9001, bytes(21)),  # long
@@ -202,10 +215,26 @@ def test_client_stops_at_the_first_usable_response() -> None:
 def test_client_ignores_garbage_and_requests_and_keeps_waiting() -> None:
     client = SDPClient(SDPRequest())
     client.start(0.0)
-    for junk in (b"", b"\x01\xfe\x90", encode(SDPRequest()), encode_frame(0x8001, b"x" * 20)):
+    reserved_security = encode(SDPResponse(SECC, 1, 0x01))
+    for junk in (
+        b"",
+        b"\x01\xfe\x90",
+        encode(SDPRequest()),
+        encode_frame(0x8001, b"x" * 20),
+        reserved_security,  # cannot tell whether to use TLS
+    ):
         assert client.datagram_received(junk, 0.1) is None
-    assert client.ignored == 4
+    assert client.ignored == 5
     assert client.state is ClientState.WAITING
+
+
+def test_client_tolerates_a_reserved_transport_byte_as_real_chargers_send_it() -> None:
+    client = SDPClient(SDPRequest(Security.NO_TLS))
+    client.start(0.0)
+    odd = SDPResponse(SECC, 15118, Security.NO_TLS, 0x08)
+    assert client.datagram_received(encode(odd), 0.1) == odd
+    info = SECCInfo.from_response(odd, scope_id=2)
+    assert info.description == f"{SECC.compressed}%2 15118 NO_TLS 0x08"
 
 
 def test_client_in_collect_mode_lists_every_secc_in_the_window() -> None:
@@ -269,3 +298,5 @@ def test_server_stays_silent_on_garbage_and_non_tcp_requests() -> None:
         encode(SDPRequest(Security.TLS, TransportProtocol.UDP))
     )
     assert request is not None and frame is None
+    request, frame = server.datagram_received(encode(SDPRequest(0x20, TransportProtocol.TCP)))
+    assert request == SDPRequest(0x20) and frame is None

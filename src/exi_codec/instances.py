@@ -192,7 +192,7 @@ def _builtin_name(xtype: Any) -> str | None:
     seen = 0
     while xtype is not None and seen < 64:
         if isinstance(xtype, XsdAtomicBuiltin):
-            name: str = xtype.name
+            name: str = xtype.name or ""
             return name[len(_BUILTIN_PREFIX) :] if name.startswith(_BUILTIN_PREFIX) else name
         if isinstance(xtype, (XsdList, XsdUnion)):
             return None
@@ -408,7 +408,7 @@ def _imported_namespaces(schema: xmlschema.XMLSchema) -> set[str]:
     import_tag = f"{{{XSD_NAMESPACE}}}import"
     seen: set[int] = set()
     namespaces: set[str] = set()
-    stack = [schema]
+    stack: list[Any] = [schema]
     while stack:
         cur = stack.pop()
         if id(cur) in seen:
@@ -505,7 +505,7 @@ class InstanceGenerator:
     ``boundary_probability`` a repeated particle goes to its real ``maxOccurs`` when that is at
     most 64, and a length-restricted value goes to its facet bound, so limits are exercised too.
     ``optional_probability`` is the chance that an optional particle or attribute is present.
-    Below ``max_depth`` nested elements, optional content is dropped and the shallowest choice
+    Beyond ``max_depth`` nested elements, optional content is dropped and the shallowest choice
     branch wins. ``wildcards=True`` enables children for ``xs:any`` and text in mixed content.
     With the default False, content that *requires* a wildcard child raises UngeneratableError.
     """
@@ -1117,7 +1117,7 @@ class InstanceGenerator:
             # element is unqualified. Attributes are unaffected: an unprefixed attribute is never
             # in the default namespace, and qualified attributes still get their prefix because
             # the default-namespace prefix remains declared if an attribute needs it.
-            attr_ns = set()
+            attr_ns: set[str] = set()
 
             def scan_attrs(node: _Node) -> None:
                 attr_ns.update(_namespace_of(n) for n in node.attrib)

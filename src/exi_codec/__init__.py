@@ -20,7 +20,7 @@ from exi_codec.errors import DecodeError, EncodeError, ExiError, SchemaError
 from exi_codec.grammar import M_CHILDREN, CompiledSchema, compile_schema
 from exi_codec.model import Model, make_class
 from exi_codec.tables import to_tables
-from exi_codec.xmlconv import XmlConverter
+from exi_codec.xmlconv import JsonConverter, XmlConverter
 
 __all__ = [
     "Codec", "compile", "compile_xmlschema", "ExiError", "EncodeError", "DecodeError",
@@ -43,6 +43,7 @@ class Codec:
             d["decoded"] = tuple(d["values"])
         self.grammar = _core.Grammar(self.tables, self.classes)
         self.xml = XmlConverter(self.tables, self.classes, self.grammar.qname_of)
+        self.json = JsonConverter(self.xml)
         self._nsmap = self._default_nsmap()
 
     def _make_classes(self) -> list[Any]:
@@ -99,13 +100,13 @@ class Codec:
         pairs = [(self.qname_id(q), v) for q, v in items]
         return bytes(self.grammar.encode(0, pairs, True, empty_as_ch))
 
-    def decode_value(self, data: bytes) -> tuple[str, Any]:
+    def decode_value(self, data: bytes, *, strict: bool = False) -> tuple[str, Any]:
         """Decode a document into (element qname, model value)."""
-        q, value = self.grammar.decode(_as_bytes(data), False)
+        q, value = self.grammar.decode(_as_bytes(data), False, strict)
         return (self.grammar.qname_of(q) if isinstance(q, int) else q), value
 
-    def decode_fragment(self, data: bytes) -> list[tuple[str, Any]]:
-        items = self.grammar.decode(_as_bytes(data), True)
+    def decode_fragment(self, data: bytes, *, strict: bool = False) -> list[tuple[str, Any]]:
+        items = self.grammar.decode(_as_bytes(data), True, strict)
         return [((self.grammar.qname_of(q) if isinstance(q, int) else q), v) for q, v in items]
 
     # ------------------------------------------------------------------ XML
@@ -120,6 +121,24 @@ class Codec:
     def to_xml(self, qname: str, value: Any, *, fragment: bool = False) -> Any:
         tid = self.element_type(qname, fragment)
         return self.xml.to_xml(qname, value, tid, self._nsmap)
+
+    def to_dict(self, qname: str, value: Any, *, fragment: bool = False) -> dict[str, Any]:
+        """A JSON-ready dict ``{local name: content}`` for one element."""
+        tid = self.element_type(qname, fragment)
+        return {qname.split("}", 1)[-1]: self.json.to_dict(value, tid)}
+
+    def from_dict(self, d: dict[str, Any], *, fragment: bool = False) -> tuple[str, Any]:
+        """Inverse of :meth:`to_dict`; the key names a global (or fragment) element."""
+        if not isinstance(d, dict) or len(d) != 1:
+            raise EncodeError("expected an object with exactly one element name as its key")
+        ((local, content),) = d.items()
+        table = self.xml.fragment_types if fragment else self.xml.global_types
+        matches = [q for q in table if q.split("}", 1)[-1] == local]
+        if len(matches) != 1:
+            raise EncodeError(f"{local} is not a unique {'fragment' if fragment else 'global'} "
+                              "element of this schema")
+        qname = matches[0]
+        return qname, self.json.from_dict(content, self.element_type(qname, fragment), local)
 
     def encode(self, xml: Any, *, fragment: bool = False, empty_as_ch: bool = False) -> bytes:
         """XML (text, bytes or an lxml element) -> EXI bytes."""

@@ -795,9 +795,6 @@ cdef class Grammar:
             for q in qs:
                 if self.qname_text[q] == el or self.qname_short[q] == el:
                     return q
-        for klass in type(item).__mro__:
-            for q in qs:
-                pass
         names = [self.qname_short[q] for q in qs]
         raise EncodeError("%s cannot stand here (one of %s expected)" % (
             type(item).__name__, ", ".join(names)), path)
@@ -872,10 +869,17 @@ cdef class Grammar:
 
     # ------------------------------------------------------------------ decoding
 
-    def decode(self, bytes data, bint fragment=False):
-        """Decode a document (-> (qname id, value)) or a fragment (-> list of pairs)."""
-        cdef Decoder d = Decoder(self, data)
-        return d.run(fragment)
+    def decode(self, bytes data, bint fragment=False, bint strict=False):
+        """Decode a document (-> (qname id, value)) or a fragment (-> list of pairs).
+
+        ``strict`` also rejects out-of-range n-bit values and unused trailing bytes,
+        which protocol auto-detection relies on.
+        """
+        cdef Decoder d = Decoder(self, data, strict)
+        result = d.run(fragment)
+        if strict:
+            d.check_end()
+        return result
 
 
 cdef class Decoder:
@@ -890,9 +894,11 @@ cdef class Decoder:
     cdef bint tables_copied
     cdef dict local_values
     cdef list global_values
+    cdef bint strict
 
-    def __init__(self, Grammar g, bytes data):
+    def __init__(self, Grammar g, bytes data, bint strict=False):
         self.g = g
+        self.strict = strict
         self.r = BitReader(data)
         self.r.where = self._where
         self.path = []
@@ -902,6 +908,13 @@ cdef class Decoder:
         self.tables_copied = False
         self.local_values = {}
         self.global_values = []
+
+    cdef void check_end(self) except *:
+        cdef Py_ssize_t rest = self.r.remaining()
+        if rest >= 8:
+            self.r.fail("%d unused bytes after the end of the document" % (rest // 8))
+        if rest > 0 and self.r.bits(rest) != 0:
+            self.r.fail("non-zero padding after the end of the document")
 
     def _where(self):
         return "/" + "/".join(self.path) + (" (state %d)" % self.state if self.state >= 0 else "")
@@ -1054,7 +1067,9 @@ cdef class Decoder:
         if kind == DT_NBIT:
             info = g.dt_info[dt]
             v = self.r.bits(info["width"]) + info["minimum"]
-            if v > info["maximum"]:
+            # Out-of-range n-bit values decode as written (as the reference does), so
+            # captures with bit errors stay readable; strict mode rejects them.
+            if self.strict and v > info["maximum"]:
                 self.r.fail("n-bit integer %d above the maximum %s" % (v, info["maximum"]))
             return v
         if kind == DT_BOOLEAN:

@@ -271,3 +271,126 @@ class XmlConverter:
             if self.types[ct]["simple"]:
                 return q, ct
         raise EncodeError(f"{type(item).__name__} cannot stand for {m['xml_name']}")
+
+
+class JsonConverter:
+    """Model objects <-> JSON-ready dicts keyed by XSD local names (lossless).
+
+    Scalars use their XML lexical form where JSON has no type for them (binary as
+    hex or base64 text as the schema types them, decimals as strings), so a JSON
+    message reads like its XML and converts back to the same EXI.
+    """
+
+    def __init__(self, xml: XmlConverter) -> None:
+        self.x = xml
+
+    def _scalar_out(self, dt_id: int, v: Any) -> Any:
+        kind = self.x.dts[dt_id]["kind"]
+        if kind in (D.DT_NBIT, D.DT_UNSIGNED, D.DT_INTEGER, D.DT_BOOLEAN):
+            return v
+        if kind == D.DT_FLOAT:
+            return v if v == v and v not in (float("inf"), float("-inf")) else self.x.format_value(
+                dt_id, v)
+        if kind == D.DT_LIST:
+            return [self._scalar_out(self.x.dts[dt_id]["item"], i) for i in v]
+        if kind == D.DT_ENUM:
+            v = getattr(v, "value", v)
+            return v if isinstance(v, (int, bool, str)) else self.x.format_value(dt_id, v)
+        return self.x.format_value(dt_id, v)
+
+    def _scalar_in(self, dt_id: int, v: Any, path: str) -> Any:
+        kind = self.x.dts[dt_id]["kind"]
+        if kind == D.DT_LIST and isinstance(v, list):
+            return [self._scalar_in(self.x.dts[dt_id]["item"], i, path) for i in v]
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        return self.x.parse_value(dt_id, str(v), path)
+
+    def to_dict(self, value: Any, type_id: int) -> Any:
+        t = self.x.types[type_id]
+        if t["simple"]:
+            return self._scalar_out(t["datatype"], value)
+        out: dict[str, Any] = {}
+        for m in t["members"]:
+            v = getattr(value, m["name"], None)
+            if v is None or (m["is_list"] and m["kind"] == M_ELEMENT and v == []):
+                continue
+            kind = m["kind"]
+            if kind == M_ATTRIBUTE:
+                out[m["xml_name"]] = self._scalar_out(m["datatype"], v)
+            elif kind == M_VALUE:
+                out["value"] = self._scalar_out(m["datatype"], v)
+            elif kind == M_ELEMENT:
+                items = v if m["is_list"] else [v]
+                for item in items:
+                    q, ct = self.x._member_child(m, item)
+                    key = self.x.qname_text(q).split("}", 1)[-1]
+                    d = self.to_dict(item, ct)
+                    if m["is_list"]:
+                        out.setdefault(key, []).append(d)
+                    else:
+                        out[key] = d
+            elif kind == M_CHILDREN:
+                seq = []
+                for item in v:
+                    if isinstance(item, str):
+                        seq.append(item)
+                        continue
+                    tag, cv = item
+                    ct = self.x._children[type_id].get(tag, (0, None))[1]
+                    if ct is None:
+                        ct = self.x.global_types.get(tag)
+                    seq.append({tag: self.to_dict(cv, ct) if ct is not None else None})
+                out["children"] = seq
+        return out
+
+    def from_dict(self, d: Any, type_id: int, path: str) -> Any:
+        t = self.x.types[type_id]
+        if t["simple"]:
+            return self._scalar_in(t["datatype"], d, path)
+        if not isinstance(d, dict):
+            raise EncodeError(f"expected an object for {t['name']}", path)
+        klass = self.x.classes[type_id]
+        if klass is None:
+            raise EncodeError(f"type {t['name']} is abstract", path)
+        obj = klass.__new__(klass)
+        members = t["members"]
+        for m in members:
+            object.__setattr__(obj, m["name"], [] if m["is_list"] else None)
+        rest = dict(d)
+        by_local: dict[str, tuple[int, int]] = {}
+        for qtext, (mi, ct) in self.x._children[type_id].items():
+            by_local[qtext.split("}", 1)[-1]] = (mi, ct)
+        for m in members:
+            if m["kind"] == M_ATTRIBUTE and m["xml_name"] in rest:
+                object.__setattr__(obj, m["name"], self._scalar_in(
+                    m["datatype"], rest.pop(m["xml_name"]), f"{path}/@{m['xml_name']}"))
+            elif m["kind"] == M_VALUE and "value" in rest:
+                object.__setattr__(obj, m["name"], self._scalar_in(
+                    m["datatype"], rest.pop("value"), path))
+            elif m["kind"] == M_CHILDREN and "children" in rest:
+                seq: list[Any] = []
+                for item in rest.pop("children"):
+                    if isinstance(item, str):
+                        seq.append(item)
+                        continue
+                    ((tag, cv),) = item.items()
+                    found = self.x._children[type_id].get(tag) or self.x._ordered_child_type(
+                        type_id, tag)
+                    if found is None:
+                        raise EncodeError(f"element {tag} is not allowed here", path)
+                    seq.append((tag, self.from_dict(cv, found[1], f"{path}/{tag}")))
+                object.__setattr__(obj, m["name"], seq)
+        for key, v in rest.items():
+            found = by_local.get(key)
+            if found is None:
+                raise EncodeError(f"{key} is not a field of {t['name']}", path)
+            mi, ct = found
+            m = members[mi]
+            if m["is_list"]:
+                vals = v if isinstance(v, list) else [v]
+                getattr(obj, m["name"]).extend(
+                    self.from_dict(x, ct, f"{path}/{key}[{i}]") for i, x in enumerate(vals))
+            else:
+                object.__setattr__(obj, m["name"], self.from_dict(v, ct, f"{path}/{key}"))
+        return obj

@@ -1,0 +1,177 @@
+"""The ``iso15118`` command: EXI hex dumps to XML/JSON and back, for people and scripts.
+
+``encode``/``decode`` follow a fixed contract that scripts rely on: with ``--batch``
+each stdin line is one item and each stdout line its result, or ``error: reason``;
+the batch goes on after an error. Other command groups (``sdp``, ``pki``) register
+themselves through their modules' ``add_subparser``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from iso15118 import codec, protocols
+from iso15118.errors import Iso15118Error
+
+EXAMPLES = """examples:
+  iso15118 decode --protocol iso2 809802000000000000000011d018286cb0f5397c00
+  iso15118 decode --protocol din --format json 809a0211...
+  iso15118 encode --protocol iso2 message.xml
+  iso15118 encode --protocol xmldsig --fragment signedinfo.xml
+  cat hexlines.txt | iso15118 decode --protocol iso2 --batch --format json
+"""
+
+_HEX_JUNK = re.compile(r"0x|[\s:,]", re.IGNORECASE)
+
+
+def parse_hex(text: str) -> bytes:
+    """Hex as people paste it: spaces, colons, ``0x`` prefixes and line breaks allowed."""
+    cleaned = _HEX_JUNK.sub("", text)
+    try:
+        return bytes.fromhex(cleaned)
+    except ValueError:
+        raise Iso15118Error(f"not hexadecimal: {text.strip()[:60]!r}") from None
+
+
+def _read_arg(arg: str | None) -> str:
+    if arg is None or arg == "-":
+        return sys.stdin.read()
+    return arg
+
+
+def _decode_one(text: str, args: argparse.Namespace) -> str:
+    data = parse_hex(text)
+    if args.fragment:
+        items = codec.decode_fragment(data, args.protocol)
+        out = []
+        for qn, value in items:
+            if args.format == "json":
+                out.append(codec.to_json(value, args.protocol, element=qn, fragment=True))
+            else:
+                out.append(codec.to_xml(value, args.protocol, element=qn, fragment=True,
+                                        pretty=args.pretty))
+        return "\n".join(out)
+    qn, value = codec.decode_element(data, args.protocol, strict=args.strict)
+    if args.format == "json":
+        return codec.to_json(value, args.protocol, element=qn, indent=2 if args.pretty else None)
+    return codec.to_xml(value, args.protocol, element=qn, pretty=args.pretty).rstrip("\n")
+
+
+def _encode_one(text: str, args: argparse.Namespace) -> str:
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        qn, value = codec.from_json(stripped, args.protocol, fragment=args.fragment)
+    else:
+        qn, value = codec.from_xml(stripped.encode("utf-8"), args.protocol,
+                                   fragment=args.fragment)
+    c = codec.get_codec(args.protocol)
+    try:
+        data = c.encode_value(qn, value, fragment=args.fragment, empty_as_ch=args.empty_as_ch)
+    except Exception as e:  # ExiError, mapped like the library does
+        from exi_codec.errors import ExiError
+
+        from iso15118.errors import wrap_codec_error
+
+        if isinstance(e, ExiError):
+            raise wrap_codec_error(e) from None
+        raise
+    return data.hex()
+
+
+def _run(args: argparse.Namespace, one: Callable[[str, argparse.Namespace], str]) -> int:
+    if args.batch:
+        status = 0
+        for line in sys.stdin:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                result = one(line, args)
+                print(result.replace("\n", " ") if args.format != "xml" or not args.pretty
+                      else result.replace("\n", ""))
+            except (Iso15118Error, ValueError) as e:
+                print(f"error: {_one_line(e)}")
+                status = 1
+            sys.stdout.flush()
+        return status
+    src = args.input
+    if args.command == "encode" and src not in (None, "-"):
+        try:
+            with open(src, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as e:
+            raise Iso15118Error(f"cannot read {src}: {e.strerror}") from None
+    else:
+        text = _read_arg(src)
+    print(one(text, args))
+    return 0
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())
+
+
+def _add_codec_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--protocol", "-p", required=True,
+                   help="one of: " + ", ".join(protocols.PROTOCOLS))
+    p.add_argument("--fragment", action="store_true",
+                   help="an EXI fragment (signature digest input) instead of a document")
+    p.add_argument("--batch", action="store_true",
+                   help="one item per stdin line, one result (or 'error: ...') per stdout line")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="iso15118", description="ISO 15118-2/-20 and DIN 70121 messages: EXI codec and tools.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("decode", help="EXI hex -> XML or JSON", epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_codec_args(d)
+    d.add_argument("input", nargs="?", help="hex (spaces, colons, 0x allowed) or - for stdin")
+    d.add_argument("--format", "-f", choices=("xml", "json"), default="xml")
+    d.add_argument("--pretty", action="store_true", help="indent the output")
+    d.add_argument("--strict", action="store_true",
+                   help="reject out-of-range values and unused trailing bytes")
+    d.set_defaults(func=lambda a: _run(a, _decode_one))
+    e = sub.add_parser("encode", help="XML or JSON message -> EXI hex", epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_codec_args(e)
+    e.add_argument("input", nargs="?", help="a file with one XML or JSON message, or -")
+    e.add_argument("--empty-as-ch", action="store_true",
+                   help="write empty elements as CH(\"\") like the C codecs (default: EE)")
+    e.set_defaults(func=lambda a: _run(a, _encode_one), format="hex", pretty=False)
+    for name in ("cli_sdp", "cli_pki"):
+        try:
+            mod: Any = __import__(f"iso15118.{name}", fromlist=["add_subparser"])
+        except ImportError:
+            continue
+        mod.add_subparser(sub)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    if hasattr(args, "protocol") and args.command in ("encode", "decode"):
+        try:
+            args.protocol = protocols.get(args.protocol).name
+        except Iso15118Error as e:
+            ap.error(str(e))
+    try:
+        return int(args.func(args) or 0)
+    except Iso15118Error as e:
+        print(f"error: {_one_line(e)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1299,9 +1299,9 @@ cdef class Decoder:
         cdef Grammar g = self.g
         if member < 0:
             self.r.fail("element without a model field")
-        if g.t_islist[t][member]:
-            getattr(obj, g.t_names[t][member]).append(child)
-        elif g.t_kinds[t][member] == M_CHILDREN:
+        if g.t_kinds[t][member] == M_CHILDREN:
             getattr(obj, g.t_names[t][member]).append((g.qname_text[q], child))
+        elif g.t_islist[t][member]:
+            getattr(obj, g.t_names[t][member]).append(child)
         else:
             setattr(obj, g.t_names[t][member], child)

@@ -786,6 +786,10 @@ class GrammarBuilder:
                     tid = self.type_id(e.type, _split(e.name)[1], _split(e.name)[0])
                     self.states[s].add(Production(
                         EV_SE, qid, nxt, tid, children if ordered else member_of.get(qid, -1)))
+                    if ordered and qid not in members[children].qnames:
+                        # ordered content still needs its element -> type table
+                        members[children].qnames.append(qid)
+                        members[children].child_types.append(tid)
             if final_marker in ps:
                 self.states[s].add(Production(EV_EE))
             if info.mixed:

@@ -19,6 +19,8 @@ from lxml import etree
 from iso15118 import protocols
 from iso15118.errors import Iso15118Error, wrap_codec_error
 
+__all__ = ["ExiError", "Iso15118Error"]
+
 _lock = threading.Lock()
 _codecs: dict[str, Codec] = {}
 

@@ -1,0 +1,89 @@
+"""Encode/decode speed for the cross-implementation messages, beside the C codecs.
+
+Messages: ``../shared/vectors/cbv2g/vectors.json`` (the bytes libcbv2g, OpenV2G and
+EXIficient agree on). We time ``iso15118.codec.encode`` (model object -> EXI bytes)
+and ``decode`` (bytes -> model objects), medians of repeated timeit runs, and print the
+ratio to libcbv2g's C figures measured on the same kind of machine. ``--josev`` also
+runs the PyPI ``iso15118`` package (Josev) in the oracle's venv, where it lives apart
+from this package (both are imported as ``iso15118``).
+
+    python benchmarks/bench_codec.py [--shared ../shared] [--josev] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import timeit
+from pathlib import Path
+
+from iso15118 import codec
+
+C_NS = {  # libcbv2g encode/decode ns per op, from vectors/cbv2g/README.md
+    "appHand_supportedAppProtocolReq": (1038, 1345),
+    "iso2_SessionSetupReq": (151, 181),
+    "iso2_CurrentDemandReq": (651, 750),
+    "iso2_ChargeParameterDiscoveryRes_DC": (1295, 1486),
+    "din_CurrentDemandReq": (661, 755),
+    "iso20_DC_ChargeLoopReq": (639, 733),
+    "iso20_ScheduleExchangeRes_Scheduled": (755, 956),
+}
+PROTOCOL = {"appHand": "apphand", "iso2": "iso2", "din": "din", "iso20": None}
+ISO20_NS = {"urn:iso:std:iso:15118:-20:DC": "iso20-dc",
+            "urn:iso:std:iso:15118:-20:CommonMessages": "iso20-common"}
+
+
+def protocol_of(m: dict) -> str:
+    prefix = m["name"].split("_", 1)[0]
+    return PROTOCOL[prefix] or ISO20_NS[m["namespace"]]
+
+
+def median_us(fn, number: int) -> float:
+    runs = timeit.repeat(fn, number=number, repeat=7)
+    return statistics.median(runs) / number * 1e6
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[2] / "shared"))
+    ap.add_argument("--number", type=int, default=5000)
+    ap.add_argument("--josev", action="store_true")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    vec = json.loads((Path(args.shared) / "vectors/cbv2g/vectors.json").read_text())
+    rows = []
+    for m in vec["messages"]:
+        proto = protocol_of(m)
+        data = bytes.fromhex(m["hex"])
+        msg = codec.decode(data, proto)
+        assert codec.encode(msg, proto) == data, m["name"]
+        enc = median_us(lambda: codec.encode(msg, proto), args.number)
+        dec = median_us(lambda: codec.decode(data, proto), args.number)
+        c_enc, c_dec = C_NS[m["name"]]
+        rows.append({"message": m["name"], "bytes": len(data), "encode_us": enc,
+                     "decode_us": dec, "c_encode_us": c_enc / 1000, "c_decode_us": c_dec / 1000})
+    josev = {}
+    if args.josev:
+        home = Path(os.environ.get("ORACLE_HOME", Path.home() / ".cache/exi-oracle"))
+        script = Path(args.shared) / "tools/exi-oracle/bench_josev.py"
+        out = Path("/tmp/josev_bench.json")
+        subprocess.run([str(home / "venv/bin/python"), str(script), "--json", str(out)],
+                       check=True)
+        josev = json.loads(out.read_text())
+    print(f"{'message':40} {'B':>4} {'enc µs':>8} {'dec µs':>8} {'C enc':>6} {'C dec':>6}"
+          f" {'enc/C':>6} {'dec/C':>6}")
+    for r in rows:
+        print(f"{r['message']:40} {r['bytes']:>4} {r['encode_us']:8.2f} {r['decode_us']:8.2f}"
+              f" {r['c_encode_us']:6.2f} {r['c_decode_us']:6.2f}"
+              f" {r['encode_us'] / r['c_encode_us']:6.1f} {r['decode_us'] / r['c_decode_us']:6.1f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows, "josev": josev}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

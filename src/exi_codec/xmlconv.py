@@ -46,7 +46,7 @@ class XmlConverter:
         for t in self.types:
             m: dict[str, tuple[int, int]] = {}
             for mi, mem in enumerate(t["members"]):
-                for q, ct in zip(mem["qnames"], mem["child_types"]):
+                for q, ct in zip(mem["qnames"], mem["child_types"], strict=True):
                     m[qname_text(q)] = (mi, ct)
             self._children.append(m)
         self.global_types = {qname_text(q): t for q, t in tables["element_types"].items()}
@@ -263,11 +263,11 @@ class XmlConverter:
     def _member_child(self, m: dict[str, Any], item: Any) -> tuple[int, int]:
         if len(m["qnames"]) == 1:
             return m["qnames"][0], m["child_types"][0]
-        for q, ct in zip(m["qnames"], m["child_types"]):
+        for q, ct in zip(m["qnames"], m["child_types"], strict=True):
             klass = self.classes[ct]
             if klass is not None and type(item) is klass:
                 return q, ct
-        for q, ct in zip(m["qnames"], m["child_types"]):
+        for q, ct in zip(m["qnames"], m["child_types"], strict=True):
             if self.types[ct]["simple"]:
                 return q, ct
         raise EncodeError(f"{type(item).__name__} cannot stand for {m['xml_name']}")

@@ -73,7 +73,6 @@ def _encode_one(text: str, args: argparse.Namespace) -> str:
         data = c.encode_value(qn, value, fragment=args.fragment, empty_as_ch=args.empty_as_ch)
     except Exception as e:  # ExiError, mapped like the library does
         from exi_codec.errors import ExiError
-
         from iso15118.errors import wrap_codec_error
 
         if isinstance(e, ExiError):

@@ -12,10 +12,10 @@ import json
 import threading
 from typing import Any
 
-from exi_codec import Codec, compile_xmlschema, load_xmlschema
-from exi_codec.errors import ExiError
 from lxml import etree
 
+from exi_codec import Codec, load_xmlschema
+from exi_codec.errors import ExiError
 from iso15118 import protocols
 from iso15118.errors import Iso15118Error, wrap_codec_error
 

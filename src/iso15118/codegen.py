@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from exi_codec import datatypes as D
-from exi_codec.grammar import M_ATTRIBUTE, M_CHILDREN, M_ELEMENT, M_VALUE, CompiledSchema
-
+from exi_codec.grammar import M_ATTRIBUTE, M_CHILDREN, M_VALUE, CompiledSchema
 from iso15118 import protocols
 
 MESSAGES_DIR = Path(__file__).resolve().parent / "messages"

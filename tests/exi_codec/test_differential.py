@@ -16,9 +16,13 @@ import zlib
 from typing import Any
 
 import pytest
-from exi_codec.instances import InstanceGenerator, UngeneratableError, iter_global_elements
-from exi_codec.instances import substitution_members
 
+from exi_codec.instances import (
+    InstanceGenerator,
+    UngeneratableError,
+    iter_global_elements,
+    substitution_members,
+)
 from iso15118 import codec as v2g
 from iso15118 import protocols
 

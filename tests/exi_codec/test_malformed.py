@@ -47,7 +47,8 @@ def test_random_bytes_raise_only_the_library_error() -> None:
 def test_huge_length_claims_are_rejected_before_allocation() -> None:
     # SessionSetupReq whose EVCCID (hexBinary) claims 2**40 bytes
     with pytest.raises(MessageDecodeError, match="exceeds"):
-        v2g.decode(bytes.fromhex("809802000000000000000011d0") + b"\xff\xff\xff\xff\xff\x1f", "iso2")
+        claim = b"\xff\xff\xff\xff\xff\x1f"
+        v2g.decode(bytes.fromhex("809802000000000000000011d0") + claim, "iso2")
 
 
 def test_not_exi_header_is_rejected() -> None:

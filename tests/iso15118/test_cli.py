@@ -20,7 +20,8 @@ def test_decode_hex_argument_to_xml_and_json() -> None:
     r = run("decode", "--protocol", "iso2", SSR)
     assert r.returncode == 0, r.stderr
     assert "SessionSetupReq" in r.stdout and "0A1B2C3D4E5F" in r.stdout
-    r = run("decode", "-p", "iso2", "--format", "json", "0x80:98 02 00000000000000001\n1d018286cb0f5397c00")
+    pasted = "0x80:98 02 00000000000000001\n1d018286cb0f5397c00"
+    r = run("decode", "-p", "iso2", "--format", "json", pasted)
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["V2G_Message"]["Body"]["SessionSetupReq"]["EVCCID"] == "0A1B2C3D4E5F"

@@ -33,16 +33,23 @@ XMLDSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
 class Codec:
     """Encoder and decoder for one schema set (see the module docstring)."""
 
-    def __init__(self, compiled: CompiledSchema, classes: Sequence[Any] | None = None) -> None:
+    def __init__(self, compiled: CompiledSchema, classes: Sequence[Any] | None = None,
+                 enum_types: dict[int, Any] | None = None) -> None:
+        """``enum_types`` maps datatype ids to callables (e.g. Enum classes) that turn
+        an enumeration's schema values into the objects decoding returns."""
         self.compiled = compiled
         self.tables = to_tables(compiled)
         if classes is None:
             classes = self._make_classes()
         self.classes = list(classes)
-        for d in self.tables["datatypes"]:
-            d["decoded"] = tuple(d["values"])
+        enum_types = enum_types or {}
+        for i, d in enumerate(self.tables["datatypes"]):
+            make = enum_types.get(i)
+            d["decoded"] = tuple(make(v) for v in d["values"]) if make else tuple(d["values"])
         self.grammar = _core.Grammar(self.tables, self.classes)
         self.xml = XmlConverter(self.tables, self.classes, self.grammar.qname_of)
+        for i in enum_types:
+            self.xml.enum_values[i] = self.tables["datatypes"][i]["decoded"]
         self.json = JsonConverter(self.xml)
         self._nsmap = self._default_nsmap()
 

@@ -52,14 +52,7 @@ def _build(p: protocols.Protocol) -> Codec:
             raise Iso15118Error(f"generated models of {p.name} are stale "
                                 "(run python -m iso15118.codegen)")
         classes[tid] = klass
-    codec = Codec(cs, classes)
-    for dt_id, enum in module.ENUMS.items():
-        info = codec.tables["datatypes"][dt_id]
-        members = tuple(enum(v) for v in info["values"])
-        info["decoded"] = members
-        codec.xml.enum_values[dt_id] = members
-    # the core copied the datatype infos: refresh its view of decoded enum values
-    codec.grammar = type(codec.grammar)(codec.tables, classes)
+    codec = Codec(cs, classes, dict(module.ENUMS))
     return codec
 
 

@@ -52,6 +52,7 @@ class Codec:
             self.xml.enum_values[i] = self.tables["datatypes"][i]["decoded"]
         self.json = JsonConverter(self.xml)
         self._nsmap = self._default_nsmap()
+        self._qname_ids: dict[str, int] = {}
 
     def _make_classes(self) -> list[Any]:
         out: list[Any] = []
@@ -79,11 +80,15 @@ class Codec:
     # ------------------------------------------------------------------ qnames
 
     def qname_id(self, qname: str) -> int:
+        q = self._qname_ids.get(qname)
+        if q is not None:
+            return q
         ns, local = (qname[1:].split("}", 1) if qname.startswith("{") else ("", qname))
-        q = self.grammar.qname_index.get((ns, local))
-        if q is None:
+        found = self.grammar.qname_index.get((ns, local))
+        if found is None:
             raise EncodeError(f"{qname} is not declared in the schema")
-        return int(q)
+        self._qname_ids[qname] = int(found)
+        return int(found)
 
     def element_type(self, qname: str, fragment: bool = False) -> int:
         q = self.qname_id(qname)

@@ -100,12 +100,17 @@ class Codec:
     # ------------------------------------------------------------------ values
 
     def encode_value(self, qname: str, value: Any, *, fragment: bool = False,
-                     empty_as_ch: bool = False) -> bytes:
-        """Encode a model value as the element ``qname`` (a document or a fragment)."""
+                     empty_as_ch: bool = False, lenient: bool = False) -> bytes:
+        """Encode a model value as the element ``qname`` (a document or a fragment).
+
+        ``lenient=True`` is for testing peers, not for production: values that break
+        their facets (lengths, ranges, enumerations given as raw indices) are written
+        whenever their EXI representation can carry them.
+        """
         q = self.qname_id(qname)
         if fragment:
-            return bytes(self.grammar.encode(0, [(q, value)], True, empty_as_ch))
-        return bytes(self.grammar.encode(q, value, False, empty_as_ch))
+            return bytes(self.grammar.encode(0, [(q, value)], True, empty_as_ch, True, lenient))
+        return bytes(self.grammar.encode(q, value, False, empty_as_ch, True, lenient))
 
     def encode_fragment(self, items: Iterable[tuple[str, Any]], *,
                         empty_as_ch: bool = False) -> bytes:

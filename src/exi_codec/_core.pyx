@@ -732,8 +732,8 @@ cdef class Grammar:
     def decode(self, bytes data, bint fragment=False, bint strict=False):
         """Decode a document (-> (qname id, value)) or a fragment (-> list of pairs).
 
-        ``strict`` also rejects out-of-range n-bit values and unused trailing bytes,
-        which protocol auto-detection relies on.
+        ``strict`` also rejects values outside their facets (ranges, lengths) and
+        unused trailing bytes, which protocol auto-detection relies on.
         """
         cdef Decoder d = Decoder.__new__(Decoder)
         d.setup(self, data, strict)
@@ -1490,21 +1490,29 @@ cdef class Decoder:
         if kind == DT_BOOLEAN:
             return self.r.bits(1) == 1
         if kind == DT_STRING:
-            return self.string_value(q)
-        if kind == DT_INTEGER:
-            if self.r.bits(1):
-                if self.r.uint63(&u):
-                    return PyLong_FromLongLong(-<int64_t>u - 1)
-                return -self.r.uint() - 1
+            v = self.string_value(q)
+            if self.strict:
+                self.check_length(dt, len(v))
+            return v
+        if kind == DT_INTEGER or kind == DT_UNSIGNED:
+            neg = kind == DT_INTEGER and self.r.bits(1)
             if self.r.uint63(&u):
-                return PyLong_FromLongLong(<int64_t>u)
-            return self.r.uint()
-        if kind == DT_UNSIGNED:
-            if self.r.uint63(&u):
-                return PyLong_FromLongLong(<int64_t>u)
-            return self.r.uint()
+                x = -<int64_t>u - 1 if neg else <int64_t>u
+                if self.strict and not d.big and ((d.has_min and x < d.minimum)
+                                                  or (d.has_max and x > d.maximum)):
+                    self.facet_error(dt, x)
+                return PyLong_FromLongLong(x)
+            big = -self.r.uint() - 1 if neg else self.r.uint()
+            if self.strict:
+                info = g.dt_info[dt]
+                if ((info["minimum"] is not None and big < info["minimum"])
+                        or (info["maximum"] is not None and big > info["maximum"])):
+                    self.facet_error(dt, big)
+            return big
         if kind == DT_BINARY_HEX or kind == DT_BINARY_BASE64:
             n = self.r.length(8)
+            if self.strict:
+                self.check_length(dt, n)
             return self.binary(n)
         if kind == DT_LIST:
             n = self.r.length(1)
@@ -1527,6 +1535,19 @@ cdef class Decoder:
                 self.r.fail("float exponent out of range")
             return float(mant) * (10.0 ** exp) if exp < 300 else float(str(mant) + "e" + str(exp))
         self.r.fail("datatype %s is not supported" % g.dt_info[dt]["name"])
+
+    cdef int facet_error(self, int dt, object v) except -1:
+        info = self.g.dt_info[dt]
+        self.r.fail("%s is outside [%s, %s] (%s)" % (v, info["minimum"], info["maximum"],
+                                                     info["name"]))
+
+    cdef int check_length(self, int dt, Py_ssize_t n) except -1:
+        cdef CDt* d = &self.g.dts[dt]
+        if (d.min_length >= 0 and n < d.min_length) or (d.max_length >= 0 and n > d.max_length):
+            self.r.fail("length %d is outside [%s, %s] (%s)" % (
+                n, self.g.dt_info[dt]["min_length"], self.g.dt_info[dt]["max_length"],
+                self.g.dt_info[dt]["name"]))
+        return 0
 
     cdef bytes binary(self, Py_ssize_t n):
         cdef bytes out

@@ -52,6 +52,7 @@ class Codec:
             self.xml.enum_values[i] = self.tables["datatypes"][i]["decoded"]
         self.json = JsonConverter(self.xml)
         self._nsmap = self._default_nsmap()
+        self._qname_ids: dict[str, int] = {}
 
     def _make_classes(self) -> list[Any]:
         out: list[Any] = []
@@ -79,11 +80,15 @@ class Codec:
     # ------------------------------------------------------------------ qnames
 
     def qname_id(self, qname: str) -> int:
+        q = self._qname_ids.get(qname)
+        if q is not None:
+            return q
         ns, local = (qname[1:].split("}", 1) if qname.startswith("{") else ("", qname))
-        q = self.grammar.qname_index.get((ns, local))
-        if q is None:
+        found = self.grammar.qname_index.get((ns, local))
+        if found is None:
             raise EncodeError(f"{qname} is not declared in the schema")
-        return int(q)
+        self._qname_ids[qname] = int(found)
+        return int(found)
 
     def element_type(self, qname: str, fragment: bool = False) -> int:
         q = self.qname_id(qname)
@@ -95,12 +100,17 @@ class Codec:
     # ------------------------------------------------------------------ values
 
     def encode_value(self, qname: str, value: Any, *, fragment: bool = False,
-                     empty_as_ch: bool = False) -> bytes:
-        """Encode a model value as the element ``qname`` (a document or a fragment)."""
+                     empty_as_ch: bool = False, lenient: bool = False) -> bytes:
+        """Encode a model value as the element ``qname`` (a document or a fragment).
+
+        ``lenient=True`` is for testing peers, not for production: values that break
+        their facets (lengths, ranges, enumerations given as raw indices) are written
+        whenever their EXI representation can carry them.
+        """
         q = self.qname_id(qname)
         if fragment:
-            return bytes(self.grammar.encode(0, [(q, value)], True, empty_as_ch))
-        return bytes(self.grammar.encode(q, value, False, empty_as_ch))
+            return bytes(self.grammar.encode(0, [(q, value)], True, empty_as_ch, True, lenient))
+        return bytes(self.grammar.encode(q, value, False, empty_as_ch, True, lenient))
 
     def encode_fragment(self, items: Iterable[tuple[str, Any]], *,
                         empty_as_ch: bool = False) -> bytes:

@@ -7,17 +7,57 @@ in both directions. Options are the ones ISO 15118 uses and EXI 1.0 calls non-st
 with default fidelity: bit-packed, no string-table insertion on encode
 (valuePartitionCapacity 0), header byte 0x80 (EXI 1.0, 5 and 8.5.4.4.1).
 
+Speed: a charge-loop message is a few dozen elements, and the budget is about a
+microsecond, so the walk avoids Python-level work per element. Grammar states,
+productions, type layouts and datatype facets are C structs; model attributes are
+read and written through their ``__slots__`` offsets when the bound class allows it
+(plain slot classes, exact type); error paths and positions are built only when
+something fails. Anything unusual (other classes, big integers, coercions) takes a
+slower generic path with the same results.
+
 Decoding is defensive: every length is checked against what is left of the stream,
 recursion is bounded, and every failure is a :class:`exi_codec.errors.DecodeError`
 carrying the bit offset and the grammar position.
 """
 
+cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.list cimport PyList_Append
+from cpython.long cimport PyLong_FromLongLong
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.object cimport PyObject, PyTypeObject
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.stdint cimport int64_t, uint64_t, uint8_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 from exi_codec.errors import DecodeError, EncodeError
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDef:
+        int type
+        Py_ssize_t offset
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+    ctypedef PyObject* (*allocfunc)(PyTypeObject*, Py_ssize_t)
+    ctypedef struct _TypeAlloc "PyTypeObject":
+        allocfunc tp_alloc
+    PyTypeObject* Py_TYPE(object)
+    void _incref "Py_INCREF"(PyObject*)
+    void _xdecref "Py_XDECREF"(PyObject*)
+    void _decref "Py_DECREF"(PyObject*)
+    bint PyLong_CheckExact(object)
+    bint PyUnicode_CheckExact(object)
+    bint PyBytes_CheckExact(object)
+    bint PyList_CheckExact(object)
+    long long PyLong_AsLongLongAndOverflow(object, int*) except? -1
+    Py_ssize_t PyUnicode_GET_LENGTH(object)
+    Py_ssize_t PyBytes_GET_SIZE(object)
+    char* PyBytes_AS_STRING(object)
+    PyObject* PyList_New(Py_ssize_t)
+    Py_ssize_t PyList_GET_SIZE(object)
+    PyObject* PyList_GET_ITEM(object, Py_ssize_t)
+
+DEF T_OBJECT_EX = 16
 
 # event types (grammar.py)
 DEF EV_AT = 3
@@ -68,6 +108,7 @@ DEF M_VALUE = 2
 DEF M_CHILDREN = 3
 
 DEF MAX_DEPTH = 256
+DEF INT64_LIMIT = 4611686018427387904  # 2**62: bounds beyond go the generic way
 
 cdef struct CProd:
     int event
@@ -87,6 +128,35 @@ cdef struct CState:
     int ee  # index (relative) of the first-level EE, -1 if none
     int u[8]  # second-level events in code order
 
+cdef struct CMember:
+    int kind
+    int islist
+    int nq  # number of qnames (several: a choice or substitution group)
+    int q0
+    Py_ssize_t offset  # slot offset in the bound class, -1: use getattr/setattr
+
+cdef struct CType:
+    int simple
+    int dt
+    int start
+    int empty_start
+    int first  # first member in Grammar.members
+    int n
+    int fast  # the bound class is a plain slot class: offsets are valid
+    PyObject* klass  # borrowed; Grammar.t_class holds the reference
+
+cdef struct CDt:
+    int kind
+    int width
+    int has_min
+    int has_max
+    int big  # a bound does not fit the C fast path
+    int64_t minimum
+    int64_t maximum
+    Py_ssize_t min_length  # -1: none
+    Py_ssize_t max_length
+    int item
+
 
 cdef inline int _bits_for(int count):
     cdef int n = 0
@@ -97,8 +167,68 @@ cdef inline int _bits_for(int count):
     return n
 
 
+cdef inline object _slot_get(object obj, Py_ssize_t off):
+    cdef PyObject* v = (<PyObject**>((<char*><PyObject*>obj) + off))[0]
+    if v == NULL:
+        raise AttributeError("unset field")
+    return <object>v
+
+
+cdef inline void _slot_set(object obj, Py_ssize_t off, object v):
+    cdef PyObject** p = <PyObject**>((<char*><PyObject*>obj) + off)
+    cdef PyObject* old = p[0]
+    _incref(<PyObject*>v)
+    p[0] = <PyObject*>v
+    _xdecref(old)
+
+
+cdef inline void _slot_set_new_list(object obj, Py_ssize_t off) except *:
+    cdef PyObject** p = <PyObject**>((<char*><PyObject*>obj) + off)
+    cdef PyObject* lst = PyList_New(0)
+    cdef PyObject* old
+    if lst == NULL:
+        raise MemoryError()
+    old = p[0]
+    p[0] = lst
+    _xdecref(old)
+
+
+cdef object _alloc(PyObject* klass):
+    cdef PyObject* o = (<_TypeAlloc*>klass).tp_alloc(<PyTypeObject*>klass, 0)
+    if o == NULL:
+        raise MemoryError()
+    r = <object>o
+    _decref(o)
+    return r
+
+
+cdef Py_ssize_t _slot_offset(object klass, str name):
+    """The ``__slots__`` offset of ``name`` in ``klass``, or -1 when not a plain slot."""
+    import inspect
+    import types
+    try:
+        d = inspect.getattr_static(klass, name)
+    except AttributeError:
+        return -1
+    if not isinstance(d, types.MemberDescriptorType):
+        return -1
+    if (<PyMemberDescrObject*>d).d_member.type != T_OBJECT_EX:
+        return -1
+    return (<PyMemberDescrObject*>d).d_member.offset
+
+
+def _plain_slot_class(klass):
+    """Whether instances may be created and filled behind the class's back."""
+    return (isinstance(klass, type)
+            and klass.__new__ is object.__new__
+            and klass.__setattr__ is object.__setattr__
+            and klass.__getattribute__ is object.__getattribute__
+            and not getattr(klass, "__abstractmethods__", None))
+
+
 # ----------------------------------------------------------------------------- writer
 
+@cython.final
 cdef class BitWriter:
     cdef uint8_t* buf
     cdef Py_ssize_t cap
@@ -119,7 +249,7 @@ cdef class BitWriter:
         if self.buf != NULL:
             PyMem_Free(self.buf)
 
-    cdef inline void _ensure(self, Py_ssize_t extra) except *:
+    cdef inline int _ensure(self, Py_ssize_t extra) except -1:
         cdef Py_ssize_t need = self.pos + extra + 16
         cdef uint8_t* nb
         if need > self.cap:
@@ -129,53 +259,60 @@ cdef class BitWriter:
             if nb == NULL:
                 raise MemoryError()
             self.buf = nb
+        return 0
 
-    cdef inline void bits(self, int n, uint64_t value) except *:
+    cdef inline int bits(self, int n, uint64_t value) except -1:
         # n <= 32
         if n == 0:
-            return
+            return 0
         self.acc = (self.acc << n) | (value & ((<uint64_t>1 << n) - 1))
         self.nacc += n
         if self.nacc >= 8:
-            self._ensure(8)
+            if self.pos + 8 > self.cap:
+                self._ensure(8)
             while self.nacc >= 8:
                 self.nacc -= 8
                 self.buf[self.pos] = <uint8_t>((self.acc >> self.nacc) & 0xFF)
                 self.pos += 1
             self.acc &= (<uint64_t>1 << self.nacc) - 1
+        return 0
 
-    cdef void wbits(self, int n, object value) except *:
+    cdef int wbits(self, int n, object value) except -1:
         cdef int chunk
         while n > 32:
             chunk = n - 32
             self.bits(32, <uint64_t>((value >> chunk) & 0xFFFFFFFF))
             n = chunk
         self.bits(n, <uint64_t>(value & ((1 << n) - 1)))
+        return 0
 
-    cdef inline void uint_small(self, uint64_t v) except *:
+    cdef inline int uint_small(self, uint64_t v) except -1:
         while v >= 128:
             self.bits(8, (v & 0x7F) | 0x80)
             v >>= 7
         self.bits(8, v)
+        return 0
 
-    cdef void uint(self, object v) except *:
+    cdef int uint(self, object v) except -1:
         if v < 0x7FFFFFFFFFFFFFFF:
             self.uint_small(<uint64_t>v)
-            return
+            return 0
         while v >= 128:
             self.bits(8, <uint64_t>((v & 0x7F) | 0x80))
             v >>= 7
         self.bits(8, <uint64_t>v)
+        return 0
 
-    cdef void raw(self, const uint8_t* data, Py_ssize_t n) except *:
+    cdef int raw(self, const uint8_t* data, Py_ssize_t n) except -1:
         cdef Py_ssize_t i
         if self.nacc == 0:
             self._ensure(n)
             memcpy(self.buf + self.pos, data, n)
             self.pos += n
-            return
+            return 0
         for i in range(n):
             self.bits(8, data[i])
+        return 0
 
     cdef bytes getvalue(self):
         if self.nacc > 0:
@@ -185,26 +322,26 @@ cdef class BitWriter:
 
 # ----------------------------------------------------------------------------- reader
 
+@cython.final
 cdef class BitReader:
+    """Bits of one stream; failures carry the bit offset, the decoder adds the position."""
+
     cdef const uint8_t* data
     cdef Py_ssize_t nbytes
     cdef Py_ssize_t bit  # absolute bit position
     cdef bytes keep
-    cdef public object where  # callable giving the grammar position for errors
 
     def __cinit__(self, bytes data):
         self.keep = data
         self.data = <const uint8_t*>(<char*>data)
         self.nbytes = len(data)
         self.bit = 0
-        self.where = None
 
     cdef inline Py_ssize_t remaining(self):
         return self.nbytes * 8 - self.bit
 
-    cdef object fail(self, str msg):
-        pos = self.where() if self.where is not None else ""
-        raise DecodeError(msg, self.bit, pos)
+    cdef int fail(self, str msg) except -1:
+        raise DecodeError(msg, self.bit, "")
 
     cdef inline uint64_t bits(self, int n) except? 0xFFFFFFFFFFFFFFFF:
         # n <= 32
@@ -228,11 +365,41 @@ cdef class BitReader:
 
     cdef object rbits(self, int n):
         cdef object v = 0
-        cdef int chunk
         while n > 32:
             v = (v << 32) | self.bits(32)
             n -= 32
         return (v << n) | self.bits(n)
+
+    cdef inline uint64_t uint_small(self) except? 0xFFFFFFFFFFFFFFFF:
+        """An unsigned integer that must fit 63 bits (lengths, code points)."""
+        cdef uint64_t v = 0
+        cdef uint64_t b
+        cdef int shift = 0
+        while True:
+            b = self.bits(8)
+            if shift > 56:
+                self.fail("unsigned integer too large")
+            v |= (b & 0x7F) << shift
+            if not (b & 0x80):
+                return v
+            shift += 7
+
+    cdef int uint63(self, uint64_t* out) except -1:
+        """An unsigned integer into ``out`` if it fits 63 bits (1); else rewind and 0."""
+        cdef uint64_t v = 0
+        cdef uint64_t b
+        cdef int shift = 0
+        cdef Py_ssize_t save = self.bit
+        while True:
+            b = self.bits(8)
+            if shift > 55:
+                self.bit = save
+                return 0
+            v |= (b & 0x7F) << shift
+            if not (b & 0x80):
+                out[0] = v
+                return 1
+            shift += 7
 
     cdef object uint(self):
         cdef uint64_t v = 0
@@ -258,23 +425,32 @@ cdef class BitReader:
 
     cdef Py_ssize_t length(self, int unit_bits) except -1:
         """A length field, checked against what is left (no unbounded allocation)."""
-        v = self.uint()
-        if unit_bits > 0 and v * unit_bits > self.remaining():
-            self.fail(f"length {v} exceeds the remaining stream")
+        cdef uint64_t v = self.uint_small()
         if v > 0x7FFFFFFF:
             self.fail(f"length {v} is too large")
-        return v
+        if unit_bits > 0 and <Py_ssize_t>v * unit_bits > self.remaining():
+            self.fail(f"length {v} exceeds the remaining stream")
+        return <Py_ssize_t>v
 
 
 # ----------------------------------------------------------------------------- grammar
+
+cdef int _fits(object v):
+    return v is not None and -INT64_LIMIT < v < INT64_LIMIT
+
 
 cdef class Grammar:
     """The frozen tables of one schema set, ready to be walked by encode and decode."""
 
     cdef CState* states
     cdef CProd* prods
+    cdef CType* types
+    cdef CMember* members
+    cdef CDt* dts
     cdef int nstates
     cdef int nprods
+    cdef int ntypes
+    cdef int ndts
     cdef readonly list uris
     cdef readonly list local_names
     cdef readonly list qname_uri
@@ -282,22 +458,15 @@ cdef class Grammar:
     cdef readonly dict qname_index  # (uri, local) -> qname id
     cdef list qname_text  # "{uri}local" per qname id
     cdef list qname_short  # local name per qname id (paths in messages)
-    # datatypes
-    cdef list dt_kind
+    # datatypes (Python side: names, enumeration values, the generic path)
     cdef list dt_info
+    cdef list dt_decoded  # per datatype: tuple of the objects decoding returns
     # types
-    cdef list t_simple
-    cdef list t_dt
-    cdef list t_start
-    cdef list t_empty
     cdef list t_class
     cdef list t_names
-    cdef list t_kinds
-    cdef list t_islist
     cdef list t_qnames
     cdef list t_classmap
     cdef list t_typename
-    cdef list t_ordered
     cdef readonly int doc_content
     cdef readonly int fragment_content
     cdef readonly dict element_types
@@ -305,22 +474,27 @@ cdef class Grammar:
     cdef readonly int anytype
     cdef readonly dict xsd_type_index  # (uri id, local id) -> type id, for xsi:type
     cdef int xsi_uri
-    cdef int xsi_type_local
-    cdef int xsi_nil_local
 
     def __cinit__(self):
         self.states = NULL
         self.prods = NULL
+        self.types = NULL
+        self.members = NULL
+        self.dts = NULL
 
     def __dealloc__(self):
-        if self.states != NULL:
-            PyMem_Free(self.states)
-        if self.prods != NULL:
-            PyMem_Free(self.prods)
+        PyMem_Free(self.states)
+        PyMem_Free(self.prods)
+        PyMem_Free(self.types)
+        PyMem_Free(self.members)
+        PyMem_Free(self.dts)
 
     def __init__(self, dict tables, list classes):
-        cdef int i, j, k, n, s
+        cdef int i, j, k, n, s, nmem
         cdef CState* st
+        cdef CType* ct
+        cdef CMember* cm
+        cdef CDt* cd
         states = tables["states"]
         self.nstates = len(states)
         self.nprods = sum(len(x[2]) for x in states)
@@ -379,36 +553,69 @@ cdef class Grammar:
             self.qname_index[(u, ln)] = i
             self.qname_text.append("{%s}%s" % (u, ln) if u else ln)
             self.qname_short.append(ln)
-        self.dt_kind = []
+        # datatypes
+        dtabs = tables["datatypes"]
+        self.ndts = len(dtabs)
+        self.dts = <CDt*>PyMem_Malloc(sizeof(CDt) * max(self.ndts, 1))
+        if self.dts == NULL:
+            raise MemoryError()
         self.dt_info = []
-        for d in tables["datatypes"]:
-            self.dt_kind.append(d["kind"])
+        self.dt_decoded = []
+        for i, d in enumerate(dtabs):
             info = dict(d)
             if d["kind"] == DT_ENUM:
-                info["index"] = {v: i for i, v in enumerate(d["values"])}
+                info["index"] = {v: x for x, v in enumerate(d["values"])}
             self.dt_info.append(info)
-        self.t_simple = []
-        self.t_dt = []
-        self.t_start = []
-        self.t_empty = []
+            self.dt_decoded.append(tuple(d.get("decoded", d["values"])))
+            cd = &self.dts[i]
+            cd.kind = d["kind"]
+            cd.width = d["width"]
+            cd.item = d["item"]
+            mn, mx = d["minimum"], d["maximum"]
+            cd.big = (mn is not None and not _fits(mn)) or (mx is not None and not _fits(mx))
+            cd.has_min = mn is not None and not cd.big
+            cd.has_max = mx is not None and not cd.big
+            cd.minimum = mn if cd.has_min else 0
+            cd.maximum = mx if cd.has_max else 0
+            cd.min_length = d["min_length"] if d["min_length"] is not None else -1
+            cd.max_length = d["max_length"] if d["max_length"] is not None else -1
+            if cd.kind == DT_NBIT and cd.big:
+                raise ValueError("n-bit integer bounds beyond 62 bits")
+        # types
+        ttabs = tables["types"]
+        self.ntypes = len(ttabs)
+        nmem = sum(len(t["members"]) for t in ttabs)
+        self.types = <CType*>PyMem_Malloc(sizeof(CType) * max(self.ntypes, 1))
+        self.members = <CMember*>PyMem_Malloc(sizeof(CMember) * max(nmem, 1))
+        if self.types == NULL or self.members == NULL:
+            raise MemoryError()
+        memset(self.types, 0, sizeof(CType) * max(self.ntypes, 1))
         self.t_names = []
-        self.t_kinds = []
-        self.t_islist = []
         self.t_qnames = []
         self.t_typename = []
-        self.t_ordered = []
         self.xsd_type_index = {}
-        for i, t in enumerate(tables["types"]):
-            self.t_simple.append(t["simple"])
-            self.t_dt.append(t["datatype"])
-            self.t_start.append(t["start"])
-            self.t_empty.append(t["empty_start"])
+        k = 0
+        for i, t in enumerate(ttabs):
+            ct = &self.types[i]
+            ct.simple = t["simple"]
+            ct.dt = t["datatype"]
+            ct.start = t["start"]
+            ct.empty_start = t["empty_start"]
+            ct.first = k
+            ct.n = len(t["members"])
+            ct.fast = 0
+            ct.klass = NULL
+            for m in t["members"]:
+                cm = &self.members[k]
+                cm.kind = m["kind"]
+                cm.islist = m["is_list"] or m["kind"] == M_CHILDREN
+                cm.nq = len(m["qnames"])
+                cm.q0 = m["qnames"][0] if m["qnames"] else -1
+                cm.offset = -1
+                k += 1
             self.t_names.append(tuple(m["name"] for m in t["members"]))
-            self.t_kinds.append(tuple(m["kind"] for m in t["members"]))
-            self.t_islist.append(tuple(m["is_list"] for m in t["members"]))
             self.t_qnames.append(tuple(tuple(m["qnames"]) for m in t["members"]))
             self.t_typename.append(t["name"])
-            self.t_ordered.append(t["ordered"])
             if not t["anonymous"]:
                 key = (t["namespace"], t["name"])
                 if key[0] in self.uris:
@@ -421,38 +628,50 @@ cdef class Grammar:
         self.fragment_types = dict(tables["fragment_types"])
         self.anytype = tables["anytype"]
         self.xsi_uri = self.uris.index("http://www.w3.org/2001/XMLSchema-instance")
-        self.xsi_type_local = self.local_names[self.xsi_uri].index("type")
-        self.xsi_nil_local = self.local_names[self.xsi_uri].index("nil")
         self.set_classes(classes)
 
     def set_classes(self, list classes):
         """Bind the model class of every complex type (index = type id)."""
+        cdef int i, mi
+        cdef CType* ct
+        cdef CMember* cm
+        cdef Py_ssize_t off
         self.t_class = list(classes)
+        # the type of the element each (owner type, qname) SE leads to, in one pass
+        cdef int s, j
+        cdef CProd* p
+        child_of = {}
+        for s in range(self.nstates):
+            for j in range(self.states[s].count):
+                p = &self.prods[self.states[s].first + j]
+                if p.event == EV_SE:
+                    child_of.setdefault((self.states[s].owner, p.qname), p.child)
         self.t_classmap = []
-        for i in range(len(self.t_names)):
+        for i in range(self.ntypes):
+            ct = &self.types[i]
+            klass = self.t_class[i] if i < len(self.t_class) else None
+            ct.klass = <PyObject*>klass if klass is not None else NULL
+            ct.fast = 0
+            names = self.t_names[i]
+            if klass is not None and not ct.simple and _plain_slot_class(klass):
+                ct.fast = 1
+                for mi in range(ct.n):
+                    off = _slot_offset(klass, names[mi])
+                    self.members[ct.first + mi].offset = off
+                    if off < 0:
+                        ct.fast = 0
             maps = []
-            for mi in range(len(self.t_names[i])):
+            for mi in range(ct.n):
                 m = {}
                 qids = self.t_qnames[i][mi]
                 if len(qids) > 1:
                     for q in qids:
-                        tid = self._child_type_of(i, q)
-                        if tid >= 0 and not self.t_simple[tid] and self.t_class[tid] is not None:
+                        tid = child_of.get((i, q), -1)
+                        if (tid >= 0 and not self.types[tid].simple and tid < len(self.t_class)
+                                and self.t_class[tid] is not None):
                             m.setdefault(self.t_class[tid], q)
                 maps.append(m)
             self.t_classmap.append(tuple(maps))
-
-    cdef int _child_type_of(self, int t, int q):
-        cdef int s, j
-        cdef CProd* p
-        for s in range(self.nstates):
-            if self.states[s].owner != t:
-                continue
-            for j in range(self.states[s].count):
-                p = &self.prods[self.states[s].first + j]
-                if p.event == EV_SE and p.qname == q:
-                    return p.child
-        return -1
 
     def qname_of(self, int qid):
         return self.qname_text[qid]
@@ -476,22 +695,7 @@ cdef class Grammar:
                 out.append("event %d" % p.event)
         return out
 
-    # ------------------------------------------------------------------ encoding
-
-    cdef inline void _write_code(self, BitWriter w, int s, int j) except *:
-        w.bits(self.states[s].width1, j)
-
-    cdef void _write_undeclared(self, BitWriter w, int s, int u) except *:
-        cdef CState* st = &self.states[s]
-        cdef int i
-        for i in range(st.n2):
-            if st.u[i] == u:
-                w.bits(st.width1, st.count)
-                w.bits(st.width2, i)
-                return
-        raise EncodeError("undeclared event not allowed here")
-
-    cdef int _find(self, int s, int event, int qname):
+    cdef inline int _find(self, int s, int event, int qname):
         cdef CState* st = &self.states[s]
         cdef int j
         cdef CProd* p
@@ -501,109 +705,437 @@ cdef class Grammar:
                 return j
         return -1
 
-    cdef void _value(self, BitWriter w, int dt, object v, str path) except *:
-        cdef int kind = self.dt_kind[dt]
-        cdef dict info
-        cdef Py_ssize_t n, i
-        cdef const uint8_t* raw
-        if kind == DT_STRING:
-            if not isinstance(v, str):
-                v = self._coerce_str(dt, v, path)
-            info = self.dt_info[dt]
-            n = len(<str>v)
-            if info["min_length"] is not None and n < info["min_length"]:
-                raise EncodeError("string %r is shorter than %s characters" % (v, info["min_length"]), path)
-            if info["max_length"] is not None and n > info["max_length"]:
-                raise EncodeError("string of %d characters exceeds maxLength %s" % (n, info["max_length"]), path)
-            self._string(w, <str>v)
-        elif kind == DT_NBIT:
-            info = self.dt_info[dt]
-            if isinstance(v, bool) or not isinstance(v, int):
-                v = self._coerce_int(v, path)
-            if v < info["minimum"] or v > info["maximum"]:
-                raise EncodeError("%r is outside [%s, %s] (%s)" % (v, info["minimum"], info["maximum"], info["name"]), path)
-            w.bits(info["width"], <uint64_t>(v - info["minimum"]))
-        elif kind == DT_BOOLEAN:
-            if v is True or v is False:
-                w.bits(1, 1 if v else 0)
-            elif v in (0, 1):
-                w.bits(1, v)
-            elif v in ("true", "1", "false", "0"):
-                w.bits(1, 1 if v in ("true", "1") else 0)
-            else:
-                raise EncodeError("%r is not a boolean" % (v,), path)
-        elif kind == DT_UNSIGNED or kind == DT_INTEGER:
-            info = self.dt_info[dt]
-            if isinstance(v, bool) or not isinstance(v, int):
-                v = self._coerce_int(v, path)
-            if info["minimum"] is not None and v < info["minimum"]:
-                raise EncodeError("%r is below the minimum %s (%s)" % (v, info["minimum"], info["name"]), path)
-            if info["maximum"] is not None and v > info["maximum"]:
-                raise EncodeError("%r is above the maximum %s (%s)" % (v, info["maximum"], info["name"]), path)
-            if kind == DT_UNSIGNED:
-                w.uint(v)
-            elif v < 0:
-                w.bits(1, 1)
-                w.uint(-v - 1)
-            else:
-                w.bits(1, 0)
-                w.uint(v)
-        elif kind == DT_ENUM:
-            info = self.dt_info[dt]
+    cdef int _lookup_qname(self, object qn) except -2:
+        if isinstance(qn, int):
+            return qn
+        qn = str(qn)
+        if qn.startswith("{"):
+            u, ln = qn[1:].split("}", 1)
+        else:
+            u, ln = "", qn
+        return self.qname_index.get((u, ln), -1)
+
+    def encode(self, int qname, object value, bint fragment=False, bint empty_as_ch=False,
+               bint header=True, bint lenient=False):
+        """Encode one element (document) or a list of (qname, value) (fragment).
+
+        ``lenient`` writes values that break facets whenever the EXI representation
+        can still carry them (for fuzzing peers; see :mod:`iso15118.testing`).
+        """
+        cdef Encoder e = Encoder.__new__(Encoder)
+        e.g = self
+        e.w = BitWriter.__new__(BitWriter)
+        e.empty_as_ch = empty_as_ch
+        e.lenient = lenient
+        return e.run(qname, value, fragment, header)
+
+    def decode(self, bytes data, bint fragment=False, bint strict=False):
+        """Decode a document (-> (qname id, value)) or a fragment (-> list of pairs).
+
+        ``strict`` also rejects values outside their facets (ranges, lengths) and
+        unused trailing bytes, which protocol auto-detection relies on.
+        """
+        cdef Decoder d = Decoder.__new__(Decoder)
+        d.setup(self, data, strict)
+        try:
+            result = d.run(fragment)
+            if strict:
+                d.check_end()
+        except DecodeError as e:
+            if not e.position:
+                e.set_position(d.where())
+            raise
+        return result
+
+
+# ----------------------------------------------------------------------------- encoding
+
+cdef inline object _label(Grammar g, int q, Py_ssize_t index):
+    if index < 0:
+        return g.qname_short[q]
+    return "%s[%d]" % (g.qname_short[q], index)
+
+
+@cython.final
+cdef class Encoder:
+    """One encoding run: the writer and the options.
+
+    Errors are raised with an empty path at the failing value; every enclosing
+    element prefixes its name while the exception unwinds (EncodeError.add_parent).
+    """
+
+    cdef Grammar g
+    cdef BitWriter w
+    cdef bint empty_as_ch
+    cdef bint lenient
+
+    cdef bytes run(self, int qname, object value, bint fragment, bint header):
+        cdef Grammar g = self.g
+        cdef int s, j, tid, q
+        if header:
+            self.w.bits(8, 0x80)
+        if not fragment:
+            s = g.doc_content
+            j = g._find(s, EV_SE, qname)
+            if j < 0:
+                raise EncodeError("%s is not a global element of this schema" % g.qname_text[qname])
+            self.w.bits(g.states[s].width1, j)
+            tid = g.prods[g.states[s].first + j].child
             try:
-                idx = info["index"][v]
-            except (KeyError, TypeError):
-                idx = self._enum_coerce(info, v)
-                if idx < 0:
-                    raise EncodeError("%r is not one of the values of %s" % (v, info["name"]), path) from None
-            w.bits(info["width"], idx)
-        elif kind == DT_BINARY_HEX or kind == DT_BINARY_BASE64:
-            if not isinstance(v, bytes):
-                v = self._coerce_bytes(kind, v, path)
-            info = self.dt_info[dt]
-            n = len(<bytes>v)
-            if info["min_length"] is not None and n < info["min_length"]:
-                raise EncodeError("%d bytes is shorter than minLength %s" % (n, info["min_length"]), path)
-            if info["max_length"] is not None and n > info["max_length"]:
-                raise EncodeError("%d bytes exceeds maxLength %s" % (n, info["max_length"]), path)
-            w.uint_small(n)
-            raw = <const uint8_t*>(<char*>(<bytes>v))
-            w.raw(raw, n)
-        elif kind == DT_LIST:
-            item = self.dt_info[dt]["item"]
+                self.element(tid, value, 0)
+            except EncodeError as e:
+                e.add_parent(g.qname_short[qname])
+                raise
+            # DocEnd: ED is the only production (0 bits)
+            return self.w.getvalue()
+        s = g.fragment_content
+        for qn, v in value:
+            q = g._lookup_qname(qn)
+            j = g._find(s, EV_SE, q) if q >= 0 else -1
+            if j < 0:
+                raise EncodeError("%s is not an element of this schema" % (qn,))
+            tid = g.prods[g.states[s].first + j].child
+            if tid < 0:
+                raise EncodeError("%s is declared with several types; the fragment grammar for it is not supported" % (qn,))
+            self.w.bits(g.states[s].width1, j)
+            try:
+                self.element(tid, v, 0)
+            except EncodeError as e:
+                e.add_parent(g.qname_short[q])
+                raise
+        j = g._find(s, EV_ED, -1)
+        self.w.bits(g.states[s].width1, j)
+        return self.w.getvalue()
+
+    cdef int undeclared(self, int s, int u) except -1:
+        cdef CState* st = &self.g.states[s]
+        cdef int i
+        for i in range(st.n2):
+            if st.u[i] == u:
+                self.w.bits(st.width1, st.count)
+                self.w.bits(st.width2, i)
+                return 0
+        raise EncodeError("undeclared event not allowed here")
+
+    cdef int element(self, int t, object v, int depth) except -1:
+        """Encode the content of one element of type ``t`` (after its SE)."""
+        cdef Grammar g = self.g
+        cdef CType* ct = &g.types[t]
+        cdef CMember* cm
+        cdef CProd* p
+        cdef int s, j, mi, q
+        cdef Py_ssize_t i, n
+        cdef object val, item
+        cdef bint fast
+        if depth > MAX_DEPTH:
+            raise EncodeError("nesting too deep")
+        s = ct.start
+        if ct.simple:
+            if v is None:
+                raise EncodeError("a value is required")
+            if not self.empty_as_ch and isinstance(v, (str, bytes)) and len(v) == 0:
+                self.undeclared(s, U_EE)
+                return 0
+            j = g._find(s, EV_CH, -1)
+            self.w.bits(g.states[s].width1, j)
+            self.value(ct.dt, v)
+            s = g.prods[g.states[s].first + j].target
+            self.w.bits(g.states[s].width1, g.states[s].ee)
+            return 0
+        fast = ct.fast and <PyObject*>Py_TYPE(v) == ct.klass
+        for mi in range(ct.n):
+            cm = &g.members[ct.first + mi]
+            if fast:
+                val = _slot_get(v, cm.offset)
+            else:
+                val = self.member_slow(t, mi, v)
+            if val is None:
+                continue
+            if cm.kind == M_ELEMENT:
+                if cm.islist:
+                    if not PyList_CheckExact(val) and not isinstance(val, (list, tuple)):
+                        raise EncodeError("expected a list", g.t_names[t][mi])
+                    n = len(val)
+                    for i in range(n):
+                        s = self.child(s, t, mi, cm, val[i], i, depth)
+                else:
+                    s = self.child(s, t, mi, cm, val, -1, depth)
+            elif cm.kind == M_ATTRIBUTE:
+                q = cm.q0
+                j = g._find(s, EV_AT, q)
+                if j < 0:
+                    raise EncodeError("attribute %s not allowed here" % g.qname_short[q])
+                self.w.bits(g.states[s].width1, j)
+                p = &g.prods[g.states[s].first + j]
+                try:
+                    self.value(p.child, val)
+                except EncodeError as e:
+                    e.add_parent("@" + g.qname_short[q])
+                    raise
+                s = p.target
+            elif cm.kind == M_VALUE:
+                if not self.empty_as_ch and isinstance(val, (str, bytes)) and len(val) == 0:
+                    self.undeclared(s, U_EE)
+                    return 0
+                j = g._find(s, EV_CH, -1)
+                if j < 0:
+                    raise EncodeError("character content not allowed here")
+                self.w.bits(g.states[s].width1, j)
+                p = &g.prods[g.states[s].first + j]
+                self.value(p.child, val)
+                s = p.target
+            else:  # M_CHILDREN: ordered content [(qname, value) | str]
+                n = len(val)
+                for i in range(n):
+                    try:
+                        s = self.ordered_child(s, val[i], depth)
+                    except EncodeError as e:
+                        e.add_parent("[%d]" % i)
+                        raise
+        j = g.states[s].ee
+        if j < 0:
+            raise EncodeError("missing %s" % " or ".join(g.expected(s)))
+        self.w.bits(g.states[s].width1, j)
+        return 0
+
+    cdef object member_slow(self, int t, int mi, object v):
+        try:
+            return getattr(v, self.g.t_names[t][mi])
+        except AttributeError:
+            raise EncodeError("%s has no field %r (expected a %s)" % (
+                type(v).__name__, self.g.t_names[t][mi], self.g.t_typename[t])) from None
+
+    cdef int child(self, int s, int t, int mi, CMember* cm, object item, Py_ssize_t index,
+                   int depth) except -1:
+        cdef Grammar g = self.g
+        cdef int q, j
+        cdef CProd* p
+        if cm.nq == 1:
+            q = cm.q0
+        else:
+            q = g.t_classmap[t][mi].get(type(item), -1)
+            if q < 0:
+                q = self.qname_for_item(g.t_qnames[t][mi], item, g.t_names[t][mi])
+        j = g._find(s, EV_SE, q)
+        if j < 0:
+            raise EncodeError("%s not allowed here (expected %s)" % (
+                _label(g, q, index), " or ".join(g.expected(s))))
+        self.w.bits(g.states[s].width1, j)
+        p = &g.prods[g.states[s].first + j]
+        try:
+            self.element(p.child, item, depth + 1)
+        except EncodeError as e:
+            e.add_parent(_label(g, q, index))
+            raise
+        except RecursionError:
+            raise EncodeError("nesting too deep", _label(g, q, index)) from None
+        return p.target
+
+    cdef int qname_for_item(self, tuple qs, object item, str field) except -1:
+        cdef Grammar g = self.g
+        el = getattr(item, "_element", None)
+        if el is not None:
+            for q in qs:
+                if g.qname_text[q] == el or g.qname_short[q] == el:
+                    return q
+        names = [g.qname_short[q] for q in qs]
+        raise EncodeError("%s cannot stand here (one of %s expected)" % (
+            type(item).__name__, ", ".join(names)), field)
+
+    cdef int ordered_child(self, int s, object item, int depth) except -1:
+        cdef Grammar g = self.g
+        cdef int q, j
+        cdef CProd* p
+        if isinstance(item, str):
+            j = g._find(s, EV_CH_ANY, -1)
+            if j < 0:
+                raise EncodeError("text not allowed here")
+            self.w.bits(g.states[s].width1, j)
+            self.string(item)
+            return g.prods[g.states[s].first + j].target
+        try:
+            qn, value = item
+        except (TypeError, ValueError):
+            raise EncodeError("ordered content items are (qname, value) pairs or text") from None
+        q = g._lookup_qname(qn)
+        if q >= 0:
+            j = g._find(s, EV_SE, q)
+            if j >= 0:
+                self.w.bits(g.states[s].width1, j)
+                p = &g.prods[g.states[s].first + j]
+                try:
+                    self.element(p.child, value, depth + 1)
+                except EncodeError as e:
+                    e.add_parent(g.qname_short[q])
+                    raise
+                return p.target
+        raise EncodeError("element %s not allowed here (expected %s)" % (
+            qn, " or ".join(g.expected(s))))
+
+    # ------------------------------------------------------------------ values
+
+    cdef int value(self, int dt, object v) except -1:
+        cdef CDt* d = &self.g.dts[dt]
+        cdef int kind = d.kind
+        cdef int overflow = 0
+        cdef long long x
+        cdef Py_ssize_t n, i
+        cdef PyObject* item
+        cdef tuple decoded
+        if kind == DT_NBIT:
+            if PyLong_CheckExact(v):
+                x = PyLong_AsLongLongAndOverflow(v, &overflow)
+                if not overflow and d.minimum <= x <= d.maximum:
+                    self.w.bits(d.width, <uint64_t>(x - d.minimum))
+                    return 0
+            return self.nbit_slow(dt, v)
+        if kind == DT_ENUM:
+            decoded = self.g.dt_decoded[dt]
+            n = PyTuple_GET_SIZE(decoded)
+            for i in range(n):
+                if PyTuple_GET_ITEM(decoded, i) == <PyObject*>v:
+                    self.w.bits(d.width, i)
+                    return 0
+            return self.enum_slow(dt, v)
+        if kind == DT_STRING:
+            if not PyUnicode_CheckExact(v):
+                v = self.coerce_str(v)
+            n = PyUnicode_GET_LENGTH(v)
+            if not self.lenient:
+                if d.min_length >= 0 and n < d.min_length:
+                    raise EncodeError("string %r is shorter than %s characters" % (v, d.min_length))
+                if d.max_length >= 0 and n > d.max_length:
+                    raise EncodeError("string of %d characters exceeds maxLength %s" % (n, d.max_length))
+            self.string(<str>v)
+            return 0
+        if kind == DT_BOOLEAN:
+            if v is True or v is False:
+                self.w.bits(1, 1 if v is True else 0)
+            elif v in (0, 1):
+                self.w.bits(1, v)
+            elif v in ("true", "1", "false", "0"):
+                self.w.bits(1, 1 if v in ("true", "1") else 0)
+            else:
+                raise EncodeError("%r is not a boolean" % (v,))
+            return 0
+        if kind == DT_UNSIGNED or kind == DT_INTEGER:
+            if PyLong_CheckExact(v) and not d.big:
+                x = PyLong_AsLongLongAndOverflow(v, &overflow)
+                if not overflow and (self.lenient or (
+                        (not d.has_min or x >= d.minimum) and (not d.has_max or x <= d.maximum))):
+                    if kind == DT_UNSIGNED:
+                        if x >= 0:
+                            self.w.uint_small(<uint64_t>x)
+                            return 0
+                    elif x < 0:
+                        self.w.bits(1, 1)
+                        self.w.uint_small(<uint64_t>(-(x + 1)))
+                        return 0
+                    else:
+                        self.w.bits(1, 0)
+                        self.w.uint_small(<uint64_t>x)
+                        return 0
+            return self.integer_slow(dt, v)
+        if kind == DT_BINARY_HEX or kind == DT_BINARY_BASE64:
+            if not PyBytes_CheckExact(v):
+                v = self.coerce_bytes(kind, v)
+            n = PyBytes_GET_SIZE(v)
+            if not self.lenient:
+                if d.min_length >= 0 and n < d.min_length:
+                    raise EncodeError("%d bytes is shorter than minLength %s" % (n, d.min_length))
+                if d.max_length >= 0 and n > d.max_length:
+                    raise EncodeError("%d bytes exceeds maxLength %s" % (n, d.max_length))
+            self.w.uint_small(n)
+            self.w.raw(<const uint8_t*>PyBytes_AS_STRING(v), n)
+            return 0
+        if kind == DT_LIST:
             if isinstance(v, (str, bytes)):
                 v = v.split()
-            w.uint(len(v))
-            for i, x in enumerate(v):
-                self._value(w, item, x, path)
-        elif kind == DT_DECIMAL:
-            self._decimal(w, v, path)
-        elif kind == DT_FLOAT:
-            self._float(w, v, path)
-        else:
-            raise EncodeError("datatype %s is not supported" % self.dt_info[dt]["name"], path)
+            self.w.uint(len(v))
+            for x_item in v:
+                self.value(d.item, x_item)
+            return 0
+        if kind == DT_DECIMAL:
+            return self.decimal(v)
+        if kind == DT_FLOAT:
+            return self.float_(v)
+        raise EncodeError("datatype %s is not supported" % self.g.dt_info[dt]["name"])
 
-    cdef object _coerce_str(self, int dt, object v, str path):
+    cdef int nbit_slow(self, int dt, object v) except -1:
+        cdef CDt* d = &self.g.dts[dt]
+        info = self.g.dt_info[dt]
+        v = self.coerce_int(v)
+        if d.minimum <= v <= d.maximum:
+            self.w.bits(d.width, <uint64_t>(v - d.minimum))
+            return 0
+        if self.lenient and 0 <= v - d.minimum < (1 << d.width):
+            # out of the facets but inside what the n bits can carry
+            self.w.bits(d.width, <uint64_t>(v - d.minimum))
+            return 0
+        raise EncodeError("%r is outside [%s, %s] (%s)%s" % (
+            v, info["minimum"], info["maximum"], info["name"],
+            " and beyond what %d bits can carry" % d.width if self.lenient else ""))
+
+    cdef int integer_slow(self, int dt, object v) except -1:
+        info = self.g.dt_info[dt]
+        v = self.coerce_int(v)
+        if not self.lenient:
+            if info["minimum"] is not None and v < info["minimum"]:
+                raise EncodeError("%r is below the minimum %s (%s)" % (v, info["minimum"], info["name"]))
+            if info["maximum"] is not None and v > info["maximum"]:
+                raise EncodeError("%r is above the maximum %s (%s)" % (v, info["maximum"], info["name"]))
+        if self.g.dts[dt].kind == DT_UNSIGNED:
+            if v < 0:
+                raise EncodeError("%r cannot be written as an unsigned integer" % (v,))
+            self.w.uint(v)
+        elif v < 0:
+            self.w.bits(1, 1)
+            self.w.uint(-v - 1)
+        else:
+            self.w.bits(1, 0)
+            self.w.uint(v)
+        return 0
+
+    cdef int enum_slow(self, int dt, object v) except -1:
+        cdef CDt* d = &self.g.dts[dt]
+        info = self.g.dt_info[dt]
+        idx = -1
+        try:
+            idx = info["index"][v]
+        except (KeyError, TypeError):
+            idx = self.enum_coerce(info, v)
+        if idx < 0 and self.lenient and isinstance(v, int) and not isinstance(v, bool):
+            # a raw index, possibly beyond the enumeration (fuzzing peers)
+            if 0 <= v < (1 << d.width):
+                idx = v
+        if idx < 0:
+            raise EncodeError("%r is not one of the values of %s" % (v, info["name"]))
+        self.w.bits(d.width, idx)
+        return 0
+
+    cdef object coerce_str(self, object v):
         if v is None:
-            raise EncodeError("a value is required", path)
+            raise EncodeError("a value is required")
         return str(v.value if hasattr(v, "value") else v)
 
-    cdef object _coerce_int(self, object v, str path):
+    cdef object coerce_int(self, object v):
         if isinstance(v, bool):
-            raise EncodeError("%r is not an integer" % (v,), path)
+            raise EncodeError("%r is not an integer" % (v,))
+        if isinstance(v, int):
+            return int(v)
         try:
             if isinstance(v, str):
                 return int(v.strip())
             if isinstance(v, float) and v != int(v):
                 raise ValueError
             return int(v)
-        except (TypeError, ValueError):
-            raise EncodeError("%r is not an integer" % (v,), path) from None
+        except (TypeError, ValueError, OverflowError):
+            raise EncodeError("%r is not an integer" % (v,)) from None
 
-    cdef object _coerce_bytes(self, int kind, object v, str path):
+    cdef object coerce_bytes(self, int kind, object v):
         import base64
         import binascii
-        if isinstance(v, (bytearray, memoryview)):
+        if isinstance(v, (bytes, bytearray, memoryview)):
             return bytes(v)
         if isinstance(v, str):
             try:
@@ -612,9 +1144,9 @@ cdef class Grammar:
                 return base64.b64decode("".join(v.split()), validate=True)
             except (ValueError, binascii.Error):
                 pass
-        raise EncodeError("%r is not binary data" % (v,), path)
+        raise EncodeError("%r is not binary data" % (v,))
 
-    cdef int _enum_coerce(self, dict info, object v):
+    cdef int enum_coerce(self, dict info, object v) except -2:
         if hasattr(v, "value"):
             v = v.value
         idx = info["index"].get(v, -1) if isinstance(v, (str, int, bytes)) else -1
@@ -630,24 +1162,25 @@ cdef class Grammar:
                         pass
         return idx
 
-    cdef void _string(self, BitWriter w, str v) except *:
-        cdef Py_ssize_t n = len(v)
+    cdef int string(self, str v) except -1:
+        cdef Py_ssize_t n = PyUnicode_GET_LENGTH(v)
         cdef Py_UCS4 c
-        w.uint_small(n + 2)
+        self.w.uint_small(n + 2)
         for c in v:
             if c < 128:
-                w.bits(8, c)
+                self.w.bits(8, c)
             else:
-                w.uint_small(c)
+                self.w.uint_small(c)
+        return 0
 
-    cdef void _decimal(self, BitWriter w, object v, str path) except *:
+    cdef int decimal(self, object v) except -1:
         from decimal import Decimal, InvalidOperation
         try:
             d = Decimal(v) if not isinstance(v, float) else Decimal(repr(v))
         except (InvalidOperation, TypeError, ValueError):
-            raise EncodeError("%r is not a decimal" % (v,), path) from None
+            raise EncodeError("%r is not a decimal" % (v,)) from None
         if not d.is_finite():
-            raise EncodeError("%r is not a finite decimal" % (v,), path)
+            raise EncodeError("%r is not a finite decimal" % (v,))
         sign, digits, exp = d.as_tuple()
         s = "".join(str(x) for x in digits)
         if exp >= 0:
@@ -657,17 +1190,18 @@ cdef class Grammar:
             ip = s[:k] if k > 0 else "0"
             fp = ("0" * (-k) + s) if k < 0 else s[k:]
         fp = fp.rstrip("0")
-        w.bits(1, 1 if sign and (int(ip or "0") or fp) else 0)
-        w.uint(int(ip or "0"))
-        w.uint(int(fp[::-1]) if fp else 0)
+        self.w.bits(1, 1 if sign and (int(ip or "0") or fp) else 0)
+        self.w.uint(int(ip or "0"))
+        self.w.uint(int(fp[::-1]) if fp else 0)
+        return 0
 
-    cdef void _float(self, BitWriter w, object v, str path) except *:
+    cdef int float_(self, object v) except -1:
         import math
         from decimal import Decimal
         try:
             f = float(v)
         except (TypeError, ValueError):
-            raise EncodeError("%r is not a float" % (v,), path) from None
+            raise EncodeError("%r is not a float" % (v,)) from None
         if math.isnan(f):
             mant, exp = 0, -(1 << 14)
         elif math.isinf(f):
@@ -683,212 +1217,31 @@ cdef class Grammar:
                 exp = 0
         for x in (mant, exp):
             if x < 0:
-                w.bits(1, 1)
-                w.uint(-x - 1)
+                self.w.bits(1, 1)
+                self.w.uint(-x - 1)
             else:
-                w.bits(1, 0)
-                w.uint(x)
-
-    cdef void _element(self, BitWriter w, int t, object v, str path, bint empty_as_ch,
-                       int depth) except *:
-        """Encode the content of one element of type ``t`` (after its SE)."""
-        cdef int s, j, mi, nm, q, tgt
-        cdef CProd* p
-        cdef tuple names, kinds, islist, qnames, classmap
-        cdef object val, item
-        if depth > MAX_DEPTH:
-            raise EncodeError("nesting too deep", path)
-        s = self.t_start[t]
-        if self.t_simple[t]:
-            if v is None:
-                raise EncodeError("a value is required", path)
-            dt = self.t_dt[t]
-            if (v == "" or v == b"") and not empty_as_ch and isinstance(v, (str, bytes)):
-                self._write_undeclared(w, s, U_EE)
-                return
-            j = self._find(s, EV_CH, -1)
-            self._write_code(w, s, j)
-            self._value(w, dt, v, path)
-            s = self.prods[self.states[s].first + j].target
-            j = self.states[s].ee
-            self._write_code(w, s, j)
-            return
-        names = self.t_names[t]
-        kinds = self.t_kinds[t]
-        islist = self.t_islist[t]
-        qnames = self.t_qnames[t]
-        classmap = self.t_classmap[t]
-        nm = len(names)
-        for mi in range(nm):
-            try:
-                val = getattr(v, names[mi])
-            except AttributeError:
-                raise EncodeError("%s has no field %r (expected a %s)" % (
-                    type(v).__name__, names[mi], self.t_typename[t]), path) from None
-            if val is None:
-                continue
-            kind = kinds[mi]
-            if kind == M_ATTRIBUTE:
-                q = qnames[mi][0]
-                j = self._find(s, EV_AT, q)
-                if j < 0:
-                    raise EncodeError("attribute %s not allowed here" % names[mi], path)
-                self._write_code(w, s, j)
-                p = &self.prods[self.states[s].first + j]
-                self._value(w, p.child, val, path + "/@" + self.qname_short[q])
-                s = p.target
-            elif kind == M_VALUE:
-                if (val == "" or val == b"") and not empty_as_ch and isinstance(val, (str, bytes)):
-                    self._write_undeclared(w, s, U_EE)
-                    return
-                j = self._find(s, EV_CH, -1)
-                if j < 0:
-                    raise EncodeError("character content not allowed here", path)
-                self._write_code(w, s, j)
-                p = &self.prods[self.states[s].first + j]
-                self._value(w, p.child, val, path)
-                s = p.target
-            elif kind == M_ELEMENT:
-                if islist[mi]:
-                    if not isinstance(val, (list, tuple)):
-                        raise EncodeError("expected a list", path + "/" + names[mi])
-                    for i, item in enumerate(val):
-                        s = self._child(w, s, t, mi, item, "%s/%s[%d]" % (path, names[mi], i),
-                                        empty_as_ch, depth, qnames, classmap)
-                else:
-                    s = self._child(w, s, t, mi, val, path + "/" + names[mi], empty_as_ch,
-                                    depth, qnames, classmap)
-            else:  # M_CHILDREN: ordered content [(qname, value) | str]
-                for i, item in enumerate(val):
-                    s = self._ordered_child(w, s, item, "%s[%d]" % (path, i), empty_as_ch, depth)
-        j = self.states[s].ee
-        if j < 0:
-            raise EncodeError("missing %s" % " or ".join(self.expected(s)), path)
-        self._write_code(w, s, j)
-
-    cdef int _child(self, BitWriter w, int s, int t, int mi, object item, str path,
-                    bint empty_as_ch, int depth, tuple qnames, tuple classmap) except -1:
-        cdef int q, j
-        cdef CProd* p
-        cdef tuple qs = qnames[mi]
-        if len(qs) == 1:
-            q = qs[0]
-        else:
-            q = classmap[mi].get(type(item), -1)
-            if q < 0:
-                q = self._qname_for_item(qs, item, path)
-        j = self._find(s, EV_SE, q)
-        if j < 0:
-            raise EncodeError("%s not allowed here (expected %s)" % (
-                self.qname_short[q], " or ".join(self.expected(s))), path)
-        self._write_code(w, s, j)
-        p = &self.prods[self.states[s].first + j]
-        try:
-            self._element(w, p.child, item, path, empty_as_ch, depth + 1)
-        except RecursionError:
-            raise EncodeError("nesting too deep", path) from None
-        return p.target
-
-    cdef int _qname_for_item(self, tuple qs, object item, str path) except -1:
-        el = getattr(item, "_element", None)
-        if el is not None:
-            for q in qs:
-                if self.qname_text[q] == el or self.qname_short[q] == el:
-                    return q
-        names = [self.qname_short[q] for q in qs]
-        raise EncodeError("%s cannot stand here (one of %s expected)" % (
-            type(item).__name__, ", ".join(names)), path)
-
-    cdef int _ordered_child(self, BitWriter w, int s, object item, str path, bint empty_as_ch,
-                            int depth) except -1:
-        cdef int q, j
-        cdef CProd* p
-        if isinstance(item, str):
-            j = self._find(s, EV_CH_ANY, -1)
-            if j < 0:
-                raise EncodeError("text not allowed here", path)
-            self._write_code(w, s, j)
-            self._string(w, item)
-            return self.prods[self.states[s].first + j].target
-        try:
-            qn, value = item
-        except (TypeError, ValueError):
-            raise EncodeError("ordered content items are (qname, value) pairs or text", path) from None
-        q = self._lookup_qname(qn)
-        if q >= 0:
-            j = self._find(s, EV_SE, q)
-            if j >= 0:
-                self._write_code(w, s, j)
-                p = &self.prods[self.states[s].first + j]
-                self._element(w, p.child, value, path + "/" + str(qn), empty_as_ch, depth + 1)
-                return p.target
-        raise EncodeError("element %s not allowed here (expected %s)" % (
-            qn, " or ".join(self.expected(s))), path)
-
-    cdef int _lookup_qname(self, object qn):
-        if isinstance(qn, int):
-            return qn
-        qn = str(qn)
-        if qn.startswith("{"):
-            u, ln = qn[1:].split("}", 1)
-        else:
-            u, ln = "", qn
-        return self.qname_index.get((u, ln), -1)
-
-    def encode(self, int qname, object value, bint fragment=False, bint empty_as_ch=False,
-               bint header=True):
-        """Encode one element (document) or a list of (qname, value) (fragment)."""
-        cdef BitWriter w = BitWriter()
-        cdef int s, j, tid
-        if header:
-            w.bits(8, 0x80)
-        if not fragment:
-            s = self.doc_content
-            j = self._find(s, EV_SE, qname)
-            if j < 0:
-                raise EncodeError("%s is not a global element of this schema" % self.qname_text[qname])
-            self._write_code(w, s, j)
-            tid = self.prods[self.states[s].first + j].child
-            self._element(w, tid, value, self.qname_short[qname], empty_as_ch, 0)
-            # DocEnd: ED is the only production (0 bits)
-            return w.getvalue()
-        s = self.fragment_content
-        for qn, v in value:
-            q = self._lookup_qname(qn)
-            j = self._find(s, EV_SE, q) if q >= 0 else -1
-            if j < 0:
-                raise EncodeError("%s is not an element of this schema" % (qn,))
-            tid = self.prods[self.states[s].first + j].child
-            if tid < 0:
-                raise EncodeError("%s is declared with several types; the fragment grammar for it is not supported" % (qn,))
-            self._write_code(w, s, j)
-            self._element(w, tid, v, self.qname_short[q], empty_as_ch, 0)
-        j = self._find(s, EV_ED, -1)
-        self._write_code(w, s, j)
-        return w.getvalue()
-
-    # ------------------------------------------------------------------ decoding
-
-    def decode(self, bytes data, bint fragment=False, bint strict=False):
-        """Decode a document (-> (qname id, value)) or a fragment (-> list of pairs).
-
-        ``strict`` also rejects out-of-range n-bit values and unused trailing bytes,
-        which protocol auto-detection relies on.
-        """
-        cdef Decoder d = Decoder(self, data, strict)
-        result = d.run(fragment)
-        if strict:
-            d.check_end()
-        return result
+                self.w.bits(1, 0)
+                self.w.uint(x)
+        return 0
 
 
+# ----------------------------------------------------------------------------- decoding
+
+@cython.final
 cdef class Decoder:
-    """One decoding run: the reader, the per-stream string tables, the position."""
+    """One decoding run: the reader, the per-stream string tables, the position.
+
+    Qnames are ints: ids of the grammar's qnames, or negative for names the stream
+    introduced (``foreign``). The element path is a stack of those ids, turned into
+    text only when an error needs it.
+    """
 
     cdef Grammar g
     cdef BitReader r
-    cdef list path
+    cdef int stack[MAX_DEPTH + 8]
+    cdef int sp
     cdef int state
+    cdef list foreign  # text of stream-defined qnames; id -(i + 1)
     cdef list uris  # per-stream copies, made on the first table miss
     cdef list local_names
     cdef bint tables_copied
@@ -896,32 +1249,50 @@ cdef class Decoder:
     cdef list global_values
     cdef bint strict
 
-    def __init__(self, Grammar g, bytes data, bint strict=False):
+    cdef void setup(self, Grammar g, bytes data, bint strict):
         self.g = g
         self.strict = strict
-        self.r = BitReader(data)
-        self.r.where = self._where
-        self.path = []
+        self.r = BitReader.__new__(BitReader, data)
+        self.sp = 0
         self.state = -1
+        self.foreign = None
         self.uris = g.uris
         self.local_names = g.local_names
         self.tables_copied = False
-        self.local_values = {}
-        self.global_values = []
+        self.local_values = None
+        self.global_values = None
 
-    cdef void check_end(self) except *:
+    cdef int check_end(self) except -1:
         cdef Py_ssize_t rest = self.r.remaining()
         if rest >= 8:
             self.r.fail("%d unused bytes after the end of the document" % (rest // 8))
         if rest > 0 and self.r.bits(rest) != 0:
             self.r.fail("non-zero padding after the end of the document")
+        return 0
 
-    def _where(self):
-        return "/" + "/".join(self.path) + (" (state %d)" % self.state if self.state >= 0 else "")
+    cdef str where(self):
+        names = [self.qtext(self.stack[i], True) for i in range(min(self.sp, MAX_DEPTH + 8))]
+        return "/" + "/".join(names) + (" (state %d)" % self.state if self.state >= 0 else "")
+
+    cdef object qtext(self, int q, bint short):
+        if q >= 0:
+            return self.g.qname_short[q] if short else self.g.qname_text[q]
+        return self.foreign[-q - 1]
+
+    cdef object public_qname(self, int q):
+        """What callers get: the grammar's qname id, or the text of a foreign one."""
+        return q if q >= 0 else self.foreign[-q - 1]
+
+    cdef inline int push(self, int q) except -1:
+        if self.sp >= MAX_DEPTH + 8:
+            self.r.fail("elements nested too deeply")
+        self.stack[self.sp] = q
+        self.sp += 1
+        return 0
 
     cdef object run(self, bint fragment):
         cdef Grammar g = self.g
-        cdef int s, code, tid
+        cdef int s, code, tid, q
         cdef CProd* p
         hdr = self.r.bits(8)
         if (hdr >> 6) != 2:
@@ -940,17 +1311,17 @@ cdef class Decoder:
                 self.r.fail("invalid event code %d at document start" % code)
             p = &g.prods[g.states[s].first + code]
             if p.event == EV_SE_ANY:
-                q = self._read_qname()
-                tid = g.element_types.get(q, -1)
+                q = self.read_qname()
+                tid = g.element_types.get(q, -1) if q >= 0 else -1
                 if tid < 0:
-                    self.r.fail("undeclared root element %s" % (q,))
+                    self.r.fail("undeclared root element %s" % self.qtext(q, False))
             else:
                 q = p.qname
                 tid = p.child
-            self.path.append(g.qname_short[q])
-            value = self._element(tid, q, 0)
-            self.path.pop()
-            return q, value
+            self.push(q)
+            value = self.element(tid, q, 0)
+            self.sp -= 1
+            return self.public_qname(q), value
         out = []
         s = g.fragment_content
         while True:
@@ -962,25 +1333,40 @@ cdef class Decoder:
             if p.event == EV_ED:
                 return out
             if p.event == EV_SE_ANY:
-                q = self._read_qname()
-                tid = g.fragment_types.get(q, -1)
+                q = self.read_qname()
+                tid = g.fragment_types.get(q, -1) if q >= 0 else -1
             else:
                 q = p.qname
                 tid = p.child
             if tid < 0:
-                self.r.fail("element %s has no unique grammar in fragments" % g.qname_text[q])
-            self.path.append(g.qname_short[q])
-            out.append((q, self._element(tid, q, 0)))
-            self.path.pop()
+                self.r.fail("element %s has no unique grammar in fragments" % self.qtext(q, False))
+            self.push(q)
+            out.append((self.public_qname(q), self.element(tid, q, 0)))
+            self.sp -= 1
 
-    cdef object _read_qname(self):
-        """A qname from the string tables (EXI 1.0, 7.1.7); returns a qname id or text."""
+    # ------------------------------------------------------------------ qnames
+
+    cdef int qid(self, str uri, str local) except? -1:
+        q = self.g.qname_index.get((uri, local))
+        if q is not None:
+            return q
+        text = "{%s}%s" % (uri, local) if uri else local
+        if self.foreign is None:
+            self.foreign = []
+        if text in self.foreign:
+            return -(self.foreign.index(text) + 1)
+        self.foreign.append(text)
+        return -len(self.foreign)
+
+    cdef int read_qname(self) except? -1:
+        """A qname from the string tables (EXI 1.0, 7.1.7)."""
         cdef int w = _bits_for(len(self.uris) + 1)
-        cdef object u = self.r.bits(w)
+        cdef uint64_t u = self.r.bits(w)
         cdef str uri, local
+        cdef Py_ssize_t ui
         if u == 0:
-            uri = self._literal()
-            self._copy_tables()
+            uri = self.literal()
+            self.copy_tables()
             self.uris.append(uri)
             self.local_names.append([])
             ui = len(self.uris) - 1
@@ -989,50 +1375,71 @@ cdef class Decoder:
             if ui >= len(self.uris):
                 self.r.fail("invalid URI index")
             uri = self.uris[ui]
-        n = self.r.uint()
-        names = self.local_names[ui]
+        return self.qid(uri, self.read_local(ui))
+
+    cdef str read_local(self, Py_ssize_t ui):
+        cdef uint64_t n = self.r.uint_small()
+        cdef uint64_t idx
+        cdef list names = self.local_names[ui]
+        cdef str local
         if n == 0:
             idx = self.r.bits(_bits_for(len(names)))
-            if idx >= len(names):
+            if idx >= <uint64_t>len(names):
                 self.r.fail("invalid local-name index")
-            local = names[idx]
-        else:
-            if (n - 1) * 8 > self.r.remaining():
-                self.r.fail("local-name length exceeds the stream")
-            local = self._chars(n - 1)
-            self._copy_tables()
-            self.local_names[ui].append(local)
-        q = self.g.qname_index.get((uri, local))
-        return q if q is not None else ("{%s}%s" % (uri, local) if uri else local)
+            return names[idx]
+        if (n - 1) * 8 > <uint64_t>self.r.remaining():
+            self.r.fail("local-name length exceeds the stream")
+        local = self.chars(n - 1)
+        self.copy_tables()
+        self.local_names[ui].append(local)
+        return local
 
-    cdef void _copy_tables(self):
+    cdef void copy_tables(self):
         if not self.tables_copied:
             self.uris = list(self.uris)
             self.local_names = [list(x) for x in self.local_names]
             self.tables_copied = True
 
-    cdef str _chars(self, Py_ssize_t n):
+    # ------------------------------------------------------------------ values
+
+    cdef str chars(self, Py_ssize_t n):
+        cdef list out
+        cdef Py_ssize_t i
+        cdef uint64_t c
+        cdef bytearray ascii
+        cdef Py_ssize_t start = self.r.bit
+        # most strings are ASCII: one byte per character, no list of code points
+        ascii = bytearray(n)
+        for i in range(n):
+            c = self.r.uint_small()
+            if c >= 128:
+                self.r.bit = start
+                return self.chars_unicode(n)
+            ascii[i] = <uint8_t>c
+        return ascii.decode("ascii")
+
+    cdef str chars_unicode(self, Py_ssize_t n):
         cdef list out = []
         cdef Py_ssize_t i
-        cdef object c
+        cdef uint64_t c
         for i in range(n):
-            c = self.r.uint()
+            c = self.r.uint_small()
             if c > 0x10FFFF:
                 self.r.fail("invalid code point %d" % c)
             out.append(chr(c))
         return "".join(out)
 
-    cdef str _literal(self):
+    cdef str literal(self):
         cdef Py_ssize_t n = self.r.length(8)
-        return self._chars(n)
+        return self.chars(n)
 
-    cdef object _string_value(self, object q):
+    cdef object string_value(self, int q):
         """A string value with the value tables (EXI 1.0, 7.3.3)."""
-        cdef object n = self.r.uint()
+        cdef uint64_t n = self.r.uint_small()
         cdef list lv
         cdef str s
         if n == 0:
-            lv = self.local_values.get(q)
+            lv = self.local_values.get(q) if self.local_values is not None else None
             if not lv:
                 self.r.fail("string-table local hit with an empty local partition")
             idx = self.r.bits(_bits_for(len(lv)))
@@ -1047,52 +1454,69 @@ cdef class Decoder:
                 self.r.fail("invalid global value index")
             return self.global_values[idx]
         n -= 2
-        if n * 8 > self.r.remaining():
+        if n * 8 > <uint64_t>self.r.remaining():
             self.r.fail("string length %d exceeds the remaining stream" % n)
-        s = self._chars(n)
+        s = self.chars(n)
         if n > 0:
             # Other encoders may add values (default EXI options); mirror them so
             # their later hits resolve. Our own encoder never emits hits.
+            if self.local_values is None:
+                self.local_values = {}
+                self.global_values = []
             self.local_values.setdefault(q, []).append(s)
             self.global_values.append(s)
         return s
 
-    cdef object _value(self, int dt, object q):
+    cdef object value(self, int dt, int q):
         cdef Grammar g = self.g
-        cdef int kind = g.dt_kind[dt]
-        cdef dict info
+        cdef CDt* d = &g.dts[dt]
+        cdef int kind = d.kind
+        cdef int64_t x
+        cdef uint64_t idx, u
         cdef Py_ssize_t n, i
-        if kind == DT_STRING:
-            return self._string_value(q)
         if kind == DT_NBIT:
-            info = g.dt_info[dt]
-            v = self.r.bits(info["width"]) + info["minimum"]
+            x = <int64_t>self.r.bits(d.width) + d.minimum
             # Out-of-range n-bit values decode as written (as the reference does), so
             # captures with bit errors stay readable; strict mode rejects them.
-            if self.strict and v > info["maximum"]:
-                self.r.fail("n-bit integer %d above the maximum %s" % (v, info["maximum"]))
-            return v
+            if self.strict and x > d.maximum:
+                self.r.fail("n-bit integer %d above the maximum %s" % (x, d.maximum))
+            return PyLong_FromLongLong(x)
+        if kind == DT_ENUM:
+            idx = self.r.bits(d.width)
+            decoded = g.dt_decoded[dt]
+            if idx >= <uint64_t>PyTuple_GET_SIZE(decoded):
+                self.r.fail("enumeration index %d out of range for %s" % (idx, g.dt_info[dt]["name"]))
+            return <object>PyTuple_GET_ITEM(decoded, idx)
         if kind == DT_BOOLEAN:
             return self.r.bits(1) == 1
-        if kind == DT_UNSIGNED:
-            return self.r.uint()
-        if kind == DT_INTEGER:
-            if self.r.bits(1):
-                return -self.r.uint() - 1
-            return self.r.uint()
-        if kind == DT_ENUM:
-            info = g.dt_info[dt]
-            idx = self.r.bits(info["width"])
-            if idx >= len(info["values"]):
-                self.r.fail("enumeration index %d out of range for %s" % (idx, info["name"]))
-            return info["decoded"][idx]
+        if kind == DT_STRING:
+            v = self.string_value(q)
+            if self.strict:
+                self.check_length(dt, len(v))
+            return v
+        if kind == DT_INTEGER or kind == DT_UNSIGNED:
+            neg = kind == DT_INTEGER and self.r.bits(1)
+            if self.r.uint63(&u):
+                x = -<int64_t>u - 1 if neg else <int64_t>u
+                if self.strict and not d.big and ((d.has_min and x < d.minimum)
+                                                  or (d.has_max and x > d.maximum)):
+                    self.facet_error(dt, x)
+                return PyLong_FromLongLong(x)
+            big = -self.r.uint() - 1 if neg else self.r.uint()
+            if self.strict:
+                info = g.dt_info[dt]
+                if ((info["minimum"] is not None and big < info["minimum"])
+                        or (info["maximum"] is not None and big > info["maximum"])):
+                    self.facet_error(dt, big)
+            return big
         if kind == DT_BINARY_HEX or kind == DT_BINARY_BASE64:
             n = self.r.length(8)
-            return self._bytes(n)
+            if self.strict:
+                self.check_length(dt, n)
+            return self.binary(n)
         if kind == DT_LIST:
             n = self.r.length(1)
-            item = g.dt_info[dt]["item"]
-            return [self._value(item, q) for i in range(n)]
+            return [self.value(d.item, q) for i in range(n)]
         if kind == DT_DECIMAL:
             from decimal import Decimal
             neg = self.r.bits(1)
@@ -1112,42 +1536,134 @@ cdef class Decoder:
             return float(mant) * (10.0 ** exp) if exp < 300 else float(str(mant) + "e" + str(exp))
         self.r.fail("datatype %s is not supported" % g.dt_info[dt]["name"])
 
-    cdef bytes _bytes(self, Py_ssize_t n):
-        cdef bytearray out
-        cdef Py_ssize_t i
+    cdef int facet_error(self, int dt, object v) except -1:
+        info = self.g.dt_info[dt]
+        self.r.fail("%s is outside [%s, %s] (%s)" % (v, info["minimum"], info["maximum"],
+                                                     info["name"]))
+
+    cdef int check_length(self, int dt, Py_ssize_t n) except -1:
+        cdef CDt* d = &self.g.dts[dt]
+        if (d.min_length >= 0 and n < d.min_length) or (d.max_length >= 0 and n > d.max_length):
+            self.r.fail("length %d is outside [%s, %s] (%s)" % (
+                n, self.g.dt_info[dt]["min_length"], self.g.dt_info[dt]["max_length"],
+                self.g.dt_info[dt]["name"]))
+        return 0
+
+    cdef bytes binary(self, Py_ssize_t n):
+        cdef bytes out
+        cdef uint8_t* dst
+        cdef Py_ssize_t i, start
         if (self.r.bit & 7) == 0:
             start = self.r.bit >> 3
             self.r.bit += n * 8
-            return self.r.keep[start:start + n]
-        out = bytearray(n)
+            return PyBytes_FromStringAndSize(<const char*>self.r.data + start, n)
+        out = PyBytes_FromStringAndSize(NULL, n)
+        dst = <uint8_t*>PyBytes_AS_STRING(out)
         for i in range(n):
-            out[i] = self.r.bits(8)
-        return bytes(out)
+            dst[i] = <uint8_t>self.r.bits(8)
+        return out
 
-    cdef object _element(self, int t, object q, int depth):
-        """Decode an element's content with the grammar of type ``t`` (after SE)."""
+    cdef object empty_value(self, int dt):
+        cdef int kind = self.g.dts[dt].kind
+        if kind == DT_STRING:
+            return ""
+        if kind == DT_BINARY_HEX or kind == DT_BINARY_BASE64:
+            return b""
+        if kind == DT_LIST:
+            return []
+        self.r.fail("empty content for a %s value" % self.g.dt_info[dt]["name"])
+
+    # ------------------------------------------------------------------ elements
+
+    cdef object new_object(self, int t):
+        """A model object of type ``t`` with every field at its default (None or [])."""
         cdef Grammar g = self.g
-        cdef int s, code, ec2, u, mi, nm
+        cdef CType* ct = &g.types[t]
+        cdef CMember* cm
+        cdef int mi
+        if ct.klass == NULL:
+            self.r.fail("type %s cannot be instantiated" % g.t_typename[t])
+        if ct.fast:
+            obj = _alloc(ct.klass)
+            for mi in range(ct.n):
+                cm = &g.members[ct.first + mi]
+                if cm.islist:
+                    _slot_set_new_list(obj, cm.offset)
+                else:
+                    _slot_set(obj, cm.offset, None)
+            return obj
+        klass = <object>ct.klass
+        obj = klass.__new__(klass)
+        names = g.t_names[t]
+        for mi in range(ct.n):
+            setattr(obj, names[mi], [] if g.members[ct.first + mi].islist else None)
+        return obj
+
+    cdef int set_member(self, object obj, int t, int mi, object v) except -1:
+        cdef CType* ct = &self.g.types[t]
+        if ct.fast:
+            _slot_set(obj, self.g.members[ct.first + mi].offset, v)
+        else:
+            setattr(obj, self.g.t_names[t][mi], v)
+        return 0
+
+    cdef object get_member(self, object obj, int t, int mi):
+        cdef CType* ct = &self.g.types[t]
+        if ct.fast:
+            return _slot_get(obj, self.g.members[ct.first + mi].offset)
+        return getattr(obj, self.g.t_names[t][mi])
+
+    cdef object element(self, int t, int q, int depth):
+        """Decode an element's content with the grammar of type ``t`` (after SE)."""
+        if self.g.types[t].simple:
+            return self.simple_element(t, q, depth)
+        return self.walk(t, q, depth, self.g.types[t].start, None)
+
+    cdef object simple_element(self, int t, int q, int depth):
+        """The common shape of a simple-typed element, CH then EE, without the general walk.
+
+        Anything else (an empty element, xsi:nil, xsi:type, undeclared events) rewinds
+        the event codes read so far (reading them has no side effects) and takes the
+        general walk.
+        """
+        cdef Grammar g = self.g
+        cdef int s = g.types[t].start
+        cdef CState* st = &g.states[s]
+        cdef Py_ssize_t save = self.r.bit
+        cdef int code
+        cdef CProd* p
+        self.state = s
+        code = self.r.bits(st.width1)
+        if code < st.count:
+            p = &g.prods[st.first + code]
+            if p.event == EV_CH:
+                v = self.value(p.child, q)
+                s = p.target
+                st = &g.states[s]
+                self.state = s
+                save = self.r.bit
+                code = self.r.bits(st.width1)
+                if code < st.count and g.prods[st.first + code].event == EV_EE:
+                    return v
+                self.r.bit = save
+                return self.walk(t, q, depth, s, v)
+        self.r.bit = save
+        return self.walk(t, q, depth, s, None)
+
+    cdef object walk(self, int t, int q, int depth, int s, object value):
+        """The general element walk from state ``s`` (``value``: simple content so far)."""
+        cdef Grammar g = self.g
+        cdef CType* ct = &g.types[t]
+        cdef CMember* cm
+        cdef int code, ec2, u, ev, cq, nt
         cdef CState* st
         cdef CProd* p
         cdef object obj = None
-        cdef object value = None
-        cdef tuple names, islist
-        cdef bint simple
+        cdef bint simple = ct.simple
         if depth > MAX_DEPTH:
             self.r.fail("elements nested too deeply")
-        simple = g.t_simple[t]
-        names = g.t_names[t]
-        islist = g.t_islist[t]
         if not simple:
-            klass = g.t_class[t]
-            if klass is None:
-                self.r.fail("type %s cannot be instantiated" % g.t_typename[t])
-            obj = klass.__new__(klass)
-            nm = len(names)
-            for mi in range(nm):
-                setattr(obj, names[mi], [] if islist[mi] else None)
-        s = g.t_start[t]
+            obj = self.new_object(t)
         while True:
             self.state = s
             st = &g.states[s]
@@ -1155,29 +1671,40 @@ cdef class Decoder:
             if code < st.count:
                 p = &g.prods[st.first + code]
                 ev = p.event
-                if ev == EV_EE:
-                    return value if simple else obj
                 if ev == EV_SE:
-                    self.path.append(g.qname_short[p.qname])
-                    child = self._element(p.child, p.qname, depth + 1)
-                    self.path.pop()
-                    self._store(obj, t, p.member, p.qname, child)
+                    self.push(p.qname)
+                    if g.types[p.child].simple:
+                        child = self.simple_element(p.child, p.qname, depth + 1)
+                    else:
+                        child = self.walk(p.child, p.qname, depth + 1, g.types[p.child].start,
+                                          None)
+                    self.sp -= 1
+                    cm = &g.members[ct.first + p.member]
+                    if ct.fast and p.member >= 0 and cm.kind == M_ELEMENT and not cm.islist:
+                        _slot_set(obj, cm.offset, child)
+                    else:
+                        self.store(obj, t, p.member, p.qname, child)
                 elif ev == EV_CH:
-                    v = self._value(p.child, q)
+                    v = self.value(p.child, q)
                     if simple:
                         value = v
                     else:
-                        setattr(obj, names[p.member], v)
+                        self.set_member(obj, t, p.member, v)
+                elif ev == EV_EE:
+                    return value if simple else obj
                 elif ev == EV_AT:
-                    v = self._value(p.child, p.qname)
-                    setattr(obj, names[p.member], v)
+                    v = self.value(p.child, p.qname)
+                    self.set_member(obj, t, p.member, v)
                 elif ev == EV_SE_ANY or ev == EV_SE_NS:
-                    cq = self._read_qname() if ev == EV_SE_ANY else self._read_local_in(p.qname)
-                    child = self._wildcard_element(cq, depth + 1)
-                    getattr(obj, names[p.member]).append((g.qname_text[cq] if isinstance(cq, int) else cq, child))
+                    if ev == EV_SE_ANY:
+                        cq = self.read_qname()
+                    else:
+                        cq = self.qid(self.uris[p.qname], self.read_local(p.qname))
+                    child = self.wildcard_element(cq, depth + 1)
+                    self.get_member(obj, t, p.member).append((self.qtext(cq, False), child))
                 elif ev == EV_CH_ANY:
-                    v = self._string_value(q)
-                    getattr(obj, names[p.member]).append(v)
+                    v = self.string_value(q)
+                    self.get_member(obj, t, p.member).append(v)
                 elif ev == EV_AT_ANY:
                     self.r.fail("attribute wildcards are not supported")
                 else:
@@ -1193,42 +1720,32 @@ cdef class Decoder:
             if u == U_EE:
                 # An empty element written as EE (EXIficient): empty string/bytes value.
                 if simple:
-                    return self._empty_value(g.t_dt[t])
-                if obj is not None:
-                    self._empty_simple_content(obj, t)
+                    return self.empty_value(ct.dt)
+                self.empty_simple_content(obj, t)
                 return obj
             if u == U_XSI_TYPE:
-                tq = self._read_qname()
-                if not isinstance(tq, int):
-                    self.r.fail("xsi:type names an unknown type %s" % tq)
-                key = (g.qname_uri[tq], g.qname_local[tq])
-                nt = g.xsd_type_index.get(key, -1)
+                tq = self.read_qname()
+                nt = -1
+                if tq >= 0:
+                    nt = g.xsd_type_index.get((g.qname_uri[tq], g.qname_local[tq]), -1)
                 if nt < 0:
-                    self.r.fail("xsi:type names an unknown type %s" % g.qname_text[tq])
-                return self._element_from(nt, q, depth, g.t_start[nt])
+                    self.r.fail("xsi:type names an unknown type %s" % self.qtext(tq, False))
+                # the rest of the element follows the named type's grammar
+                return self.element(nt, q, depth)
             if u == U_XSI_NIL:
-                nil = self.r.bits(1)
-                if nil:
-                    return self._element_from(t, q, depth, g.t_empty[t], True)
+                if self.r.bits(1):
+                    return self.nil_element(t, depth)
                 continue
             self.r.fail("undeclared content (second-level event %d) is not supported" % u)
 
-    cdef object _element_from(self, int t, object q, int depth, int start, bint nil=False):
-        """Continue an element with another grammar (after xsi:type or xsi:nil)."""
+    cdef object nil_element(self, int t, int depth):
+        """The rest of an element after xsi:nil="true": attributes, then EE."""
         cdef Grammar g = self.g
-        cdef int s = start
+        cdef int s = g.types[t].empty_start
         cdef CState* st
         cdef CProd* p
         cdef int code
-        obj = None
-        if not g.t_simple[t]:
-            klass = g.t_class[t]
-            obj = klass.__new__(klass)
-            for mi in range(len(g.t_names[t])):
-                setattr(obj, g.t_names[t][mi], [] if g.t_islist[t][mi] else None)
-        if not nil:
-            # re-enter the normal loop of the new type
-            return self._element_typed(t, q, depth)
+        obj = None if g.types[t].simple else self.new_object(t)
         while True:
             self.state = s
             st = &g.states[s]
@@ -1239,69 +1756,42 @@ cdef class Decoder:
             if p.event == EV_EE:
                 return obj
             if p.event == EV_AT and obj is not None:
-                setattr(obj, g.t_names[t][p.member], self._value(p.child, p.qname))
+                self.set_member(obj, t, p.member, self.value(p.child, p.qname))
                 s = p.target
                 continue
             self.r.fail("unexpected event after xsi:nil")
 
-    cdef object _element_typed(self, int t, object q, int depth):
-        return self._element(t, q, depth)
-
-    cdef object _read_local_in(self, int uri_id):
-        cdef object n = self.r.uint()
-        names = self.local_names[uri_id]
-        if n == 0:
-            idx = self.r.bits(_bits_for(len(names)))
-            if idx >= len(names):
-                self.r.fail("invalid local-name index")
-            local = names[idx]
-        else:
-            local = self._chars(n - 1)
-            self._copy_tables()
-            self.local_names[uri_id].append(local)
-        uri = self.uris[uri_id]
-        qq = self.g.qname_index.get((uri, local))
-        return qq if qq is not None else "{%s}%s" % (uri, local)
-
-    cdef object _wildcard_element(self, object cq, int depth):
+    cdef object wildcard_element(self, int cq, int depth):
         cdef Grammar g = self.g
-        if isinstance(cq, int):
-            t = g.element_types.get(cq, -1)
-            if t >= 0:
-                self.path.append(g.qname_short[cq])
-                v = self._element(t, cq, depth)
-                self.path.pop()
-                return v
-        # undeclared element: the reference writes xsi:type="xs:anyType" first
-        self.path.append(str(cq))
-        v = self._element(g.anytype, cq, depth)
-        self.path.pop()
+        cdef int t = g.element_types.get(cq, -1) if cq >= 0 else -1
+        self.push(cq)
+        if t >= 0:
+            v = self.element(t, cq, depth)
+        else:
+            # undeclared element: the reference writes xsi:type="xs:anyType" first
+            v = self.element(g.anytype, cq, depth)
+        self.sp -= 1
         return v
 
-    cdef object _empty_value(self, int dt):
-        cdef int kind = self.g.dt_kind[dt]
-        if kind == DT_STRING:
-            return ""
-        if kind == DT_BINARY_HEX or kind == DT_BINARY_BASE64:
-            return b""
-        if kind == DT_LIST:
-            return []
-        self.r.fail("empty content for a %s value" % self.g.dt_info[dt]["name"])
-
-    cdef void _empty_simple_content(self, object obj, int t) except *:
+    cdef int empty_simple_content(self, object obj, int t) except -1:
         cdef Grammar g = self.g
-        cdef tuple kinds = g.t_kinds[t]
-        for mi in range(len(kinds)):
-            if kinds[mi] == M_VALUE:
-                setattr(obj, g.t_names[t][mi], self._empty_value(g.t_dt[t]))
+        cdef CType* ct = &g.types[t]
+        cdef int mi
+        for mi in range(ct.n):
+            if g.members[ct.first + mi].kind == M_VALUE:
+                self.set_member(obj, t, mi, self.empty_value(ct.dt))
+        return 0
 
-    cdef void _store(self, object obj, int t, int member, int q, object child) except *:
+    cdef int store(self, object obj, int t, int member, int q, object child) except -1:
         cdef Grammar g = self.g
+        cdef CMember* cm
         if member < 0:
             self.r.fail("element without a model field")
-        if g.t_kinds[t][member] == M_CHILDREN:
-            getattr(obj, g.t_names[t][member]).append((g.qname_text[q], child))
-        elif g.t_islist[t][member]:
-            getattr(obj, g.t_names[t][member]).append(child)
+        cm = &g.members[g.types[t].first + member]
+        if cm.kind == M_CHILDREN:
+            self.get_member(obj, t, member).append((g.qname_text[q], child))
+        elif cm.islist:
+            PyList_Append(self.get_member(obj, t, member), child)
         else:
-            setattr(obj, g.t_names[t][member], child)
+            self.set_member(obj, t, member, child)
+        return 0

@@ -20,8 +20,18 @@ class EncodeError(ExiError):
     """A value or structure cannot be encoded; ``path`` names the offending field."""
 
     def __init__(self, message: str, path: str = "") -> None:
+        self.reason = message
         self.path = path
         super().__init__(f"{path}: {message}" if path else message)
+
+    def add_parent(self, name: str) -> None:
+        """Prefix the path with an enclosing element while the error unwinds.
+
+        The encoder builds paths only when something fails, so that the common,
+        successful case pays nothing for them.
+        """
+        self.path = f"{name}/{self.path}" if self.path else name
+        self.args = (f"{self.path}: {self.reason}",)
 
 
 class DecodeError(ExiError):
@@ -32,11 +42,20 @@ class DecodeError(ExiError):
     """
 
     def __init__(self, message: str, bit_offset: int = -1, position: str = "") -> None:
+        self.reason = message
         self.bit_offset = bit_offset
         self.position = position
+        super().__init__(self._text())
+
+    def _text(self) -> str:
         where = []
-        if bit_offset >= 0:
-            where.append(f"bit {bit_offset}")
-        if position:
-            where.append(position)
-        super().__init__(f"{message} ({', '.join(where)})" if where else message)
+        if self.bit_offset >= 0:
+            where.append(f"bit {self.bit_offset}")
+        if self.position:
+            where.append(self.position)
+        return f"{self.reason} ({', '.join(where)})" if where else self.reason
+
+    def set_position(self, position: str) -> None:
+        """Fill in the grammar position once decoding has unwound (it is known there)."""
+        self.position = position
+        self.args = (self._text(),)

@@ -23,6 +23,10 @@ __all__ = ["ExiError", "Iso15118Error"]
 
 _lock = threading.Lock()
 _codecs: dict[str, Codec] = {}
+# per-call fast paths (a charge loop sends a message every ~50 ms per connector, and the
+# lookups below would otherwise cost as much as the encoding itself)
+_encode_targets: dict[tuple[str, type], tuple[Any, int]] = {}
+_grammars: dict[str, Any] = {}
 
 
 def get_codec(protocol: str) -> Codec:
@@ -72,17 +76,31 @@ def _root_name(protocol: str, message: Any) -> str:
 def encode(message: Any, protocol: str, *, element: str | None = None,
            empty_as_ch: bool = False) -> bytes:
     """A message object -> EXI bytes (with the 0x80 header, no V2GTP header)."""
-    codec = get_codec(protocol)
+    target = None if element else _encode_targets.get((protocol, type(message)))
+    if target is None:
+        codec = get_codec(protocol)
+        try:
+            q = codec.qname_id(element or _root_name(protocol, message))
+        except ExiError as e:
+            raise wrap_codec_error(e) from None
+        target = (codec.grammar, q)
+        if not element:
+            _encode_targets[(protocol, type(message))] = target
     try:
-        return codec.encode_value(element or _root_name(protocol, message), message,
-                                  empty_as_ch=empty_as_ch)
+        return target[0].encode(target[1], message, False, empty_as_ch)  # type: ignore[no-any-return]
     except ExiError as e:
         raise wrap_codec_error(e) from None
 
 
 def decode(data: bytes, protocol: str, *, strict: bool = False) -> Any:
     """EXI bytes -> the message object (the document element's value)."""
-    return decode_element(data, protocol, strict=strict)[1]
+    grammar = _grammars.get(protocol)
+    if grammar is None:
+        grammar = _grammars[protocol] = get_codec(protocol).grammar
+    try:
+        return grammar.decode(data if type(data) is bytes else bytes(data), False, strict)[1]
+    except ExiError as e:
+        raise wrap_codec_error(e) from None
 
 
 def decode_element(data: bytes, protocol: str, *, strict: bool = False) -> tuple[str, Any]:

@@ -33,15 +33,7 @@ def wrap_codec_error(exc: ExiError) -> Iso15118Error:
     if isinstance(exc, Iso15118Error):
         return exc
     if isinstance(exc, _ExiDecodeError):
-        new: Iso15118Error = MessageDecodeError.__new__(MessageDecodeError)
-        Exception.__init__(new, *exc.args)
-        new.bit_offset = exc.bit_offset  # type: ignore[attr-defined]
-        new.position = exc.position  # type: ignore[attr-defined]
-        return new
+        return MessageDecodeError(exc.reason, exc.bit_offset, exc.position)
     if isinstance(exc, _ExiEncodeError):
-        new = MessageEncodeError.__new__(MessageEncodeError)
-        Exception.__init__(new, *exc.args)
-        new.path = exc.path  # type: ignore[attr-defined]
-        return new
-    new = ValidationError(str(exc))
-    return new
+        return MessageEncodeError(exc.reason, exc.path)
+    return ValidationError(str(exc))

@@ -1,0 +1,128 @@
+"""The little that the example EV (``ev.py``) and EVSE (``evse.py``) share.
+
+The library's connection carries V2GTP frames and its codec turns typed messages into
+EXI; gluing the two takes two lines per direction, kept here so both examples read the
+same. Also the physical-value helpers every DC message needs, and the one-line summary
+both sides print per message so their logs can be read side by side.
+
+Not part of the library: the examples import it from beside themselves.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from exi_codec.model import Model
+from iso15118 import codec, protocols
+from iso15118.messages import iso2
+from iso15118.transport import V2GConnection
+from iso15118.v2gtp import PayloadType
+
+#: The namespaces announced in supportedAppProtocolReq (ISO 15118-2 clause 8.2).
+ISO2_NAMESPACE = protocols.get("iso2").namespace
+DIN_NAMESPACE = protocols.get("din").namespace
+
+
+class SessionError(Exception):
+    """The peer did something a complete session does not allow; the message says what."""
+
+
+def warm_up() -> None:
+    """Compile the codecs now (a few hundred ms each) rather than inside the first timed
+    exchange, where they would eat into the peer's 2 s message timeout."""
+    for protocol in ("apphand", "iso2"):
+        codec.get_codec(protocol)
+
+
+async def send(conn: V2GConnection, message: Model, protocol: str) -> None:
+    # appHandshake, DIN and ISO-2 messages all travel as payload type 0x8001.
+    await conn.send(PayloadType.SAP_ISO2_DIN, codec.encode(message, protocol))
+
+
+async def receive(conn: V2GConnection, protocol: str, timeout: float) -> Any:
+    """The next message, decoded; a timeout surfaces as ReceiveTimeoutError."""
+    frame = await conn.receive(timeout)
+    if frame.payload_type != PayloadType.SAP_ISO2_DIN:
+        raise SessionError(f"unexpected V2GTP payload type 0x{frame.payload_type:04x}")
+    return codec.decode(frame.payload, protocol)
+
+
+def physical(value: float, unit: iso2.UnitSymbolType) -> iso2.PhysicalValueType:
+    """``value`` as ISO-2's value * 10^multiplier, with value a 16-bit integer."""
+    multiplier = 0
+    while abs(value) > 32767 and multiplier < 3:
+        value /= 10
+        multiplier += 1
+    while value != round(value) and abs(value) * 10 <= 32767 and multiplier > -3:
+        value *= 10
+        multiplier -= 1
+    return iso2.PhysicalValueType(multiplier=multiplier, unit=unit, value=round(value))
+
+
+def value_of(pv: iso2.PhysicalValueType | None) -> float:
+    if pv is None or pv.value is None:
+        raise SessionError("a required physical value is missing")
+    return float(pv.value * 10 ** (pv.multiplier or 0))
+
+
+#: Fields left out of the summaries: they never change in this example's session.
+QUIET = frozenset(
+    {
+        "ev_ready",
+        "ev_error_code",
+        "notification_max_delay",
+        "evse_notification",
+        "evse_isolation_status",
+        "evse_current_limit_achieved",
+        "evse_voltage_limit_achieved",
+        "evse_power_limit_achieved",
+    }
+)
+
+
+def _fields(model: Model) -> list[str]:
+    """Scalar fields of a message, nested ones flattened: the values a log reader wants.
+    Lists show the first field of each item (enough to tell app protocols or schedules)."""
+    parts: list[str] = []
+    for name, *_ in model._exi_members:
+        value = getattr(model, name)
+        if value is None or value == [] or name in QUIET:
+            continue
+        if isinstance(value, iso2.PhysicalValueType):
+            unit = value.unit.value if value.unit is not None else ""
+            parts.append(f"{name}={value_of(value):g}{unit}")
+        elif isinstance(value, Model):
+            parts.extend(_fields(value))
+        elif isinstance(value, list):
+            items = [_brief(item) for item in value]
+            parts.append(f"{name}=[{', '.join(items)}]")
+        else:
+            parts.append(f"{name}={_brief(value)}")
+    return parts
+
+
+def _brief(value: Any) -> str:
+    if isinstance(value, Model):
+        first = getattr(value, value._exi_members[0][0]) if value._exi_members else None
+        return _brief(first)
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+def describe(message: Model) -> str:
+    """``SessionSetupRes response_code=OK_NewSessionEstablished evseid=...``."""
+    body, extra = message, []
+    if isinstance(message, iso2.V2G_Message) and message.body is not None:
+        body = message.body.body_element or message.body
+        if isinstance(body, iso2.SessionSetupResType) and message.header is not None:
+            extra.append(f"session_id={_brief(message.header.session_id)}")
+    name = type(body).__name__.removesuffix("Type")
+    return " ".join([name, *_fields(body), *extra])
+
+
+def show(side: str, arrow: str, message: Model) -> None:
+    print(f"{side} {arrow} {describe(message)}", flush=True)

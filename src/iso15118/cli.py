@@ -2,8 +2,11 @@
 
 ``encode``/``decode`` follow a fixed contract that scripts rely on: with ``--batch``
 each stdin line is one item and each stdout line its result, or ``error: reason``;
-the batch goes on after an error. Other command groups (``sdp``, ``pki``) register
-themselves through their modules' ``add_subparser``.
+the batch goes on after an error. Anything said *about* a result (which protocol was
+detected) goes to stderr, so stdout stays exactly the results. ``decode`` without
+``--protocol`` detects the protocol (:mod:`iso15118.detect`). Other command groups
+(``sdp``, ``pki``, ``pcap``, ``validate``/``convert``, ``fuzz``) register themselves
+through their modules' ``add_subparser``.
 """
 
 from __future__ import annotations
@@ -12,18 +15,43 @@ import argparse
 import re
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from iso15118 import codec, protocols
+from iso15118.cli_style import style_for
 from iso15118.errors import Iso15118Error
 
 EXAMPLES = """examples:
+  iso15118 decode 809802000000000000000011d018286cb0f5397c00     # protocol detected
+  iso15118 decode "01 fe 80 01 00 00 00 15 80 98 02 00 ..."     # V2GTP header stripped
   iso15118 decode --protocol iso2 809802000000000000000011d018286cb0f5397c00
   iso15118 decode --protocol din --format json 809a0211...
   iso15118 encode --protocol iso2 message.xml
   iso15118 encode --protocol xmldsig --fragment signedinfo.xml
   cat hexlines.txt | iso15118 decode --protocol iso2 --batch --format json
 """
+
+DETECTION = """
+without --protocol: a V2GTP header (01 fe ...) is stripped and its payload type
+names the -20 namespace; otherwise every grammar (appHand, DIN, ISO-2, the -20
+namespaces) is tried with strict decoding, and the one that decodes the bytes
+completely is chosen (reported on stderr). If more than one does, the command
+fails with "ambiguous: ..." instead of guessing: give --protocol.
+"""
+
+#: Examples for command groups whose modules bring no epilog of their own.
+COMMAND_EXAMPLES = {
+    "sdp": """examples:
+  iso15118 sdp discover --interface eth1             # first SECC that answers, TLS
+  iso15118 sdp discover -i eth1 --no-tls --all --timeout 2
+  iso15118 sdp serve --interface eth1 --port 50000 --tls
+""",
+    "pki": """examples:
+  iso15118 pki create-test-pki ./pki --version 2
+  iso15118 pki verify-chain leaf.pem sub2.pem sub1.pem --trust root.pem --role secc
+  iso15118 pki emaid contract.pem
+""",
+}
 
 _HEX_JUNK = re.compile(r"0x|[\s:,]", re.IGNORECASE)
 
@@ -44,7 +72,27 @@ def _read_arg(arg: str | None) -> str:
 
 
 def _decode_one(text: str, args: argparse.Namespace) -> str:
-    data = parse_hex(text)
+    from iso15118.detect import detect, split_v2gtp
+    from iso15118.v2gtp import SDP_PAYLOAD_TYPES
+
+    raw = parse_hex(text)
+    header, data = split_v2gtp(raw)
+    if header is not None and header.payload_type in SDP_PAYLOAD_TYPES:
+        return _sdp_one(raw, args)
+    if args.protocol is None:
+        if args.fragment:
+            raise Iso15118Error("--fragment needs --protocol (fragments cannot be detected)")
+        found = detect(raw)
+        proto, qn, value = found.result()
+        if not args.batch:
+            how = (f"V2GTP payload type 0x{header.payload_type:04x}"
+                   if header is not None and len(found.candidates) == 1
+                   else "detected: the only grammar that decodes it strictly")
+            err = style_for(sys.stderr)
+            print(err(f"protocol: {proto} ({how})", "dim"), file=sys.stderr)
+        if args.format == "json":
+            return codec.to_json(value, proto, element=qn, indent=2 if args.pretty else None)
+        return codec.to_xml(value, proto, element=qn, pretty=args.pretty).rstrip("\n")
     if args.fragment:
         items = codec.decode_fragment(data, args.protocol)
         out = []
@@ -59,6 +107,23 @@ def _decode_one(text: str, args: argparse.Namespace) -> str:
     if args.format == "json":
         return codec.to_json(value, args.protocol, element=qn, indent=2 if args.pretty else None)
     return codec.to_xml(value, args.protocol, element=qn, pretty=args.pretty).rstrip("\n")
+
+
+def _sdp_one(raw: bytes, args: argparse.Namespace) -> str:
+    import dataclasses
+    import json
+
+    from iso15118 import sdp
+
+    message = sdp.decode(raw)
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(message):
+        v = getattr(message, f.name)
+        fields[f.name] = (sdp.name_of(v) if isinstance(v, int) and f.name != "port"
+                          else v if isinstance(v, int) else str(v))
+    if args.format == "json":
+        return json.dumps({type(message).__name__: fields}, indent=2 if args.pretty else None)
+    return f"{type(message).__name__} " + " ".join(f"{k}={v}" for k, v in fields.items())
 
 
 def _encode_one(text: str, args: argparse.Namespace) -> str:
@@ -114,23 +179,33 @@ def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split())
 
 
-def _add_codec_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--protocol", "-p", required=True,
-                   help="one of: " + ", ".join(protocols.PROTOCOLS))
+def _add_codec_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    help_text = "one of: " + ", ".join(protocols.PROTOCOLS)
+    if not required:
+        help_text += " (default: detected, see below)"
+    p.add_argument("--protocol", "-p", required=required, help=help_text)
     p.add_argument("--fragment", action="store_true",
                    help="an EXI fragment (signature digest input) instead of a document")
     p.add_argument("--batch", action="store_true",
                    help="one item per stdin line, one result (or 'error: ...') per stdout line")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes as one line, pointing at ``--help`` rather than dumping usage."""
+
+    def error(self, message: str) -> NoReturn:
+        err = style_for(sys.stderr)
+        self.exit(2, err("error:", "red", "bold") + f" {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = _Parser(
         prog="iso15118", description="ISO 15118-2/-20 and DIN 70121 messages: EXI codec and tools.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("decode", help="EXI hex -> XML or JSON", epilog=EXAMPLES,
+    d = sub.add_parser("decode", help="EXI hex -> XML or JSON", epilog=EXAMPLES + DETECTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_codec_args(d)
+    _add_codec_args(d, required=False)
     d.add_argument("input", nargs="?", help="hex (spaces, colons, 0x allowed) or - for stdin")
     d.add_argument("--format", "-f", choices=("xml", "json"), default="xml")
     d.add_argument("--pretty", action="store_true", help="indent the output")
@@ -144,19 +219,23 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--empty-as-ch", action="store_true",
                    help="write empty elements as CH(\"\") like the C codecs (default: EE)")
     e.set_defaults(func=lambda a: _run(a, _encode_one), format="hex", pretty=False)
-    for name in ("cli_sdp", "cli_pki"):
+    for name in ("cli_sdp", "cli_pki", "cli_capture", "cli_convert", "cli_fuzz"):
         try:
             mod: Any = __import__(f"iso15118.{name}", fromlist=["add_subparser"])
         except ImportError:
             continue
         mod.add_subparser(sub)
+    for command, parser in sub.choices.items():
+        if not parser.epilog and command in COMMAND_EXAMPLES:
+            parser.epilog = COMMAND_EXAMPLES[command]
+            parser.formatter_class = argparse.RawDescriptionHelpFormatter
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
-    if hasattr(args, "protocol") and args.command in ("encode", "decode"):
+    if getattr(args, "protocol", None) is not None and args.command in ("encode", "decode"):
         try:
             args.protocol = protocols.get(args.protocol).name
         except Iso15118Error as e:
@@ -164,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except Iso15118Error as e:
-        print(f"error: {_one_line(e)}", file=sys.stderr)
+        err = style_for(sys.stderr)
+        print(err("error:", "red", "bold") + f" {_one_line(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

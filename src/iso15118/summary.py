@@ -39,6 +39,8 @@ KEY_FIELDS: Final[frozenset[str]] = frozenset({
     "SelectedPaymentOption", "SelectedAuthorizationService", "SelectedEnergyTransferService",
     "RequestedEnergyTransferMode", "SchemaID", "ChargingSession", "EVMinimumVoltageLimit",
 })
+# Values that only restate the normal case; leaving them out makes anomalies stand out.
+_QUIET: Final = frozenset({("EVSENotification", "None"), ("EVErrorCode", "NO_ERROR")})
 # Containers worth looking into for the fields above (status blocks, parameter sets).
 _DESCEND_DEPTH: Final = 3
 _UNITS_BY_NAME: Final = (("Voltage", "V"), ("Current", "A"), ("Energy", "Wh"),
@@ -126,7 +128,7 @@ def _walk(obj: Any, depth: int, out: list[tuple[str, str]]) -> None:
                     out.append((xml, pv))
                 elif depth < _DESCEND_DEPTH:
                     _walk(value, depth + 1, out)
-            else:
+            elif (xml, _scalar(value)) not in _QUIET:
                 out.append((xml, _scalar(value)))
         elif depth < _DESCEND_DEPTH:
             for item in value if is_list else (value,):

@@ -273,9 +273,9 @@ async def run_session(conn: V2GConnection) -> None:
         if failure is not None:
             res.response_code = failure  # answer with the failure, then end the session
         header = iso2.MessageHeaderType(session_id=evse.session_id)
-        body = iso2.BodyType(body_element=res)
-        await send(conn, iso2.V2G_Message(header=header, body=body), "iso2")
-        show("EVSE", "->", res)
+        reply = iso2.V2G_Message(header=header, body=iso2.BodyType(body_element=res))
+        await send(conn, reply, "iso2")
+        show("EVSE", "->", reply)
         if failure is not None:
             raise SessionError(f"{state_after(req)} after {evse.state}: {failure.value}")
         evse.state = state_after(req)

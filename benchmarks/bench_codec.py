@@ -62,8 +62,8 @@ def main() -> int:
         data = bytes.fromhex(m["hex"])
         msg = codec.decode(data, proto)
         assert codec.encode(msg, proto) == data, m["name"]
-        enc = median_us(lambda: codec.encode(msg, proto), args.number)
-        dec = median_us(lambda: codec.decode(data, proto), args.number)
+        enc = median_us(lambda msg=msg, proto=proto: codec.encode(msg, proto), args.number)
+        dec = median_us(lambda data=data, proto=proto: codec.decode(data, proto), args.number)
         c_enc, c_dec = C_NS[m["name"]]
         rows.append({"message": m["name"], "bytes": len(data), "encode_us": enc,
                      "decode_us": dec, "c_encode_us": c_enc / 1000, "c_decode_us": c_dec / 1000})
@@ -119,8 +119,8 @@ def schedule_scaling(vec: dict, number: int) -> list[dict]:
         data = codec.encode(msg, "iso20-common")
         assert codec.decode(data, "iso20-common") == msg
         n = max(20, number * 5 // entries)
-        enc = median_us(lambda: codec.encode(msg, "iso20-common"), n)
-        dec = median_us(lambda: codec.decode(data, "iso20-common"), n)
+        enc = median_us(lambda msg=msg: codec.encode(msg, "iso20-common"), n)
+        dec = median_us(lambda data=data: codec.decode(data, "iso20-common"), n)
         out.append({"entries": entries, "bytes": len(data), "encode_us": enc, "decode_us": dec,
                     "encode_ns_per_entry": enc * 1000 / entries,
                     "decode_ns_per_entry": dec * 1000 / entries})

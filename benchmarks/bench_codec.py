@@ -13,6 +13,7 @@ from this package (both are imported as ``iso15118``).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import statistics
@@ -61,8 +62,8 @@ def main() -> int:
         data = bytes.fromhex(m["hex"])
         msg = codec.decode(data, proto)
         assert codec.encode(msg, proto) == data, m["name"]
-        enc = median_us(lambda: codec.encode(msg, proto), args.number)
-        dec = median_us(lambda: codec.decode(data, proto), args.number)
+        enc = median_us(lambda msg=msg, proto=proto: codec.encode(msg, proto), args.number)
+        dec = median_us(lambda data=data, proto=proto: codec.decode(data, proto), args.number)
         c_enc, c_dec = C_NS[m["name"]]
         rows.append({"message": m["name"], "bytes": len(data), "encode_us": enc,
                      "decode_us": dec, "c_encode_us": c_enc / 1000, "c_decode_us": c_dec / 1000})
@@ -80,9 +81,50 @@ def main() -> int:
         print(f"{r['message']:40} {r['bytes']:>4} {r['encode_us']:8.2f} {r['decode_us']:8.2f}"
               f" {r['c_encode_us']:6.2f} {r['c_decode_us']:6.2f}"
               f" {r['encode_us'] / r['c_encode_us']:6.1f} {r['decode_us'] / r['c_decode_us']:6.1f}")
+    scaling = schedule_scaling(vec, args.number)
+    print()
+    print(f"{'ScheduleExchangeRes entries':28} {'B':>6} {'enc µs':>9} {'dec µs':>9}"
+          f" {'enc ns/entry':>13} {'dec ns/entry':>13}")
+    for r in scaling:
+        print(f"{r['entries']:28} {r['bytes']:>6} {r['encode_us']:9.1f} {r['decode_us']:9.1f}"
+              f" {r['encode_ns_per_entry']:13.0f} {r['decode_ns_per_entry']:13.0f}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows, "josev": josev}, indent=2))
+        Path(args.json).write_text(json.dumps({"rows": rows, "josev": josev,
+                                               "schedule_scaling": scaling}, indent=2))
     return 0
+
+
+def schedule_message(vec: dict, entries: int) -> object:
+    """The cross-implementation ScheduleExchangeRes with its power schedule grown to
+    ``entries`` entries (the schema allows 1024), values varied so no two are equal."""
+    m = next(x for x in vec["messages"] if x["name"] == "iso20_ScheduleExchangeRes_Scheduled")
+    msg = codec.decode(bytes.fromhex(m["hex"]), "iso20-common")
+    lst = (msg.scheduled_se_res_control_mode.schedule_tuple[0].charging_schedule
+           .power_schedule.power_schedule_entries.power_schedule_entry)
+    template = lst[0]
+    lst.clear()
+    for i in range(entries):
+        e = copy.deepcopy(template)
+        e.duration = 60 + i
+        e.power.value = (i * 37) % 30000
+        lst.append(e)
+    return msg
+
+
+def schedule_scaling(vec: dict, number: int) -> list[dict]:
+    """Time per entry as the schedule grows: it must stay flat (no quadratic cost)."""
+    out = []
+    for entries in (5, 64, 256, 1024):
+        msg = schedule_message(vec, entries)
+        data = codec.encode(msg, "iso20-common")
+        assert codec.decode(data, "iso20-common") == msg
+        n = max(20, number * 5 // entries)
+        enc = median_us(lambda msg=msg: codec.encode(msg, "iso20-common"), n)
+        dec = median_us(lambda data=data: codec.decode(data, "iso20-common"), n)
+        out.append({"entries": entries, "bytes": len(data), "encode_us": enc, "decode_us": dec,
+                    "encode_ns_per_entry": enc * 1000 / entries,
+                    "decode_ns_per_entry": dec * 1000 / entries})
+    return out
 
 
 if __name__ == "__main__":

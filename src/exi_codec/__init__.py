@@ -200,13 +200,13 @@ def load_xmlschema(paths: Sequence[str | os.PathLike[str]],
     """Load XSDs with ``xmlschema``, offline (imports resolved from ``locations``)."""
     import xmlschema
 
-    paths = [os.fspath(p) for p in paths]
+    files: list[Any] = [os.fspath(p) for p in paths]
     try:
-        if len(paths) == 1:
-            return xmlschema.XMLSchema(paths[0], locations=list(locations or []) or None)
-        return xmlschema.XMLSchema(paths, locations=list(locations or []) or None)
+        if len(files) == 1:
+            return xmlschema.XMLSchema(files[0], locations=list(locations or []) or None)
+        return xmlschema.XMLSchema(files, locations=list(locations or []) or None)
     except xmlschema.XMLSchemaException as e:
-        raise SchemaError(f"cannot load {paths}: {e}") from e
+        raise SchemaError(f"cannot load {files}: {e}") from e
 
 
 def compile_xmlschema(schema: Any, classes: Sequence[Any] | None = None) -> Codec:

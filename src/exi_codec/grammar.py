@@ -497,7 +497,7 @@ class GrammarBuilder:
         groups = self.maps.substitution_groups
         while stack:
             h = stack.pop()
-            for m in groups.get(h.name, ()):  # type: ignore[union-attr]
+            for m in groups.get(h.name, ()):
                 if id(m) not in seen:
                     seen.add(id(m))
                     out.append(m)

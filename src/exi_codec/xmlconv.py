@@ -243,11 +243,11 @@ class XmlConverter:
                         continue
                     tag, cv = item
                     c = etree.SubElement(el, tag)
-                    ct = self._children[type_id].get(tag, (0, None))[1]
-                    if ct is None:
-                        ct = self.global_types.get(tag)
-                    if ct is not None:
-                        self._fill(c, cv, ct)
+                    found = self._children[type_id].get(tag, (0, None))[1]
+                    if found is None:
+                        found = self.global_types.get(tag)
+                    if found is not None:
+                        self._fill(c, cv, found)
                     else:
                         self._fill_any(c, cv)
                     last = c
@@ -331,16 +331,16 @@ class JsonConverter:
                     else:
                         out[key] = d
             elif kind == M_CHILDREN:
-                seq = []
+                seq: list[Any] = []
                 for item in v:
                     if isinstance(item, str):
                         seq.append(item)
                         continue
                     tag, cv = item
-                    ct = self.x._children[type_id].get(tag, (0, None))[1]
-                    if ct is None:
-                        ct = self.x.global_types.get(tag)
-                    seq.append({tag: self.to_dict(cv, ct) if ct is not None else None})
+                    found = self.x._children[type_id].get(tag, (0, None))[1]
+                    if found is None:
+                        found = self.x.global_types.get(tag)
+                    seq.append({tag: self.to_dict(cv, found) if found is not None else None})
                 out["children"] = seq
         return out
 

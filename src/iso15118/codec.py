@@ -87,7 +87,7 @@ def encode(message: Any, protocol: str, *, element: str | None = None,
         if not element:
             _encode_targets[(protocol, type(message))] = target
     try:
-        return target[0].encode(target[1], message, False, empty_as_ch)  # type: ignore[no-any-return]
+        return target[0].encode(target[1], message, False, empty_as_ch)
     except ExiError as e:
         raise wrap_codec_error(e) from None
 

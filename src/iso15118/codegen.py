@@ -96,6 +96,11 @@ class _Gen:
             return f"list[{base}]"
         return f"{base} | None"
 
+    def arg_hint(self, m: Any) -> str:
+        """Lists default to None in ``__init__`` (a fresh list per object)."""
+        hint = self.member_hint(m)
+        return hint if hint.endswith("| None") else f"{hint} | None"
+
     def render(self) -> str:
         cs = self.cs
         lines = [
@@ -149,7 +154,7 @@ class _Gen:
             for m in members:
                 lines.append(f"    {m.name}: {self.member_hint(m)}")
             if members:
-                args = ", ".join(f"{m.name}: {self.member_hint(m)} = None" for m in members)
+                args = ", ".join(f"{m.name}: {self.arg_hint(m)} = None" for m in members)
                 lines.append("")
                 lines.append(f"    def __init__(self, *, {args}) -> None:")
                 for m in members:

@@ -31,7 +31,7 @@ class supportedAppProtocolReq(Model):
     _exi_members = (('app_protocol', 'AppProtocol', 1, True, ''),)
     app_protocol: list[AppProtocolType]
 
-    def __init__(self, *, app_protocol: list[AppProtocolType] = None) -> None:
+    def __init__(self, *, app_protocol: list[AppProtocolType] | None = None) -> None:
         self.app_protocol = [] if app_protocol is None else app_protocol
 
 
@@ -83,7 +83,7 @@ class anyType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 

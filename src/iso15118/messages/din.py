@@ -247,7 +247,7 @@ class SignatureType(Model):
     key_info: KeyInfoType | None
     object: list[ObjectType]
 
-    def __init__(self, *, id_: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] = None) -> None:
+    def __init__(self, *, id_: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] | None = None) -> None:
         self.id_ = id_
         self.signed_info = signed_info
         self.signature_value = signature_value
@@ -268,7 +268,7 @@ class SignedInfoType(Model):
     signature_method: SignatureMethodType | None
     reference: list[ReferenceType]
 
-    def __init__(self, *, id_: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] = None) -> None:
+    def __init__(self, *, id_: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] | None = None) -> None:
         self.id_ = id_
         self.canonicalization_method = canonicalization_method
         self.signature_method = signature_method
@@ -286,7 +286,7 @@ class CanonicalizationMethodType(Model):
     algorithm: str | None
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -302,7 +302,7 @@ class SignatureMethodType(Model):
     algorithm: str | None
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -341,7 +341,7 @@ class TransformsType(Model):
     _exi_members = (('transform', 'Transform', 1, True, 'http://www.w3.org/2000/09/xmldsig#'),)
     transform: list[TransformType]
 
-    def __init__(self, *, transform: list[TransformType] = None) -> None:
+    def __init__(self, *, transform: list[TransformType] | None = None) -> None:
         self.transform = [] if transform is None else transform
 
 
@@ -356,7 +356,7 @@ class TransformType(Model):
     algorithm: str | None
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -372,7 +372,7 @@ class DigestMethodType(Model):
     algorithm: str | None
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -404,7 +404,7 @@ class KeyInfoType(Model):
     id_: str | None
     children: list[Any]
 
-    def __init__(self, *, id_: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, id_: str | None = None, children: list[Any] | None = None) -> None:
         self.id_ = id_
         self.children = [] if children is None else children
 
@@ -419,7 +419,7 @@ class KeyValueType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 
@@ -493,7 +493,7 @@ class X509DataType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 
@@ -523,7 +523,7 @@ class PGPDataType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 
@@ -537,7 +537,7 @@ class SPKIDataType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 
@@ -554,7 +554,7 @@ class ObjectType(Model):
     mime_type: str | None
     children: list[Any]
 
-    def __init__(self, *, encoding: str | None = None, id_: str | None = None, mime_type: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, encoding: str | None = None, id_: str | None = None, mime_type: str | None = None, children: list[Any] | None = None) -> None:
         self.encoding = encoding
         self.id_ = id_
         self.mime_type = mime_type
@@ -689,7 +689,7 @@ class ListOfRootCertificateIDsType(Model):
     _exi_members = (('root_certificate_id', 'RootCertificateID', 1, True, 'urn:din:70121:2012:MsgDataTypes'),)
     root_certificate_id: list[str]
 
-    def __init__(self, *, root_certificate_id: list[str] = None) -> None:
+    def __init__(self, *, root_certificate_id: list[str] | None = None) -> None:
         self.root_certificate_id = [] if root_certificate_id is None else root_certificate_id
 
 
@@ -743,7 +743,7 @@ class SubCertificatesType(Model):
     _exi_members = (('certificate', 'Certificate', 1, True, 'urn:din:70121:2012:MsgDataTypes'),)
     certificate: list[bytes]
 
-    def __init__(self, *, certificate: list[bytes] = None) -> None:
+    def __init__(self, *, certificate: list[bytes] | None = None) -> None:
         self.certificate = [] if certificate is None else certificate
 
 
@@ -919,7 +919,7 @@ class SAScheduleListType(Model):
     _exi_members = (('sa_schedule_tuple', 'SAScheduleTuple', 1, True, 'urn:din:70121:2012:MsgDataTypes'),)
     sa_schedule_tuple: list[SAScheduleTupleType]
 
-    def __init__(self, *, sa_schedule_tuple: list[SAScheduleTupleType] = None) -> None:
+    def __init__(self, *, sa_schedule_tuple: list[SAScheduleTupleType] | None = None) -> None:
         self.sa_schedule_tuple = [] if sa_schedule_tuple is None else sa_schedule_tuple
 
 
@@ -952,7 +952,7 @@ class PMaxScheduleType(Model):
     p_max_schedule_id: int | None
     p_max_schedule_entry: list[PMaxScheduleEntryType]
 
-    def __init__(self, *, p_max_schedule_id: int | None = None, p_max_schedule_entry: list[PMaxScheduleEntryType] = None) -> None:
+    def __init__(self, *, p_max_schedule_id: int | None = None, p_max_schedule_entry: list[PMaxScheduleEntryType] | None = None) -> None:
         self.p_max_schedule_id = p_max_schedule_id
         self.p_max_schedule_entry = [] if p_max_schedule_entry is None else p_max_schedule_entry
 
@@ -1013,7 +1013,7 @@ class SalesTariffType(Model):
     num_e_price_levels: int | None
     sales_tariff_entry: list[SalesTariffEntryType]
 
-    def __init__(self, *, id_: str | None = None, sales_tariff_id: int | None = None, sales_tariff_description: str | None = None, num_e_price_levels: int | None = None, sales_tariff_entry: list[SalesTariffEntryType] = None) -> None:
+    def __init__(self, *, id_: str | None = None, sales_tariff_id: int | None = None, sales_tariff_description: str | None = None, num_e_price_levels: int | None = None, sales_tariff_entry: list[SalesTariffEntryType] | None = None) -> None:
         self.id_ = id_
         self.sales_tariff_id = sales_tariff_id
         self.sales_tariff_description = sales_tariff_description
@@ -1033,7 +1033,7 @@ class SalesTariffEntryType(Model):
     e_price_level: int | None
     consumption_cost: list[ConsumptionCostType]
 
-    def __init__(self, *, time_interval: RelativeTimeIntervalType | IntervalType | None = None, e_price_level: int | None = None, consumption_cost: list[ConsumptionCostType] = None) -> None:
+    def __init__(self, *, time_interval: RelativeTimeIntervalType | IntervalType | None = None, e_price_level: int | None = None, consumption_cost: list[ConsumptionCostType] | None = None) -> None:
         self.time_interval = time_interval
         self.e_price_level = e_price_level
         self.consumption_cost = [] if consumption_cost is None else consumption_cost
@@ -1050,7 +1050,7 @@ class ConsumptionCostType(Model):
     start_value: int | None
     cost: list[CostType]
 
-    def __init__(self, *, start_value: int | None = None, cost: list[CostType] = None) -> None:
+    def __init__(self, *, start_value: int | None = None, cost: list[CostType] | None = None) -> None:
         self.start_value = start_value
         self.cost = [] if cost is None else cost
 
@@ -1416,7 +1416,7 @@ class ChargingProfileType(Model):
     sa_schedule_tuple_id: int | None
     profile_entry: list[ProfileEntryType]
 
-    def __init__(self, *, sa_schedule_tuple_id: int | None = None, profile_entry: list[ProfileEntryType] = None) -> None:
+    def __init__(self, *, sa_schedule_tuple_id: int | None = None, profile_entry: list[ProfileEntryType] | None = None) -> None:
         self.sa_schedule_tuple_id = sa_schedule_tuple_id
         self.profile_entry = [] if profile_entry is None else profile_entry
 
@@ -1569,7 +1569,7 @@ class ServiceParameterListType(Model):
     _exi_members = (('parameter_set', 'ParameterSet', 1, True, 'urn:din:70121:2012:MsgDataTypes'),)
     parameter_set: list[ParameterSetType]
 
-    def __init__(self, *, parameter_set: list[ParameterSetType] = None) -> None:
+    def __init__(self, *, parameter_set: list[ParameterSetType] | None = None) -> None:
         self.parameter_set = [] if parameter_set is None else parameter_set
 
 
@@ -1584,7 +1584,7 @@ class ParameterSetType(Model):
     parameter_set_id: int | None
     parameter: list[ParameterType]
 
-    def __init__(self, *, parameter_set_id: int | None = None, parameter: list[ParameterType] = None) -> None:
+    def __init__(self, *, parameter_set_id: int | None = None, parameter: list[ParameterType] | None = None) -> None:
         self.parameter_set_id = parameter_set_id
         self.parameter = [] if parameter is None else parameter
 
@@ -1663,7 +1663,7 @@ class PaymentOptionsType(Model):
     _exi_members = (('payment_option', 'PaymentOption', 1, True, 'urn:din:70121:2012:MsgDataTypes'),)
     payment_option: list[PaymentOptionType]
 
-    def __init__(self, *, payment_option: list[PaymentOptionType] = None) -> None:
+    def __init__(self, *, payment_option: list[PaymentOptionType] | None = None) -> None:
         self.payment_option = [] if payment_option is None else payment_option
 
 
@@ -1715,7 +1715,7 @@ class ServiceTagListType(Model):
     _exi_members = (('service', 'Service', 1, True, 'urn:din:70121:2012:MsgDataTypes'),)
     service: list[ServiceType]
 
-    def __init__(self, *, service: list[ServiceType] = None) -> None:
+    def __init__(self, *, service: list[ServiceType] | None = None) -> None:
         self.service = [] if service is None else service
 
 
@@ -1761,7 +1761,7 @@ class SelectedServiceListType(Model):
     _exi_members = (('selected_service', 'SelectedService', 1, True, 'urn:din:70121:2012:MsgDataTypes'),)
     selected_service: list[SelectedServiceType]
 
-    def __init__(self, *, selected_service: list[SelectedServiceType] = None) -> None:
+    def __init__(self, *, selected_service: list[SelectedServiceType] | None = None) -> None:
         self.selected_service = [] if selected_service is None else selected_service
 
 
@@ -1918,7 +1918,7 @@ class ManifestType(Model):
     id_: str | None
     reference: list[ReferenceType]
 
-    def __init__(self, *, id_: str | None = None, reference: list[ReferenceType] = None) -> None:
+    def __init__(self, *, id_: str | None = None, reference: list[ReferenceType] | None = None) -> None:
         self.id_ = id_
         self.reference = [] if reference is None else reference
 
@@ -1934,7 +1934,7 @@ class SignaturePropertiesType(Model):
     id_: str | None
     signature_property: list[SignaturePropertyType]
 
-    def __init__(self, *, id_: str | None = None, signature_property: list[SignaturePropertyType] = None) -> None:
+    def __init__(self, *, id_: str | None = None, signature_property: list[SignaturePropertyType] | None = None) -> None:
         self.id_ = id_
         self.signature_property = [] if signature_property is None else signature_property
 
@@ -1951,7 +1951,7 @@ class SignaturePropertyType(Model):
     target: str | None
     children: list[Any]
 
-    def __init__(self, *, id_: str | None = None, target: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, id_: str | None = None, target: str | None = None, children: list[Any] | None = None) -> None:
         self.id_ = id_
         self.target = target
         self.children = [] if children is None else children
@@ -1967,7 +1967,7 @@ class anyType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 

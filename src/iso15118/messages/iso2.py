@@ -249,7 +249,7 @@ class SignatureType(Model):
     key_info: KeyInfoType | None
     object: list[ObjectType]
 
-    def __init__(self, *, id_: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] = None) -> None:
+    def __init__(self, *, id_: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] | None = None) -> None:
         self.id_ = id_
         self.signed_info = signed_info
         self.signature_value = signature_value
@@ -270,7 +270,7 @@ class SignedInfoType(Model):
     signature_method: SignatureMethodType | None
     reference: list[ReferenceType]
 
-    def __init__(self, *, id_: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] = None) -> None:
+    def __init__(self, *, id_: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] | None = None) -> None:
         self.id_ = id_
         self.canonicalization_method = canonicalization_method
         self.signature_method = signature_method
@@ -288,7 +288,7 @@ class CanonicalizationMethodType(Model):
     algorithm: str | None
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -304,7 +304,7 @@ class SignatureMethodType(Model):
     algorithm: str | None
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -343,7 +343,7 @@ class TransformsType(Model):
     _exi_members = (('transform', 'Transform', 1, True, 'http://www.w3.org/2000/09/xmldsig#'),)
     transform: list[TransformType]
 
-    def __init__(self, *, transform: list[TransformType] = None) -> None:
+    def __init__(self, *, transform: list[TransformType] | None = None) -> None:
         self.transform = [] if transform is None else transform
 
 
@@ -358,7 +358,7 @@ class TransformType(Model):
     algorithm: str | None
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -374,7 +374,7 @@ class DigestMethodType(Model):
     algorithm: str | None
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -406,7 +406,7 @@ class KeyInfoType(Model):
     id_: str | None
     children: list[Any]
 
-    def __init__(self, *, id_: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, id_: str | None = None, children: list[Any] | None = None) -> None:
         self.id_ = id_
         self.children = [] if children is None else children
 
@@ -421,7 +421,7 @@ class KeyValueType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 
@@ -495,7 +495,7 @@ class X509DataType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 
@@ -525,7 +525,7 @@ class PGPDataType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 
@@ -539,7 +539,7 @@ class SPKIDataType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 
@@ -556,7 +556,7 @@ class ObjectType(Model):
     mime_type: str | None
     children: list[Any]
 
-    def __init__(self, *, encoding: str | None = None, id_: str | None = None, mime_type: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, encoding: str | None = None, id_: str | None = None, mime_type: str | None = None, children: list[Any] | None = None) -> None:
         self.encoding = encoding
         self.id_ = id_
         self.mime_type = mime_type
@@ -717,7 +717,7 @@ class ListOfRootCertificateIDsType(Model):
     _exi_members = (('root_certificate_id', 'RootCertificateID', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'),)
     root_certificate_id: list[X509IssuerSerialType]
 
-    def __init__(self, *, root_certificate_id: list[X509IssuerSerialType] = None) -> None:
+    def __init__(self, *, root_certificate_id: list[X509IssuerSerialType] | None = None) -> None:
         self.root_certificate_id = [] if root_certificate_id is None else root_certificate_id
 
 
@@ -773,7 +773,7 @@ class SubCertificatesType(Model):
     _exi_members = (('certificate', 'Certificate', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'),)
     certificate: list[bytes]
 
-    def __init__(self, *, certificate: list[bytes] = None) -> None:
+    def __init__(self, *, certificate: list[bytes] | None = None) -> None:
         self.certificate = [] if certificate is None else certificate
 
 
@@ -1003,7 +1003,7 @@ class SAScheduleListType(Model):
     _exi_members = (('sa_schedule_tuple', 'SAScheduleTuple', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'),)
     sa_schedule_tuple: list[SAScheduleTupleType]
 
-    def __init__(self, *, sa_schedule_tuple: list[SAScheduleTupleType] = None) -> None:
+    def __init__(self, *, sa_schedule_tuple: list[SAScheduleTupleType] | None = None) -> None:
         self.sa_schedule_tuple = [] if sa_schedule_tuple is None else sa_schedule_tuple
 
 
@@ -1035,7 +1035,7 @@ class PMaxScheduleType(Model):
     _exi_members = (('p_max_schedule_entry', 'PMaxScheduleEntry', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'),)
     p_max_schedule_entry: list[PMaxScheduleEntryType]
 
-    def __init__(self, *, p_max_schedule_entry: list[PMaxScheduleEntryType] = None) -> None:
+    def __init__(self, *, p_max_schedule_entry: list[PMaxScheduleEntryType] | None = None) -> None:
         self.p_max_schedule_entry = [] if p_max_schedule_entry is None else p_max_schedule_entry
 
 
@@ -1095,7 +1095,7 @@ class SalesTariffType(Model):
     num_e_price_levels: int | None
     sales_tariff_entry: list[SalesTariffEntryType]
 
-    def __init__(self, *, id_: str | None = None, sales_tariff_id: int | None = None, sales_tariff_description: str | None = None, num_e_price_levels: int | None = None, sales_tariff_entry: list[SalesTariffEntryType] = None) -> None:
+    def __init__(self, *, id_: str | None = None, sales_tariff_id: int | None = None, sales_tariff_description: str | None = None, num_e_price_levels: int | None = None, sales_tariff_entry: list[SalesTariffEntryType] | None = None) -> None:
         self.id_ = id_
         self.sales_tariff_id = sales_tariff_id
         self.sales_tariff_description = sales_tariff_description
@@ -1115,7 +1115,7 @@ class SalesTariffEntryType(Model):
     e_price_level: int | None
     consumption_cost: list[ConsumptionCostType]
 
-    def __init__(self, *, time_interval: RelativeTimeIntervalType | IntervalType | None = None, e_price_level: int | None = None, consumption_cost: list[ConsumptionCostType] = None) -> None:
+    def __init__(self, *, time_interval: RelativeTimeIntervalType | IntervalType | None = None, e_price_level: int | None = None, consumption_cost: list[ConsumptionCostType] | None = None) -> None:
         self.time_interval = time_interval
         self.e_price_level = e_price_level
         self.consumption_cost = [] if consumption_cost is None else consumption_cost
@@ -1132,7 +1132,7 @@ class ConsumptionCostType(Model):
     start_value: PhysicalValueType | None
     cost: list[CostType]
 
-    def __init__(self, *, start_value: PhysicalValueType | None = None, cost: list[CostType] = None) -> None:
+    def __init__(self, *, start_value: PhysicalValueType | None = None, cost: list[CostType] | None = None) -> None:
         self.start_value = start_value
         self.cost = [] if cost is None else cost
 
@@ -1483,7 +1483,7 @@ class SelectedServiceListType(Model):
     _exi_members = (('selected_service', 'SelectedService', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'),)
     selected_service: list[SelectedServiceType]
 
-    def __init__(self, *, selected_service: list[SelectedServiceType] = None) -> None:
+    def __init__(self, *, selected_service: list[SelectedServiceType] | None = None) -> None:
         self.selected_service = [] if selected_service is None else selected_service
 
 
@@ -1547,7 +1547,7 @@ class ChargingProfileType(Model):
     _exi_members = (('profile_entry', 'ProfileEntry', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'),)
     profile_entry: list[ProfileEntryType]
 
-    def __init__(self, *, profile_entry: list[ProfileEntryType] = None) -> None:
+    def __init__(self, *, profile_entry: list[ProfileEntryType] | None = None) -> None:
         self.profile_entry = [] if profile_entry is None else profile_entry
 
 
@@ -1691,7 +1691,7 @@ class ServiceParameterListType(Model):
     _exi_members = (('parameter_set', 'ParameterSet', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'),)
     parameter_set: list[ParameterSetType]
 
-    def __init__(self, *, parameter_set: list[ParameterSetType] = None) -> None:
+    def __init__(self, *, parameter_set: list[ParameterSetType] | None = None) -> None:
         self.parameter_set = [] if parameter_set is None else parameter_set
 
 
@@ -1706,7 +1706,7 @@ class ParameterSetType(Model):
     parameter_set_id: int | None
     parameter: list[ParameterType]
 
-    def __init__(self, *, parameter_set_id: int | None = None, parameter: list[ParameterType] = None) -> None:
+    def __init__(self, *, parameter_set_id: int | None = None, parameter: list[ParameterType] | None = None) -> None:
         self.parameter_set_id = parameter_set_id
         self.parameter = [] if parameter is None else parameter
 
@@ -1783,7 +1783,7 @@ class PaymentOptionListType(Model):
     _exi_members = (('payment_option', 'PaymentOption', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'),)
     payment_option: list[PaymentOptionType]
 
-    def __init__(self, *, payment_option: list[PaymentOptionType] = None) -> None:
+    def __init__(self, *, payment_option: list[PaymentOptionType] | None = None) -> None:
         self.payment_option = [] if payment_option is None else payment_option
 
 
@@ -1821,7 +1821,7 @@ class SupportedEnergyTransferModeType(Model):
     _exi_members = (('energy_transfer_mode', 'EnergyTransferMode', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'),)
     energy_transfer_mode: list[EnergyTransferModeType]
 
-    def __init__(self, *, energy_transfer_mode: list[EnergyTransferModeType] = None) -> None:
+    def __init__(self, *, energy_transfer_mode: list[EnergyTransferModeType] | None = None) -> None:
         self.energy_transfer_mode = [] if energy_transfer_mode is None else energy_transfer_mode
 
 
@@ -1835,7 +1835,7 @@ class ServiceListType(Model):
     _exi_members = (('service', 'Service', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'),)
     service: list[ServiceType]
 
-    def __init__(self, *, service: list[ServiceType] = None) -> None:
+    def __init__(self, *, service: list[ServiceType] | None = None) -> None:
         self.service = [] if service is None else service
 
 
@@ -1988,7 +1988,7 @@ class ManifestType(Model):
     id_: str | None
     reference: list[ReferenceType]
 
-    def __init__(self, *, id_: str | None = None, reference: list[ReferenceType] = None) -> None:
+    def __init__(self, *, id_: str | None = None, reference: list[ReferenceType] | None = None) -> None:
         self.id_ = id_
         self.reference = [] if reference is None else reference
 
@@ -2004,7 +2004,7 @@ class SignaturePropertiesType(Model):
     id_: str | None
     signature_property: list[SignaturePropertyType]
 
-    def __init__(self, *, id_: str | None = None, signature_property: list[SignaturePropertyType] = None) -> None:
+    def __init__(self, *, id_: str | None = None, signature_property: list[SignaturePropertyType] | None = None) -> None:
         self.id_ = id_
         self.signature_property = [] if signature_property is None else signature_property
 
@@ -2021,7 +2021,7 @@ class SignaturePropertyType(Model):
     target: str | None
     children: list[Any]
 
-    def __init__(self, *, id_: str | None = None, target: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, id_: str | None = None, target: str | None = None, children: list[Any] | None = None) -> None:
         self.id_ = id_
         self.target = target
         self.children = [] if children is None else children
@@ -2037,7 +2037,7 @@ class anyType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 

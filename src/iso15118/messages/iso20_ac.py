@@ -125,7 +125,7 @@ class SignatureType(Model):
     key_info: KeyInfoType | None
     object: list[ObjectType]
 
-    def __init__(self, *, id_: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] = None) -> None:
+    def __init__(self, *, id_: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] | None = None) -> None:
         self.id_ = id_
         self.signed_info = signed_info
         self.signature_value = signature_value
@@ -146,7 +146,7 @@ class SignedInfoType(Model):
     signature_method: SignatureMethodType | None
     reference: list[ReferenceType]
 
-    def __init__(self, *, id_: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] = None) -> None:
+    def __init__(self, *, id_: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] | None = None) -> None:
         self.id_ = id_
         self.canonicalization_method = canonicalization_method
         self.signature_method = signature_method
@@ -164,7 +164,7 @@ class CanonicalizationMethodType(Model):
     algorithm: str | None
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -180,7 +180,7 @@ class SignatureMethodType(Model):
     algorithm: str | None
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -219,7 +219,7 @@ class TransformsType(Model):
     _exi_members = (('transform', 'Transform', 1, True, 'http://www.w3.org/2000/09/xmldsig#'),)
     transform: list[TransformType]
 
-    def __init__(self, *, transform: list[TransformType] = None) -> None:
+    def __init__(self, *, transform: list[TransformType] | None = None) -> None:
         self.transform = [] if transform is None else transform
 
 
@@ -234,7 +234,7 @@ class TransformType(Model):
     algorithm: str | None
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -250,7 +250,7 @@ class DigestMethodType(Model):
     algorithm: str | None
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -282,7 +282,7 @@ class KeyInfoType(Model):
     id_: str | None
     children: list[Any]
 
-    def __init__(self, *, id_: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, id_: str | None = None, children: list[Any] | None = None) -> None:
         self.id_ = id_
         self.children = [] if children is None else children
 
@@ -297,7 +297,7 @@ class KeyValueType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 
@@ -371,7 +371,7 @@ class X509DataType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 
@@ -401,7 +401,7 @@ class PGPDataType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 
@@ -415,7 +415,7 @@ class SPKIDataType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 
@@ -432,7 +432,7 @@ class ObjectType(Model):
     mime_type: str | None
     children: list[Any]
 
-    def __init__(self, *, encoding: str | None = None, id_: str | None = None, mime_type: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, encoding: str | None = None, id_: str | None = None, mime_type: str | None = None, children: list[Any] | None = None) -> None:
         self.encoding = encoding
         self.id_ = id_
         self.mime_type = mime_type
@@ -964,7 +964,7 @@ class ReceiptType(Model):
     overstay_costs: DetailedCostType | None
     tax_costs: list[DetailedTaxType]
 
-    def __init__(self, *, time_anchor: int | None = None, energy_costs: DetailedCostType | None = None, occupancy_costs: DetailedCostType | None = None, additional_services_costs: DetailedCostType | None = None, overstay_costs: DetailedCostType | None = None, tax_costs: list[DetailedTaxType] = None) -> None:
+    def __init__(self, *, time_anchor: int | None = None, energy_costs: DetailedCostType | None = None, occupancy_costs: DetailedCostType | None = None, additional_services_costs: DetailedCostType | None = None, overstay_costs: DetailedCostType | None = None, tax_costs: list[DetailedTaxType] | None = None) -> None:
         self.time_anchor = time_anchor
         self.energy_costs = energy_costs
         self.occupancy_costs = occupancy_costs
@@ -1162,7 +1162,7 @@ class ManifestType(Model):
     id_: str | None
     reference: list[ReferenceType]
 
-    def __init__(self, *, id_: str | None = None, reference: list[ReferenceType] = None) -> None:
+    def __init__(self, *, id_: str | None = None, reference: list[ReferenceType] | None = None) -> None:
         self.id_ = id_
         self.reference = [] if reference is None else reference
 
@@ -1178,7 +1178,7 @@ class SignaturePropertiesType(Model):
     id_: str | None
     signature_property: list[SignaturePropertyType]
 
-    def __init__(self, *, id_: str | None = None, signature_property: list[SignaturePropertyType] = None) -> None:
+    def __init__(self, *, id_: str | None = None, signature_property: list[SignaturePropertyType] | None = None) -> None:
         self.id_ = id_
         self.signature_property = [] if signature_property is None else signature_property
 
@@ -1195,7 +1195,7 @@ class SignaturePropertyType(Model):
     target: str | None
     children: list[Any]
 
-    def __init__(self, *, id_: str | None = None, target: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, id_: str | None = None, target: str | None = None, children: list[Any] | None = None) -> None:
         self.id_ = id_
         self.target = target
         self.children = [] if children is None else children
@@ -1211,7 +1211,7 @@ class anyType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 
@@ -1407,7 +1407,7 @@ class ListOfRootCertificateIDsType(Model):
     _exi_members = (('root_certificate_id', 'RootCertificateID', 1, True, 'urn:iso:std:iso:15118:-20:CommonTypes'),)
     root_certificate_id: list[X509IssuerSerialType]
 
-    def __init__(self, *, root_certificate_id: list[X509IssuerSerialType] = None) -> None:
+    def __init__(self, *, root_certificate_id: list[X509IssuerSerialType] | None = None) -> None:
         self.root_certificate_id = [] if root_certificate_id is None else root_certificate_id
 
 

@@ -201,7 +201,7 @@ class SignatureType(Model):
     key_info: KeyInfoType | None
     object: list[ObjectType]
 
-    def __init__(self, *, id_: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] = None) -> None:
+    def __init__(self, *, id_: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] | None = None) -> None:
         self.id_ = id_
         self.signed_info = signed_info
         self.signature_value = signature_value
@@ -222,7 +222,7 @@ class SignedInfoType(Model):
     signature_method: SignatureMethodType | None
     reference: list[ReferenceType]
 
-    def __init__(self, *, id_: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] = None) -> None:
+    def __init__(self, *, id_: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] | None = None) -> None:
         self.id_ = id_
         self.canonicalization_method = canonicalization_method
         self.signature_method = signature_method
@@ -240,7 +240,7 @@ class CanonicalizationMethodType(Model):
     algorithm: str | None
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -256,7 +256,7 @@ class SignatureMethodType(Model):
     algorithm: str | None
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -295,7 +295,7 @@ class TransformsType(Model):
     _exi_members = (('transform', 'Transform', 1, True, 'http://www.w3.org/2000/09/xmldsig#'),)
     transform: list[TransformType]
 
-    def __init__(self, *, transform: list[TransformType] = None) -> None:
+    def __init__(self, *, transform: list[TransformType] | None = None) -> None:
         self.transform = [] if transform is None else transform
 
 
@@ -310,7 +310,7 @@ class TransformType(Model):
     algorithm: str | None
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -326,7 +326,7 @@ class DigestMethodType(Model):
     algorithm: str | None
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -358,7 +358,7 @@ class KeyInfoType(Model):
     id_: str | None
     children: list[Any]
 
-    def __init__(self, *, id_: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, id_: str | None = None, children: list[Any] | None = None) -> None:
         self.id_ = id_
         self.children = [] if children is None else children
 
@@ -373,7 +373,7 @@ class KeyValueType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 
@@ -447,7 +447,7 @@ class X509DataType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 
@@ -477,7 +477,7 @@ class PGPDataType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 
@@ -491,7 +491,7 @@ class SPKIDataType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 
@@ -508,7 +508,7 @@ class ObjectType(Model):
     mime_type: str | None
     children: list[Any]
 
-    def __init__(self, *, encoding: str | None = None, id_: str | None = None, mime_type: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, encoding: str | None = None, id_: str | None = None, mime_type: str | None = None, children: list[Any] | None = None) -> None:
         self.encoding = encoding
         self.id_ = id_
         self.mime_type = mime_type
@@ -562,7 +562,7 @@ class AuthorizationSetupResType(Model):
     eim_as_res_authorization_mode: EIM_ASResAuthorizationModeType | None
     pn_c_as_res_authorization_mode: PnC_ASResAuthorizationModeType | None
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, authorization_services: list[AuthorizationType] = None, certificate_installation_service: bool | None = None, eim_as_res_authorization_mode: EIM_ASResAuthorizationModeType | None = None, pn_c_as_res_authorization_mode: PnC_ASResAuthorizationModeType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, authorization_services: list[AuthorizationType] | None = None, certificate_installation_service: bool | None = None, eim_as_res_authorization_mode: EIM_ASResAuthorizationModeType | None = None, pn_c_as_res_authorization_mode: PnC_ASResAuthorizationModeType | None = None) -> None:
         self.header = header
         self.response_code = response_code
         self.authorization_services = [] if authorization_services is None else authorization_services
@@ -607,7 +607,7 @@ class SupportedProvidersListType(Model):
     _exi_members = (('provider_id', 'ProviderID', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
     provider_id: list[str]
 
-    def __init__(self, *, provider_id: list[str] = None) -> None:
+    def __init__(self, *, provider_id: list[str] | None = None) -> None:
         self.provider_id = [] if provider_id is None else provider_id
 
 
@@ -685,7 +685,7 @@ class SubCertificatesType(Model):
     _exi_members = (('certificate', 'Certificate', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
     certificate: list[bytes]
 
-    def __init__(self, *, certificate: list[bytes] = None) -> None:
+    def __init__(self, *, certificate: list[bytes] | None = None) -> None:
         self.certificate = [] if certificate is None else certificate
 
 
@@ -733,7 +733,7 @@ class ServiceIDListType(Model):
     _exi_members = (('service_id', 'ServiceID', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
     service_id: list[int]
 
-    def __init__(self, *, service_id: list[int] = None) -> None:
+    def __init__(self, *, service_id: list[int] | None = None) -> None:
         self.service_id = [] if service_id is None else service_id
 
 
@@ -769,7 +769,7 @@ class ServiceListType(Model):
     _exi_members = (('service', 'Service', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
     service: list[ServiceType]
 
-    def __init__(self, *, service: list[ServiceType] = None) -> None:
+    def __init__(self, *, service: list[ServiceType] | None = None) -> None:
         self.service = [] if service is None else service
 
 
@@ -835,7 +835,7 @@ class ServiceParameterListType(Model):
     _exi_members = (('parameter_set', 'ParameterSet', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
     parameter_set: list[ParameterSetType]
 
-    def __init__(self, *, parameter_set: list[ParameterSetType] = None) -> None:
+    def __init__(self, *, parameter_set: list[ParameterSetType] | None = None) -> None:
         self.parameter_set = [] if parameter_set is None else parameter_set
 
 
@@ -850,7 +850,7 @@ class ParameterSetType(Model):
     parameter_set_id: int | None
     parameter: list[ParameterType]
 
-    def __init__(self, *, parameter_set_id: int | None = None, parameter: list[ParameterType] = None) -> None:
+    def __init__(self, *, parameter_set_id: int | None = None, parameter: list[ParameterType] | None = None) -> None:
         self.parameter_set_id = parameter_set_id
         self.parameter = [] if parameter is None else parameter
 
@@ -941,7 +941,7 @@ class SelectedServiceListType(Model):
     _exi_members = (('selected_service', 'SelectedService', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
     selected_service: list[SelectedServiceType]
 
-    def __init__(self, *, selected_service: list[SelectedServiceType] = None) -> None:
+    def __init__(self, *, selected_service: list[SelectedServiceType] | None = None) -> None:
         self.selected_service = [] if selected_service is None else selected_service
 
 
@@ -1073,7 +1073,7 @@ class EVPowerScheduleEntryListType(Model):
     _exi_members = (('ev_power_schedule_entry', 'EVPowerScheduleEntry', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
     ev_power_schedule_entry: list[EVPowerScheduleEntryType]
 
-    def __init__(self, *, ev_power_schedule_entry: list[EVPowerScheduleEntryType] = None) -> None:
+    def __init__(self, *, ev_power_schedule_entry: list[EVPowerScheduleEntryType] | None = None) -> None:
         self.ev_power_schedule_entry = [] if ev_power_schedule_entry is None else ev_power_schedule_entry
 
 
@@ -1123,7 +1123,7 @@ class EVPriceRuleStackListType(Model):
     _exi_members = (('ev_price_rule_stack', 'EVPriceRuleStack', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
     ev_price_rule_stack: list[EVPriceRuleStackType]
 
-    def __init__(self, *, ev_price_rule_stack: list[EVPriceRuleStackType] = None) -> None:
+    def __init__(self, *, ev_price_rule_stack: list[EVPriceRuleStackType] | None = None) -> None:
         self.ev_price_rule_stack = [] if ev_price_rule_stack is None else ev_price_rule_stack
 
 
@@ -1138,7 +1138,7 @@ class EVPriceRuleStackType(Model):
     duration: int | None
     ev_price_rule: list[EVPriceRuleType]
 
-    def __init__(self, *, duration: int | None = None, ev_price_rule: list[EVPriceRuleType] = None) -> None:
+    def __init__(self, *, duration: int | None = None, ev_price_rule: list[EVPriceRuleType] | None = None) -> None:
         self.duration = duration
         self.ev_price_rule = [] if ev_price_rule is None else ev_price_rule
 
@@ -1253,7 +1253,7 @@ class TaxRuleListType(Model):
     _exi_members = (('tax_rule', 'TaxRule', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
     tax_rule: list[TaxRuleType]
 
-    def __init__(self, *, tax_rule: list[TaxRuleType] = None) -> None:
+    def __init__(self, *, tax_rule: list[TaxRuleType] | None = None) -> None:
         self.tax_rule = [] if tax_rule is None else tax_rule
 
 
@@ -1295,7 +1295,7 @@ class PriceRuleStackListType(Model):
     _exi_members = (('price_rule_stack', 'PriceRuleStack', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
     price_rule_stack: list[PriceRuleStackType]
 
-    def __init__(self, *, price_rule_stack: list[PriceRuleStackType] = None) -> None:
+    def __init__(self, *, price_rule_stack: list[PriceRuleStackType] | None = None) -> None:
         self.price_rule_stack = [] if price_rule_stack is None else price_rule_stack
 
 
@@ -1310,7 +1310,7 @@ class PriceRuleStackType(Model):
     duration: int | None
     price_rule: list[PriceRuleType]
 
-    def __init__(self, *, duration: int | None = None, price_rule: list[PriceRuleType] = None) -> None:
+    def __init__(self, *, duration: int | None = None, price_rule: list[PriceRuleType] | None = None) -> None:
         self.duration = duration
         self.price_rule = [] if price_rule is None else price_rule
 
@@ -1351,7 +1351,7 @@ class OverstayRuleListType(Model):
     overstay_power_threshold: RationalNumberType | None
     overstay_rule: list[OverstayRuleType]
 
-    def __init__(self, *, overstay_time_threshold: int | None = None, overstay_power_threshold: RationalNumberType | None = None, overstay_rule: list[OverstayRuleType] = None) -> None:
+    def __init__(self, *, overstay_time_threshold: int | None = None, overstay_power_threshold: RationalNumberType | None = None, overstay_rule: list[OverstayRuleType] | None = None) -> None:
         self.overstay_time_threshold = overstay_time_threshold
         self.overstay_power_threshold = overstay_power_threshold
         self.overstay_rule = [] if overstay_rule is None else overstay_rule
@@ -1387,7 +1387,7 @@ class AdditionalServiceListType(Model):
     _exi_members = (('additional_service', 'AdditionalService', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
     additional_service: list[AdditionalServiceType]
 
-    def __init__(self, *, additional_service: list[AdditionalServiceType] = None) -> None:
+    def __init__(self, *, additional_service: list[AdditionalServiceType] | None = None) -> None:
         self.additional_service = [] if additional_service is None else additional_service
 
 
@@ -1441,7 +1441,7 @@ class PriceLevelScheduleEntryListType(Model):
     _exi_members = (('price_level_schedule_entry', 'PriceLevelScheduleEntry', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
     price_level_schedule_entry: list[PriceLevelScheduleEntryType]
 
-    def __init__(self, *, price_level_schedule_entry: list[PriceLevelScheduleEntryType] = None) -> None:
+    def __init__(self, *, price_level_schedule_entry: list[PriceLevelScheduleEntryType] | None = None) -> None:
         self.price_level_schedule_entry = [] if price_level_schedule_entry is None else price_level_schedule_entry
 
 
@@ -1471,7 +1471,7 @@ class Scheduled_SEResControlModeType(Model):
     _exi_members = (('schedule_tuple', 'ScheduleTuple', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
     schedule_tuple: list[ScheduleTupleType]
 
-    def __init__(self, *, schedule_tuple: list[ScheduleTupleType] = None) -> None:
+    def __init__(self, *, schedule_tuple: list[ScheduleTupleType] | None = None) -> None:
         self.schedule_tuple = [] if schedule_tuple is None else schedule_tuple
 
 
@@ -1541,7 +1541,7 @@ class PowerScheduleEntryListType(Model):
     _exi_members = (('power_schedule_entry', 'PowerScheduleEntry', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
     power_schedule_entry: list[PowerScheduleEntryType]
 
-    def __init__(self, *, power_schedule_entry: list[PowerScheduleEntryType] = None) -> None:
+    def __init__(self, *, power_schedule_entry: list[PowerScheduleEntryType] | None = None) -> None:
         self.power_schedule_entry = [] if power_schedule_entry is None else power_schedule_entry
 
 
@@ -1643,7 +1643,7 @@ class EVPowerProfileEntryListType(Model):
     _exi_members = (('ev_power_profile_entry', 'EVPowerProfileEntry', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
     ev_power_profile_entry: list[PowerScheduleEntryType]
 
-    def __init__(self, *, ev_power_profile_entry: list[PowerScheduleEntryType] = None) -> None:
+    def __init__(self, *, ev_power_profile_entry: list[PowerScheduleEntryType] | None = None) -> None:
         self.ev_power_profile_entry = [] if ev_power_profile_entry is None else ev_power_profile_entry
 
 
@@ -1764,7 +1764,7 @@ class ReceiptType(Model):
     overstay_costs: DetailedCostType | None
     tax_costs: list[DetailedTaxType]
 
-    def __init__(self, *, time_anchor: int | None = None, energy_costs: DetailedCostType | None = None, occupancy_costs: DetailedCostType | None = None, additional_services_costs: DetailedCostType | None = None, overstay_costs: DetailedCostType | None = None, tax_costs: list[DetailedTaxType] = None) -> None:
+    def __init__(self, *, time_anchor: int | None = None, energy_costs: DetailedCostType | None = None, occupancy_costs: DetailedCostType | None = None, additional_services_costs: DetailedCostType | None = None, overstay_costs: DetailedCostType | None = None, tax_costs: list[DetailedTaxType] | None = None) -> None:
         self.time_anchor = time_anchor
         self.energy_costs = energy_costs
         self.occupancy_costs = occupancy_costs
@@ -1931,7 +1931,7 @@ class ListOfRootCertificateIDsType(Model):
     _exi_members = (('root_certificate_id', 'RootCertificateID', 1, True, 'urn:iso:std:iso:15118:-20:CommonTypes'),)
     root_certificate_id: list[X509IssuerSerialType]
 
-    def __init__(self, *, root_certificate_id: list[X509IssuerSerialType] = None) -> None:
+    def __init__(self, *, root_certificate_id: list[X509IssuerSerialType] | None = None) -> None:
         self.root_certificate_id = [] if root_certificate_id is None else root_certificate_id
 
 
@@ -1945,7 +1945,7 @@ class EMAIDListType(Model):
     _exi_members = (('emaid', 'EMAID', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
     emaid: list[str]
 
-    def __init__(self, *, emaid: list[str] = None) -> None:
+    def __init__(self, *, emaid: list[str] | None = None) -> None:
         self.emaid = [] if emaid is None else emaid
 
 
@@ -2128,7 +2128,7 @@ class ManifestType(Model):
     id_: str | None
     reference: list[ReferenceType]
 
-    def __init__(self, *, id_: str | None = None, reference: list[ReferenceType] = None) -> None:
+    def __init__(self, *, id_: str | None = None, reference: list[ReferenceType] | None = None) -> None:
         self.id_ = id_
         self.reference = [] if reference is None else reference
 
@@ -2144,7 +2144,7 @@ class SignaturePropertiesType(Model):
     id_: str | None
     signature_property: list[SignaturePropertyType]
 
-    def __init__(self, *, id_: str | None = None, signature_property: list[SignaturePropertyType] = None) -> None:
+    def __init__(self, *, id_: str | None = None, signature_property: list[SignaturePropertyType] | None = None) -> None:
         self.id_ = id_
         self.signature_property = [] if signature_property is None else signature_property
 
@@ -2161,7 +2161,7 @@ class SignaturePropertyType(Model):
     target: str | None
     children: list[Any]
 
-    def __init__(self, *, id_: str | None = None, target: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, id_: str | None = None, target: str | None = None, children: list[Any] | None = None) -> None:
         self.id_ = id_
         self.target = target
         self.children = [] if children is None else children
@@ -2177,7 +2177,7 @@ class anyType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 

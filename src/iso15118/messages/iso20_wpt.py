@@ -160,7 +160,7 @@ class WPT_FinePositioningSetupReqType(Model):
     vendor_specific_data_container: list[bytes]
     lf_system_setup_data: WPT_LF_SystemSetupDataType | None
 
-    def __init__(self, *, header: MessageHeaderType | None = None, ev_processing: ProcessingType | None = None, ev_device_fine_positioning_method_list: WPT_FinePositioningMethodListType | None = None, ev_device_pairing_method_list: WPT_PairingMethodListType | None = None, ev_device_alignment_check_method_list: WPT_AlignmentCheckMethodListType | None = None, natural_offset: int | None = None, vendor_specific_data_container: list[bytes] = None, lf_system_setup_data: WPT_LF_SystemSetupDataType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType | None = None, ev_processing: ProcessingType | None = None, ev_device_fine_positioning_method_list: WPT_FinePositioningMethodListType | None = None, ev_device_pairing_method_list: WPT_PairingMethodListType | None = None, ev_device_alignment_check_method_list: WPT_AlignmentCheckMethodListType | None = None, natural_offset: int | None = None, vendor_specific_data_container: list[bytes] | None = None, lf_system_setup_data: WPT_LF_SystemSetupDataType | None = None) -> None:
         self.header = header
         self.ev_processing = ev_processing
         self.ev_device_fine_positioning_method_list = ev_device_fine_positioning_method_list
@@ -203,7 +203,7 @@ class SignatureType(Model):
     key_info: KeyInfoType | None
     object: list[ObjectType]
 
-    def __init__(self, *, id_: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] = None) -> None:
+    def __init__(self, *, id_: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] | None = None) -> None:
         self.id_ = id_
         self.signed_info = signed_info
         self.signature_value = signature_value
@@ -224,7 +224,7 @@ class SignedInfoType(Model):
     signature_method: SignatureMethodType | None
     reference: list[ReferenceType]
 
-    def __init__(self, *, id_: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] = None) -> None:
+    def __init__(self, *, id_: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] | None = None) -> None:
         self.id_ = id_
         self.canonicalization_method = canonicalization_method
         self.signature_method = signature_method
@@ -242,7 +242,7 @@ class CanonicalizationMethodType(Model):
     algorithm: str | None
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -258,7 +258,7 @@ class SignatureMethodType(Model):
     algorithm: str | None
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -297,7 +297,7 @@ class TransformsType(Model):
     _exi_members = (('transform', 'Transform', 1, True, 'http://www.w3.org/2000/09/xmldsig#'),)
     transform: list[TransformType]
 
-    def __init__(self, *, transform: list[TransformType] = None) -> None:
+    def __init__(self, *, transform: list[TransformType] | None = None) -> None:
         self.transform = [] if transform is None else transform
 
 
@@ -312,7 +312,7 @@ class TransformType(Model):
     algorithm: str | None
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -328,7 +328,7 @@ class DigestMethodType(Model):
     algorithm: str | None
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -360,7 +360,7 @@ class KeyInfoType(Model):
     id_: str | None
     children: list[Any]
 
-    def __init__(self, *, id_: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, id_: str | None = None, children: list[Any] | None = None) -> None:
         self.id_ = id_
         self.children = [] if children is None else children
 
@@ -375,7 +375,7 @@ class KeyValueType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 
@@ -449,7 +449,7 @@ class X509DataType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 
@@ -479,7 +479,7 @@ class PGPDataType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 
@@ -493,7 +493,7 @@ class SPKIDataType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 
@@ -510,7 +510,7 @@ class ObjectType(Model):
     mime_type: str | None
     children: list[Any]
 
-    def __init__(self, *, encoding: str | None = None, id_: str | None = None, mime_type: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, encoding: str | None = None, id_: str | None = None, mime_type: str | None = None, children: list[Any] | None = None) -> None:
         self.encoding = encoding
         self.id_ = id_
         self.mime_type = mime_type
@@ -527,7 +527,7 @@ class WPT_FinePositioningMethodListType(Model):
     _exi_members = (('wpt_fine_positioning_method', 'WPT_FinePositioningMethod', 1, True, 'urn:iso:std:iso:15118:-20:WPT'),)
     wpt_fine_positioning_method: list[WPT_FinePositioningMethodType]
 
-    def __init__(self, *, wpt_fine_positioning_method: list[WPT_FinePositioningMethodType] = None) -> None:
+    def __init__(self, *, wpt_fine_positioning_method: list[WPT_FinePositioningMethodType] | None = None) -> None:
         self.wpt_fine_positioning_method = [] if wpt_fine_positioning_method is None else wpt_fine_positioning_method
 
 
@@ -541,7 +541,7 @@ class WPT_PairingMethodListType(Model):
     _exi_members = (('wpt_pairing_method', 'WPT_PairingMethod', 1, True, 'urn:iso:std:iso:15118:-20:WPT'),)
     wpt_pairing_method: list[WPT_PairingMethodType]
 
-    def __init__(self, *, wpt_pairing_method: list[WPT_PairingMethodType] = None) -> None:
+    def __init__(self, *, wpt_pairing_method: list[WPT_PairingMethodType] | None = None) -> None:
         self.wpt_pairing_method = [] if wpt_pairing_method is None else wpt_pairing_method
 
 
@@ -555,7 +555,7 @@ class WPT_AlignmentCheckMethodListType(Model):
     _exi_members = (('wpt_alignment_check_method', 'WPT_AlignmentCheckMethod', 1, True, 'urn:iso:std:iso:15118:-20:WPT'),)
     wpt_alignment_check_method: list[WPT_AlignmentCheckMethodType]
 
-    def __init__(self, *, wpt_alignment_check_method: list[WPT_AlignmentCheckMethodType] = None) -> None:
+    def __init__(self, *, wpt_alignment_check_method: list[WPT_AlignmentCheckMethodType] | None = None) -> None:
         self.wpt_alignment_check_method = [] if wpt_alignment_check_method is None else wpt_alignment_check_method
 
 
@@ -588,7 +588,7 @@ class WPT_LF_TransmitterDataType(Model):
     tx_spec_data: list[WPT_TxRxSpecDataType]
     tx_package_spec_data: WPT_TxRxPackageSpecDataType | None
 
-    def __init__(self, *, number_of_transmitters: int | None = None, signal_frequency: RationalNumberType | None = None, tx_spec_data: list[WPT_TxRxSpecDataType] = None, tx_package_spec_data: WPT_TxRxPackageSpecDataType | None = None) -> None:
+    def __init__(self, *, number_of_transmitters: int | None = None, signal_frequency: RationalNumberType | None = None, tx_spec_data: list[WPT_TxRxSpecDataType] | None = None, tx_package_spec_data: WPT_TxRxPackageSpecDataType | None = None) -> None:
         self.number_of_transmitters = number_of_transmitters
         self.signal_frequency = signal_frequency
         self.tx_spec_data = [] if tx_spec_data is None else tx_spec_data
@@ -660,7 +660,7 @@ class WPT_TxRxPackageSpecDataType(Model):
     pulse_duration: int | None
     package_separation_time: int | None
 
-    def __init__(self, *, pulse_sequence_order: list[WPT_TxRxPulseOrderType] = None, pulse_separation_time: int | None = None, pulse_duration: int | None = None, package_separation_time: int | None = None) -> None:
+    def __init__(self, *, pulse_sequence_order: list[WPT_TxRxPulseOrderType] | None = None, pulse_separation_time: int | None = None, pulse_duration: int | None = None, package_separation_time: int | None = None) -> None:
         self.pulse_sequence_order = [] if pulse_sequence_order is None else pulse_sequence_order
         self.pulse_separation_time = pulse_separation_time
         self.pulse_duration = pulse_duration
@@ -694,7 +694,7 @@ class WPT_LF_ReceiverDataType(Model):
     number_of_receivers: int | None
     rx_spec_data: list[WPT_TxRxSpecDataType]
 
-    def __init__(self, *, number_of_receivers: int | None = None, rx_spec_data: list[WPT_TxRxSpecDataType] = None) -> None:
+    def __init__(self, *, number_of_receivers: int | None = None, rx_spec_data: list[WPT_TxRxSpecDataType] | None = None) -> None:
         self.number_of_receivers = number_of_receivers
         self.rx_spec_data = [] if rx_spec_data is None else rx_spec_data
 
@@ -716,7 +716,7 @@ class WPT_FinePositioningSetupResType(Model):
     vendor_specific_data_container: list[bytes]
     lf_system_setup_data: WPT_LF_SystemSetupDataType | None
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, primary_device_fine_positioning_method_list: WPT_FinePositioningMethodListType | None = None, primary_device_pairing_method_list: WPT_PairingMethodListType | None = None, primary_device_alignment_check_method_list: WPT_AlignmentCheckMethodListType | None = None, natural_offset: int | None = None, vendor_specific_data_container: list[bytes] = None, lf_system_setup_data: WPT_LF_SystemSetupDataType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, primary_device_fine_positioning_method_list: WPT_FinePositioningMethodListType | None = None, primary_device_pairing_method_list: WPT_PairingMethodListType | None = None, primary_device_alignment_check_method_list: WPT_AlignmentCheckMethodListType | None = None, natural_offset: int | None = None, vendor_specific_data_container: list[bytes] | None = None, lf_system_setup_data: WPT_LF_SystemSetupDataType | None = None) -> None:
         self.header = header
         self.response_code = response_code
         self.primary_device_fine_positioning_method_list = primary_device_fine_positioning_method_list
@@ -741,7 +741,7 @@ class WPT_FinePositioningReqType(Model):
     vendor_specific_data_container: list[bytes]
     wpt_lf_data_package_list: WPT_LF_DataPackageListType | None
 
-    def __init__(self, *, header: MessageHeaderType | None = None, ev_processing: ProcessingType | None = None, ev_result_code: WPT_EVResultType | None = None, vendor_specific_data_container: list[bytes] = None, wpt_lf_data_package_list: WPT_LF_DataPackageListType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType | None = None, ev_processing: ProcessingType | None = None, ev_result_code: WPT_EVResultType | None = None, vendor_specific_data_container: list[bytes] | None = None, wpt_lf_data_package_list: WPT_LF_DataPackageListType | None = None) -> None:
         self.header = header
         self.ev_processing = ev_processing
         self.ev_result_code = ev_result_code
@@ -887,7 +887,7 @@ class WPT_FinePositioningResType(Model):
     vendor_specific_data_container: list[bytes]
     wpt_lf_data_package_list: WPT_LF_DataPackageListType | None
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_processing: ProcessingType | None = None, vendor_specific_data_container: list[bytes] = None, wpt_lf_data_package_list: WPT_LF_DataPackageListType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_processing: ProcessingType | None = None, vendor_specific_data_container: list[bytes] | None = None, wpt_lf_data_package_list: WPT_LF_DataPackageListType | None = None) -> None:
         self.header = header
         self.response_code = response_code
         self.evse_processing = evse_processing
@@ -909,7 +909,7 @@ class WPT_PairingReqType(Model):
     ev_result_code: WPT_EVResultType | None
     vendor_specific_data_container: list[bytes]
 
-    def __init__(self, *, header: MessageHeaderType | None = None, ev_processing: ProcessingType | None = None, observed_id_code: int | None = None, ev_result_code: WPT_EVResultType | None = None, vendor_specific_data_container: list[bytes] = None) -> None:
+    def __init__(self, *, header: MessageHeaderType | None = None, ev_processing: ProcessingType | None = None, observed_id_code: int | None = None, ev_result_code: WPT_EVResultType | None = None, vendor_specific_data_container: list[bytes] | None = None) -> None:
         self.header = header
         self.ev_processing = ev_processing
         self.observed_id_code = observed_id_code
@@ -932,7 +932,7 @@ class WPT_PairingResType(Model):
     alternative_secc_list: AlternativeSECCListType | None
     vendor_specific_data_container: list[bytes]
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_processing: ProcessingType | None = None, observed_id_code: int | None = None, alternative_secc_list: AlternativeSECCListType | None = None, vendor_specific_data_container: list[bytes] = None) -> None:
+    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_processing: ProcessingType | None = None, observed_id_code: int | None = None, alternative_secc_list: AlternativeSECCListType | None = None, vendor_specific_data_container: list[bytes] | None = None) -> None:
         self.header = header
         self.response_code = response_code
         self.evse_processing = evse_processing
@@ -951,7 +951,7 @@ class AlternativeSECCListType(Model):
     _exi_members = (('alternative_secc', 'AlternativeSECC', 1, True, 'urn:iso:std:iso:15118:-20:WPT'),)
     alternative_secc: list[AlternativeSECCType]
 
-    def __init__(self, *, alternative_secc: list[AlternativeSECCType] = None) -> None:
+    def __init__(self, *, alternative_secc: list[AlternativeSECCType] | None = None) -> None:
         self.alternative_secc = [] if alternative_secc is None else alternative_secc
 
 
@@ -991,7 +991,7 @@ class WPT_ChargeParameterDiscoveryReqType(Model):
     evpc_device_local_control: bool | None
     vendor_specific_data_container: list[bytes]
 
-    def __init__(self, *, header: MessageHeaderType | None = None, evpc_max_receivable_power: RationalNumberType | None = None, sd_max_ground_clearence: int | None = None, sd_min_ground_clearence: int | None = None, evpc_natural_frequency: RationalNumberType | None = None, evpc_device_local_control: bool | None = None, vendor_specific_data_container: list[bytes] = None) -> None:
+    def __init__(self, *, header: MessageHeaderType | None = None, evpc_max_receivable_power: RationalNumberType | None = None, sd_max_ground_clearence: int | None = None, sd_min_ground_clearence: int | None = None, evpc_natural_frequency: RationalNumberType | None = None, evpc_device_local_control: bool | None = None, vendor_specific_data_container: list[bytes] | None = None) -> None:
         self.header = header
         self.evpc_max_receivable_power = evpc_max_receivable_power
         self.sd_max_ground_clearence = sd_max_ground_clearence
@@ -1020,7 +1020,7 @@ class WPT_ChargeParameterDiscoveryResType(Model):
     pd_max_coil_current: RationalNumberType | None
     sd_manufacturer_specific_data_container: list[bytes]
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, pd_input_power_class: WPT_PowerClassType | None = None, sd_min_output_power: RationalNumberType | None = None, sd_max_output_power: RationalNumberType | None = None, sd_max_ground_clearance_support: int | None = None, sd_min_ground_clearance_support: int | None = None, pd_min_coil_current: RationalNumberType | None = None, pd_max_coil_current: RationalNumberType | None = None, sd_manufacturer_specific_data_container: list[bytes] = None) -> None:
+    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, pd_input_power_class: WPT_PowerClassType | None = None, sd_min_output_power: RationalNumberType | None = None, sd_max_output_power: RationalNumberType | None = None, sd_max_ground_clearance_support: int | None = None, sd_min_ground_clearance_support: int | None = None, pd_min_coil_current: RationalNumberType | None = None, pd_max_coil_current: RationalNumberType | None = None, sd_manufacturer_specific_data_container: list[bytes] | None = None) -> None:
         self.header = header
         self.response_code = response_code
         self.pd_input_power_class = pd_input_power_class
@@ -1047,7 +1047,7 @@ class WPT_AlignmentCheckReqType(Model):
     ev_result_code: WPT_EVResultType | None
     vendor_specific_data_container: list[bytes]
 
-    def __init__(self, *, header: MessageHeaderType | None = None, ev_processing: ProcessingType | None = None, target_coil_current: RationalNumberType | None = None, ev_result_code: WPT_EVResultType | None = None, vendor_specific_data_container: list[bytes] = None) -> None:
+    def __init__(self, *, header: MessageHeaderType | None = None, ev_processing: ProcessingType | None = None, target_coil_current: RationalNumberType | None = None, ev_result_code: WPT_EVResultType | None = None, vendor_specific_data_container: list[bytes] | None = None) -> None:
         self.header = header
         self.ev_processing = ev_processing
         self.target_coil_current = target_coil_current
@@ -1070,7 +1070,7 @@ class WPT_AlignmentCheckResType(Model):
     supply_device_current: RationalNumberType | None
     vendor_specific_data_container: list[bytes]
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_processing: ProcessingType | None = None, power_transmitted: RationalNumberType | None = None, supply_device_current: RationalNumberType | None = None, vendor_specific_data_container: list[bytes] = None) -> None:
+    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_processing: ProcessingType | None = None, power_transmitted: RationalNumberType | None = None, supply_device_current: RationalNumberType | None = None, vendor_specific_data_container: list[bytes] | None = None) -> None:
         self.header = header
         self.response_code = response_code
         self.evse_processing = evse_processing
@@ -1097,7 +1097,7 @@ class WPT_ChargeLoopReqType(Model):
     evpc_power_control_parameter: WPT_EVPCPowerControlParameterType | None
     manufacturer_specific_data_container: list[bytes]
 
-    def __init__(self, *, header: MessageHeaderType | None = None, display_parameters: DisplayParametersType | None = None, meter_info_requested: bool | None = None, evpc_power_request: RationalNumberType | None = None, evpc_power_output: RationalNumberType | None = None, evpc_charge_diagnostics: WPT_EVPCChargeDiagnosticsType | None = None, evpc_operating_frequency: RationalNumberType | None = None, evpc_power_control_parameter: WPT_EVPCPowerControlParameterType | None = None, manufacturer_specific_data_container: list[bytes] = None) -> None:
+    def __init__(self, *, header: MessageHeaderType | None = None, display_parameters: DisplayParametersType | None = None, meter_info_requested: bool | None = None, evpc_power_request: RationalNumberType | None = None, evpc_power_output: RationalNumberType | None = None, evpc_charge_diagnostics: WPT_EVPCChargeDiagnosticsType | None = None, evpc_operating_frequency: RationalNumberType | None = None, evpc_power_control_parameter: WPT_EVPCPowerControlParameterType | None = None, manufacturer_specific_data_container: list[bytes] | None = None) -> None:
         self.header = header
         self.display_parameters = display_parameters
         self.meter_info_requested = meter_info_requested
@@ -1183,7 +1183,7 @@ class WPT_ChargeLoopResType(Model):
     spc_power_control_parameter: WPT_SPCPowerControlParameterType | None
     manufacturer_specific_data_container: list[bytes]
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_status: EVSEStatusType | None = None, meter_info: MeterInfoType | None = None, receipt: ReceiptType | None = None, evpc_power_request: RationalNumberType | None = None, sd_power_input: RationalNumberType | None = None, spc_max_output_power_limit: RationalNumberType | None = None, spc_min_output_power_limit: RationalNumberType | None = None, spc_charge_diagnostics: WPT_SPCChargeDiagnosticsType | None = None, spc_operating_frequency: RationalNumberType | None = None, spc_power_control_parameter: WPT_SPCPowerControlParameterType | None = None, manufacturer_specific_data_container: list[bytes] = None) -> None:
+    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_status: EVSEStatusType | None = None, meter_info: MeterInfoType | None = None, receipt: ReceiptType | None = None, evpc_power_request: RationalNumberType | None = None, sd_power_input: RationalNumberType | None = None, spc_max_output_power_limit: RationalNumberType | None = None, spc_min_output_power_limit: RationalNumberType | None = None, spc_charge_diagnostics: WPT_SPCChargeDiagnosticsType | None = None, spc_operating_frequency: RationalNumberType | None = None, spc_power_control_parameter: WPT_SPCPowerControlParameterType | None = None, manufacturer_specific_data_container: list[bytes] | None = None) -> None:
         self.header = header
         self.response_code = response_code
         self.evse_status = evse_status
@@ -1258,7 +1258,7 @@ class ReceiptType(Model):
     overstay_costs: DetailedCostType | None
     tax_costs: list[DetailedTaxType]
 
-    def __init__(self, *, time_anchor: int | None = None, energy_costs: DetailedCostType | None = None, occupancy_costs: DetailedCostType | None = None, additional_services_costs: DetailedCostType | None = None, overstay_costs: DetailedCostType | None = None, tax_costs: list[DetailedTaxType] = None) -> None:
+    def __init__(self, *, time_anchor: int | None = None, energy_costs: DetailedCostType | None = None, occupancy_costs: DetailedCostType | None = None, additional_services_costs: DetailedCostType | None = None, overstay_costs: DetailedCostType | None = None, tax_costs: list[DetailedTaxType] | None = None) -> None:
         self.time_anchor = time_anchor
         self.energy_costs = energy_costs
         self.occupancy_costs = occupancy_costs
@@ -1344,7 +1344,7 @@ class ManifestType(Model):
     id_: str | None
     reference: list[ReferenceType]
 
-    def __init__(self, *, id_: str | None = None, reference: list[ReferenceType] = None) -> None:
+    def __init__(self, *, id_: str | None = None, reference: list[ReferenceType] | None = None) -> None:
         self.id_ = id_
         self.reference = [] if reference is None else reference
 
@@ -1360,7 +1360,7 @@ class SignaturePropertiesType(Model):
     id_: str | None
     signature_property: list[SignaturePropertyType]
 
-    def __init__(self, *, id_: str | None = None, signature_property: list[SignaturePropertyType] = None) -> None:
+    def __init__(self, *, id_: str | None = None, signature_property: list[SignaturePropertyType] | None = None) -> None:
         self.id_ = id_
         self.signature_property = [] if signature_property is None else signature_property
 
@@ -1377,7 +1377,7 @@ class SignaturePropertyType(Model):
     target: str | None
     children: list[Any]
 
-    def __init__(self, *, id_: str | None = None, target: str | None = None, children: list[Any] = None) -> None:
+    def __init__(self, *, id_: str | None = None, target: str | None = None, children: list[Any] | None = None) -> None:
         self.id_ = id_
         self.target = target
         self.children = [] if children is None else children
@@ -1393,7 +1393,7 @@ class anyType(Model):
     _exi_members = (('children', '#children', 3, True, ''),)
     children: list[Any]
 
-    def __init__(self, *, children: list[Any] = None) -> None:
+    def __init__(self, *, children: list[Any] | None = None) -> None:
         self.children = [] if children is None else children
 
 
@@ -1589,7 +1589,7 @@ class ListOfRootCertificateIDsType(Model):
     _exi_members = (('root_certificate_id', 'RootCertificateID', 1, True, 'urn:iso:std:iso:15118:-20:CommonTypes'),)
     root_certificate_id: list[X509IssuerSerialType]
 
-    def __init__(self, *, root_certificate_id: list[X509IssuerSerialType] = None) -> None:
+    def __init__(self, *, root_certificate_id: list[X509IssuerSerialType] | None = None) -> None:
         self.root_certificate_id = [] if root_certificate_id is None else root_certificate_id
 
 

@@ -34,7 +34,7 @@ from iso15118.errors import Iso15118Error
 from iso15118.messages import apphand, iso2
 from iso15118.transport import V2GConnection, connect, discover, iso2_client_context
 
-EVCC_ID = bytes.fromhex("0A1B2C3D4E5F")  # the EV's MAC address, [V2G2-879]
+EVCC_ID = bytes.fromhex("0A1B2C3D4E5F")  # by convention the MAC address of the EV's modem
 TARGET_VOLTAGE = 400.0
 TARGET_CURRENT = 100.0
 MAX_REPEATS = 20  # of a request answered "Ongoing" or while pre-charging: then give up

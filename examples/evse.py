@@ -57,7 +57,8 @@ W = iso2.UnitSymbolType.W
 OK = iso2.ResponseCodeType.OK
 FINISHED = iso2.EVSEProcessingType.Finished
 
-#: After each request (left), the requests that may come next ([V2G2-538]). PowerDelivery
+#: After each request (left), the requests that may come next; anything else is a sequence
+#: error, answered with FAILED_SequenceError and the end of the session. PowerDelivery
 #: is split by its ChargeProgress: what may follow it depends on it.
 NEXT_REQUESTS: dict[str, tuple[type, ...]] = {
     "start": (iso2.SessionSetupReqType,),
@@ -89,7 +90,7 @@ class Evse:
     """One session's state and the answer to each request."""
 
     def __init__(self) -> None:
-        self.session_id = os.urandom(8)  # [V2G2-756]: the SECC chooses it
+        self.session_id = os.urandom(8)  # the SECC chooses it, the EV echoes it
         self.state = "start"
         self.voltage = 0.0  # what the simulated converter outputs
         self.current = 0.0

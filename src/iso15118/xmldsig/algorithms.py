@@ -11,6 +11,7 @@ from __future__ import annotations
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
@@ -50,7 +51,7 @@ _ECDSA_BY_CURVE: dict[str, str] = {
 }
 
 PrivateKey = ec.EllipticCurvePrivateKey | ed448.Ed448PrivateKey
-PublicKey = ec.EllipticCurvePublicKey | ed448.Ed448PublicKey
+
 
 def _ecdsa_width(key: ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey) -> int:
     return (key.curve.key_size + 7) // 8
@@ -71,7 +72,9 @@ def sign_bytes(key: PrivateKey, method: str, data: bytes) -> bytes:
     return r.to_bytes(width, "big") + s.to_bytes(width, "big")
 
 
-def check_signature_value(key: PublicKey, method: str, data: bytes, value: bytes) -> None:
+def check_signature_value(key: CertificatePublicKeyTypes, method: str, data: bytes,
+                          value: bytes) -> None:
+    """Raise :class:`SignatureValueError` unless ``value`` signs ``data`` under ``key``."""
     if not value:
         raise SignatureValueError("the SignatureValue is empty")
     if method == EDDSA_ED448:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from iso15118 import codec, protocols
 from iso15118.errors import Iso15118Error
@@ -28,7 +29,6 @@ from iso15118.xmldsig.algorithms import (
     ECDSA_HASHES,
     EDDSA_ED448,
     PrivateKey,
-    PublicKey,
     check_signature_value,
     default_digest,
     default_signature_method,
@@ -183,7 +183,8 @@ def _digest_for(uri: str, element: str, value: Any, protocol: str, method: str) 
                              f"fragment: {e}", reference=uri) from e
 
 
-def verify(message: Any, certificate: x509.Certificate | PublicKey | None = None, *,
+def verify(message: Any,
+           certificate: x509.Certificate | CertificatePublicKeyTypes | None = None, *,
            protocol: str | None = None, detached: Iterable[Detached] = (),
            require_all_ids: bool = True) -> VerifiedSignature:
     """Check the Signature in the header of ``message``; raise a :class:`SignatureError`.
@@ -221,14 +222,14 @@ def verify(message: Any, certificate: x509.Certificate | PublicKey | None = None
     for ref in signed_info.reference:
         checks.append(_check_reference(message, protocol, ref, by_uri))
         seen.add(checks[-1].uri)
+    if len(seen) != len(checks):
+        raise SignatureError("SignedInfo references the same URI more than once")
     if require_all_ids:
         for ident, q, _v in id_elements(message, protocol):
             if "#" + ident not in seen:
                 raise UnsignedElementError(
                     f"{q.split('}')[-1]} (Id {ident!r}) is not covered by the signature",
                     reference="#" + ident)
-    if len(seen) != len(checks):
-        raise SignatureError("SignedInfo references the same URI more than once")
     try:
         si_exi = signed_info_exi(signed_info)
     except Iso15118Error as e:
@@ -246,7 +247,7 @@ def verify(message: Any, certificate: x509.Certificate | PublicKey | None = None
 
 
 def verify_signed_info(signed_info: Any, signature_value: bytes,
-                       certificate: x509.Certificate | PublicKey) -> bytes:
+                       certificate: x509.Certificate | CertificatePublicKeyTypes) -> bytes:
     """Only the last step of :func:`verify`: the signature over SignedInfo.
 
     For diagnosis, or when a reference's digest has been checked some other way. It
@@ -266,7 +267,8 @@ def _check_reference(message: Any, protocol: str, ref: Any,
                      detached: dict[str, Detached]) -> ReferenceCheck:
     uri = ref.uri or ""
     transforms = ref.transforms.transform if ref.transforms is not None else []
-    # V2G2-767: at most one transform, and only the EXI canonicalization makes sense.
+    # One transform per reference (V2G2-767), and only EXI canonicalization makes sense:
+    # the digest input is defined as the EXI fragment, nothing else.
     if len(transforms) > 1 or any(t.algorithm not in CANONICAL_EXI_ALIASES for t in transforms):
         raise UnsupportedAlgorithmError(
             f"reference {uri}: only the canonical-exi transform is supported", reference=uri)

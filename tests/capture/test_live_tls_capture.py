@@ -10,6 +10,7 @@ so decrypting them checks our record layer against OpenSSL's.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -34,7 +35,7 @@ from iso15118.v2gtp import PayloadType
 
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
 
-SAP = PayloadType.SAP_ISO2_DIN
+SAP = int(PayloadType.SAP_ISO2_DIN)
 
 
 def _exi(protocol: str, text: str) -> bytes:
@@ -67,8 +68,11 @@ ISO20_SSRES = ('{"SessionSetupRes": {"Header": {"SessionID": "0102030405060708",
                '1700000001}, "ResponseCode": "OK_NewSessionEstablished", "EVSEID": "DE*ABC*E1"}}')
 
 
-async def _session(server_ctx: object, client_ctx: object, exchanges: list[tuple[int, bytes,
-                   bytes]], capture: LoopbackCapture) -> None:
+Exchange = tuple[int, bytes, bytes]  # payload type, request, response
+
+
+async def _session(server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext,
+                   exchanges: list[Exchange], capture: LoopbackCapture) -> None:
     answers = {req: res for _pt, req, res in exchanges}
 
     async def handler(conn: V2GConnection) -> None:
@@ -85,14 +89,15 @@ async def _session(server_ctx: object, client_ctx: object, exchanges: list[tuple
                 assert frame.payload == res
 
 
-def _capture(tmp_path: Path, version: int) -> tuple[Path, Path, list[tuple[int, bytes, bytes]]]:
+def _capture(tmp_path: Path, version: int) -> tuple[Path, Path, list[Exchange]]:
     keylog = tmp_path / "keys.txt"
     if version == 2:
         root, chain, key = make_pair(tmp_path, "secc", ec.SECP256R1())
         server_ctx = iso2_server_context(chain, key, keylog_filename=keylog)
         client_ctx = iso2_client_context(cafile=root, keylog_filename=keylog)
-        exchanges = [(SAP, _sap_req("urn:iso:15118:2:2013:MsgDef", 2), _exi("apphand", SAP_RES)),
-                     (SAP, _exi("iso2", ISO2_CDREQ), _exi("iso2", ISO2_CDRES))]
+        exchanges: list[Exchange] = [
+            (SAP, _sap_req("urn:iso:15118:2:2013:MsgDef", 2), _exi("apphand", SAP_RES)),
+            (SAP, _exi("iso2", ISO2_CDREQ), _exi("iso2", ISO2_CDRES))]
     else:
         secc_root, secc_chain, secc_key = make_pair(tmp_path, "secc", ec.SECP521R1())
         ev_root, ev_chain, ev_key = make_pair(tmp_path, "ev", ec.SECP521R1())
@@ -102,7 +107,7 @@ def _capture(tmp_path: Path, version: int) -> tuple[Path, Path, list[tuple[int, 
                                           keylog_filename=keylog)
         exchanges = [(SAP, _sap_req("urn:iso:std:iso:15118:-20:DC", 1),
                       _exi("apphand", SAP_RES)),
-                     (PayloadType.ISO20_COMMON, _exi("iso20-common", ISO20_SSREQ),
+                     (int(PayloadType.ISO20_COMMON), _exi("iso20-common", ISO20_SSREQ),
                       _exi("iso20-common", ISO20_SSRES))]
     capture = LoopbackCapture()
     try:

@@ -58,6 +58,7 @@ def _ecdsa_width(key: ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey) ->
 
 
 def sign_bytes(key: PrivateKey, method: str, data: bytes) -> bytes:
+    """The SignatureValue of ``data``: raw fixed-width ``r || s`` for ECDSA, RFC 8032 for Ed448."""
     if method == EDDSA_ED448:
         if not isinstance(key, ed448.Ed448PrivateKey):
             raise SignatureError(f"{method} needs an Ed448 key, not {type(key).__name__}")
@@ -106,6 +107,7 @@ def check_signature_value(key: CertificatePublicKeyTypes, method: str, data: byt
 
 
 def default_signature_method(key: PrivateKey) -> str:
+    """The method the standards pair with a key: P-256/SHA-256, P-521/SHA-512, Ed448."""
     if isinstance(key, ed448.Ed448PrivateKey):
         return EDDSA_ED448
     if isinstance(key, ec.EllipticCurvePrivateKey):
@@ -117,6 +119,7 @@ def default_signature_method(key: PrivateKey) -> str:
 
 
 def default_digest(protocol: str) -> str:
+    """The DigestMethod a protocol uses unless told otherwise."""
     # -2 and DIN: SHA-256, the hash of their P-256 profile; -20: SHA-512, that of P-521.
     # The -20 digest for Ed448 signatures is taken to be SHA-512 too; pass
     # digest_method= where a profile says otherwise.

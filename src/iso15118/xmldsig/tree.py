@@ -37,6 +37,7 @@ def protocol_of(message: Any) -> str:
 
 
 def root_qname(protocol: str, message: Any) -> str:
+    """The document element name of a message (-20 messages are their own roots)."""
     p = protocols.get(protocol)
     if p.root:
         return p.root
@@ -114,6 +115,7 @@ def find_by_id(message: Any, ident: str, protocol: str | None = None) -> tuple[s
     return hits[0]
 
 
+# ----------------------------------------------------------------------------- model modules
 
 
 @cache
@@ -189,6 +191,7 @@ def embedded_signer(message: Any, protocol: str | None = None) -> x509.Certifica
 
 
 def message_header(message: Any) -> Any:
+    """The header that holds the Signature (-2/DIN ``V2G_Message.Header``, -20 ``Header``)."""
     header = getattr(message, "header", None)
     if header is None or not hasattr(header, "signature"):
         raise NoSignatureError(f"{type(message).__name__} has no message header")

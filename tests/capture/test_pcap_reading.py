@@ -191,3 +191,13 @@ def test_sdp_over_udp_is_decoded_with_its_direction() -> None:
     [entry] = result.entries
     assert entry.kind == "sdp" and entry.direction == "EV->EVSE" and entry.name == "SDPRequest"
     assert ("security", "NO_TLS") in entry.values
+
+
+def test_tls_seen_from_the_middle_is_reported_once_not_per_record() -> None:
+    record = b"\x17\x03\x03\x00\x05" + bytes(5)
+    frames = [ether(tcp6(EV, EVSE, 1 + i * len(record), record)) for i in range(3)]
+    result = read_capture(pcap(frames))
+    [conn] = result.connections
+    assert conn.transport == "tls" and conn.undecrypted_records == 3
+    [notice] = result.problems
+    assert "ClientHello was not captured" in notice.name

@@ -149,7 +149,9 @@ class TlsSession:
                 return []
             if ctype == _ALERT:
                 return [self._alert(side, fragment)]
-            return [TlsNotice(side, "application data before the handshake ended", True)]
+            # application data with no handshake seen: the capture began mid-session
+            d.undecrypted += 1
+            return [TlsNotice(side, self._no_key_reason(), True)] if d.undecrypted == 1 else []
         if d.current is None and not d.upcoming:
             d.undecrypted += 1
             return [TlsNotice(side, self._no_key_reason(), True)] if d.undecrypted == 1 else []

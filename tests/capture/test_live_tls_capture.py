@@ -89,12 +89,16 @@ async def _session(server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext,
                 assert frame.payload == res
 
 
-def _capture(tmp_path: Path, version: int) -> tuple[Path, Path, list[Exchange]]:
+def _capture(tmp_path: Path, version: int, suite: str | None = None
+             ) -> tuple[Path, Path, list[Exchange]]:
     keylog = tmp_path / "keys.txt"
     if version == 2:
         root, chain, key = make_pair(tmp_path, "secc", ec.SECP256R1())
         server_ctx = iso2_server_context(chain, key, keylog_filename=keylog)
         client_ctx = iso2_client_context(cafile=root, keylog_filename=keylog)
+        if suite is not None:  # other TLS 1.2 record protections than the -2 suite's CBC
+            server_ctx.set_ciphers(suite)
+            client_ctx.set_ciphers(suite)
         exchanges: list[Exchange] = [
             (SAP, _sap_req("urn:iso:15118:2:2013:MsgDef", 2), _exi("apphand", SAP_RES)),
             (SAP, _exi("iso2", ISO2_CDREQ), _exi("iso2", ISO2_CDRES))]
@@ -143,6 +147,16 @@ def test_captured_tls_session_is_decrypted_and_decoded(tmp_path: Path, version: 
         assert ("EVSEPresentCurrent", "124 A") in result.messages[3].values
     else:
         assert names[2:] == ["SessionSetupReq", "SessionSetupRes"]
+
+
+@pytest.mark.parametrize("suite", ["ECDHE-ECDSA-AES128-GCM-SHA256",
+                                   "ECDHE-ECDSA-CHACHA20-POLY1305"])
+def test_tls12_aead_suites_are_decrypted_too(tmp_path: Path, suite: str) -> None:
+    pcap, keylog, exchanges = _capture(tmp_path, 2, suite)
+    result = read_capture(pcap.read_bytes(), KeyLog.parse(keylog.read_text()))
+    [conn] = result.connections
+    assert conn.tls is not None and ("GCM" in conn.tls or "CHACHA20" in conn.tls)
+    assert [m.payload for m in result.messages] == [p for _t, q, r in exchanges for p in (q, r)]
 
 
 def test_without_the_key_log_the_records_stay_encrypted_and_say_so(tmp_path: Path) -> None:

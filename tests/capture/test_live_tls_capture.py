@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from certs import make_pair
+from capture_certs import make_pair
 from cryptography.hazmat.primitives.asymmetric import ec
 from loopback_capture import LoopbackCapture, available
 

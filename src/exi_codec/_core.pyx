@@ -108,6 +108,8 @@ DEF M_VALUE = 2
 DEF M_CHILDREN = 3
 
 DEF MAX_DEPTH = 256
+XSD_NS = "http://www.w3.org/2001/XMLSchema"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 DEF INT64_LIMIT = 4611686018427387904  # 2**62: bounds beyond go the generic way
 
 cdef struct CProd:
@@ -627,6 +629,11 @@ cdef class Grammar:
         self.element_types = dict(tables["element_types"])
         self.fragment_types = dict(tables["fragment_types"])
         self.anytype = tables["anytype"]
+        xsd = self.uris.index(XSD_NS)
+        if "anyType" in self.local_names[xsd]:
+            # xsi:type="xs:anyType" names the ur-type, which has no entry of its own
+            self.xsd_type_index.setdefault((xsd, self.local_names[xsd].index("anyType")),
+                                           self.anytype)
         self.xsi_uri = self.uris.index("http://www.w3.org/2001/XMLSchema-instance")
         self.set_classes(classes)
 
@@ -727,6 +734,10 @@ cdef class Grammar:
         e.w = BitWriter.__new__(BitWriter)
         e.empty_as_ch = empty_as_ch
         e.lenient = lenient
+        e.uris = self.uris
+        e.local_names = self.local_names
+        e.tables_copied = False
+        e.undeclared_seen = None
         return e.run(qname, value, fragment, header)
 
     def decode(self, bytes data, bint fragment=False, bint strict=False):
@@ -768,6 +779,10 @@ cdef class Encoder:
     cdef BitWriter w
     cdef bint empty_as_ch
     cdef bint lenient
+    cdef list uris  # qname string tables of this stream (copied on the first addition)
+    cdef list local_names
+    cdef bint tables_copied
+    cdef set undeclared_seen  # undeclared element names met so far (built-in grammars)
 
     cdef bytes run(self, int qname, object value, bint fragment, bint header):
         cdef Grammar g = self.g
@@ -969,8 +984,100 @@ cdef class Encoder:
                     e.add_parent(g.qname_short[q])
                     raise
                 return p.target
-        raise EncodeError("element %s not allowed here (expected %s)" % (
-            qn, " or ".join(g.expected(s))))
+        return self.wildcard_child(s, str(qn), q, value, depth)
+
+    cdef int wildcard_child(self, int s, str qn, int q, object value, int depth) except -1:
+        """An element matched by a wildcard: SE(*) or SE(uri:*) with its qname.
+
+        A globally declared element keeps its grammar. Any other element gets the
+        xs:anyType grammar, announced by xsi:type="xs:anyType": with built-in element
+        grammars disabled (EXI Profile), that is what the reference writes.
+        """
+        cdef Grammar g = self.g
+        cdef int j, t, ui
+        cdef CProd* p
+        cdef CState* st = &g.states[s]
+        uri, local = (qn[1:].split("}", 1) if qn.startswith("{") else ("", qn))
+        j = -1
+        for k in range(st.count):
+            p = &g.prods[st.first + k]
+            if p.event == EV_SE_ANY or (p.event == EV_SE_NS and g.uris[p.qname] == uri):
+                j = k
+                break
+        if j < 0:
+            raise EncodeError("element %s not allowed here (expected %s)" % (
+                qn, " or ".join(g.expected(s))))
+        self.w.bits(st.width1, j)
+        p = &g.prods[st.first + j]
+        if p.event == EV_SE_ANY:
+            ui = self.write_uri(uri)
+        else:
+            ui = p.qname
+        self.write_local(ui, local)
+        t = g.element_types.get(q, -1) if q >= 0 else -1
+        if t < 0 and type(value) is not g.t_class[g.anytype]:
+            raise EncodeError("element %s not allowed here (expected %s)" % (
+                qn, " or ".join(g.expected(s))))
+        try:
+            if t >= 0:
+                self.element(t, value, depth + 1)
+            else:
+                # The built-in element grammar: second level EE, AT(*), SE(*), CH in
+                # 2 bits. The first level is empty the first time a name occurs in the
+                # stream and holds one production on every later occurrence (as the
+                # reference does), so a 1-bit escape precedes the code then. AT(*) is
+                # xsi:type with the QName xs:anyType; then the schema's anyType grammar.
+                if self.undeclared_seen is None:
+                    self.undeclared_seen = set()
+                if qn in self.undeclared_seen:
+                    self.w.bits(1, 1)
+                else:
+                    self.undeclared_seen.add(qn)
+                self.w.bits(2, 1)
+                self.write_local(self.write_uri(XSI_NS), "type")
+                self.write_local(self.write_uri(XSD_NS), "anyType")
+                self.element(g.anytype, value, depth + 1)
+        except EncodeError as e:
+            e.add_parent(local)
+            raise
+        return p.target
+
+    cdef int write_uri(self, str uri) except -1:
+        """A URI through the string table (EXI 1.0, 7.3.2); returns its index."""
+        cdef int width = _bits_for(len(self.uris) + 1)
+        cdef int i
+        for i in range(len(self.uris)):
+            if self.uris[i] == uri:
+                self.w.bits(width, i + 1)
+                return i
+        self.w.bits(width, 0)
+        self.w.uint_small(len(uri))
+        self.chars(uri)
+        self.copy_tables()
+        self.uris.append(uri)
+        self.local_names.append([])
+        return len(self.uris) - 1
+
+    cdef int write_local(self, int ui, str local) except -1:
+        """A local name through the string table of its URI (EXI 1.0, 7.3.3)."""
+        cdef list names = self.local_names[ui]
+        cdef int i
+        for i in range(len(names)):
+            if names[i] == local:
+                self.w.uint_small(0)
+                self.w.bits(_bits_for(len(names)), i)
+                return 0
+        self.w.uint_small(len(local) + 1)
+        self.chars(local)
+        self.copy_tables()
+        self.local_names[ui].append(local)
+        return 0
+
+    cdef void copy_tables(self):
+        if not self.tables_copied:
+            self.uris = list(self.uris)
+            self.local_names = [list(x) for x in self.local_names]
+            self.tables_copied = True
 
     # ------------------------------------------------------------------ values
 
@@ -1163,9 +1270,12 @@ cdef class Encoder:
         return idx
 
     cdef int string(self, str v) except -1:
-        cdef Py_ssize_t n = PyUnicode_GET_LENGTH(v)
+        # a value-table miss: length + 2 (valuePartitionCapacity 0: never a hit)
+        self.w.uint_small(PyUnicode_GET_LENGTH(v) + 2)
+        return self.chars(v)
+
+    cdef int chars(self, str v) except -1:
         cdef Py_UCS4 c
-        self.w.uint_small(n + 2)
         for c in v:
             if c < 128:
                 self.w.bits(8, c)
@@ -1248,6 +1358,7 @@ cdef class Decoder:
     cdef dict local_values
     cdef list global_values
     cdef bint strict
+    cdef set undeclared_seen  # undeclared element names met so far (built-in grammars)
 
     cdef void setup(self, Grammar g, bytes data, bint strict):
         self.g = g
@@ -1261,6 +1372,7 @@ cdef class Decoder:
         self.tables_copied = False
         self.local_values = None
         self.global_values = None
+        self.undeclared_seen = None
 
     cdef int check_end(self) except -1:
         cdef Py_ssize_t rest = self.r.remaining()
@@ -1724,14 +1836,8 @@ cdef class Decoder:
                 self.empty_simple_content(obj, t)
                 return obj
             if u == U_XSI_TYPE:
-                tq = self.read_qname()
-                nt = -1
-                if tq >= 0:
-                    nt = g.xsd_type_index.get((g.qname_uri[tq], g.qname_local[tq]), -1)
-                if nt < 0:
-                    self.r.fail("xsi:type names an unknown type %s" % self.qtext(tq, False))
                 # the rest of the element follows the named type's grammar
-                return self.element(nt, q, depth)
+                return self.element(self.xsi_type(), q, depth)
             if u == U_XSI_NIL:
                 if self.r.bits(1):
                     return self.nil_element(t, depth)
@@ -1761,15 +1867,57 @@ cdef class Decoder:
                 continue
             self.r.fail("unexpected event after xsi:nil")
 
+    cdef int xsi_type(self) except -1:
+        """The type an xsi:type value names (a QName read from the string tables)."""
+        cdef Grammar g = self.g
+        cdef int tq = self.read_qname()
+        text = self.qtext(tq, False)
+        uri, local = text[1:].split("}", 1) if text.startswith("{") else ("", text)
+        nt = -1
+        if uri in g.uris:
+            ui = g.uris.index(uri)
+            if local in g.local_names[ui]:
+                nt = g.xsd_type_index.get((ui, g.local_names[ui].index(local)), -1)
+        if nt < 0:
+            self.r.fail("xsi:type names an unknown type %s" % text)
+        return nt
+
     cdef object wildcard_element(self, int cq, int depth):
+        """An element matched by SE(*): a declared global element, or an undeclared one.
+
+        With built-in element grammars disabled (EXI Profile, as ISO 15118 uses EXI),
+        an undeclared element starts in an unlearned built-in grammar (first level
+        empty, second level EE, AT(*), SE(*), CH) and the reference casts it at once
+        with xsi:type="xs:anyType"; its content then follows that type's grammar.
+        """
         cdef Grammar g = self.g
         cdef int t = g.element_types.get(cq, -1) if cq >= 0 else -1
+        cdef int code, aq
         self.push(cq)
         if t >= 0:
             v = self.element(t, cq, depth)
         else:
-            # undeclared element: the reference writes xsi:type="xs:anyType" first
-            v = self.element(g.anytype, cq, depth)
+            # first occurrence of the name: empty first level; later ones: one
+            # production there (the reference's runtime grammar), then the escape
+            if self.undeclared_seen is None:
+                self.undeclared_seen = set()
+            if cq in self.undeclared_seen:
+                if self.r.bits(1) == 0:
+                    self.r.fail("learned built-in grammar productions are not supported")
+            else:
+                self.undeclared_seen.add(cq)
+            code = self.r.bits(2)
+            if code == 0:  # EE: an empty element, no cast
+                v = self.new_object(g.anytype)
+            elif code == 1:  # AT(*)
+                aq = self.read_qname()
+                if self.qtext(aq, False) != "{%s}type" % XSI_NS:
+                    self.r.fail("undeclared element with attribute %s before xsi:type "
+                                "is not supported" % self.qtext(aq, False))
+                v = self.element(self.xsi_type(), cq, depth)
+            else:
+                self.r.fail("undeclared element content without xsi:type needs built-in "
+                            "grammars, which ISO 15118's EXI options disable")
         self.sp -= 1
         return v
 

@@ -51,6 +51,7 @@ class XmlConverter:
             self._children.append(m)
         self.global_types = {qname_text(q): t for q, t in tables["element_types"].items()}
         self.fragment_types = {qname_text(q): t for q, t in tables["fragment_types"].items()}
+        self.anytype: int | None = tables.get("anytype")
 
     # ------------------------------------------------------------------ lexical
 
@@ -198,8 +199,11 @@ class XmlConverter:
         return obj
 
     def _ordered_child_type(self, type_id: int, tag: str) -> tuple[int, int] | None:
-        # wildcard content: a globally declared element keeps its own type
+        # wildcard content: a globally declared element keeps its own type, any other
+        # is xs:anyType (the encoder refuses it where no wildcard allows it)
         t = self.global_types.get(tag)
+        if t is None:
+            t = self.anytype
         return (0, t) if t is not None else None
 
     # ------------------------------------------------------------------ model -> XML

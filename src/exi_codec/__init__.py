@@ -17,7 +17,7 @@ from lxml import etree
 
 from exi_codec import _core
 from exi_codec.errors import DecodeError, EncodeError, ExiError, SchemaError
-from exi_codec.grammar import M_CHILDREN, CompiledSchema, compile_schema
+from exi_codec.grammar import M_ATTRIBUTE, M_CHILDREN, M_VALUE, CompiledSchema, compile_schema
 from exi_codec.model import Model, make_class
 from exi_codec.tables import to_tables
 from exi_codec.xmlconv import JsonConverter, XmlConverter
@@ -109,13 +109,51 @@ class Codec:
         """
         q = self.qname_id(qname)
         if fragment:
+            value = self._fragment_value(q, value)
             return bytes(self.grammar.encode(0, [(q, value)], True, empty_as_ch, True, lenient))
         return bytes(self.grammar.encode(q, value, False, empty_as_ch, True, lenient))
 
     def encode_fragment(self, items: Iterable[tuple[str, Any]], *,
                         empty_as_ch: bool = False) -> bytes:
-        pairs = [(self.qname_id(q), v) for q, v in items]
+        pairs = [(qid, self._fragment_value(qid, v))
+                 for qid, v in ((self.qname_id(q), v) for q, v in items)]
         return bytes(self.grammar.encode(0, pairs, True, empty_as_ch))
+
+    def _fragment_value(self, qid: int, value: Any) -> Any:
+        """A value for the relaxed grammar (8.5.3) of an element declared with several
+        types, made from a value of any one of them (signatures digest such fragments
+        from the element as it stands in the message)."""
+        tid = self.tables["fragment_types"].get(qid, -1)
+        if tid < 0 or not _is_element_fragment(self.tables["types"][tid]):
+            return value
+        klass = self.classes[tid]
+        if klass is None or isinstance(value, klass):
+            return value
+        out = klass()
+        by_qname = {(m["namespace"], m["xml_name"]): m["name"]
+                    for m in self.tables["types"][tid]["members"] if m["kind"] == M_ATTRIBUTE}
+        children: list[Any] = []
+        src_tid = getattr(type(value), "_exi_type", -1)
+        if src_tid < 0 or not isinstance(value, Model):
+            children.append(value if isinstance(value, str) else str(value))
+        else:
+            src = self.tables["types"][src_tid]
+            for m in src["members"]:
+                v = getattr(value, m["name"])
+                if v is None:
+                    continue
+                if m["kind"] == M_ATTRIBUTE:
+                    setattr(out, by_qname[(m["namespace"], m["xml_name"])], v)
+                elif m["kind"] == M_VALUE:
+                    children.append(self.xml.format_value(m["datatype"], v))
+                elif m["kind"] == M_CHILDREN:
+                    children.extend(v)
+                else:
+                    ns, local = m["namespace"], m["xml_name"]
+                    tag = f"{{{ns}}}{local}" if ns else local
+                    children.extend((tag, x) for x in (v if m["is_list"] else [v]))
+        out.children = children
+        return out
 
     def decode_value(self, data: bytes, *, strict: bool = False) -> tuple[str, Any]:
         """Decode a document into (element qname, model value)."""
@@ -170,6 +208,10 @@ class Codec:
             return els[0] if len(els) == 1 else els
         q, v = self.decode_value(data)
         return self.to_xml(q, v)
+
+
+def _is_element_fragment(t: dict[str, Any]) -> bool:
+    return bool(t["anonymous"] and t["name"] == "ElementFragment" and not t["namespace"])
 
 
 def _as_bytes(data: Any) -> bytes:

@@ -818,6 +818,9 @@ class GrammarBuilder:
         frag = sorted(decls, key=self._qname_sort_key)
         fragment_types = {q: (next(iter(decls[q])) if len(decls[q]) == 1 else -1)
                           for q in frag}
+        if -1 in fragment_types.values():
+            ef = self._element_fragment_type(frag, fragment_types)
+            fragment_types = {q: (ef if t == -1 else t) for q, t in fragment_types.items()}
         doc_content = self._new_state(KIND_DOC_CONTENT, -1)
         doc_end = self._new_state(KIND_DOC_END, -1)
         self.states[doc_end].add(Production(EV_ED))
@@ -839,6 +842,61 @@ class GrammarBuilder:
             doc_content=doc_content, doc_end=doc_end, fragment_content=frag_content,
             anytype=anytype,
         )
+
+    def _element_fragment_type(self, frag: list[int], fragment_types: dict[int, int]) -> int:
+        """The relaxed grammar of elements declared with several types (EXI 1.0, 8.5.3).
+
+        A fragment has no parent to tell the declarations apart, so such an element's
+        content is coded over the whole schema: every attribute qname (typed when all
+        its declarations agree, else untyped), AT(*), every fragment element qname,
+        SE(*), EE and untyped CH, in that order. Its model is ordered content plus
+        one field per attribute.
+        """
+        tid = len(self.types)
+        info = TypeInfo(tid, "ElementFragment", "", True, ordered=True, mixed=True)
+        self.types.append(info)
+        attr_types: dict[int, set[int]] = {}
+        for t in self.types:
+            for m in t.members:
+                if m.kind == M_ATTRIBUTE:
+                    attr_types.setdefault(m.qnames[0], set()).add(m.datatype)
+        attrs = sorted(attr_types, key=self._qname_sort_key)
+        members: list[Member] = []
+        names: set[str] = set()
+        for q in attrs:
+            local, ns = self._qname_sort_key(q)
+            name = snake_case(local)
+            if name in names:  # Id in several namespaces: id, id_msg_body, ...
+                name = f"{name.rstrip('_')}_{snake_case(re.split('[:/]', ns)[-1])}"
+            while name in names or name == "children":
+                name += "_"
+            names.add(name)
+            dts = attr_types[q]
+            dt = next(iter(dts)) if len(dts) == 1 else self.dtf.string.id
+            members.append(Member(name, local, M_ATTRIBUTE, [q], [-1], datatype=dt,
+                                  namespace=ns))
+        children = len(members)
+        members.append(Member("children", "#children", M_CHILDREN, list(frag),
+                              [fragment_types[q] if fragment_types[q] >= 0 else tid
+                               for q in frag], is_list=True, max_occurs=None))
+        info.members = members
+        content = self._new_state(KIND_ELEMENT, tid)
+        start = self._new_state(KIND_FIRST_START_TAG, tid)
+        for mi, q in enumerate(attrs):
+            local, ns = self._qname_sort_key(q)
+            self.states[start].add(Production(EV_AT, q, start, members[mi].datatype, mi,
+                                              (local, ns)))
+        self.states[start].add(Production(EV_AT_ANY, -1, start, -1, -1))
+        for st in (start, content):
+            for q, ct in zip(frag, members[children].child_types, strict=True):
+                self.states[st].add(Production(EV_SE, q, content, ct, children))
+            self.states[st].add(Production(EV_SE_ANY, -1, content, -1, children))
+            self.states[st].add(Production(EV_EE))
+            self.states[st].add(Production(EV_CH_ANY, -1, content, self.dtf.string.id,
+                                           children))
+        info.start = start
+        info.empty_start = start
+        return tid
 
     def _collect_declarations(self, out: dict[int, set[int]]) -> None:
         seen: set[int] = set()

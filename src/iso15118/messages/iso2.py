@@ -2041,6 +2041,40 @@ class anyType(Model):
         self.children = [] if children is None else children
 
 
+class ElementFragment(Model):
+    """The anonymous type of element ElementFragment (no namespace)."""
+
+    __slots__ = ('algorithm', 'encoding', 'id_', 'id_msg_body', 'id_msg_data_types', 'mime_type', 'name', 'target', 'type_', 'uri', 'children')
+    _exi_type = 159
+    _exi_name = 'ElementFragment'
+    _exi_namespace = ''
+    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('encoding', 'Encoding', 0, False, ''), ('id_', 'Id', 0, False, ''), ('id_msg_body', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgBody'), ('id_msg_data_types', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('mime_type', 'MimeType', 0, False, ''), ('name', 'Name', 0, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('target', 'Target', 0, False, ''), ('type_', 'Type', 0, False, ''), ('uri', 'URI', 0, False, ''), ('children', '#children', 3, True, ''))
+    algorithm: str | None
+    encoding: str | None
+    id_: str | None
+    id_msg_body: str | None
+    id_msg_data_types: str | None
+    mime_type: str | None
+    name: str | None
+    target: str | None
+    type_: str | None
+    uri: str | None
+    children: list[Any]
+
+    def __init__(self, *, algorithm: str | None = None, encoding: str | None = None, id_: str | None = None, id_msg_body: str | None = None, id_msg_data_types: str | None = None, mime_type: str | None = None, name: str | None = None, target: str | None = None, type_: str | None = None, uri: str | None = None, children: list[Any] | None = None) -> None:
+        self.algorithm = algorithm
+        self.encoding = encoding
+        self.id_ = id_
+        self.id_msg_body = id_msg_body
+        self.id_msg_data_types = id_msg_data_types
+        self.mime_type = mime_type
+        self.name = name
+        self.target = target
+        self.type_ = type_
+        self.uri = uri
+        self.children = [] if children is None else children
+
+
 CLASSES: dict[int, type[Model]] = {
     0: V2G_Message,
     1: MessageHeaderType,
@@ -2149,6 +2183,7 @@ CLASSES: dict[int, type[Model]] = {
     153: SignaturePropertiesType,
     154: SignaturePropertyType,
     155: anyType,
+    159: ElementFragment,
 }
 ENUMS: dict[int, type[Enum]] = {
     2: FaultCodeType,

@@ -26,8 +26,6 @@ from iso15118 import codec, xmldsig
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 RISE = json.loads((VECTORS / "xmldsig" / "rise_v2g_certificate_installation_res.json").read_text())
-EMAID_BUG = ("codec: the ISO-2 eMAID fragment needs the relaxed element fragment grammar "
-             "(EXI 1.0 section 8.5.3: eMAID is declared with two types), not implemented")
 
 # V2Gdecoder (FlUxIuS/V2Gdecoder) README, RISE-V2G encoder; same hex in the oracle's selftest.
 V2GDECODER_CPD_RES = bytes.fromhex(
@@ -55,7 +53,7 @@ def _cps_cert() -> x509.Certificate:
 
 @pytest.mark.parametrize("element", [
     "ContractSignatureCertChain", "ContractSignatureEncryptedPrivateKey", "DHpublickey",
-    pytest.param("eMAID", marks=pytest.mark.xfail(reason=EMAID_BUG, strict=False)),
+    "eMAID",  # declared with two types: the relaxed element fragment grammar (EXI 8.5.3)
 ])
 def test_rise_v2g_reference_fragments_are_byte_exact(element: str) -> None:
     vector = next(f for f in RISE["fragments"] if f["element"] == element)
@@ -94,7 +92,6 @@ def test_rise_v2g_signature_verifies_over_signed_info_with_the_cps_key() -> None
         xmldsig.verify_signed_info(sig.signed_info, sig.signature_value.value[::-1], cert)
 
 
-@pytest.mark.xfail(reason=EMAID_BUG, raises=xmldsig.SignatureError, strict=False)
 def test_rise_v2g_certificate_installation_res_verifies_in_full() -> None:
     result = xmldsig.verify(_rise_message())  # the CPS certificate is in the message
     assert [r.uri for r in result.references] == ["#id2", "#id1", "#id4", "#id3"]
@@ -107,17 +104,15 @@ def test_signing_with_the_rise_v2g_key_reproduces_its_digests() -> None:
     assert public.hex().upper() == RISE["signer_public_key_hex"]
     msg = _rise_message()
     original = {r.uri: r.digest_value for r in msg.header.signature.signed_info.reference}
-    # eMAID (id4) left out: see EMAID_BUG.
-    xmldsig.sign(msg, key, ["id2", "id1", "id3"])
+    xmldsig.sign(msg, key, ["id2", "id1", "id4", "id3"])
     for ref in msg.header.signature.signed_info.reference:
         assert ref.digest_value == original[ref.uri]
-    result = xmldsig.verify(msg, _cps_cert(), require_all_ids=False)
-    assert [r.uri for r in result.references] == ["#id2", "#id1", "#id3"]
+    result = xmldsig.verify(msg, _cps_cert())
+    assert [r.uri for r in result.references] == ["#id2", "#id1", "#id4", "#id3"]
 
 
-@pytest.mark.xfail(reason=EMAID_BUG, strict=False)
 def test_emaid_fragment_matches_rise_v2g() -> None:
-    """The codec bug itself: RISE-V2G and EXIficient agree on these 26 bytes."""
+    """eMAID has two declared types (EXI 8.5.3); RISE-V2G and EXIficient agree on 26 bytes."""
     vector = next(f for f in RISE["fragments"] if f["element"] == "eMAID")
     qname, value = _rise_fragment_value(_rise_message(), "eMAID")
     assert codec.encode_fragment(qname, value, "iso2").hex().upper() == vector["exi_hex"]

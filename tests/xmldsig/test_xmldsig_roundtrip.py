@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed448
 from xmldsig_messages import (
-    ISO2_NEEDS_EMAID_FRAGMENT,
     ISO2_SIGNED,
     ISO20_SIGNED,
     iso2_message,
@@ -32,15 +31,7 @@ def _iso2(pki: TestPki, name: str) -> tuple[Any, str]:
     return iso2_message(body(pki)), signer
 
 
-EMAID_XFAIL = pytest.mark.xfail(
-    raises=xmldsig.SignatureError, strict=False,
-    reason="codec: the ISO-2 eMAID fragment needs the relaxed element fragment grammar "
-           "(EXI 1.0 section 8.5.3), which exi_codec does not implement")
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=EMAID_XFAIL) if n in ISO2_NEEDS_EMAID_FRAGMENT else n
-    for n in sorted(ISO2_SIGNED)])
+@pytest.mark.parametrize("name", sorted(ISO2_SIGNED))
 def test_iso2_messages_round_trip_with_p256_and_sha256(pki2: TestPki, name: str) -> None:
     msg, signer = _iso2(pki2, name)
     xmldsig.sign(msg, pki2.key(signer))

@@ -114,9 +114,6 @@ ISO2_SIGNED: dict[str, tuple[str, Callable[[TestPki], str]]] = {
         + '</b:DHpublickey><b:eMAID t:Id="ID4">DE8AA1A2B3C4D5</b:eMAID>'
         "</b:CertificateInstallationRes>")),
 }
-#: -2 messages whose signature covers an ``eMAID`` element: the codec cannot yet encode
-#: that fragment (see test_xmldsig_known_answers.test_emaid_fragment_matches_rise_v2g).
-ISO2_NEEDS_EMAID_FRAGMENT = frozenset({"CertificateInstallationRes"})
 
 
 def iso20_message(xml: str) -> Any:

@@ -231,6 +231,7 @@ def _plain_slot_class(klass):
 # ----------------------------------------------------------------------------- writer
 
 @cython.final
+@cython.freelist(4)
 cdef class BitWriter:
     cdef uint8_t* buf
     cdef Py_ssize_t cap
@@ -325,6 +326,7 @@ cdef class BitWriter:
 # ----------------------------------------------------------------------------- reader
 
 @cython.final
+@cython.freelist(4)
 cdef class BitReader:
     """Bits of one stream; failures carry the bit offset, the decoder adds the position."""
 
@@ -740,6 +742,20 @@ cdef class Grammar:
         e.undeclared_seen = None
         return e.run(qname, value, fragment, header)
 
+    def decode_document(self, bytes data, bint strict=False):
+        """The document element's value alone (the common call, without the qname)."""
+        cdef Decoder d = Decoder.__new__(Decoder)
+        d.setup(self, data, strict)
+        try:
+            result = d.run_value()
+            if strict:
+                d.check_end()
+        except DecodeError as e:
+            if not e.position:
+                e.set_position(d.where())
+            raise
+        return result
+
     def decode(self, bytes data, bint fragment=False, bint strict=False):
         """Decode a document (-> (qname id, value)) or a fragment (-> list of pairs).
 
@@ -768,6 +784,7 @@ cdef inline object _label(Grammar g, int q, Py_ssize_t index):
 
 
 @cython.final
+@cython.freelist(4)
 cdef class Encoder:
     """One encoding run: the writer and the options.
 
@@ -1338,6 +1355,7 @@ cdef class Encoder:
 # ----------------------------------------------------------------------------- decoding
 
 @cython.final
+@cython.freelist(4)
 cdef class Decoder:
     """One decoding run: the reader, the per-stream string tables, the position.
 
@@ -1401,6 +1419,9 @@ cdef class Decoder:
         self.stack[self.sp] = q
         self.sp += 1
         return 0
+
+    cdef object run_value(self):
+        return self.run(False)[1]
 
     cdef object run(self, bint fragment):
         cdef Grammar g = self.g
@@ -1744,12 +1765,27 @@ cdef class Decoder:
         cdef Py_ssize_t save = self.r.bit
         cdef int code
         cdef CProd* p
+        cdef CDt* d
+        cdef int64_t x
         self.state = s
         code = self.r.bits(st.width1)
         if code < st.count:
             p = &g.prods[st.first + code]
             if p.event == EV_CH:
-                v = self.value(p.child, q)
+                # the two commonest value kinds inline (n-bit integers, enumerations)
+                d = &g.dts[p.child]
+                if d.kind == DT_NBIT and not self.strict:
+                    x = <int64_t>self.r.bits(d.width) + d.minimum
+                    v = PyLong_FromLongLong(x)
+                elif d.kind == DT_ENUM and d.width > 0:
+                    x = self.r.bits(d.width)
+                    decoded = g.dt_decoded[p.child]
+                    if x >= PyTuple_GET_SIZE(decoded):
+                        self.r.fail("enumeration index %d out of range for %s" % (
+                            x, g.dt_info[p.child]["name"]))
+                    v = <object>PyTuple_GET_ITEM(decoded, x)
+                else:
+                    v = self.value(p.child, q)
                 s = p.target
                 st = &g.states[s]
                 self.state = s

@@ -98,7 +98,7 @@ def decode(data: bytes, protocol: str, *, strict: bool = False) -> Any:
     if grammar is None:
         grammar = _grammars[protocol] = get_codec(protocol).grammar
     try:
-        return grammar.decode(data if type(data) is bytes else bytes(data), False, strict)[1]
+        return grammar.decode_document(data if type(data) is bytes else bytes(data), strict)
     except ExiError as e:
         raise wrap_codec_error(e) from None
 

@@ -23,8 +23,6 @@ from v2g_common import (
     ISO2_NAMESPACE,
     SessionError,
     physical,
-    receive,
-    send,
     show,
     value_of,
     warm_up,
@@ -32,6 +30,7 @@ from v2g_common import (
 
 from iso15118.errors import Iso15118Error
 from iso15118.messages import apphand, iso2
+from iso15118.messaging import MessageChannel
 from iso15118.transport import V2GConnection, connect, discover, iso2_client_context
 
 EVCC_ID = bytes.fromhex("0A1B2C3D4E5F")  # by convention the MAC address of the EV's modem
@@ -52,8 +51,8 @@ Res = TypeVar("Res")
 class Session:
     """Sends requests in one V2G session and checks what comes back."""
 
-    def __init__(self, conn: V2GConnection) -> None:
-        self.conn = conn
+    def __init__(self, channel: MessageChannel) -> None:
+        self.channel = channel
         self.session_id = bytes(8)  # all zeros asks for a new session
         self.soc = 40  # state of charge in %, rising as we charge
 
@@ -64,11 +63,11 @@ class Session:
 
     async def request(self, req: Any, expected: type[Res]) -> Res:
         header = iso2.MessageHeaderType(session_id=self.session_id)
-        await send(
-            self.conn, iso2.V2G_Message(header=header, body=iso2.BodyType(body_element=req)), "iso2"
+        await self.channel.send(
+            iso2.V2G_Message(header=header, body=iso2.BodyType(body_element=req))
         )
         show("EV  ", "->", req)
-        msg = await receive(self.conn, "iso2", TIMEOUTS.get(type(req), DEFAULT_TIMEOUT))
+        msg = await self.channel.receive(TIMEOUTS.get(type(req), DEFAULT_TIMEOUT))
         show("EV  ", "<-", msg)
         res = msg.body.body_element
         if not isinstance(res, expected):
@@ -83,7 +82,7 @@ class Session:
         return res
 
 
-async def handshake(conn: V2GConnection) -> None:
+async def handshake(channel: MessageChannel) -> None:
     """supportedAppProtocol: offer ISO 15118-2 (preferred) and DIN 70121; require ISO-2."""
     offers = [
         apphand.AppProtocolType(
@@ -102,9 +101,9 @@ async def handshake(conn: V2GConnection) -> None:
         ),
     ]
     req = apphand.supportedAppProtocolReq(app_protocol=offers)
-    await send(conn, req, "apphand")
+    await channel.send(req)
     show("EV  ", "->", req)
-    res = await receive(conn, "apphand", DEFAULT_TIMEOUT)
+    res = await channel.receive(DEFAULT_TIMEOUT)
     show("EV  ", "<-", res)
     if not isinstance(res, apphand.supportedAppProtocolRes):
         raise SessionError(f"expected supportedAppProtocolRes, got {type(res).__name__}")
@@ -112,11 +111,13 @@ async def handshake(conn: V2GConnection) -> None:
         raise SessionError("the EVSE accepted none of our protocols")
     if res.schema_id != 1:
         raise SessionError(f"the EVSE chose schema {res.schema_id}; this EV only speaks ISO-2")
+    channel.protocol = "iso2"
 
 
 async def charge(conn: V2GConnection, cycles: int) -> None:
-    await handshake(conn)
-    s = Session(conn)
+    channel = MessageChannel(conn)
+    await handshake(channel)
+    s = Session(channel)
     await s.request(iso2.SessionSetupReqType(evccid=EVCC_ID), iso2.SessionSetupResType)
 
     services = await s.request(iso2.ServiceDiscoveryReqType(), iso2.ServiceDiscoveryResType)

@@ -25,8 +25,6 @@ from v2g_common import (
     ISO2_NAMESPACE,
     SessionError,
     physical,
-    receive,
-    send,
     show,
     value_of,
     warm_up,
@@ -34,6 +32,7 @@ from v2g_common import (
 
 from iso15118.errors import Iso15118Error
 from iso15118.messages import apphand, iso2
+from iso15118.messaging import MessageChannel
 from iso15118.pki import create_test_pki
 from iso15118.sdp import Security
 from iso15118.transport import (
@@ -235,9 +234,9 @@ class Evse:
         return iso2.SessionStopResType(response_code=OK)
 
 
-async def handshake(conn: V2GConnection) -> None:
+async def handshake(channel: MessageChannel) -> None:
     """supportedAppProtocol: take ISO 15118-2 (major version 2) if offered, else fail."""
-    req = await receive(conn, "apphand", SEQUENCE_TIMEOUT)
+    req = await channel.receive(SEQUENCE_TIMEOUT)
     show("EVSE", "<-", req)
     if not isinstance(req, apphand.supportedAppProtocolReq):
         raise SessionError(f"expected supportedAppProtocolReq, got {type(req).__name__}")
@@ -252,17 +251,19 @@ async def handshake(conn: V2GConnection) -> None:
     if offers:
         res.response_code = apphand.ResponseCodeType.OK_SuccessfulNegotiation
         res.schema_id = offers[0].schema_id
-    await send(conn, res, "apphand")
+    await channel.send(res)
     show("EVSE", "->", res)
     if not offers:
         raise SessionError("the EV does not offer ISO 15118-2")
+    channel.protocol = "iso2"
 
 
 async def run_session(conn: V2GConnection) -> None:
-    await handshake(conn)
+    channel = MessageChannel(conn)
+    await handshake(channel)
     evse = Evse()
     while True:
-        msg = await receive(conn, "iso2", SEQUENCE_TIMEOUT)
+        msg = await channel.receive(SEQUENCE_TIMEOUT)
         show("EVSE", "<-", msg)
         req = msg.body.body_element
         res = evse.answer(req)
@@ -275,7 +276,7 @@ async def run_session(conn: V2GConnection) -> None:
             res.response_code = failure  # answer with the failure, then end the session
         header = iso2.MessageHeaderType(session_id=evse.session_id)
         reply = iso2.V2G_Message(header=header, body=iso2.BodyType(body_element=res))
-        await send(conn, reply, "iso2")
+        await channel.send(reply)
         show("EVSE", "->", reply)
         if failure is not None:
             raise SessionError(f"{state_after(req)} after {evse.state}: {failure.value}")

@@ -1,9 +1,8 @@
 """The little that the example EV (``ev.py``) and EVSE (``evse.py``) share.
 
-The library's connection carries V2GTP frames and its codec turns typed messages into
-EXI; gluing the two takes two lines per direction, kept here so both examples read the
-same. Also the physical-value helpers every DC message needs, and the one-line summary
-both sides print per message so their logs can be read side by side.
+The physical-value helpers every DC message needs, and the one-line summary both sides
+print per message so their logs can be read side by side. (Messages travel through
+:class:`iso15118.messaging.MessageChannel`.)
 
 Not part of the library: the examples import it from beside themselves.
 """
@@ -16,8 +15,6 @@ from typing import Any
 from exi_codec.model import Model
 from iso15118 import codec, protocols
 from iso15118.messages import iso2
-from iso15118.transport import V2GConnection
-from iso15118.v2gtp import PayloadType
 
 #: The namespaces announced in supportedAppProtocolReq (ISO 15118-2 clause 8.2).
 ISO2_NAMESPACE = protocols.get("iso2").namespace
@@ -33,19 +30,6 @@ def warm_up() -> None:
     exchange, where they would eat into the peer's 2 s message timeout."""
     for protocol in ("apphand", "iso2"):
         codec.get_codec(protocol)
-
-
-async def send(conn: V2GConnection, message: Model, protocol: str) -> None:
-    # appHandshake, DIN and ISO-2 messages all travel as payload type 0x8001.
-    await conn.send(PayloadType.SAP_ISO2_DIN, codec.encode(message, protocol))
-
-
-async def receive(conn: V2GConnection, protocol: str, timeout: float) -> Any:
-    """The next message, decoded; a timeout surfaces as ReceiveTimeoutError."""
-    frame = await conn.receive(timeout)
-    if frame.payload_type != PayloadType.SAP_ISO2_DIN:
-        raise SessionError(f"unexpected V2GTP payload type 0x{frame.payload_type:04x}")
-    return codec.decode(frame.payload, protocol)
 
 
 def physical(value: float, unit: iso2.UnitSymbolType) -> iso2.PhysicalValueType:

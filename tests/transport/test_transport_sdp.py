@@ -300,3 +300,17 @@ def test_server_stays_silent_on_garbage_and_non_tcp_requests() -> None:
     assert request is not None and frame is None
     request, frame = server.datagram_received(encode(SDPRequest(0x20, TransportProtocol.TCP)))
     assert request == SDPRequest(0x20) and frame is None
+
+
+def test_link_local_address_skips_tentative_and_failed_addresses() -> None:
+    from iso15118.transport.sdp_io import link_local_from_table
+
+    table = [
+        "fe800000000000000000000000000001 03 40 20 c0     eth0\n",  # tentative (DAD running)
+        "fe800000000000000000000000000002 03 40 20 88     eth0\n",  # DAD failed
+        "20010db8000000000000000000000003 03 40 00 80     eth0\n",  # global scope
+        "fe800000000000000000000000000004 02 40 20 80     eth1\n",  # other interface
+        "fe800000000000000000000000000005 03 40 20 80     eth0\n",
+    ]
+    assert str(link_local_from_table(table, 3)) == "fe80::5"
+    assert link_local_from_table(table[:2], 3) is None

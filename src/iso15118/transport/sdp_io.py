@@ -14,7 +14,7 @@ import ipaddress
 import logging
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from iso15118.sdp import (
@@ -49,16 +49,34 @@ def interface_index(interface: str | None) -> int:
         raise TransportError(f"no such network interface: {interface!r}") from exc
 
 
+#: Address flags (linux/if_addr.h) of addresses that cannot be used yet or at all: still
+#: in duplicate address detection, or failed it. Announcing one in an SDP response would
+#: send the EV to an address nobody answers on.
+_IFA_F_DADFAILED = 0x08
+_IFA_F_TENTATIVE = 0x40
+
+
+def link_local_from_table(lines: Iterable[str], index: int) -> ipaddress.IPv6Address | None:
+    """The first usable link-local address of interface ``index`` in /proc/net/if_inet6."""
+    for line in lines:
+        fields = line.split()
+        # address, ifindex, prefix length, scope, flags, name (numbers in hex)
+        if len(fields) < 6 or int(fields[1], 16) != index or fields[3] != "20":
+            continue
+        if int(fields[4], 16) & (_IFA_F_TENTATIVE | _IFA_F_DADFAILED):
+            continue
+        return ipaddress.IPv6Address(bytes.fromhex(fields[0]))
+    return None
+
+
 def link_local_address(interface: str | int) -> ipaddress.IPv6Address:
     """The (first) IPv6 link-local address of an interface: what an SECC announces."""
     index = interface if isinstance(interface, int) else interface_index(interface)
     with contextlib.suppress(OSError):
         with open("/proc/net/if_inet6", encoding="ascii") as table:
-            for line in table:
-                fields = line.split()
-                # address, ifindex, prefix length, scope, flags, name (all hex)
-                if len(fields) >= 6 and int(fields[1], 16) == index and fields[3] == "20":
-                    return ipaddress.IPv6Address(bytes.fromhex(fields[0]))
+            found = link_local_from_table(table, index)
+        if found is not None:
+            return found
     # Elsewhere: ask the kernel which source address it would use towards ff02::1.
     with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
         try:

@@ -11,6 +11,14 @@ grammars have an undeclared ``EE`` production in every state (EXI 1.0 section 8.
 so such a stream is well-formed EXI; strict decoding does not check afterwards that the
 content model was satisfied. Protocol auto-detection (which trusts strict decoding) can
 therefore take a 3-byte stream for a complete message.
+
+Finding 2 (fuzz/fuzz_exi.py): a length claim of 2**61 or more in a string value or a
+literal local name raises ``MemoryError`` instead of the decode error. The checks
+``n * 8 > remaining`` (string values) and ``(n - 1) * 8 > remaining`` (local names) in
+``_core.pyx`` multiply a 64-bit length by 8, which wraps to a small number for
+n = 2**61 (+1), so the check passes and ``chars()`` asks for a 2**61-byte buffer. Python
+refuses it, so nothing is allocated, but the exception is untyped. (``BitReader.length``,
+used for URIs, rejects anything above 2**31 first and is not affected.)
 """
 
 from __future__ import annotations
@@ -45,3 +53,27 @@ def test_the_safe_encoder_refuses_what_those_streams_decode_to(protocol: str, he
     element, value = codec.decode_element(bytes.fromhex(hex_), protocol)
     with pytest.raises(Iso15118Error, match="missing"):
         codec.encode(value, protocol, element=element)
+
+
+OVERFLOWING_LENGTHS = [
+    # ds:CanonicalizationMethod's Algorithm attribute (anyURI), string length 2**61
+    # (the EXI unsigned integer 2**61 + 2 starts at bit 22, so it is not byte-aligned)
+    pytest.param("xmldsig", "80020a0202020202020080", id="string-value-2**61"),
+    # an xsi:type qname whose literal local name claims 2**61 characters (fuzzer find,
+    # minimised)
+    pytest.param("iso2",
+                 "80980215d32c4eee9c29c18a0424a218ad2a3081eeae4dc74f074a89e94aa86d4f280aa0"
+                 "e2da0ab03221ac2c86a5cdeca6898a2b472804803bc2ba3b33c201e9af2eee48882a0a6e"
+                 "49ef2a48a2000c8c9045c9b8e9e0e95de941a905b4ddb5dd0100ecd594840424a2193c32"
+                 "b2404500773d51030dd0c088f0afd5df1d3a78421200012200400101f030c3fc04462002"
+                 "04048004840404040404040100000004040404040487fff808188000",
+                 id="local-name-2**61"),
+]
+
+
+@pytest.mark.xfail(strict=True, raises=MemoryError,
+                   reason="64-bit length * 8 wraps in the length checks (finding 2)")
+@pytest.mark.parametrize(("protocol", "hex_"), OVERFLOWING_LENGTHS)
+def test_length_claims_beyond_2_61_raise_the_decode_error(protocol: str, hex_: str) -> None:
+    with pytest.raises(Iso15118Error):
+        codec.decode(bytes.fromhex(hex_), protocol)

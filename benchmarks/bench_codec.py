@@ -81,6 +81,8 @@ def main() -> int:
         print(f"{r['message']:40} {r['bytes']:>4} {r['encode_us']:8.2f} {r['decode_us']:8.2f}"
               f" {r['c_encode_us']:6.2f} {r['c_decode_us']:6.2f}"
               f" {r['encode_us'] / r['c_encode_us']:6.1f} {r['decode_us'] / r['c_decode_us']:6.1f}")
+    if josev:
+        print_josev(rows, josev)
     scaling = schedule_scaling(vec, args.number)
     print()
     print(f"{'ScheduleExchangeRes entries':28} {'B':>6} {'enc µs':>9} {'dec µs':>9}"
@@ -92,6 +94,28 @@ def main() -> int:
         Path(args.json).write_text(json.dumps({"rows": rows, "josev": josev,
                                                "schedule_scaling": scaling}, indent=2))
     return 0
+
+
+JOSEV_NAMES = {  # Josev's message labels -> ours (its instances differ by a few bytes)
+    "ISO-2 CurrentDemandReq": "iso2_CurrentDemandReq",
+    "ISO-2 SessionSetupReq": "iso2_SessionSetupReq",
+    "ISO-20 DC_ChargeLoopReq": "iso20_DC_ChargeLoopReq",
+    "appHand SupportedAppProtocolReq": "appHand_supportedAppProtocolReq",
+}
+
+
+def print_josev(rows: list[dict], josev: dict) -> None:
+    """Josev (py4j + EXIficient) medians beside ours, measured in the same run."""
+    ours = {r["message"]: r for r in rows}
+    print()
+    print(f"{'Josev ' + josev.get('josev_version', ''):40} {'to_exi µs':>10} {'from_exi µs':>12}"
+          f" {'x ours enc':>11} {'x ours dec':>11}")
+    for j in josev.get("josev", []):
+        mine = ours.get(JOSEV_NAMES.get(j["message"], ""))
+        enc, dec = j["to_exi"]["median_us"], j["from_exi"]["median_us"]
+        ratio = (f" {enc / mine['encode_us']:11.0f} {dec / mine['decode_us']:11.0f}"
+                 if mine else "")
+        print(f"{j['message']:40} {enc:10.0f} {dec:12.0f}{ratio}")
 
 
 def schedule_message(vec: dict, entries: int) -> object:

@@ -27,6 +27,7 @@ import ctypes
 import glob
 import importlib.machinery
 import importlib.util
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -45,6 +46,10 @@ def parse_args(add: Callable[[argparse.ArgumentParser], None] | None = None,
     ap = argparse.ArgumentParser(add_help=False)
     ap.add_argument("--native", action="store_true",
                     help="load the SanitizerCoverage build of the EXI core (build_native.py)")
+    ap.add_argument("--allow-known", action="store_true",
+                    help="tolerate the known findings (pinned in tests/) and count them")
+    ap.add_argument("--known-log", type=Path,
+                    help="where --allow-known writes its counts (JSON), for campaign.py")
     if add is not None:
         add(ap)
     args, rest = ap.parse_known_args(list(sys.argv[1:] if argv is None else argv))
@@ -70,6 +75,20 @@ def _load_native_core() -> str:
     sys.modules["exi_codec._core"] = module
     loader.exec_module(module)
     return path
+
+
+_known: dict[str, int] = {}
+
+
+def known(args: argparse.Namespace, finding: str) -> bool:
+    """Whether to tolerate an occurrence of a known finding; counts it if so."""
+    if not args.allow_known:
+        return False
+    _known[finding] = _known.get(finding, 0) + 1
+    if args.known_log is not None:
+        # rewritten on every hit: libFuzzer ends the process without running atexit
+        args.known_log.write_text(json.dumps(_known, sort_keys=True))
+    return True
 
 
 @contextlib.contextmanager

@@ -27,8 +27,6 @@ it should for checking a fix.
 
 from __future__ import annotations
 
-import argparse
-import sys
 import warnings
 from typing import Any
 
@@ -73,13 +71,8 @@ def split_der(data: bytes, limit: int = 8) -> list[bytes]:
     return out or [data]
 
 
-def _options(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--allow-known", action="store_true",
-                    help="tolerate the known ValueError finding (see the module docstring)")
-
-
 def main() -> None:
-    args, argv = _harness.parse_args(_options)
+    args, argv = _harness.parse_args()
     from cryptography.x509 import InvalidVersion
 
     with _harness.instrumented(args):
@@ -107,12 +100,13 @@ def main() -> None:
         except Iso15118Error:
             return
         except InvalidVersion:
-            if args.allow_known:
+            if _harness.known(args, "pki-invalid-version"):
                 return
             raise
         if not certs:
             return
         if args.allow_known and not all(lazily_parsed_parts_load(c) for c in certs):
+            _harness.known(args, "pki-lazy-parse")
             return
         verdict = validate_chain(certs[0], certs[1:], roots[version], role=role,
                                  version=version, at=pkis[version].generated_at)
@@ -123,4 +117,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -15,7 +15,6 @@ whose sizes come from the stream's own bytes) with two payload limits, and check
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import _harness
@@ -92,9 +91,9 @@ def main() -> None:
             offset = 0
             for event in events:
                 if isinstance(event, Frame):
-                    frame = event.encode()
-                    assert data[offset:offset + len(frame)] == frame, "frame re-encoding"
-                    offset += len(frame)
+                    wire = event.encode()
+                    assert data[offset:offset + len(wire)] == wire, "frame re-encoding"
+                    offset += len(wire)
                 elif isinstance(event, FrameDiscarded):
                     offset += HEADER_LENGTH + event.header.payload_length
         try:
@@ -108,4 +107,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -19,6 +19,18 @@ literal local name raises ``MemoryError`` instead of the decode error. The check
 n = 2**61 (+1), so the check passes and ``chars()`` asks for a 2**61-byte buffer. Python
 refuses it, so nothing is allocated, but the exception is untyped. (``BitReader.length``,
 used for URIs, rejects anything above 2**31 first and is not affected.)
+
+Finding 3 (fuzz/fuzz_exi.py, re-encode check): the decoder follows an ``xsi:type`` to any
+type the schema declares, also one not derived from the element's type, even with
+``strict=True``. A 10-byte ISO-2 stream gives a ``SessionSetupRes`` whose ``evseid``
+(an ``xs:string`` facet type) holds a ``ds:X509IssuerSerialType`` object; application code
+expecting ``str`` fails later, and re-encoding writes ``"X509IssuerSerialType()"``. Built-in
+types too: 8 bytes of DIN give a ``ds:MgmtData`` (``xs:string``) that is the int ``0``.
+
+Finding 4 (fuzz/fuzz_exi.py): ``Decoder.xsi_type`` splits the qname text at ``}`` when it
+starts with ``{``. A qname with an empty URI whose local name starts with ``{`` (the
+stream may define any local name) has no ``}``, and the decoder raises
+``ValueError("need more than 1 value to unpack")`` instead of the decode error.
 """
 
 from __future__ import annotations
@@ -77,3 +89,34 @@ OVERFLOWING_LENGTHS = [
 def test_length_claims_beyond_2_61_raise_the_decode_error(protocol: str, hex_: str) -> None:
     with pytest.raises(Iso15118Error):
         codec.decode(bytes.fromhex(hex_), protocol)
+
+
+XSI_TYPE_CASTS = [
+    # SessionSetupRes/EVSEID (string) -> ds:X509IssuerSerialType
+    pytest.param("iso2", "80801c95008101000000", "X509IssuerSerialType", id="string-to-complex"),
+    # ds:MgmtData (string) -> a built-in integer type
+    pytest.param("din", "804f2b0000300000", "int", id="string-to-integer"),
+]
+
+
+@pytest.mark.xfail(strict=True, reason="xsi:type to an unrelated type is honoured (finding 3)")
+@pytest.mark.parametrize(("protocol", "hex_", "_got"), XSI_TYPE_CASTS)
+def test_strict_decoding_rejects_xsi_type_to_an_unrelated_type(protocol: str, hex_: str,
+                                                               _got: str) -> None:
+    with pytest.raises(Iso15118Error):
+        codec.decode_element(bytes.fromhex(hex_), protocol, strict=True)
+
+
+@pytest.mark.parametrize(("protocol", "hex_", "got"), XSI_TYPE_CASTS)
+def test_what_finding_3_decodes_to_today(protocol: str, hex_: str, got: str) -> None:
+    _, value = codec.decode_element(bytes.fromhex(hex_), protocol)
+    field = value.evseid if protocol == "iso2" else value
+    assert type(field).__name__ == got
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError,
+                   reason="xsi:type qname text split without a '}' (finding 4)")
+def test_xsi_type_with_a_local_name_starting_with_a_brace_raises_the_decode_error() -> None:
+    data = bytes.fromhex("807c04215e3315610f42528c1012200052a7fe000be21c12411edfd060")
+    with pytest.raises(Iso15118Error):
+        codec.decode(data, "iso20-wpt")

@@ -859,6 +859,7 @@ cdef class Encoder:
         cdef Py_ssize_t i, n
         cdef object val, item
         cdef bint fast
+        cdef PyObject* ptr
         if depth > MAX_DEPTH:
             raise EncodeError("nesting too deep")
         s = ct.start
@@ -877,9 +878,10 @@ cdef class Encoder:
         fast = ct.fast and <PyObject*>Py_TYPE(v) == ct.klass
         for mi in range(ct.n):
             cm = &g.members[ct.first + mi]
-            if fast:
-                val = _slot_get(v, cm.offset)
-            else:
+            ptr = (<PyObject**>((<char*><PyObject*>v) + cm.offset))[0] if fast else NULL
+            if ptr != NULL:
+                val = <object>ptr
+            else:  # another class, or a field never set: the generic (checked) way
                 val = self.member_slow(t, mi, v)
             if val is None:
                 continue

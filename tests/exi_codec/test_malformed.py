@@ -80,3 +80,15 @@ def test_encode_rejects_missing_required_field_and_long_values() -> None:
     msg.header.session_id = b"\x00" * 9
     with pytest.raises(MessageEncodeError, match="maxLength"):
         v2g.encode(msg, "iso2")
+
+
+def test_object_with_a_field_never_set_is_an_encode_error_with_the_path() -> None:
+    from iso15118 import codec
+    from iso15118.errors import MessageEncodeError
+    from iso15118.messages import iso2
+
+    req = iso2.SessionSetupReqType.__new__(iso2.SessionSetupReqType)  # no __init__: no slots
+    msg = iso2.V2G_Message(header=iso2.MessageHeaderType(session_id=bytes(8)),
+                           body=iso2.BodyType(body_element=req))
+    with pytest.raises(MessageEncodeError, match="SessionSetupReq: .* no field 'evccid'"):
+        codec.encode(msg, "iso2")

@@ -9,6 +9,8 @@ Two things make fuzzing this library different from fuzzing plain Python:
   The copy's coverage callbacks are resolved against the libFuzzer inside atheris, which
   is why that library is loaded with ``RTLD_GLOBAL`` before the copy, and why atheris is
   told to use it (``internal_libfuzzer=True``) rather than look for another one.
+  ``--native-asan`` loads the AddressSanitizer build instead; there ASan and libFuzzer
+  come preloaded together (``LD_PRELOAD``), and atheris finds that libFuzzer itself.
 * The harnesses take options of their own (``--protocol``), which must not reach
   libFuzzer: it would read an unknown ``--flag`` as a warning and its value as a corpus
   directory.
@@ -38,6 +40,7 @@ import atheris
 
 HERE = Path(__file__).resolve().parent
 NATIVE_DIR = HERE / "build" / "native"
+NATIVE_ASAN_DIR = HERE / "build" / "native-asan"
 
 
 def parse_args(add: Callable[[argparse.ArgumentParser], None] | None = None,
@@ -46,6 +49,9 @@ def parse_args(add: Callable[[argparse.ArgumentParser], None] | None = None,
     ap = argparse.ArgumentParser(add_help=False)
     ap.add_argument("--native", action="store_true",
                     help="load the SanitizerCoverage build of the EXI core (build_native.py)")
+    ap.add_argument("--native-asan", action="store_true",
+                    help="load the ASan build (build_native.py --asan); needs LD_PRELOAD of "
+                    "fuzz/build/native-asan/asan_with_fuzzer.so")
     ap.add_argument("--allow-known", action="store_true",
                     help="tolerate the known findings (pinned in tests/) and count them")
     ap.add_argument("--known-log", type=Path,
@@ -56,16 +62,23 @@ def parse_args(add: Callable[[argparse.ArgumentParser], None] | None = None,
     return args, [sys.argv[0], *rest]
 
 
-def _load_native_core() -> str:
+def _load_native_core(asan: bool) -> str:
     """Make the instrumented ``exi_codec._core`` the one every later import gets."""
-    built = sorted(NATIVE_DIR.glob("_core*.so"))
+    directory = NATIVE_ASAN_DIR if asan else NATIVE_DIR
+    built = sorted(directory.glob("_core*.so"))
     if not built:
-        raise SystemExit(f"no instrumented core in {NATIVE_DIR}: run fuzz/build_native.py")
-    libfuzzer = glob.glob(os.path.join(os.path.dirname(atheris.__file__),
-                                       "core_with_libfuzzer*.so"))
-    if not libfuzzer:
-        raise SystemExit("this atheris has no bundled libFuzzer (core_with_libfuzzer)")
-    ctypes.CDLL(libfuzzer[0], mode=os.RTLD_NOW | os.RTLD_GLOBAL)
+        flag = " --asan" if asan else ""
+        raise SystemExit(f"no instrumented core in {directory}: run fuzz/build_native.py{flag}")
+    if asan:
+        if "asan_with_fuzzer" not in os.environ.get("LD_PRELOAD", ""):
+            raise SystemExit(f"--native-asan needs LD_PRELOAD={directory}/asan_with_fuzzer.so")
+    else:
+        # the copy's coverage callbacks resolve against the libFuzzer inside atheris
+        libfuzzer = glob.glob(os.path.join(os.path.dirname(atheris.__file__),
+                                           "core_with_libfuzzer*.so"))
+        if not libfuzzer:
+            raise SystemExit("this atheris has no bundled libFuzzer (core_with_libfuzzer)")
+        ctypes.CDLL(libfuzzer[0], mode=os.RTLD_NOW | os.RTLD_GLOBAL)
     path = str(built[-1])
     loader = importlib.machinery.ExtensionFileLoader("exi_codec._core", path)
     spec = importlib.util.spec_from_file_location("exi_codec._core", path, loader=loader)
@@ -95,8 +108,9 @@ def known(args: argparse.Namespace, finding: str) -> bool:
 def instrumented(args: argparse.Namespace) -> Iterator[None]:
     """Import the library inside this block: Python coverage for iso15118/exi_codec, and
     the native core first when ``--native`` was given."""
-    if args.native:
-        print(f"INFO: instrumented EXI core {_load_native_core()}", file=sys.stderr)
+    if args.native or args.native_asan:
+        core = _load_native_core(args.native_asan)
+        print(f"INFO: instrumented EXI core {core}", file=sys.stderr)
     with atheris.instrument_imports(include=["iso15118", "exi_codec"]):
         yield
 
@@ -106,6 +120,6 @@ def fuzz(args: argparse.Namespace, argv: list[str], test_one_input: Callable[[by
     """Hand over to libFuzzer (does not return)."""
     if args.native:
         atheris.Setup(argv, test_one_input, internal_libfuzzer=True)
-    else:
+    else:  # with --native-asan the preloaded libFuzzer is found and used
         atheris.Setup(argv, test_one_input)
     atheris.Fuzz()

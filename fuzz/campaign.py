@@ -8,6 +8,7 @@ of memory (``-rss_limit_mb``). Results go to ``runs/<stamp>/results.json`` and, 
 Markdown table, to stdout.
 
     python fuzz/campaign.py --runs 2500000 --max-time 3600 --native --jobs 2
+    python fuzz/campaign.py --asan --only exi-iso2 exi-din --max-time 600
     python fuzz/campaign.py --quick            # what CI runs: a few seconds per harness
 
 A harness's working corpus is ``corpus/<name>`` (seeded by seed_corpus.py); new inputs
@@ -90,7 +91,8 @@ def parse_output(result: Result, text: str) -> None:
     elif "out-of-memory" in text or "ERROR: libFuzzer: out-of-memory" in text:
         result.ooms += 1
     elif "Uncaught Python exception" in text or "ERROR: libFuzzer: deadly signal" in text \
-            or "ERROR: libFuzzer: fuzz target exited" in text:
+            or "ERROR: libFuzzer: fuzz target exited" in text \
+            or "ERROR: AddressSanitizer" in text:
         result.crashes += 1
     written = re.search(r"Test unit written to (\S+)", text)
     if written:
@@ -110,14 +112,22 @@ def run_one(h: Harness, args: argparse.Namespace, out: Path) -> Result:
     runs = max(1, int(args.runs * h.weight))
     cmd = ["nice", "-n", str(args.nice), sys.executable, str(HERE / h.script), *h.options,
            "--allow-known", "--known-log", str(known_log)]
-    if args.native and h.name.startswith("exi-"):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    if args.asan and h.name.startswith("exi-"):
+        cmd.append("--native-asan")
+        env["LD_PRELOAD"] = str(HERE / "build" / "native-asan" / "asan_with_fuzzer.so")
+        # Python's own allocations are not leaks worth reporting; a bad read or write is
+        env["ASAN_OPTIONS"] = "detect_leaks=0:allocator_may_return_null=1"
+        # small objects (the input bytes among them) come from pymalloc's arenas, where
+        # ASan cannot see their ends; plain malloc gives every object its redzones
+        env["PYTHONMALLOC"] = "malloc"
+    elif args.native and h.name.startswith("exi-"):
         cmd.append("--native")
     cmd += [str(corpus), f"-runs={runs}", f"-max_total_time={args.max_time}",
             f"-timeout={args.timeout}", f"-rss_limit_mb={args.rss_limit_mb}",
             f"-max_len={h.max_len}", "-print_final_stats=1",
             f"-artifact_prefix={workdir}/", f"-seed={args.seed}"]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
     start = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir,
                           timeout=args.max_time * 3 + 300, check=False)
@@ -157,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", help="harness names (default: all)")
     ap.add_argument("--native", action="store_true",
                     help="EXI harnesses use the SanitizerCoverage core (build_native.py)")
+    ap.add_argument("--asan", action="store_true",
+                    help="EXI harnesses use the AddressSanitizer core (build_native.py --asan)")
     ap.add_argument("--quick", action="store_true",
                     help="CI: 4 s per harness, 2 at a time, into a temporary corpus copy")
     ap.add_argument("--corpus", type=Path, default=HERE / "corpus")

@@ -61,13 +61,16 @@ def _fits_datatype(c: Any, dt: int, value: Any) -> bool:
     from exi_codec import datatypes as d
 
     kind = c.tables["datatypes"][dt]["kind"] if dt >= 0 else -1
+    if kind == d.DT_ENUM:
+        return any(type(value) is type(x) and value == x
+                   for x in c.tables["datatypes"][dt]["decoded"])
     expected: dict[int, tuple[type, ...]] = {
         d.DT_STRING: (str,), d.DT_BOOLEAN: (bool,), d.DT_NBIT: (int,), d.DT_UNSIGNED: (int,),
         d.DT_INTEGER: (int,), d.DT_BINARY_HEX: (bytes,), d.DT_BINARY_BASE64: (bytes,),
         d.DT_DECIMAL: (Decimal,), d.DT_FLOAT: (float,), d.DT_LIST: (list, tuple),
     }
     if kind not in expected:
-        return True  # enumerations, dates: nothing to compare with
+        return True  # dates: nothing to compare with
     if isinstance(value, bool) and kind != d.DT_BOOLEAN:
         return False
     return isinstance(value, expected[kind])
@@ -98,6 +101,12 @@ def main() -> None:
             if "to unpack" not in str(e) or not _harness.known(args, "exi-xsi-type-split"):
                 raise
 
+    def redecoded(data: bytes) -> tuple[str, Any] | None:
+        try:
+            return codec.decode_element(data, protocol)
+        except Iso15118Error:
+            return None  # the encoder wrote what the decoder refuses: a mismatch too
+
     def checked(data: bytes) -> None:
         try:
             element, value = codec.decode_element(data, protocol)
@@ -108,7 +117,7 @@ def main() -> None:
                 again = lenient.encode(value, protocol, element=element)
             except Iso15118Error:
                 again = None
-            if again is not None and codec.decode_element(again, protocol) != (element, value):
+            if again is not None and redecoded(again) != (element, value):
                 # finding 3: xsi:type to an unrelated type puts a foreign object in a field
                 if not (has_cast(c, c.element_type(element), value)
                         and _harness.known(args, "exi-xsi-type-cast")):

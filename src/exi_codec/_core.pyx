@@ -145,6 +145,7 @@ cdef struct CType:
     int first  # first member in Grammar.members
     int n
     int fast  # the bound class is a plain slot class: offsets are valid
+    int base  # the type it derives from (-1: none known)
     PyObject* klass  # borrowed; Grammar.t_class holds the reference
 
 cdef struct CDt:
@@ -477,6 +478,7 @@ cdef class Grammar:
     cdef readonly dict fragment_types
     cdef readonly int anytype
     cdef readonly dict xsd_type_index  # (uri id, local id) -> type id, for xsi:type
+    cdef readonly frozenset nillable  # qname ids of elements declared nillable
     cdef int xsi_uri
 
     def __cinit__(self):
@@ -605,6 +607,7 @@ cdef class Grammar:
             ct.dt = t["datatype"]
             ct.start = t["start"]
             ct.empty_start = t["empty_start"]
+            ct.base = t.get("base", -1)
             ct.first = k
             ct.n = len(t["members"])
             ct.fast = 0
@@ -631,6 +634,7 @@ cdef class Grammar:
         self.element_types = dict(tables["element_types"])
         self.fragment_types = dict(tables["fragment_types"])
         self.anytype = tables["anytype"]
+        self.nillable = frozenset(tables.get("nillable", ()))
         xsd = self.uris.index(XSD_NS)
         if "anyType" in self.local_names[xsd]:
             # xsi:type="xs:anyType" names the ur-type, which has no entry of its own
@@ -1495,6 +1499,10 @@ cdef class Decoder:
 
     cdef int read_qname(self) except? -1:
         """A qname from the string tables (EXI 1.0, 7.1.7)."""
+        uri, local = self.read_qname_parts()
+        return self.qid(uri, local)
+
+    cdef tuple read_qname_parts(self):
         cdef int w = _bits_for(len(self.uris) + 1)
         cdef uint64_t u = self.r.bits(w)
         cdef str uri, local
@@ -1510,7 +1518,7 @@ cdef class Decoder:
             if ui >= len(self.uris):
                 self.r.fail("invalid URI index")
             uri = self.uris[ui]
-        return self.qid(uri, self.read_local(ui))
+        return uri, self.read_local(ui)
 
     cdef str read_local(self, Py_ssize_t ui):
         cdef uint64_t n = self.r.uint_small()
@@ -1522,7 +1530,7 @@ cdef class Decoder:
             if idx >= <uint64_t>len(names):
                 self.r.fail("invalid local-name index")
             return names[idx]
-        if (n - 1) * 8 > <uint64_t>self.r.remaining():
+        if n - 1 > <uint64_t>(self.r.remaining() // 8):
             self.r.fail("local-name length exceeds the stream")
         local = self.chars(n - 1)
         self.copy_tables()
@@ -1589,7 +1597,7 @@ cdef class Decoder:
                 self.r.fail("invalid global value index")
             return self.global_values[idx]
         n -= 2
-        if n * 8 > <uint64_t>self.r.remaining():
+        if n > <uint64_t>(self.r.remaining() // 8):
             self.r.fail("string length %d exceeds the remaining stream" % n)
         s = self.chars(n)
         if n > 0:
@@ -1869,15 +1877,22 @@ cdef class Decoder:
             u = st.u[ec2]
             if u == U_EE:
                 # An empty element written as EE (EXIficient): empty string/bytes value.
+                # Anywhere else an undeclared EE leaves out required content, which
+                # is well-formed EXI but not schema-valid: strict decoding refuses it.
+                if self.strict and g._find(s, EV_CH, -1) < 0:
+                    self.r.fail("required content missing (expected %s)" % " or ".join(
+                        g.expected(s)))
                 if simple:
                     return self.empty_value(ct.dt)
                 self.empty_simple_content(obj, t)
                 return obj
             if u == U_XSI_TYPE:
                 # the rest of the element follows the named type's grammar
-                return self.element(self.xsi_type(), q, depth)
+                return self.element(self.xsi_type(t), q, depth)
             if u == U_XSI_NIL:
                 if self.r.bits(1):
+                    if self.strict and q not in g.nillable:
+                        self.r.fail("xsi:nil on an element not declared nillable")
                     return self.nil_element(t, depth)
                 continue
             self.r.fail("undeclared content (second-level event %d) is not supported" % u)
@@ -1905,19 +1920,28 @@ cdef class Decoder:
                 continue
             self.r.fail("unexpected event after xsi:nil")
 
-    cdef int xsi_type(self) except -1:
-        """The type an xsi:type value names (a QName read from the string tables)."""
+    cdef int xsi_type(self, int declared) except -1:
+        """The type an xsi:type value names (a QName read from the string tables).
+
+        Strict decoding also requires it to derive from the declared type, as schema
+        validity does; otherwise any type of the schema may stand there.
+        """
         cdef Grammar g = self.g
-        cdef int tq = self.read_qname()
-        text = self.qtext(tq, False)
-        uri, local = text[1:].split("}", 1) if text.startswith("{") else ("", text)
-        nt = -1
+        cdef int nt = -1, b
+        uri, local = self.read_qname_parts()
         if uri in g.uris:
             ui = g.uris.index(uri)
             if local in g.local_names[ui]:
                 nt = g.xsd_type_index.get((ui, g.local_names[ui].index(local)), -1)
         if nt < 0:
-            self.r.fail("xsi:type names an unknown type %s" % text)
+            self.r.fail("xsi:type names an unknown type {%s}%s" % (uri, local))
+        if self.strict and declared >= 0 and declared != g.anytype:
+            b = nt
+            while b >= 0 and b != declared:
+                b = g.types[b].base
+            if b != declared:
+                self.r.fail("xsi:type {%s}%s does not derive from the declared type %s" % (
+                    uri, local, g.t_typename[declared]))
         return nt
 
     cdef object wildcard_element(self, int cq, int depth):
@@ -1952,7 +1976,7 @@ cdef class Decoder:
                 if self.qtext(aq, False) != "{%s}type" % XSI_NS:
                     self.r.fail("undeclared element with attribute %s before xsi:type "
                                 "is not supported" % self.qtext(aq, False))
-                v = self.element(self.xsi_type(), cq, depth)
+                v = self.element(self.xsi_type(-1), cq, depth)
             else:
                 self.r.fail("undeclared element content without xsi:type needs built-in "
                             "grammars, which ISO 15118's EXI options disable")

@@ -180,6 +180,7 @@ class CompiledSchema:
     doc_end: int
     fragment_content: int
     anytype: int  # type id of xs:anyType (wildcard content)
+    nillable: list[int] = field(default_factory=list)  # qnames that may carry xsi:nil
 
     def qname_str(self, qid: int) -> str:
         u, ln = self.qnames[qid]
@@ -351,6 +352,8 @@ class GrammarBuilder:
         self.dtf = DatatypeFactory()
         self.states: list[State] = []
         self.types: list[TypeInfo] = []
+        self._type_objs: dict[int, Any] = {}
+        self._nillable: set[int] = set()  # qnames of elements declared nillable
         self._type_ids: dict[int, int] = {}
         self._keep: list[Any] = []
         self._qname_ids: dict[tuple[str, str], int] = {}
@@ -525,6 +528,7 @@ class GrammarBuilder:
         info = TypeInfo(tid, name, ns, anonymous)
         info.abstract = bool(getattr(t, "abstract", False))
         self.types.append(info)
+        self._type_objs[tid] = t
         self._type_ids[id(t)] = tid
         self._keep.append(t)
         if t.is_complex():
@@ -821,6 +825,10 @@ class GrammarBuilder:
         if -1 in fragment_types.values():
             ef = self._element_fragment_type(frag, fragment_types)
             fragment_types = {q: (ef if t == -1 else t) for q, t in fragment_types.items()}
+        # derivation (xsi:type may only name a type derived from the declared one)
+        for info in self.types:
+            base = getattr(self._type_objs.get(info.id), "base_type", None)
+            info.base = self._type_ids.get(id(base), -1) if base is not None else -1
         doc_content = self._new_state(KIND_DOC_CONTENT, -1)
         doc_end = self._new_state(KIND_DOC_END, -1)
         self.states[doc_end].add(Production(EV_ED))
@@ -840,7 +848,7 @@ class GrammarBuilder:
             global_elements=[q for _, _, q in globals_], fragment_elements=frag,
             element_types=element_types, fragment_types=fragment_types,
             doc_content=doc_content, doc_end=doc_end, fragment_content=frag_content,
-            anytype=anytype,
+            anytype=anytype, nillable=sorted(self._nillable),
         )
 
     def _element_fragment_type(self, frag: list[int], fragment_types: dict[int, int]) -> int:
@@ -907,6 +915,8 @@ class GrammarBuilder:
             seen.add(id(e))
             ns, local = _split(e.name)
             out.setdefault(self.qname_id(e.name), set()).add(self.type_id(e.type, local, ns))
+            if getattr(e, "nillable", False):
+                self._nillable.add(self.qname_id(e.name))
             ty(e.type)
 
         seen_t: set[int] = set()

@@ -29,7 +29,7 @@ def to_tables(cs: CompiledSchema) -> dict[str, Any]:
             "id": t.id, "name": t.name, "namespace": t.namespace, "anonymous": t.anonymous,
             "start": t.start, "empty_start": t.empty_start, "simple": t.simple,
             "datatype": t.datatype, "ordered": t.ordered, "mixed": t.mixed,
-            "abstract": t.abstract,
+            "abstract": t.abstract, "base": t.base,
             "members": [asdict(m) for m in t.members],
         })
     return {
@@ -46,4 +46,5 @@ def to_tables(cs: CompiledSchema) -> dict[str, Any]:
         "global_elements": list(cs.global_elements),
         "fragment_elements": list(cs.fragment_elements),
         "anytype": cs.anytype,
+        "nillable": list(cs.nillable),
     }

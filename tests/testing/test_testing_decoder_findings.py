@@ -1,9 +1,6 @@
-"""Decoder findings of the property tests and the fuzz campaign, pinned as reproducers.
+"""Decoder findings of the property tests and the fuzz campaign, kept as regression tests.
 
-Each test states the behaviour we expect and is marked ``xfail(strict=True)`` while the
-decoder does otherwise: when the core is fixed the test passes, the strict xfail turns
-that into a failure, and whoever fixed it removes the mark (and the matching allowance in
-``test_testing_properties.py``).
+All four are fixed in the core; each test pins the input that showed the problem.
 
 Finding 1: ``strict=True`` is documented as rejecting what is not schema-valid, but it
 accepts streams that leave out required children or required attributes. Non-strict EXI
@@ -52,8 +49,6 @@ MISSING_REQUIRED = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="strict decoding does not check required content "
-                   "(finding 1 in the module docstring)")
 @pytest.mark.parametrize(("protocol", "hex_"), MISSING_REQUIRED)
 def test_strict_decoding_rejects_missing_required_content(protocol: str, hex_: str) -> None:
     with pytest.raises(Iso15118Error):
@@ -83,8 +78,6 @@ OVERFLOWING_LENGTHS = [
 ]
 
 
-@pytest.mark.xfail(strict=True, raises=MemoryError,
-                   reason="64-bit length * 8 wraps in the length checks (finding 2)")
 @pytest.mark.parametrize(("protocol", "hex_"), OVERFLOWING_LENGTHS)
 def test_length_claims_beyond_2_61_raise_the_decode_error(protocol: str, hex_: str) -> None:
     with pytest.raises(Iso15118Error):
@@ -99,7 +92,6 @@ XSI_TYPE_CASTS = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="xsi:type to an unrelated type is honoured (finding 3)")
 @pytest.mark.parametrize(("protocol", "hex_", "_got"), XSI_TYPE_CASTS)
 def test_strict_decoding_rejects_xsi_type_to_an_unrelated_type(protocol: str, hex_: str,
                                                                _got: str) -> None:
@@ -108,14 +100,13 @@ def test_strict_decoding_rejects_xsi_type_to_an_unrelated_type(protocol: str, he
 
 
 @pytest.mark.parametrize(("protocol", "hex_", "got"), XSI_TYPE_CASTS)
-def test_what_finding_3_decodes_to_today(protocol: str, hex_: str, got: str) -> None:
+def test_lenient_decoding_still_follows_the_cast(protocol: str, hex_: str, got: str) -> None:
+    """Non-strict decoding reads what the stream says (captures stay readable)."""
     _, value = codec.decode_element(bytes.fromhex(hex_), protocol)
     field = value.evseid if protocol == "iso2" else value
     assert type(field).__name__ == got
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="xsi:type qname text split without a '}' (finding 4)")
 def test_xsi_type_with_a_local_name_starting_with_a_brace_raises_the_decode_error() -> None:
     data = bytes.fromhex("807c04215e3315610f42528c1012200052a7fe000be21c12411edfd060")
     with pytest.raises(Iso15118Error):

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from iso15118 import codec, protocols
-from iso15118.errors import Iso15118Error, MessageEncodeError
+from iso15118.errors import Iso15118Error
 from iso15118.testing import lenient
 from iso15118.testing import strategies as v2gst
 from iso15118.testing.generate import Document
@@ -46,18 +46,8 @@ def test_decode_of_encode_is_identity(protocol: str) -> None:
 
 def _schema_valid(protocol: str, element: str, value: Any) -> None:
     """A decoded value is schema-valid when the facet-checking encoder takes it and the
-    bytes it writes decode to the same value again.
-
-    One allowance: strict decoding does not yet notice missing *required* content (finding
-    1, pinned with its reproducers in test_testing_decoder_findings.py), and the encoder
-    then refuses the value with "missing ...". Every other refusal fails the property.
-    """
-    try:
-        again = codec.encode(value, protocol, element=element)
-    except MessageEncodeError as e:
-        if e.reason.startswith("missing "):
-            return
-        raise
+    bytes it writes decode to the same value again."""
+    again = codec.encode(value, protocol, element=element)
     assert codec.decode_element(again, protocol, strict=True) == (element, value)
 
 

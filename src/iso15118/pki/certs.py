@@ -23,22 +23,51 @@ _PEM_MARKER = b"-----BEGIN CERTIFICATE-----"
 
 
 def load_certificate(data: bytes) -> x509.Certificate:
-    """Parse one certificate from PEM or DER bytes."""
+    """Parse one certificate from PEM or DER bytes, every field of it.
+
+    cryptography parses names, extensions and the public key lazily, on first use, so a
+    damaged field would otherwise surface later, inside validation, as one of its own
+    exceptions. Certificates come from the network (messages, TLS peers): they are
+    checked here, once, and any damage is a :class:`CertificateLoadError`.
+    """
     try:
         if data.lstrip().startswith(b"-----BEGIN"):
-            return x509.load_pem_x509_certificate(data)
-        return x509.load_der_x509_certificate(data)
-    except ValueError as exc:
+            cert = x509.load_pem_x509_certificate(data)
+        else:
+            cert = x509.load_der_x509_certificate(data)
+    except (ValueError, TypeError, x509.InvalidVersion) as exc:
         raise CertificateLoadError(f"not an X.509 certificate: {exc}") from exc
+    return parsed(cert)
+
+
+def parsed(cert: x509.Certificate) -> x509.Certificate:
+    """``cert`` after touching every field validation reads (see :func:`load_certificate`)."""
+    try:
+        cert.version  # noqa: B018  (lazy: raises InvalidVersion)
+        for name in (cert.subject, cert.issuer):
+            for attr in name:
+                attr.value  # noqa: B018
+        for ext in cert.extensions:
+            ext.value  # noqa: B018
+        cert.public_key()
+        cert.signature_algorithm_oid  # noqa: B018
+        cert.not_valid_before_utc  # noqa: B018
+        cert.not_valid_after_utc  # noqa: B018
+    except (ValueError, KeyError, TypeError, x509.InvalidVersion, UnsupportedAlgorithm,
+            x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+        raise CertificateLoadError(
+            f"damaged X.509 certificate: {type(exc).__name__}: {exc}") from exc
+    return cert
 
 
 def load_certificates(data: bytes) -> list[x509.Certificate]:
     """Parse every certificate of a PEM bundle, or the single certificate of DER bytes."""
     if _PEM_MARKER in data:
         try:
-            return x509.load_pem_x509_certificates(data)
+            certs = x509.load_pem_x509_certificates(data)
         except ValueError as exc:
             raise CertificateLoadError(f"bad PEM certificate bundle: {exc}") from exc
+        return [parsed(c) for c in certs]
     return [load_certificate(data)]
 
 

@@ -20,6 +20,8 @@ from cryptography import x509
 from exi_codec.grammar import M_ATTRIBUTE, M_ELEMENT
 from exi_codec.model import Model
 from iso15118 import codec, protocols
+from iso15118.pki.certs import load_certificate
+from iso15118.pki.errors import CertificateLoadError
 from iso15118.xmldsig.errors import NoSignatureError, ReferenceNotFoundError, SignatureError
 
 
@@ -185,9 +187,9 @@ def embedded_signer(message: Any, protocol: str | None = None) -> x509.Certifica
         if value is None:
             return None
     try:
-        return x509.load_der_x509_certificate(bytes(value))
-    except ValueError as e:
-        raise SignatureError(f"the embedded signer certificate is not DER X.509: {e}") from e
+        return load_certificate(bytes(value))
+    except CertificateLoadError as e:
+        raise SignatureError(f"the embedded signer certificate: {e}") from e
 
 
 def message_header(message: Any) -> Any:

@@ -109,6 +109,17 @@ DEF M_CHILDREN = 3
 
 DEF MAX_DEPTH = 256
 XSD_NS = "http://www.w3.org/2001/XMLSchema"
+
+import re as _re
+
+# XML 1.0 (5th ed.) NCName: names a stream defines must be names, or they would not
+# survive a round trip (Clark notation "{uri}local" and XML both rely on it).
+_NAME_START = ("A-Z_a-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u02FF\u0370-\u037D"
+               "\u037F-\u1FFF\u200C-\u200D\u2070-\u218F\u2C00-\u2FEF\u3001-\uD7FF"
+               "\uF900-\uFDCF\uFDF0-\uFFFD\U00010000-\U000EFFFF")
+_NCNAME = _re.compile("[%s][%s\\-.0-9\u00B7\u0300-\u036F\u203F-\u2040]*\\Z"
+                      % (_NAME_START, _NAME_START))
+_BAD_URI = _re.compile("[{}\\x00-\\x20]")
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 DEF INT64_LIMIT = 4611686018427387904  # 2**62: bounds beyond go the generic way
 
@@ -781,6 +792,17 @@ cdef class Grammar:
 
 # ----------------------------------------------------------------------------- encoding
 
+def _show(v):
+    """A value for an error message; integers too long for str() are described."""
+    if isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > 256:
+        return "an integer of %d bits" % v.bit_length()
+    try:
+        text = repr(v)
+    except ValueError:
+        return "a %s" % type(v).__name__
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
 cdef inline object _label(Grammar g, int q, Py_ssize_t index):
     if index < 0:
         return g.qname_short[q]
@@ -1202,8 +1224,8 @@ cdef class Encoder:
             # out of the facets but inside what the n bits can carry
             self.w.bits(d.width, <uint64_t>(v - d.minimum))
             return 0
-        raise EncodeError("%r is outside [%s, %s] (%s)%s" % (
-            v, info["minimum"], info["maximum"], info["name"],
+        raise EncodeError("%s is outside [%s, %s] (%s)%s" % (
+            _show(v), info["minimum"], info["maximum"], info["name"],
             " and beyond what %d bits can carry" % d.width if self.lenient else ""))
 
     cdef int integer_slow(self, int dt, object v) except -1:
@@ -1211,12 +1233,12 @@ cdef class Encoder:
         v = self.coerce_int(v)
         if not self.lenient:
             if info["minimum"] is not None and v < info["minimum"]:
-                raise EncodeError("%r is below the minimum %s (%s)" % (v, info["minimum"], info["name"]))
+                raise EncodeError("%s is below the minimum %s (%s)" % (_show(v), info["minimum"], info["name"]))
             if info["maximum"] is not None and v > info["maximum"]:
-                raise EncodeError("%r is above the maximum %s (%s)" % (v, info["maximum"], info["name"]))
+                raise EncodeError("%s is above the maximum %s (%s)" % (_show(v), info["maximum"], info["name"]))
         if self.g.dts[dt].kind == DT_UNSIGNED:
             if v < 0:
-                raise EncodeError("%r cannot be written as an unsigned integer" % (v,))
+                raise EncodeError("%s cannot be written as an unsigned integer" % _show(v))
             self.w.uint(v)
         elif v < 0:
             self.w.bits(1, 1)
@@ -1239,7 +1261,7 @@ cdef class Encoder:
             if 0 <= v < (1 << d.width):
                 idx = v
         if idx < 0:
-            raise EncodeError("%r is not one of the values of %s" % (v, info["name"]))
+            raise EncodeError("%s is not one of the values of %s" % (_show(v), info["name"]))
         self.w.bits(d.width, idx)
         return 0
 
@@ -1509,6 +1531,8 @@ cdef class Decoder:
         cdef Py_ssize_t ui
         if u == 0:
             uri = self.literal()
+            if _BAD_URI.search(uri) is not None:
+                self.r.fail("%r is not a namespace URI" % uri[:40])
             self.copy_tables()
             self.uris.append(uri)
             self.local_names.append([])
@@ -1533,6 +1557,8 @@ cdef class Decoder:
         if n - 1 > <uint64_t>(self.r.remaining() // 8):
             self.r.fail("local-name length exceeds the stream")
         local = self.chars(n - 1)
+        if _NCNAME.match(local) is None:
+            self.r.fail("%r is not an XML name" % local[:40])
         self.copy_tables()
         self.local_names[ui].append(local)
         return local
@@ -1665,7 +1691,10 @@ cdef class Decoder:
             neg = self.r.bits(1)
             ip = self.r.uint()
             fp = self.r.uint()
-            txt = ("-" if neg else "") + str(ip) + ("." + str(fp)[::-1] if fp else "")
+            try:
+                txt = ("-" if neg else "") + str(ip) + ("." + str(fp)[::-1] if fp else "")
+            except ValueError:  # beyond Python's int-to-str digit limit
+                self.r.fail("decimal with more digits than can be represented")
             return Decimal(txt)
         if kind == DT_FLOAT:
             mant = -self.r.uint() - 1 if self.r.bits(1) else self.r.uint()
@@ -1676,13 +1705,16 @@ cdef class Decoder:
                 return float("inf") if mant > 0 else float("-inf")
             if exp < -(1 << 14) or exp > (1 << 14):
                 self.r.fail("float exponent out of range")
-            return float(mant) * (10.0 ** exp) if exp < 300 else float(str(mant) + "e" + str(exp))
+            try:
+                return float(mant) * (10.0 ** exp) if exp < 300 else float(str(mant) + "e" + str(exp))
+            except (ValueError, OverflowError):
+                self.r.fail("float mantissa out of range")
         self.r.fail("datatype %s is not supported" % g.dt_info[dt]["name"])
 
     cdef int facet_error(self, int dt, object v) except -1:
         info = self.g.dt_info[dt]
-        self.r.fail("%s is outside [%s, %s] (%s)" % (v, info["minimum"], info["maximum"],
-                                                     info["name"]))
+        self.r.fail("%s is outside [%s, %s] (%s)" % (_show(v), info["minimum"],
+                                                     info["maximum"], info["name"]))
 
     cdef int check_length(self, int dt, Py_ssize_t n) except -1:
         cdef CDt* d = &self.g.dts[dt]

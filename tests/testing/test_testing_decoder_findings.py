@@ -1,9 +1,7 @@
 """Decoder findings of the property tests and the fuzz campaign, kept as regression tests.
 
-Findings 1-4 are fixed in the core; each test pins the input that showed the problem.
-Findings 5 and 6 are open: their tests state the behaviour we expect and are marked
-``xfail(strict=True)``, so a fix turns them into failures until the marks go (together
-with the matching ``--allow-known`` case in fuzz/fuzz_exi.py).
+All six are fixed in the core; each test pins the input that showed the problem. (The
+descriptions below say what the decoder did before the fix.)
 
 Finding 1: ``strict=True`` is documented as rejecting what is not schema-valid, but it
 accepts streams that leave out required children or required attributes. Non-strict EXI
@@ -32,14 +30,15 @@ starts with ``{``. A qname with an empty URI whose local name starts with ``{`` 
 stream may define any local name) has no ``}``, and the decoder raises
 ``ValueError("need more than 1 value to unpack")`` instead of the decode error.
 
-Finding 5, open (fuzz/fuzz_exi.py, re-encode check): the same root as finding 4 outside
+Finding 5 (fuzz/fuzz_exi.py, re-encode check): the same root as finding 4 outside
 xsi:type. Names the stream defines are taken as they come, NCName or not (braces, NUL),
 and an undeclared element under a wildcard is returned as Clark text ``{uri}local``,
 which such a name makes ambiguous: the local name ``{}p...`` under the empty URI comes
 back as ``"{}p..."``, which the encoder reads as the local name ``p...``, so
-decode(encode(decode(x))) differs from decode(x).
+decode(encode(decode(x))) differs from decode(x). Fixed by refusing, on decode, local names
+that are not XML NCNames and URIs with braces or control characters.
 
-Finding 6, open (fuzz/fuzz_exi.py): an out-of-range integer of more than 4300 digits
+Finding 6 (fuzz/fuzz_exi.py): an out-of-range integer of more than 4300 digits
 (EXI integers are unbounded; 2 KB of stream carry one) makes strict decoding raise
 Python's ``ValueError("Exceeds the limit (4300 digits) for integer string conversion")``:
 the facet error message formats the value with ``%r``. The safe encoder does the same
@@ -130,14 +129,19 @@ def test_xsi_type_with_a_local_name_starting_with_a_brace_raises_the_decode_erro
         codec.decode(data, "iso20-wpt")
 
 
-@pytest.mark.xfail(strict=True, reason="stream-defined names are kept as ambiguous Clark text "
-                   "(finding 5)")
-def test_an_undeclared_element_name_survives_a_round_trip() -> None:
-    # ds:KeyValue holding an undeclared element whose local name is "{}p" + NULs
+def test_a_stream_defined_name_that_is_no_xml_name_raises_the_decode_error() -> None:
+    # ds:KeyValue holding an undeclared element named with braces and NULs
     data = bytes.fromhex("804100d7d7") + bytes(11) + b"\xd7" + bytes(125)
-    element, value = codec.decode_element(data, "iso20-acdp")
-    again = lenient.encode(value, "iso20-acdp", element=element)
-    assert codec.decode_element(again, "iso20-acdp") == (element, value)
+    with pytest.raises(Iso15118Error, match="not a namespace URI|not an XML name"):
+        codec.decode_element(data, "iso20-acdp")
+
+
+def test_undeclared_element_names_that_are_xml_names_round_trip() -> None:
+    xml = ('<KeyValue xmlns="http://www.w3.org/2000/09/xmldsig#">'
+           '<x:Key-1.a xmlns:x="urn:x">v</x:Key-1.a></KeyValue>')
+    element, value = codec.from_xml(xml, "xmldsig")
+    again = codec.encode(value, "xmldsig", element=element)
+    assert codec.decode_element(again, "xmldsig") == (element, value)
 
 
 def _huge_integer_stream() -> tuple[bytes, object]:
@@ -149,8 +153,6 @@ def _huge_integer_stream() -> tuple[bytes, object]:
     return lenient.encode(message, "iso2"), message
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="facet error formats a 4300+ digit integer (finding 6)")
 def test_strict_decoding_of_a_4300_digit_integer_raises_the_decode_error() -> None:
     data, _ = _huge_integer_stream()
     codec.decode(data, "iso2")  # lenient decoding is fine
@@ -158,8 +160,6 @@ def test_strict_decoding_of_a_4300_digit_integer_raises_the_decode_error() -> No
         codec.decode(data, "iso2", strict=True)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="facet error formats a 4300+ digit integer (finding 6)")
 def test_safe_encoding_of_a_4300_digit_integer_raises_the_encode_error() -> None:
     _, message = _huge_integer_stream()
     with pytest.raises(Iso15118Error):

@@ -160,6 +160,12 @@ def main() -> None:
                 again = lenient.encode(value, protocol, element=element)
             except Iso15118Error:
                 again = None
+            except ValueError as e:
+                # finding 5 again: the encoder cannot parse a decoded name "{..." back
+                if "to unpack" in str(e) and has_odd_name(value) \
+                        and _harness.known(args, "exi-f5-non-ncname"):
+                    return
+                raise
             if again is not None and redecoded(again) != (element, value):
                 # lenient decoding follows any xsi:type, as the reference does (strict
                 # decoding refuses it: finding 3, fixed): such values cannot round trip

@@ -64,6 +64,7 @@ class Result:
     hangs: int = 0
     ooms: int = 0
     exit_code: int = 0
+    native_pcs: int = 0  # edges instrumented in the native core (0: Python coverage only)
     known: dict[str, int] = field(default_factory=dict)
     artifact: str = ""
     error: str = ""
@@ -83,6 +84,9 @@ def parse_output(result: Result, text: str) -> None:
         last = lines[-1]
         result.executions = int(last[0])
         result.cov, result.ft, result.corpus = int(last[1]), int(last[2]), int(last[3])
+    pcs = re.search(r"Loaded \d+ modules\s+\((\d+) inline 8-bit counters\)", text)
+    if pcs:
+        result.native_pcs = int(pcs.group(1))
     stat = re.search(r"stat::number_of_executed_units: (\d+)", text)
     if stat:
         result.executions = int(stat.group(1))

@@ -42,7 +42,8 @@ def has_cast(c: Any, tid: int, value: Any, depth: int = 0) -> bool:
     for m in types[tid]["members"]:
         item = getattr(value, m["name"], None)
         if m["kind"] == M_CHILDREN and item:
-            if any(_ordered_cast(c, it, depth) for it in item):
+            local = dict(zip(m["qnames"], m["child_types"], strict=True))
+            if any(_ordered_cast(c, local, it, depth) for it in item):
                 return True
         if m["kind"] != M_ELEMENT or item is None:
             continue
@@ -58,14 +59,16 @@ def has_cast(c: Any, tid: int, value: Any, depth: int = 0) -> bool:
     return False
 
 
-def _ordered_cast(c: Any, item: Any, depth: int) -> bool:
-    """An item of ordered content, ``(qname, value)``: checked when the name is global."""
+def _ordered_cast(c: Any, local: dict[int, int], item: Any, depth: int) -> bool:
+    """An item of ordered content, ``(qname, value)``: checked against the type its
+    name has here (a local declaration) or globally."""
     from exi_codec.errors import ExiError
 
     if not isinstance(item, tuple) or len(item) != 2 or not isinstance(item[0], str):
         return False
     try:
-        tid = c.element_type(item[0])
+        q = c.qname_id(item[0])
+        tid = local[q] if q in local else c.element_type(item[0])
     except ExiError:
         return False  # a wildcard's undeclared element: any content is its own
     return has_cast(c, tid, item[1], depth + 1)
@@ -157,6 +160,12 @@ def main() -> None:
                 again = lenient.encode(value, protocol, element=element)
             except Iso15118Error:
                 again = None
+            except ValueError as e:
+                # finding 5 again: the encoder cannot parse a decoded name "{..." back
+                if "to unpack" in str(e) and has_odd_name(value) \
+                        and _harness.known(args, "exi-f5-non-ncname"):
+                    return
+                raise
             if again is not None and redecoded(again) != (element, value):
                 # lenient decoding follows any xsi:type, as the reference does (strict
                 # decoding refuses it: finding 3, fixed): such values cannot round trip

@@ -732,11 +732,7 @@ cdef class Grammar:
     cdef int _lookup_qname(self, object qn) except -2:
         if isinstance(qn, int):
             return qn
-        qn = str(qn)
-        if qn.startswith("{"):
-            u, ln = qn[1:].split("}", 1)
-        else:
-            u, ln = "", qn
+        u, ln = _split_qname(str(qn))
         return self.qname_index.get((u, ln), -1)
 
     def encode(self, int qname, object value, bint fragment=False, bint empty_as_ch=False,
@@ -791,6 +787,16 @@ cdef class Grammar:
 
 
 # ----------------------------------------------------------------------------- encoding
+
+def _split_qname(str qn):
+    """Clark notation ``{uri}local`` (or a bare local name) -> (uri, local)."""
+    if qn.startswith("{"):
+        end = qn.find("}")
+        if end < 0:
+            return "", qn  # no such name in any table: refused by the caller
+        return qn[1:end], qn[end + 1:]
+    return "", qn
+
 
 def _show(v):
     """A value for an error message; integers too long for str() are described."""
@@ -1042,7 +1048,9 @@ cdef class Encoder:
         cdef int j, t, ui
         cdef CProd* p
         cdef CState* st = &g.states[s]
-        uri, local = (qn[1:].split("}", 1) if qn.startswith("{") else ("", qn))
+        uri, local = _split_qname(qn)
+        if _NCNAME.match(local) is None or _BAD_URI.search(uri) is not None:
+            raise EncodeError("%r is not a qualified XML name" % qn[:60])
         j = -1
         for k in range(st.count):
             p = &g.prods[st.first + k]

@@ -35,8 +35,11 @@ xsi:type. Names the stream defines are taken as they come, NCName or not (braces
 and an undeclared element under a wildcard is returned as Clark text ``{uri}local``,
 which such a name makes ambiguous: the local name ``{}p...`` under the empty URI comes
 back as ``"{}p..."``, which the encoder reads as the local name ``p...``, so
-decode(encode(decode(x))) differs from decode(x). Fixed by refusing, on decode, local names
-that are not XML NCNames and URIs with braces or control characters.
+decode(encode(decode(x))) differs from decode(x); a name ``{...`` without ``}`` came back
+as text the encoder could not split at all (``ValueError`` from ``Grammar._lookup_qname``,
+also for a hand-made model through the safe ``codec.encode``). Fixed: the decoder refuses
+local names that are not XML NCNames and URIs with braces or control characters, and the
+encoder refuses such names with its own error.
 
 Finding 6 (fuzz/fuzz_exi.py): an out-of-range integer of more than 4300 digits
 (EXI integers are unbounded; 2 KB of stream carry one) makes strict decoding raise
@@ -164,3 +167,11 @@ def test_safe_encoding_of_a_4300_digit_integer_raises_the_encode_error() -> None
     _, message = _huge_integer_stream()
     with pytest.raises(Iso15118Error):
         codec.encode(message, "iso2")
+
+
+def test_an_ordered_item_named_with_an_unclosed_brace_raises_the_encode_error() -> None:
+    from iso15118.messages import xmldsig
+
+    key_value = xmldsig.KeyValueType(children=[("{x", xmldsig.anyType())])
+    with pytest.raises(Iso15118Error):
+        codec.encode(key_value, "xmldsig")

@@ -80,3 +80,20 @@ def test_damaged_certificates_raise_the_library_error_or_give_a_verdict(
             _validate(pki, damage(pki.certificates["secc_leaf"].der))
         except Iso15118Error:
             pass
+
+
+def test_a_pem_bundle_with_a_bad_version_raises_the_load_error(pki: TestPki) -> None:
+    """Campaign find: the bundle path of load_certificates let InvalidVersion through."""
+    import base64
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from iso15118.pki import CertificateLoadError, load_certificates
+
+    leaf = pki.certificates["secc_leaf"]
+    der = leaf.der.replace(bytes.fromhex("a003020102"), bytes.fromhex("a003020142"), 1)
+    pem = pki.cert("v2g_root").public_bytes(Encoding.PEM) + (
+        b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(der)
+        + b"-----END CERTIFICATE-----\n")
+    with pytest.raises(CertificateLoadError):
+        load_certificates(pem)

@@ -65,7 +65,7 @@ def load_certificates(data: bytes) -> list[x509.Certificate]:
     if _PEM_MARKER in data:
         try:
             certs = x509.load_pem_x509_certificates(data)
-        except ValueError as exc:
+        except (ValueError, TypeError, x509.InvalidVersion) as exc:
             raise CertificateLoadError(f"bad PEM certificate bundle: {exc}") from exc
         return [parsed(c) for c in certs]
     return [load_certificate(data)]

@@ -53,7 +53,7 @@ def parse_args(add: Callable[[argparse.ArgumentParser], None] | None = None,
                     help="load the ASan build (build_native.py --asan); needs LD_PRELOAD of "
                     "fuzz/build/native-asan/asan_with_fuzzer.so")
     ap.add_argument("--allow-known", action="store_true",
-                    help="tolerate the known findings (pinned in tests/) and count them")
+                    help="tolerate, and count, what the harness documents as known")
     ap.add_argument("--known-log", type=Path,
                     help="where --allow-known writes its counts (JSON), for campaign.py")
     if add is not None:

@@ -83,7 +83,11 @@ class Codec:
         q = self._qname_ids.get(qname)
         if q is not None:
             return q
-        ns, local = (qname[1:].split("}", 1) if qname.startswith("{") else ("", qname))
+        ns, local = ("", qname)
+        if qname.startswith("{"):
+            ns, sep, local = qname[1:].partition("}")
+            if not sep:
+                raise EncodeError(f"{qname!r} is not a qualified name ({{uri}}local)")
         found = self.grammar.qname_index.get((ns, local))
         if found is None:
             raise EncodeError(f"{qname} is not declared in the schema")

@@ -23,9 +23,19 @@ from exi_codec.grammar import M_ATTRIBUTE, M_CHILDREN, M_ELEMENT, M_VALUE
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 
 
+def _sub_element(parent: Any, tag: Any) -> Any:
+    """A child named by model content (ordered items): a bad name is an encode error."""
+    try:
+        return etree.SubElement(parent, tag)
+    except (ValueError, TypeError) as e:
+        raise EncodeError(f"{tag!r} is not an XML element name: {e}") from None
+
+
 def _split(tag: str) -> tuple[str, str]:
     if tag.startswith("{"):
-        ns, local = tag[1:].split("}", 1)
+        ns, sep, local = tag[1:].partition("}")
+        if not sep:
+            raise EncodeError(f"{tag!r} is not a qualified name ({{uri}}local)")
         return ns, local
     return "", tag
 
@@ -246,7 +256,7 @@ class XmlConverter:
                             last.tail = (last.tail or "") + item
                         continue
                     tag, cv = item
-                    c = etree.SubElement(el, tag)
+                    c = _sub_element(el, tag)
                     found = self._children[type_id].get(tag, (0, None))[1]
                     if found is None:
                         found = self.global_types.get(tag)
@@ -261,7 +271,7 @@ class XmlConverter:
             if isinstance(item, str):
                 el.text = (el.text or "") + item
             else:
-                c = etree.SubElement(el, item[0])
+                c = _sub_element(el, item[0])
                 self._fill_any(c, item[1])
 
     def _member_child(self, m: dict[str, Any], item: Any) -> tuple[int, int]:

@@ -92,3 +92,14 @@ def test_object_with_a_field_never_set_is_an_encode_error_with_the_path() -> Non
                            body=iso2.BodyType(body_element=req))
     with pytest.raises(MessageEncodeError, match="SessionSetupReq: .* no field 'evccid'"):
         codec.encode(msg, "iso2")
+
+
+@pytest.mark.parametrize("name", ["{x", "{urn:x}", "a b", "{urn:x}1a"])
+def test_bad_names_in_ordered_content_are_encode_errors_everywhere(name: str) -> None:
+    from iso15118.messages import xmldsig
+
+    key_value = xmldsig.KeyValueType(children=[(name, xmldsig.anyType())])
+    for convert in (lambda: v2g.encode(key_value, "xmldsig"),
+                    lambda: v2g.to_xml(key_value, "xmldsig", element="KeyValue")):
+        with pytest.raises(MessageEncodeError):
+            convert()

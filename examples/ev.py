@@ -58,7 +58,7 @@ class Session:
 
     def status(self) -> iso2.DC_EVStatusType:
         return iso2.DC_EVStatusType(
-            ev_ready=True, ev_error_code=iso2.DC_EVErrorCodeType.NO_ERROR, evresssoc=self.soc
+            ev_ready=True, ev_error_code=iso2.DC_EVErrorCodeType.NO_ERROR, evress_soc=self.soc
         )
 
     async def request(self, req: Any, expected: type[Res]) -> Res:
@@ -118,7 +118,7 @@ async def charge(conn: V2GConnection, cycles: int) -> None:
     channel = MessageChannel(conn)
     await handshake(channel)
     s = Session(channel)
-    await s.request(iso2.SessionSetupReqType(evccid=EVCC_ID), iso2.SessionSetupResType)
+    await s.request(iso2.SessionSetupReqType(evcc_id=EVCC_ID), iso2.SessionSetupResType)
 
     services = await s.request(iso2.ServiceDiscoveryReqType(), iso2.ServiceDiscoveryResType)
     external = iso2.PaymentOptionType.ExternalPayment

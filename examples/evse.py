@@ -124,7 +124,7 @@ class Evse:
 
     def session_setup(self, req: iso2.SessionSetupReqType) -> iso2.SessionSetupResType:
         return iso2.SessionSetupResType(
-            response_code=iso2.ResponseCodeType.OK_NewSessionEstablished, evseid=EVSE_ID
+            response_code=iso2.ResponseCodeType.OK_NewSessionEstablished, evse_id=EVSE_ID
         )
 
     def service_discovery(self, req: iso2.ServiceDiscoveryReqType) -> iso2.ServiceDiscoveryResType:
@@ -219,7 +219,7 @@ class Evse:
             evse_current_limit_achieved=self.current < value_of(req.ev_target_current),
             evse_voltage_limit_achieved=False,
             evse_power_limit_achieved=False,
-            evseid=EVSE_ID,
+            evse_id=EVSE_ID,
             sa_schedule_tuple_id=SCHEDULE_ID,
         )
 

@@ -98,7 +98,7 @@ def _brief(value: Any) -> str:
 
 
 def describe(message: Model) -> str:
-    """``SessionSetupRes response_code=OK_NewSessionEstablished evseid=...``."""
+    """``SessionSetupRes response_code=OK_NewSessionEstablished evse_id=...``."""
     body, extra = message, []
     if isinstance(message, iso2.V2G_Message) and message.body is not None:
         body = message.body.body_element or message.body

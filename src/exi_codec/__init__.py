@@ -42,6 +42,10 @@ class Codec:
         if classes is None:
             classes = self._make_classes()
         self.classes = list(classes)
+        # the type each bound class stands for in *this* schema (a class may be shared
+        # by several schemas that include the same XSD type, at different type ids)
+        self.class_type_ids: dict[type, int] = {
+            k: i for i, k in enumerate(self.classes) if k is not None}
         enum_types = enum_types or {}
         for i, d in enumerate(self.tables["datatypes"]):
             make = enum_types.get(i)
@@ -137,7 +141,7 @@ class Codec:
         by_qname = {(m["namespace"], m["xml_name"]): m["name"]
                     for m in self.tables["types"][tid]["members"] if m["kind"] == M_ATTRIBUTE}
         children: list[Any] = []
-        src_tid = getattr(type(value), "_exi_type", -1)
+        src_tid = self.class_type_ids.get(type(value), -1)
         if src_tid < 0 or not isinstance(value, Model):
             children.append(value if isinstance(value, str) else str(value))
         else:

@@ -31,6 +31,10 @@ from libc.stdint cimport int64_t, uint64_t, uint8_t
 from libc.string cimport memcpy, memset
 
 from exi_codec.errors import DecodeError, EncodeError
+from exi_codec.model import NIL, Model, Nil
+
+# borrowed: the module keeps Nil alive; a C global keeps the per-element check cheap
+cdef PyObject* _NIL_TYPE = <PyObject*>Nil
 
 cdef extern from "Python.h":
     ctypedef struct PyMemberDef:
@@ -895,6 +899,8 @@ cdef class Encoder:
         if depth > MAX_DEPTH:
             raise EncodeError("nesting too deep")
         s = ct.start
+        if <PyObject*>Py_TYPE(v) == _NIL_TYPE:
+            return self.nil(t, v)
         if ct.simple:
             if v is None:
                 raise EncodeError("a value is required")
@@ -908,6 +914,8 @@ cdef class Encoder:
             self.w.bits(g.states[s].width1, g.states[s].ee)
             return 0
         fast = ct.fast and <PyObject*>Py_TYPE(v) == ct.klass
+        if not fast and ct.klass != NULL and <PyObject*>Py_TYPE(v) != ct.klass:
+            self.check_class(t, v)
         for mi in range(ct.n):
             cm = &g.members[ct.first + mi]
             ptr = (<PyObject**>((<char*><PyObject*>v) + cm.offset))[0] if fast else NULL
@@ -958,6 +966,53 @@ cdef class Encoder:
                     except EncodeError as e:
                         e.add_parent("[%d]" % i)
                         raise
+        j = g.states[s].ee
+        if j < 0:
+            raise EncodeError("missing %s" % " or ".join(g.expected(s)))
+        self.w.bits(g.states[s].width1, j)
+        return 0
+
+    cdef int check_class(self, int t, object v) except -1:
+        """A model object of another schema's type must not be written as this one."""
+        klass = <object>self.g.types[t].klass
+        if isinstance(v, Model) and not isinstance(v, klass):
+            raise EncodeError("%s is not a %s of this schema" % (
+                type(v).__name__, self.g.t_typename[t]))
+        return 0
+
+    cdef int nil(self, int t, object v) except -1:
+        """xsi:nil="true" (a second-level event of the first start tag), the element's
+        attributes through its TypeEmpty grammar, then EE."""
+        cdef Grammar g = self.g
+        cdef CType* ct = &g.types[t]
+        cdef CMember* cm
+        cdef CProd* p
+        cdef int s, j, mi
+        self.undeclared(ct.start, U_XSI_NIL)
+        self.w.bits(1, 1)
+        s = ct.empty_start
+        attrs = v.attributes
+        if attrs is not None:
+            if ct.simple:
+                raise EncodeError("a nil simple-typed element has no attributes")
+            for mi in range(ct.n):
+                cm = &g.members[ct.first + mi]
+                if cm.kind != M_ATTRIBUTE:
+                    continue
+                val = getattr(attrs, g.t_names[t][mi], None)
+                if val is None:
+                    continue
+                j = g._find(s, EV_AT, cm.q0)
+                if j < 0:
+                    raise EncodeError("attribute %s not allowed here" % g.qname_short[cm.q0])
+                self.w.bits(g.states[s].width1, j)
+                p = &g.prods[g.states[s].first + j]
+                try:
+                    self.value(p.child, val)
+                except EncodeError as e:
+                    e.add_parent("@" + g.qname_short[cm.q0])
+                    raise
+                s = p.target
         j = g.states[s].ee
         if j < 0:
             raise EncodeError("missing %s" % " or ".join(g.expected(s)))
@@ -1945,6 +2000,7 @@ cdef class Decoder:
         cdef CProd* p
         cdef int code
         obj = None if g.types[t].simple else self.new_object(t)
+        has_attrs = False
         while True:
             self.state = s
             st = &g.states[s]
@@ -1953,9 +2009,10 @@ cdef class Decoder:
                 self.r.fail("undeclared content after xsi:nil is not supported")
             p = &g.prods[st.first + code]
             if p.event == EV_EE:
-                return obj
+                return Nil(obj) if has_attrs else NIL
             if p.event == EV_AT and obj is not None:
                 self.set_member(obj, t, p.member, self.value(p.child, p.qname))
+                has_attrs = True
                 s = p.target
                 continue
             self.r.fail("unexpected event after xsi:nil")

@@ -94,6 +94,7 @@ class Datatype:
     item: Datatype | None = None
     datetime_kind: str = ""
     whitespace_collapse: bool = False
+    namespace: str = ""  # of the type ``name`` names (generated code groups enums by it)
     id: int = field(default=-1, compare=False)
 
     def describe(self) -> str:
@@ -115,6 +116,14 @@ def _type_name(st: Any) -> str:
     if name.startswith("{"):
         return name.split("}", 1)[1]
     return name
+
+
+def _type_namespace(st: Any) -> str:
+    t = st
+    while t is not None and getattr(t, "name", None) is None:
+        t = getattr(t, "base_type", None)
+    name = getattr(t, "name", None) or ""
+    return name[1:].split("}", 1)[0] if name.startswith("{") else ""
 
 
 def _builtin_ancestor(st: Any) -> str:
@@ -242,7 +251,9 @@ class DatatypeFactory:
         found = self._by_type.get(key)
         if found is not None:
             return found
-        dt = self._add(self._build(st))
+        dt = self._build(st)
+        dt.namespace = _type_namespace(st)
+        dt = self._add(dt)
         self._by_type[key] = dt
         self._keep.append(st)
         return dt

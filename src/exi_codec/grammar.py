@@ -23,7 +23,7 @@ freezes and the compiled core walks. Nothing here knows about ISO 15118.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,6 +132,10 @@ class Member:
     min_occurs: int = 0
     datatype: int = -1  # attributes and simple content
     namespace: str = ""
+    # Branches of one xs:choice of single elements share a choice number (-1: none);
+    # exactly one of them is set in a valid value, at most one if choice_optional.
+    choice: int = -1
+    choice_optional: bool = False
 
 
 @dataclass
@@ -346,8 +350,9 @@ class _Glushkov:
 class GrammarBuilder:
     """Builds a :class:`CompiledSchema` from an ``xmlschema.XMLSchema``."""
 
-    def __init__(self, schema: Any) -> None:
+    def __init__(self, schema: Any, naming: Callable[[str], str] | None = None) -> None:
         self.schema = schema
+        self.naming = naming or snake_case
         self.maps = schema.maps
         self.dtf = DatatypeFactory()
         self.states: list[State] = []
@@ -574,7 +579,7 @@ class GrammarBuilder:
         for a in attr_uses:
             dt = self.dtf.for_type(a.type)
             ns, local = _split(a.name)
-            m = Member(snake_case(local), local, M_ATTRIBUTE, [self.qname_id(a.name)],
+            m = Member(self.naming(local), local, M_ATTRIBUTE, [self.qname_id(a.name)],
                        [-1], optional=a.use != "required", datatype=dt.id, namespace=ns)
             m.min_occurs = 0 if m.optional else 1
             attr_members.append((a, len(members)))
@@ -697,7 +702,17 @@ class GrammarBuilder:
         return walk(group, False) if _is_group(group) else False
 
     def _element_members(self, group: Any, members: list[Member]) -> None:
+        choices = 0
+
         def walk(g: Any, opt: bool, mult: int | None) -> None:
+            nonlocal choices
+            choice = -1
+            if (g.model == "choice" and g.max_occurs == 1 and mult == 1 and len(g) > 1
+                    and all(_is_element(p) and p.max_occurs == 1 and p.min_occurs == 1
+                            for p in g)):
+                choice = choices
+                choices += 1
+            first = len(members)
             for p in g:
                 g_opt = opt or g.model == "choice"
                 if _is_group(p):
@@ -713,7 +728,7 @@ class GrammarBuilder:
                     qids.append(qid)
                     tids.append(self.type_id(e.type, _split(e.name)[1], _split(e.name)[0]))
                 used = {m.name for m in members}
-                pyname = snake_case(local)
+                pyname = self.naming(local)
                 while pyname in used:
                     pyname += "_"
                 optional = g_opt or p.min_occurs == 0
@@ -721,6 +736,10 @@ class GrammarBuilder:
                     pyname, local, M_ELEMENT, qids, tids, is_list=hi is None or hi > 1,
                     optional=optional, max_occurs=hi,
                     min_occurs=0 if optional else int(p.min_occurs), namespace=ns))
+            if choice >= 0:
+                for m in members[first:]:
+                    m.choice = choice
+                    m.choice_optional = opt or g.min_occurs == 0
 
         walk(group, group.min_occurs == 0, group.max_occurs)
 
@@ -873,9 +892,9 @@ class GrammarBuilder:
         names: set[str] = set()
         for q in attrs:
             local, ns = self._qname_sort_key(q)
-            name = snake_case(local)
+            name = self.naming(local)
             if name in names:  # Id in several namespaces: id, id_msg_body, ...
-                name = f"{name.rstrip('_')}_{snake_case(re.split('[:/]', ns)[-1])}"
+                name = f"{name.rstrip('_')}_{self.naming(re.split('[:/]', ns)[-1])}"
             while name in names or name == "children":
                 name += "_"
             names.add(name)
@@ -941,6 +960,12 @@ class GrammarBuilder:
             ty(t)
 
 
-def compile_schema(schema: Any) -> CompiledSchema:
-    """Compile an ``xmlschema.XMLSchema`` (with its imports) into EXI grammars."""
-    return GrammarBuilder(schema).build()
+def compile_schema(schema: Any, *,
+                   naming: Callable[[str], str] | None = None) -> CompiledSchema:
+    """Compile an ``xmlschema.XMLSchema`` (with its imports) into EXI grammars.
+
+    ``naming`` turns an XSD local name into the model's attribute name (default
+    :func:`snake_case`); an application with its own vocabulary (acronyms that must
+    stay whole) passes its rule here, so the compiled tables and the classes agree.
+    """
+    return GrammarBuilder(schema, naming).build()

@@ -19,8 +19,13 @@ from lxml import etree
 from exi_codec import datatypes as D
 from exi_codec.errors import EncodeError
 from exi_codec.grammar import M_ATTRIBUTE, M_CHILDREN, M_ELEMENT, M_VALUE
+from exi_codec.model import NIL, Nil
 
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+XSI_NIL = f"{{{XSI_NS}}}nil"
+# the JSON key of xsi:nil on a nil element that carries attributes (a plain nil element
+# is JSON null); ":" cannot occur in an XSD local name, so it never meets a field
+JSON_NIL_KEY = "xsi:nil"
 
 
 def _sub_element(parent: Any, tag: Any) -> Any:
@@ -143,6 +148,8 @@ class XmlConverter:
 
     def from_xml(self, el: Any, type_id: int, path: str) -> Any:
         t = self.types[type_id]
+        if el.get(XSI_NIL, "").strip() in ("true", "1"):
+            return self._nil_from_xml(el, type_id, path)
         if t["simple"]:
             if len(el):
                 raise EncodeError("a simple-typed element cannot have child elements", path)
@@ -208,6 +215,29 @@ class XmlConverter:
                 object.__setattr__(obj, m["name"], value)
         return obj
 
+    def _nil_from_xml(self, el: Any, type_id: int, path: str) -> Nil:
+        if len(el) or (el.text and el.text.strip()):
+            raise EncodeError("an element with xsi:nil=\"true\" must be empty", path)
+        t = self.types[type_id]
+        attrs = {k: v for k, v in el.attrib.items() if _split(k)[0] != XSI_NS}
+        if not attrs:
+            return NIL
+        klass = self.classes[type_id]
+        if t["simple"] or klass is None:
+            raise EncodeError(f"attribute {next(iter(attrs))} is not declared", path)
+        obj = klass.__new__(klass)
+        for m in t["members"]:
+            object.__setattr__(obj, m["name"], [] if m["is_list"] else None)
+        for m in t["members"]:
+            if m["kind"] == M_ATTRIBUTE:
+                key = f"{{{m['namespace']}}}{m['xml_name']}" if m["namespace"] else m["xml_name"]
+                if key in attrs:
+                    object.__setattr__(obj, m["name"], self.parse_value(
+                        m["datatype"], attrs.pop(key), f"{path}/@{m['xml_name']}"))
+        if attrs:
+            raise EncodeError(f"attribute {next(iter(attrs))} is not declared", path)
+        return Nil(obj)
+
     def _ordered_child_type(self, type_id: int, tag: str) -> tuple[int, int] | None:
         # wildcard content: a globally declared element keeps its own type, any other
         # is xs:anyType (the encoder refuses it where no wildcard allows it)
@@ -225,6 +255,18 @@ class XmlConverter:
 
     def _fill(self, el: Any, value: Any, type_id: int) -> None:
         t = self.types[type_id]
+        if type(value) is Nil:
+            el.set(XSI_NIL, "true")
+            value = value.attributes
+            if value is None or t["simple"]:
+                return
+            for m in t["members"]:
+                v = getattr(value, m["name"], None)
+                if m["kind"] == M_ATTRIBUTE and v is not None:
+                    key = (f"{{{m['namespace']}}}{m['xml_name']}" if m["namespace"]
+                           else m["xml_name"])
+                    el.set(key, self.format_value(m["datatype"], v))
+            return
         if t["simple"]:
             el.text = self.format_value(t["datatype"], value)
             return
@@ -267,6 +309,9 @@ class XmlConverter:
                     last = c
 
     def _fill_any(self, el: Any, value: Any) -> None:
+        if type(value) is Nil:
+            el.set(XSI_NIL, "true")
+            return
         for item in getattr(value, "children", []) or []:
             if isinstance(item, str):
                 el.text = (el.text or "") + item
@@ -322,6 +367,15 @@ class JsonConverter:
 
     def to_dict(self, value: Any, type_id: int) -> Any:
         t = self.x.types[type_id]
+        if type(value) is Nil:
+            if value.attributes is None or t["simple"]:
+                return None
+            out_nil: dict[str, Any] = {JSON_NIL_KEY: True}
+            for m in t["members"]:
+                v = getattr(value.attributes, m["name"], None)
+                if m["kind"] == M_ATTRIBUTE and v is not None:
+                    out_nil[m["xml_name"]] = self._scalar_out(m["datatype"], v)
+            return out_nil
         if t["simple"]:
             return self._scalar_out(t["datatype"], value)
         out: dict[str, Any] = {}
@@ -360,6 +414,10 @@ class JsonConverter:
 
     def from_dict(self, d: Any, type_id: int, path: str) -> Any:
         t = self.x.types[type_id]
+        if d is None:
+            return NIL
+        if isinstance(d, dict) and d.get(JSON_NIL_KEY) is True:
+            return self._nil_from_dict(d, type_id, path)
         if t["simple"]:
             return self._scalar_in(t["datatype"], d, path)
         if not isinstance(d, dict):
@@ -408,3 +466,22 @@ class JsonConverter:
             else:
                 object.__setattr__(obj, m["name"], self.from_dict(v, ct, f"{path}/{key}"))
         return obj
+
+    def _nil_from_dict(self, d: dict[str, Any], type_id: int, path: str) -> Nil:
+        t = self.x.types[type_id]
+        rest = {k: v for k, v in d.items() if k != JSON_NIL_KEY}
+        if not rest:
+            return NIL
+        klass = self.x.classes[type_id]
+        if t["simple"] or klass is None:
+            raise EncodeError(f"{next(iter(rest))} is not an attribute of {t['name']}", path)
+        obj = klass.__new__(klass)
+        for m in t["members"]:
+            object.__setattr__(obj, m["name"], [] if m["is_list"] else None)
+        for m in t["members"]:
+            if m["kind"] == M_ATTRIBUTE and m["xml_name"] in rest:
+                object.__setattr__(obj, m["name"], self._scalar_in(
+                    m["datatype"], rest.pop(m["xml_name"]), f"{path}/@{m['xml_name']}"))
+        if rest:
+            raise EncodeError(f"{next(iter(rest))} is not an attribute of {t['name']}", path)
+        return Nil(obj)

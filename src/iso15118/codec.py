@@ -14,8 +14,9 @@ from typing import Any
 
 from lxml import etree
 
-from exi_codec import Codec, load_xmlschema
+from exi_codec import Codec
 from exi_codec.errors import ExiError
+from exi_codec.grammar import M_CHILDREN
 from iso15118 import protocols
 from iso15118.errors import Iso15118Error, wrap_codec_error
 
@@ -44,20 +45,25 @@ def get_codec(protocol: str) -> Codec:
 
 
 def _build(p: protocols.Protocol) -> Codec:
-    schema = load_xmlschema([protocols.schema_dir() / p.xsd], protocols.xsd_locations(p))
-    module = importlib.import_module(f"iso15118.messages.{p.module}")
-    from exi_codec.grammar import compile_schema
+    from exi_codec.datatypes import DT_ENUM, DT_STRING
+    from iso15118.grammars import compile_protocol
 
-    cs = compile_schema(schema)
+    cs, _sha = compile_protocol(p)
+    module = importlib.import_module(f"iso15118.messages.{p.module}")
     classes: list[Any] = [None] * len(cs.types)
-    for tid, klass in module.CLASSES.items():
-        t = cs.types[tid]
-        if t.simple or klass._exi_name != t.name or klass._exi_members is None:
-            raise Iso15118Error(f"generated models of {p.name} are stale "
+    for t in cs.types:
+        if t.simple:
+            continue
+        klass = module.CLASSES.get((t.namespace, t.name))
+        want = tuple((m.name, m.xml_name, m.kind, m.is_list or m.kind == M_CHILDREN,
+                      m.namespace) for m in t.members)
+        if klass is None or klass._exi_members != want:
+            raise Iso15118Error(f"generated models of {p.name} are stale at {t.name} "
                                 "(run python -m iso15118.codegen)")
-        classes[tid] = klass
-    codec = Codec(cs, classes, dict(module.ENUMS))
-    return codec
+        classes[t.id] = klass
+    enums = {dt.id: module.ENUMS[(dt.namespace, dt.name)] for dt in cs.datatypes
+             if dt.kind == DT_ENUM and dt.base_kind == DT_STRING}
+    return Codec(cs, classes, enums)
 
 
 def _root_name(protocol: str, message: Any) -> str:

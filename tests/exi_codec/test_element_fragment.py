@@ -43,7 +43,7 @@ def test_ambiguous_element_fragment_matches_the_reference(xml: str, hex_: str) -
 
 def test_fragment_is_made_from_the_element_as_it_stands_in_the_message() -> None:
     # the signature path digests the EMAIDType object of a CertificateInstallationRes
-    emaid = iso2.EMAIDType(id_="id4", value="DEABCC123ABC56")
+    emaid = iso2.EMAIDType(id="id4", value="DEABCC123ABC56")
     assert codec.encode_fragment("eMAID", emaid, "iso2").hex() == VECTORS[0][1]
     assert codec.encode_fragment("eMAID", "DE8ACC1234567A", "iso2").hex() == VECTORS[1][1]
 

@@ -90,7 +90,7 @@ def test_object_with_a_field_never_set_is_an_encode_error_with_the_path() -> Non
     req = iso2.SessionSetupReqType.__new__(iso2.SessionSetupReqType)  # no __init__: no slots
     msg = iso2.V2G_Message(header=iso2.MessageHeaderType(session_id=bytes(8)),
                            body=iso2.BodyType(body_element=req))
-    with pytest.raises(MessageEncodeError, match="SessionSetupReq: .* no field 'evccid'"):
+    with pytest.raises(MessageEncodeError, match="SessionSetupReq: .* no field 'evcc_id'"):
         codec.encode(msg, "iso2")
 
 

@@ -15,7 +15,7 @@ def test_models_are_typed_and_round_trip() -> None:
 
     msg = iso2.V2G_Message(
         header=iso2.MessageHeaderType(session_id=bytes(8)),
-        body=iso2.BodyType(body_element=iso2.SessionSetupReqType(evccid=bytes.fromhex("0A1B2C3D4E5F"))),
+        body=iso2.BodyType(body_element=iso2.SessionSetupReqType(evcc_id=bytes.fromhex("0A1B2C3D4E5F"))),
     )
     data = codec.encode(msg, "iso2")
     assert data.hex() == "809802000000000000000011d018286cb0f5397c00"

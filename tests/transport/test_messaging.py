@@ -51,7 +51,7 @@ def test_handshake_then_iso2_session_setup_over_tcp() -> None:
         seen.append(setup)
         await ch.send(_iso2(iso2.SessionSetupResType(
             response_code=iso2.ResponseCodeType.OK_NewSessionEstablished,
-            evseid="DE*ABC*E1", evse_time_stamp=1_700_000_000), b"\x01" * 8))
+            evse_id="DE*ABC*E1", evse_time_stamp=1_700_000_000), b"\x01" * 8))
 
     async def run() -> Any:
         server, ev = await _pair(secc)
@@ -59,12 +59,12 @@ def test_handshake_then_iso2_session_setup_over_tcp() -> None:
             res = await ev.exchange(_sap_req(), 2.0)
             assert res == _sap_res()
             ev.protocol = "iso2"
-            reply = await ev.exchange(_iso2(iso2.SessionSetupReqType(evccid=b"\x0a" * 6)), 2.0)
+            reply = await ev.exchange(_iso2(iso2.SessionSetupReqType(evcc_id=b"\x0a" * 6)), 2.0)
             await ev.connection.close()
             return reply
 
     reply = asyncio.run(run())
-    assert seen == [_sap_req(), _iso2(iso2.SessionSetupReqType(evccid=b"\x0a" * 6))]
+    assert seen == [_sap_req(), _iso2(iso2.SessionSetupReqType(evcc_id=b"\x0a" * 6))]
     assert reply.header.session_id == b"\x01" * 8
     assert reply.body.body_element.response_code == iso2.ResponseCodeType.OK_NewSessionEstablished
 

@@ -153,7 +153,7 @@ def test_an_element_with_an_id_left_unsigned_fails_unless_allowed(pki2: TestPki)
 
 def test_duplicate_ids_are_refused_rather_than_guessed(pki2: TestPki) -> None:
     msg = xmldsig.sign(_two_tariffs(), pki2.key("mo_sub_ca2"), ["ST1"])
-    msg.body.body_element.sa_schedules.sa_schedule_tuple[1].sales_tariff.id_ = "ST1"
+    msg.body.body_element.sa_schedules.sa_schedule_tuple[1].sales_tariff.id = "ST1"
     with pytest.raises(xmldsig.ReferenceNotFoundError, match="2 elements"):
         xmldsig.verify(msg, pki2.cert("mo_sub_ca2"))
     with pytest.raises(xmldsig.ReferenceNotFoundError):
@@ -176,7 +176,7 @@ def test_sign_refuses_objects_that_are_not_in_the_message_or_have_no_id(pki2: Te
     stranger, _ = _iso2(pki2, "AuthorizationReq")
     with pytest.raises(xmldsig.ReferenceNotFoundError):
         xmldsig.sign(msg, pki2.key(signer), [stranger.body.body_element])
-    msg.body.body_element.id_ = None
+    msg.body.body_element.id = None
     with pytest.raises(xmldsig.SignatureError, match="nothing to sign"):
         xmldsig.sign(msg, pki2.key(signer))
 

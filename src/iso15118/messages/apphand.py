@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from decimal import Decimal  # noqa: F401
 from enum import Enum
-from typing import Any  # noqa: F401
+from typing import Any, overload  # noqa: F401
 
 from exi_codec.model import Model
+from iso15118.messages.xsd import (  # noqa: F401
+    anyType as anyType,
+)
 
 XSD = 'V2G_CI_AppProtocol.xsd'
 XSD_SHA256 = 'b6d0a1be3067a6ec9f0507ff5eb8629bad6579ae2a8e0537db0abfe37741b512'
@@ -25,31 +28,33 @@ class supportedAppProtocolReq(Model):
     """The anonymous type of element supportedAppProtocolReq (urn:iso:15118:2:2010:AppProtocol)."""
 
     __slots__ = ('app_protocol',)
-    _exi_type = 0
+    __match_args__ = ('app_protocol',)
     _exi_name = 'supportedAppProtocolReq'
     _exi_namespace = 'urn:iso:15118:2:2010:AppProtocol'
     _exi_members = (('app_protocol', 'AppProtocol', 1, True, ''),)
+    _exi_required = ('app_protocol',)
     app_protocol: list[AppProtocolType]
 
-    def __init__(self, *, app_protocol: list[AppProtocolType] | None = None) -> None:
-        self.app_protocol = [] if app_protocol is None else app_protocol
+    def __init__(self, *, app_protocol: list[AppProtocolType]) -> None:
+        self.app_protocol = app_protocol
 
 
 class AppProtocolType(Model):
     """The complex type AppProtocolType (urn:iso:15118:2:2010:AppProtocol)."""
 
     __slots__ = ('protocol_namespace', 'version_number_major', 'version_number_minor', 'schema_id', 'priority')
-    _exi_type = 1
+    __match_args__ = ('protocol_namespace', 'version_number_major', 'version_number_minor', 'schema_id', 'priority')
     _exi_name = 'AppProtocolType'
     _exi_namespace = 'urn:iso:15118:2:2010:AppProtocol'
     _exi_members = (('protocol_namespace', 'ProtocolNamespace', 1, False, ''), ('version_number_major', 'VersionNumberMajor', 1, False, ''), ('version_number_minor', 'VersionNumberMinor', 1, False, ''), ('schema_id', 'SchemaID', 1, False, ''), ('priority', 'Priority', 1, False, ''))
-    protocol_namespace: str | None
-    version_number_major: int | None
-    version_number_minor: int | None
-    schema_id: int | None
-    priority: int | None
+    _exi_required = ('protocol_namespace', 'version_number_major', 'version_number_minor', 'schema_id', 'priority')
+    protocol_namespace: str
+    version_number_major: int
+    version_number_minor: int
+    schema_id: int
+    priority: int
 
-    def __init__(self, *, protocol_namespace: str | None = None, version_number_major: int | None = None, version_number_minor: int | None = None, schema_id: int | None = None, priority: int | None = None) -> None:
+    def __init__(self, *, protocol_namespace: str, version_number_major: int, version_number_minor: int, schema_id: int, priority: int) -> None:
         self.protocol_namespace = protocol_namespace
         self.version_number_major = version_number_major
         self.version_number_minor = version_number_minor
@@ -61,40 +66,29 @@ class supportedAppProtocolRes(Model):
     """The anonymous type of element supportedAppProtocolRes (urn:iso:15118:2:2010:AppProtocol)."""
 
     __slots__ = ('response_code', 'schema_id')
-    _exi_type = 6
+    __match_args__ = ('response_code', 'schema_id')
     _exi_name = 'supportedAppProtocolRes'
     _exi_namespace = 'urn:iso:15118:2:2010:AppProtocol'
     _exi_members = (('response_code', 'ResponseCode', 1, False, ''), ('schema_id', 'SchemaID', 1, False, ''))
-    response_code: ResponseCodeType | None
+    _exi_required = ('response_code',)
+    response_code: ResponseCodeType
     schema_id: int | None
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, schema_id: int | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, schema_id: int | None = None) -> None:
         self.response_code = response_code
         self.schema_id = schema_id
 
 
-class anyType(Model):
-    """The complex type anyType (http://www.w3.org/2001/XMLSchema)."""
-
-    __slots__ = ('children',)
-    _exi_type = 8
-    _exi_name = 'anyType'
-    _exi_namespace = 'http://www.w3.org/2001/XMLSchema'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-CLASSES: dict[int, type[Model]] = {
-    0: supportedAppProtocolReq,
-    1: AppProtocolType,
-    6: supportedAppProtocolRes,
-    8: anyType,
+# every complex type and string enumeration of this protocol's grammar, by
+# (namespace, XSD name): what the codec binds its compiled types to
+CLASSES: dict[tuple[str, str], type[Model]] = {
+    ('urn:iso:15118:2:2010:AppProtocol', 'supportedAppProtocolReq'): supportedAppProtocolReq,
+    ('urn:iso:15118:2:2010:AppProtocol', 'AppProtocolType'): AppProtocolType,
+    ('urn:iso:15118:2:2010:AppProtocol', 'supportedAppProtocolRes'): supportedAppProtocolRes,
+    ('http://www.w3.org/2001/XMLSchema', 'anyType'): anyType,
 }
-ENUMS: dict[int, type[Enum]] = {
-    5: ResponseCodeType,
+ENUMS: dict[tuple[str, str], type[Enum]] = {
+    ('urn:iso:15118:2:2010:AppProtocol', 'responseCodeType'): ResponseCodeType,
 }
 GLOBAL_ELEMENTS: dict[str, type[Model]] = {
     '{urn:iso:15118:2:2010:AppProtocol}supportedAppProtocolReq': supportedAppProtocolReq,

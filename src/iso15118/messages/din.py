@@ -5,9 +5,37 @@ from __future__ import annotations
 
 from decimal import Decimal  # noqa: F401
 from enum import Enum
-from typing import Any  # noqa: F401
+from typing import Any, overload  # noqa: F401
 
 from exi_codec.model import Model
+from iso15118.quantities import ScaledNumber
+from iso15118.messages.xmldsig import (  # noqa: F401
+    CanonicalizationMethodType as CanonicalizationMethodType,
+    DSAKeyValueType as DSAKeyValueType,
+    DigestMethodType as DigestMethodType,
+    KeyInfoType as KeyInfoType,
+    KeyValueType as KeyValueType,
+    ManifestType as ManifestType,
+    ObjectType as ObjectType,
+    PGPDataType as PGPDataType,
+    RSAKeyValueType as RSAKeyValueType,
+    ReferenceType as ReferenceType,
+    RetrievalMethodType as RetrievalMethodType,
+    SPKIDataType as SPKIDataType,
+    SignatureMethodType as SignatureMethodType,
+    SignaturePropertiesType as SignaturePropertiesType,
+    SignaturePropertyType as SignaturePropertyType,
+    SignatureType as SignatureType,
+    SignatureValueType as SignatureValueType,
+    SignedInfoType as SignedInfoType,
+    TransformType as TransformType,
+    TransformsType as TransformsType,
+    X509DataType as X509DataType,
+    X509IssuerSerialType as X509IssuerSerialType,
+)
+from iso15118.messages.xsd import (  # noqa: F401
+    anyType as anyType,
+)
 
 XSD = 'din_spec/V2G_CI_MsgDef.xsd'
 XSD_SHA256 = 'd3375549339c88843083b022da581e4cb8cd8e8c4f53ff512db83d80d4293449'
@@ -187,14 +215,15 @@ class V2G_Message(Model):
     """The anonymous type of element V2G_Message (urn:din:70121:2012:MsgDef)."""
 
     __slots__ = ('header', 'body')
-    _exi_type = 0
+    __match_args__ = ('header', 'body')
     _exi_name = 'V2G_Message'
     _exi_namespace = 'urn:din:70121:2012:MsgDef'
     _exi_members = (('header', 'Header', 1, False, 'urn:din:70121:2012:MsgDef'), ('body', 'Body', 1, False, 'urn:din:70121:2012:MsgDef'))
-    header: MessageHeaderType | None
-    body: BodyType | None
+    _exi_required = ('header', 'body')
+    header: MessageHeaderType
+    body: BodyType
 
-    def __init__(self, *, header: MessageHeaderType | None = None, body: BodyType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, body: BodyType) -> None:
         self.header = header
         self.body = body
 
@@ -203,15 +232,16 @@ class MessageHeaderType(Model):
     """The complex type MessageHeaderType (urn:din:70121:2012:MsgHeader)."""
 
     __slots__ = ('session_id', 'notification', 'signature')
-    _exi_type = 1
+    __match_args__ = ('session_id', 'notification', 'signature')
     _exi_name = 'MessageHeaderType'
     _exi_namespace = 'urn:din:70121:2012:MsgHeader'
     _exi_members = (('session_id', 'SessionID', 1, False, 'urn:din:70121:2012:MsgHeader'), ('notification', 'Notification', 1, False, 'urn:din:70121:2012:MsgHeader'), ('signature', 'Signature', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    session_id: bytes | None
+    _exi_required = ('session_id',)
+    session_id: bytes
     notification: NotificationType | None
     signature: SignatureType | None
 
-    def __init__(self, *, session_id: bytes | None = None, notification: NotificationType | None = None, signature: SignatureType | None = None) -> None:
+    def __init__(self, *, session_id: bytes, notification: NotificationType | None = None, signature: SignatureType | None = None) -> None:
         self.session_id = session_id
         self.notification = notification
         self.signature = signature
@@ -221,354 +251,28 @@ class NotificationType(Model):
     """The complex type NotificationType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('fault_code', 'fault_msg')
-    _exi_type = 3
+    __match_args__ = ('fault_code', 'fault_msg')
     _exi_name = 'NotificationType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('fault_code', 'FaultCode', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('fault_msg', 'FaultMsg', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    fault_code: FaultCodeType | None
+    _exi_required = ('fault_code',)
+    fault_code: FaultCodeType
     fault_msg: str | None
 
-    def __init__(self, *, fault_code: FaultCodeType | None = None, fault_msg: str | None = None) -> None:
+    def __init__(self, *, fault_code: FaultCodeType, fault_msg: str | None = None) -> None:
         self.fault_code = fault_code
         self.fault_msg = fault_msg
-
-
-class SignatureType(Model):
-    """The complex type SignatureType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'signed_info', 'signature_value', 'key_info', 'object')
-    _exi_type = 6
-    _exi_name = 'SignatureType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('signed_info', 'SignedInfo', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('signature_value', 'SignatureValue', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('key_info', 'KeyInfo', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('object', 'Object', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    signed_info: SignedInfoType | None
-    signature_value: SignatureValueType | None
-    key_info: KeyInfoType | None
-    object: list[ObjectType]
-
-    def __init__(self, *, id_: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] | None = None) -> None:
-        self.id_ = id_
-        self.signed_info = signed_info
-        self.signature_value = signature_value
-        self.key_info = key_info
-        self.object = [] if object is None else object
-
-
-class SignedInfoType(Model):
-    """The complex type SignedInfoType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'canonicalization_method', 'signature_method', 'reference')
-    _exi_type = 7
-    _exi_name = 'SignedInfoType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('canonicalization_method', 'CanonicalizationMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('signature_method', 'SignatureMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('reference', 'Reference', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    canonicalization_method: CanonicalizationMethodType | None
-    signature_method: SignatureMethodType | None
-    reference: list[ReferenceType]
-
-    def __init__(self, *, id_: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] | None = None) -> None:
-        self.id_ = id_
-        self.canonicalization_method = canonicalization_method
-        self.signature_method = signature_method
-        self.reference = [] if reference is None else reference
-
-
-class CanonicalizationMethodType(Model):
-    """The complex type CanonicalizationMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 8
-    _exi_name = 'CanonicalizationMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class SignatureMethodType(Model):
-    """The complex type SignatureMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 9
-    _exi_name = 'SignatureMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class ReferenceType(Model):
-    """The complex type ReferenceType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'type_', 'uri', 'transforms', 'digest_method', 'digest_value')
-    _exi_type = 11
-    _exi_name = 'ReferenceType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('type_', 'Type', 0, False, ''), ('uri', 'URI', 0, False, ''), ('transforms', 'Transforms', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('digest_method', 'DigestMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('digest_value', 'DigestValue', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    type_: str | None
-    uri: str | None
-    transforms: TransformsType | None
-    digest_method: DigestMethodType | None
-    digest_value: bytes | None
-
-    def __init__(self, *, id_: str | None = None, type_: str | None = None, uri: str | None = None, transforms: TransformsType | None = None, digest_method: DigestMethodType | None = None, digest_value: bytes | None = None) -> None:
-        self.id_ = id_
-        self.type_ = type_
-        self.uri = uri
-        self.transforms = transforms
-        self.digest_method = digest_method
-        self.digest_value = digest_value
-
-
-class TransformsType(Model):
-    """The complex type TransformsType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('transform',)
-    _exi_type = 12
-    _exi_name = 'TransformsType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('transform', 'Transform', 1, True, 'http://www.w3.org/2000/09/xmldsig#'),)
-    transform: list[TransformType]
-
-    def __init__(self, *, transform: list[TransformType] | None = None) -> None:
-        self.transform = [] if transform is None else transform
-
-
-class TransformType(Model):
-    """The complex type TransformType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 13
-    _exi_name = 'TransformType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class DigestMethodType(Model):
-    """The complex type DigestMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 15
-    _exi_name = 'DigestMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class SignatureValueType(Model):
-    """The complex type SignatureValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'value')
-    _exi_type = 17
-    _exi_name = 'SignatureValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('value', '#text', 2, False, ''))
-    id_: str | None
-    value: bytes | None
-
-    def __init__(self, *, id_: str | None = None, value: bytes | None = None) -> None:
-        self.id_ = id_
-        self.value = value
-
-
-class KeyInfoType(Model):
-    """The complex type KeyInfoType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'children')
-    _exi_type = 18
-    _exi_name = 'KeyInfoType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('children', '#children', 3, True, ''))
-    id_: str | None
-    children: list[Any]
-
-    def __init__(self, *, id_: str | None = None, children: list[Any] | None = None) -> None:
-        self.id_ = id_
-        self.children = [] if children is None else children
-
-
-class KeyValueType(Model):
-    """The complex type KeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 19
-    _exi_name = 'KeyValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class DSAKeyValueType(Model):
-    """The complex type DSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('p', 'q', 'g', 'y', 'j', 'seed', 'pgen_counter')
-    _exi_type = 20
-    _exi_name = 'DSAKeyValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('p', 'P', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('q', 'Q', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('g', 'G', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('y', 'Y', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('j', 'J', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('seed', 'Seed', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('pgen_counter', 'PgenCounter', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    p: bytes | None
-    q: bytes | None
-    g: bytes | None
-    y: bytes | None
-    j: bytes | None
-    seed: bytes | None
-    pgen_counter: bytes | None
-
-    def __init__(self, *, p: bytes | None = None, q: bytes | None = None, g: bytes | None = None, y: bytes | None = None, j: bytes | None = None, seed: bytes | None = None, pgen_counter: bytes | None = None) -> None:
-        self.p = p
-        self.q = q
-        self.g = g
-        self.y = y
-        self.j = j
-        self.seed = seed
-        self.pgen_counter = pgen_counter
-
-
-class RSAKeyValueType(Model):
-    """The complex type RSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('modulus', 'exponent')
-    _exi_type = 22
-    _exi_name = 'RSAKeyValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('modulus', 'Modulus', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('exponent', 'Exponent', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    modulus: bytes | None
-    exponent: bytes | None
-
-    def __init__(self, *, modulus: bytes | None = None, exponent: bytes | None = None) -> None:
-        self.modulus = modulus
-        self.exponent = exponent
-
-
-class RetrievalMethodType(Model):
-    """The complex type RetrievalMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('type_', 'uri', 'transforms')
-    _exi_type = 23
-    _exi_name = 'RetrievalMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('type_', 'Type', 0, False, ''), ('uri', 'URI', 0, False, ''), ('transforms', 'Transforms', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    type_: str | None
-    uri: str | None
-    transforms: TransformsType | None
-
-    def __init__(self, *, type_: str | None = None, uri: str | None = None, transforms: TransformsType | None = None) -> None:
-        self.type_ = type_
-        self.uri = uri
-        self.transforms = transforms
-
-
-class X509DataType(Model):
-    """The complex type X509DataType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 24
-    _exi_name = 'X509DataType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class X509IssuerSerialType(Model):
-    """The complex type X509IssuerSerialType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('x509_issuer_name', 'x509_serial_number')
-    _exi_type = 25
-    _exi_name = 'X509IssuerSerialType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('x509_issuer_name', 'X509IssuerName', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('x509_serial_number', 'X509SerialNumber', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    x509_issuer_name: str | None
-    x509_serial_number: int | None
-
-    def __init__(self, *, x509_issuer_name: str | None = None, x509_serial_number: int | None = None) -> None:
-        self.x509_issuer_name = x509_issuer_name
-        self.x509_serial_number = x509_serial_number
-
-
-class PGPDataType(Model):
-    """The complex type PGPDataType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 28
-    _exi_name = 'PGPDataType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class SPKIDataType(Model):
-    """The complex type SPKIDataType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 29
-    _exi_name = 'SPKIDataType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class ObjectType(Model):
-    """The complex type ObjectType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('encoding', 'id_', 'mime_type', 'children')
-    _exi_type = 30
-    _exi_name = 'ObjectType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('encoding', 'Encoding', 0, False, ''), ('id_', 'Id', 0, False, ''), ('mime_type', 'MimeType', 0, False, ''), ('children', '#children', 3, True, ''))
-    encoding: str | None
-    id_: str | None
-    mime_type: str | None
-    children: list[Any]
-
-    def __init__(self, *, encoding: str | None = None, id_: str | None = None, mime_type: str | None = None, children: list[Any] | None = None) -> None:
-        self.encoding = encoding
-        self.id_ = id_
-        self.mime_type = mime_type
-        self.children = [] if children is None else children
 
 
 class BodyType(Model):
     """The complex type BodyType (urn:din:70121:2012:MsgDef)."""
 
     __slots__ = ('body_element',)
-    _exi_type = 31
+    __match_args__ = ('body_element',)
     _exi_name = 'BodyType'
     _exi_namespace = 'urn:din:70121:2012:MsgDef'
     _exi_members = (('body_element', 'BodyElement', 1, False, 'urn:din:70121:2012:MsgDef'),)
+    _exi_required = ()
     body_element: BodyBaseType | CableCheckReqType | CableCheckResType | CertificateInstallationReqType | CertificateInstallationResType | CertificateUpdateReqType | CertificateUpdateResType | ChargeParameterDiscoveryReqType | ChargeParameterDiscoveryResType | ChargingStatusReqType | ChargingStatusResType | ContractAuthenticationReqType | ContractAuthenticationResType | CurrentDemandReqType | CurrentDemandResType | MeteringReceiptReqType | MeteringReceiptResType | PaymentDetailsReqType | PaymentDetailsResType | PowerDeliveryReqType | PowerDeliveryResType | PreChargeReqType | PreChargeResType | ServiceDetailReqType | ServiceDetailResType | ServiceDiscoveryReqType | ServiceDiscoveryResType | ServicePaymentSelectionReqType | ServicePaymentSelectionResType | SessionSetupReqType | SessionSetupResType | SessionStopType | SessionStopResType | WeldingDetectionReqType | WeldingDetectionResType | None
 
     def __init__(self, *, body_element: BodyBaseType | CableCheckReqType | CableCheckResType | CertificateInstallationReqType | CertificateInstallationResType | CertificateUpdateReqType | CertificateUpdateResType | ChargeParameterDiscoveryReqType | ChargeParameterDiscoveryResType | ChargingStatusReqType | ChargingStatusResType | ContractAuthenticationReqType | ContractAuthenticationResType | CurrentDemandReqType | CurrentDemandResType | MeteringReceiptReqType | MeteringReceiptResType | PaymentDetailsReqType | PaymentDetailsResType | PowerDeliveryReqType | PowerDeliveryResType | PreChargeReqType | PreChargeResType | ServiceDetailReqType | ServiceDetailResType | ServiceDiscoveryReqType | ServiceDiscoveryResType | ServicePaymentSelectionReqType | ServicePaymentSelectionResType | SessionSetupReqType | SessionSetupResType | SessionStopType | SessionStopResType | WeldingDetectionReqType | WeldingDetectionResType | None = None) -> None:
@@ -579,61 +283,65 @@ class BodyBaseType(Model):
     """The complex type BodyBaseType (urn:din:70121:2012:MsgDef)."""
 
     __slots__ = ()
-    _exi_type = 32
+    __match_args__ = ()
     _exi_name = 'BodyBaseType'
     _exi_namespace = 'urn:din:70121:2012:MsgDef'
     _exi_members = ()
+    _exi_required = ()
 
 
 class CableCheckReqType(Model):
     """The complex type CableCheckReqType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ('dc_ev_status',)
-    _exi_type = 33
+    __match_args__ = ('dc_ev_status',)
     _exi_name = 'CableCheckReqType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = (('dc_ev_status', 'DC_EVStatus', 1, False, 'urn:din:70121:2012:MsgBody'),)
-    dc_ev_status: DC_EVStatusType | None
+    _exi_required = ('dc_ev_status',)
+    dc_ev_status: DC_EVStatusType
 
-    def __init__(self, *, dc_ev_status: DC_EVStatusType | None = None) -> None:
+    def __init__(self, *, dc_ev_status: DC_EVStatusType) -> None:
         self.dc_ev_status = dc_ev_status
 
 
 class DC_EVStatusType(Model):
     """The complex type DC_EVStatusType (urn:din:70121:2012:MsgDataTypes)."""
 
-    __slots__ = ('ev_ready', 'ev_cabin_conditioning', 'evress_conditioning', 'ev_error_code', 'evresssoc')
-    _exi_type = 34
+    __slots__ = ('ev_ready', 'ev_cabin_conditioning', 'evress_conditioning', 'ev_error_code', 'evress_soc')
+    __match_args__ = ('ev_ready', 'ev_cabin_conditioning', 'evress_conditioning', 'ev_error_code', 'evress_soc')
     _exi_name = 'DC_EVStatusType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
-    _exi_members = (('ev_ready', 'EVReady', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('ev_cabin_conditioning', 'EVCabinConditioning', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('evress_conditioning', 'EVRESSConditioning', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('ev_error_code', 'EVErrorCode', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('evresssoc', 'EVRESSSOC', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    ev_ready: bool | None
+    _exi_members = (('ev_ready', 'EVReady', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('ev_cabin_conditioning', 'EVCabinConditioning', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('evress_conditioning', 'EVRESSConditioning', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('ev_error_code', 'EVErrorCode', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('evress_soc', 'EVRESSSOC', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
+    _exi_required = ('ev_ready', 'ev_error_code', 'evress_soc')
+    ev_ready: bool
     ev_cabin_conditioning: bool | None
     evress_conditioning: bool | None
-    ev_error_code: DC_EVErrorCodeType | None
-    evresssoc: int | None
+    ev_error_code: DC_EVErrorCodeType
+    evress_soc: int
 
-    def __init__(self, *, ev_ready: bool | None = None, ev_cabin_conditioning: bool | None = None, evress_conditioning: bool | None = None, ev_error_code: DC_EVErrorCodeType | None = None, evresssoc: int | None = None) -> None:
+    def __init__(self, *, ev_ready: bool, ev_cabin_conditioning: bool | None = None, evress_conditioning: bool | None = None, ev_error_code: DC_EVErrorCodeType, evress_soc: int) -> None:
         self.ev_ready = ev_ready
         self.ev_cabin_conditioning = ev_cabin_conditioning
         self.evress_conditioning = evress_conditioning
         self.ev_error_code = ev_error_code
-        self.evresssoc = evresssoc
+        self.evress_soc = evress_soc
 
 
 class CableCheckResType(Model):
     """The complex type CableCheckResType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ('response_code', 'dc_evse_status', 'evse_processing')
-    _exi_type = 38
+    __match_args__ = ('response_code', 'dc_evse_status', 'evse_processing')
     _exi_name = 'CableCheckResType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:din:70121:2012:MsgBody'), ('dc_evse_status', 'DC_EVSEStatus', 1, False, 'urn:din:70121:2012:MsgBody'), ('evse_processing', 'EVSEProcessing', 1, False, 'urn:din:70121:2012:MsgBody'))
-    response_code: ResponseCodeType | None
-    dc_evse_status: DC_EVSEStatusType | None
-    evse_processing: EVSEProcessingType | None
+    _exi_required = ('response_code', 'dc_evse_status', 'evse_processing')
+    response_code: ResponseCodeType
+    dc_evse_status: DC_EVSEStatusType
+    evse_processing: EVSEProcessingType
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, dc_evse_status: DC_EVSEStatusType | None = None, evse_processing: EVSEProcessingType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, dc_evse_status: DC_EVSEStatusType, evse_processing: EVSEProcessingType) -> None:
         self.response_code = response_code
         self.dc_evse_status = dc_evse_status
         self.evse_processing = evse_processing
@@ -643,16 +351,17 @@ class DC_EVSEStatusType(Model):
     """The complex type DC_EVSEStatusType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('evse_isolation_status', 'evse_status_code', 'notification_max_delay', 'evse_notification')
-    _exi_type = 40
+    __match_args__ = ('evse_isolation_status', 'evse_status_code', 'notification_max_delay', 'evse_notification')
     _exi_name = 'DC_EVSEStatusType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('evse_isolation_status', 'EVSEIsolationStatus', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('evse_status_code', 'EVSEStatusCode', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('notification_max_delay', 'NotificationMaxDelay', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('evse_notification', 'EVSENotification', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
+    _exi_required = ('evse_status_code', 'notification_max_delay', 'evse_notification')
     evse_isolation_status: IsolationLevelType | None
-    evse_status_code: DC_EVSEStatusCodeType | None
-    notification_max_delay: int | None
-    evse_notification: EVSENotificationType | None
+    evse_status_code: DC_EVSEStatusCodeType
+    notification_max_delay: int
+    evse_notification: EVSENotificationType
 
-    def __init__(self, *, evse_isolation_status: IsolationLevelType | None = None, evse_status_code: DC_EVSEStatusCodeType | None = None, notification_max_delay: int | None = None, evse_notification: EVSENotificationType | None = None) -> None:
+    def __init__(self, *, evse_isolation_status: IsolationLevelType | None = None, evse_status_code: DC_EVSEStatusCodeType, notification_max_delay: int, evse_notification: EVSENotificationType) -> None:
         self.evse_isolation_status = evse_isolation_status
         self.evse_status_code = evse_status_code
         self.notification_max_delay = notification_max_delay
@@ -662,20 +371,21 @@ class DC_EVSEStatusType(Model):
 class CertificateInstallationReqType(Model):
     """The complex type CertificateInstallationReqType (urn:din:70121:2012:MsgBody)."""
 
-    __slots__ = ('id_', 'oem_provisioning_cert', 'list_of_root_certificate_i_ds', 'dh_params')
-    _exi_type = 46
+    __slots__ = ('id', 'oem_provisioning_cert', 'list_of_root_certificate_ids', 'dh_params')
+    __match_args__ = ('id', 'oem_provisioning_cert', 'list_of_root_certificate_ids', 'dh_params')
     _exi_name = 'CertificateInstallationReqType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('oem_provisioning_cert', 'OEMProvisioningCert', 1, False, 'urn:din:70121:2012:MsgBody'), ('list_of_root_certificate_i_ds', 'ListOfRootCertificateIDs', 1, False, 'urn:din:70121:2012:MsgBody'), ('dh_params', 'DHParams', 1, False, 'urn:din:70121:2012:MsgBody'))
-    id_: str | None
-    oem_provisioning_cert: bytes | None
-    list_of_root_certificate_i_ds: ListOfRootCertificateIDsType | None
-    dh_params: bytes | None
+    _exi_members = (('id', 'Id', 0, False, ''), ('oem_provisioning_cert', 'OEMProvisioningCert', 1, False, 'urn:din:70121:2012:MsgBody'), ('list_of_root_certificate_ids', 'ListOfRootCertificateIDs', 1, False, 'urn:din:70121:2012:MsgBody'), ('dh_params', 'DHParams', 1, False, 'urn:din:70121:2012:MsgBody'))
+    _exi_required = ('oem_provisioning_cert', 'list_of_root_certificate_ids', 'dh_params')
+    id: str | None
+    oem_provisioning_cert: bytes
+    list_of_root_certificate_ids: ListOfRootCertificateIDsType
+    dh_params: bytes
 
-    def __init__(self, *, id_: str | None = None, oem_provisioning_cert: bytes | None = None, list_of_root_certificate_i_ds: ListOfRootCertificateIDsType | None = None, dh_params: bytes | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str | None = None, oem_provisioning_cert: bytes, list_of_root_certificate_ids: ListOfRootCertificateIDsType, dh_params: bytes) -> None:
+        self.id = id
         self.oem_provisioning_cert = oem_provisioning_cert
-        self.list_of_root_certificate_i_ds = list_of_root_certificate_i_ds
+        self.list_of_root_certificate_ids = list_of_root_certificate_ids
         self.dh_params = dh_params
 
 
@@ -683,33 +393,35 @@ class ListOfRootCertificateIDsType(Model):
     """The complex type ListOfRootCertificateIDsType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('root_certificate_id',)
-    _exi_type = 48
+    __match_args__ = ('root_certificate_id',)
     _exi_name = 'ListOfRootCertificateIDsType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('root_certificate_id', 'RootCertificateID', 1, True, 'urn:din:70121:2012:MsgDataTypes'),)
+    _exi_required = ('root_certificate_id',)
     root_certificate_id: list[str]
 
-    def __init__(self, *, root_certificate_id: list[str] | None = None) -> None:
-        self.root_certificate_id = [] if root_certificate_id is None else root_certificate_id
+    def __init__(self, *, root_certificate_id: list[str]) -> None:
+        self.root_certificate_id = root_certificate_id
 
 
 class CertificateInstallationResType(Model):
     """The complex type CertificateInstallationResType (urn:din:70121:2012:MsgBody)."""
 
-    __slots__ = ('id_', 'response_code', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'dh_params', 'contract_id')
-    _exi_type = 51
+    __slots__ = ('id', 'response_code', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'dh_params', 'contract_id')
+    __match_args__ = ('id', 'response_code', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'dh_params', 'contract_id')
     _exi_name = 'CertificateInstallationResType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('response_code', 'ResponseCode', 1, False, 'urn:din:70121:2012:MsgBody'), ('contract_signature_cert_chain', 'ContractSignatureCertChain', 1, False, 'urn:din:70121:2012:MsgBody'), ('contract_signature_encrypted_private_key', 'ContractSignatureEncryptedPrivateKey', 1, False, 'urn:din:70121:2012:MsgBody'), ('dh_params', 'DHParams', 1, False, 'urn:din:70121:2012:MsgBody'), ('contract_id', 'ContractID', 1, False, 'urn:din:70121:2012:MsgBody'))
-    id_: str | None
-    response_code: ResponseCodeType | None
-    contract_signature_cert_chain: CertificateChainType | None
-    contract_signature_encrypted_private_key: bytes | None
-    dh_params: bytes | None
-    contract_id: str | None
+    _exi_members = (('id', 'Id', 0, False, ''), ('response_code', 'ResponseCode', 1, False, 'urn:din:70121:2012:MsgBody'), ('contract_signature_cert_chain', 'ContractSignatureCertChain', 1, False, 'urn:din:70121:2012:MsgBody'), ('contract_signature_encrypted_private_key', 'ContractSignatureEncryptedPrivateKey', 1, False, 'urn:din:70121:2012:MsgBody'), ('dh_params', 'DHParams', 1, False, 'urn:din:70121:2012:MsgBody'), ('contract_id', 'ContractID', 1, False, 'urn:din:70121:2012:MsgBody'))
+    _exi_required = ('id', 'response_code', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'dh_params', 'contract_id')
+    id: str
+    response_code: ResponseCodeType
+    contract_signature_cert_chain: CertificateChainType
+    contract_signature_encrypted_private_key: bytes
+    dh_params: bytes
+    contract_id: str
 
-    def __init__(self, *, id_: str | None = None, response_code: ResponseCodeType | None = None, contract_signature_cert_chain: CertificateChainType | None = None, contract_signature_encrypted_private_key: bytes | None = None, dh_params: bytes | None = None, contract_id: str | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str, response_code: ResponseCodeType, contract_signature_cert_chain: CertificateChainType, contract_signature_encrypted_private_key: bytes, dh_params: bytes, contract_id: str) -> None:
+        self.id = id
         self.response_code = response_code
         self.contract_signature_cert_chain = contract_signature_cert_chain
         self.contract_signature_encrypted_private_key = contract_signature_encrypted_private_key
@@ -721,14 +433,15 @@ class CertificateChainType(Model):
     """The complex type CertificateChainType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('certificate', 'sub_certificates')
-    _exi_type = 52
+    __match_args__ = ('certificate', 'sub_certificates')
     _exi_name = 'CertificateChainType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('certificate', 'Certificate', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('sub_certificates', 'SubCertificates', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    certificate: bytes | None
+    _exi_required = ('certificate',)
+    certificate: bytes
     sub_certificates: SubCertificatesType | None
 
-    def __init__(self, *, certificate: bytes | None = None, sub_certificates: SubCertificatesType | None = None) -> None:
+    def __init__(self, *, certificate: bytes, sub_certificates: SubCertificatesType | None = None) -> None:
         self.certificate = certificate
         self.sub_certificates = sub_certificates
 
@@ -737,56 +450,59 @@ class SubCertificatesType(Model):
     """The complex type SubCertificatesType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('certificate',)
-    _exi_type = 53
+    __match_args__ = ('certificate',)
     _exi_name = 'SubCertificatesType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('certificate', 'Certificate', 1, True, 'urn:din:70121:2012:MsgDataTypes'),)
+    _exi_required = ('certificate',)
     certificate: list[bytes]
 
-    def __init__(self, *, certificate: list[bytes] | None = None) -> None:
-        self.certificate = [] if certificate is None else certificate
+    def __init__(self, *, certificate: list[bytes]) -> None:
+        self.certificate = certificate
 
 
 class CertificateUpdateReqType(Model):
     """The complex type CertificateUpdateReqType (urn:din:70121:2012:MsgBody)."""
 
-    __slots__ = ('id_', 'contract_signature_cert_chain', 'contract_id', 'list_of_root_certificate_i_ds', 'dh_params')
-    _exi_type = 56
+    __slots__ = ('id', 'contract_signature_cert_chain', 'contract_id', 'list_of_root_certificate_ids', 'dh_params')
+    __match_args__ = ('id', 'contract_signature_cert_chain', 'contract_id', 'list_of_root_certificate_ids', 'dh_params')
     _exi_name = 'CertificateUpdateReqType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('contract_signature_cert_chain', 'ContractSignatureCertChain', 1, False, 'urn:din:70121:2012:MsgBody'), ('contract_id', 'ContractID', 1, False, 'urn:din:70121:2012:MsgBody'), ('list_of_root_certificate_i_ds', 'ListOfRootCertificateIDs', 1, False, 'urn:din:70121:2012:MsgBody'), ('dh_params', 'DHParams', 1, False, 'urn:din:70121:2012:MsgBody'))
-    id_: str | None
-    contract_signature_cert_chain: CertificateChainType | None
-    contract_id: str | None
-    list_of_root_certificate_i_ds: ListOfRootCertificateIDsType | None
-    dh_params: bytes | None
+    _exi_members = (('id', 'Id', 0, False, ''), ('contract_signature_cert_chain', 'ContractSignatureCertChain', 1, False, 'urn:din:70121:2012:MsgBody'), ('contract_id', 'ContractID', 1, False, 'urn:din:70121:2012:MsgBody'), ('list_of_root_certificate_ids', 'ListOfRootCertificateIDs', 1, False, 'urn:din:70121:2012:MsgBody'), ('dh_params', 'DHParams', 1, False, 'urn:din:70121:2012:MsgBody'))
+    _exi_required = ('contract_signature_cert_chain', 'contract_id', 'list_of_root_certificate_ids', 'dh_params')
+    id: str | None
+    contract_signature_cert_chain: CertificateChainType
+    contract_id: str
+    list_of_root_certificate_ids: ListOfRootCertificateIDsType
+    dh_params: bytes
 
-    def __init__(self, *, id_: str | None = None, contract_signature_cert_chain: CertificateChainType | None = None, contract_id: str | None = None, list_of_root_certificate_i_ds: ListOfRootCertificateIDsType | None = None, dh_params: bytes | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str | None = None, contract_signature_cert_chain: CertificateChainType, contract_id: str, list_of_root_certificate_ids: ListOfRootCertificateIDsType, dh_params: bytes) -> None:
+        self.id = id
         self.contract_signature_cert_chain = contract_signature_cert_chain
         self.contract_id = contract_id
-        self.list_of_root_certificate_i_ds = list_of_root_certificate_i_ds
+        self.list_of_root_certificate_ids = list_of_root_certificate_ids
         self.dh_params = dh_params
 
 
 class CertificateUpdateResType(Model):
     """The complex type CertificateUpdateResType (urn:din:70121:2012:MsgBody)."""
 
-    __slots__ = ('id_', 'response_code', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'dh_params', 'contract_id', 'retry_counter')
-    _exi_type = 57
+    __slots__ = ('id', 'response_code', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'dh_params', 'contract_id', 'retry_counter')
+    __match_args__ = ('id', 'response_code', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'dh_params', 'contract_id', 'retry_counter')
     _exi_name = 'CertificateUpdateResType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('response_code', 'ResponseCode', 1, False, 'urn:din:70121:2012:MsgBody'), ('contract_signature_cert_chain', 'ContractSignatureCertChain', 1, False, 'urn:din:70121:2012:MsgBody'), ('contract_signature_encrypted_private_key', 'ContractSignatureEncryptedPrivateKey', 1, False, 'urn:din:70121:2012:MsgBody'), ('dh_params', 'DHParams', 1, False, 'urn:din:70121:2012:MsgBody'), ('contract_id', 'ContractID', 1, False, 'urn:din:70121:2012:MsgBody'), ('retry_counter', 'RetryCounter', 1, False, 'urn:din:70121:2012:MsgBody'))
-    id_: str | None
-    response_code: ResponseCodeType | None
-    contract_signature_cert_chain: CertificateChainType | None
-    contract_signature_encrypted_private_key: bytes | None
-    dh_params: bytes | None
-    contract_id: str | None
-    retry_counter: int | None
+    _exi_members = (('id', 'Id', 0, False, ''), ('response_code', 'ResponseCode', 1, False, 'urn:din:70121:2012:MsgBody'), ('contract_signature_cert_chain', 'ContractSignatureCertChain', 1, False, 'urn:din:70121:2012:MsgBody'), ('contract_signature_encrypted_private_key', 'ContractSignatureEncryptedPrivateKey', 1, False, 'urn:din:70121:2012:MsgBody'), ('dh_params', 'DHParams', 1, False, 'urn:din:70121:2012:MsgBody'), ('contract_id', 'ContractID', 1, False, 'urn:din:70121:2012:MsgBody'), ('retry_counter', 'RetryCounter', 1, False, 'urn:din:70121:2012:MsgBody'))
+    _exi_required = ('id', 'response_code', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'dh_params', 'contract_id', 'retry_counter')
+    id: str
+    response_code: ResponseCodeType
+    contract_signature_cert_chain: CertificateChainType
+    contract_signature_encrypted_private_key: bytes
+    dh_params: bytes
+    contract_id: str
+    retry_counter: int
 
-    def __init__(self, *, id_: str | None = None, response_code: ResponseCodeType | None = None, contract_signature_cert_chain: CertificateChainType | None = None, contract_signature_encrypted_private_key: bytes | None = None, dh_params: bytes | None = None, contract_id: str | None = None, retry_counter: int | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str, response_code: ResponseCodeType, contract_signature_cert_chain: CertificateChainType, contract_signature_encrypted_private_key: bytes, dh_params: bytes, contract_id: str, retry_counter: int) -> None:
+        self.id = id
         self.response_code = response_code
         self.contract_signature_cert_chain = contract_signature_cert_chain
         self.contract_signature_encrypted_private_key = contract_signature_encrypted_private_key
@@ -799,14 +515,15 @@ class ChargeParameterDiscoveryReqType(Model):
     """The complex type ChargeParameterDiscoveryReqType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ('ev_requested_energy_transfer_type', 'ev_charge_parameter')
-    _exi_type = 59
+    __match_args__ = ('ev_requested_energy_transfer_type', 'ev_charge_parameter')
     _exi_name = 'ChargeParameterDiscoveryReqType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = (('ev_requested_energy_transfer_type', 'EVRequestedEnergyTransferType', 1, False, 'urn:din:70121:2012:MsgBody'), ('ev_charge_parameter', 'EVChargeParameter', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    ev_requested_energy_transfer_type: EVRequestedEnergyTransferType | None
-    ev_charge_parameter: AC_EVChargeParameterType | DC_EVChargeParameterType | EVChargeParameterType | None
+    _exi_required = ('ev_requested_energy_transfer_type', 'ev_charge_parameter')
+    ev_requested_energy_transfer_type: EVRequestedEnergyTransferType
+    ev_charge_parameter: AC_EVChargeParameterType | DC_EVChargeParameterType | EVChargeParameterType
 
-    def __init__(self, *, ev_requested_energy_transfer_type: EVRequestedEnergyTransferType | None = None, ev_charge_parameter: AC_EVChargeParameterType | DC_EVChargeParameterType | EVChargeParameterType | None = None) -> None:
+    def __init__(self, *, ev_requested_energy_transfer_type: EVRequestedEnergyTransferType, ev_charge_parameter: AC_EVChargeParameterType | DC_EVChargeParameterType | EVChargeParameterType) -> None:
         self.ev_requested_energy_transfer_type = ev_requested_energy_transfer_type
         self.ev_charge_parameter = ev_charge_parameter
 
@@ -815,17 +532,18 @@ class AC_EVChargeParameterType(Model):
     """The complex type AC_EVChargeParameterType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('departure_time', 'e_amount', 'ev_max_voltage', 'ev_max_current', 'ev_min_current')
-    _exi_type = 61
+    __match_args__ = ('departure_time', 'e_amount', 'ev_max_voltage', 'ev_max_current', 'ev_min_current')
     _exi_name = 'AC_EVChargeParameterType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('departure_time', 'DepartureTime', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('e_amount', 'EAmount', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('ev_max_voltage', 'EVMaxVoltage', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('ev_max_current', 'EVMaxCurrent', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('ev_min_current', 'EVMinCurrent', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    departure_time: int | None
-    e_amount: PhysicalValueType | None
-    ev_max_voltage: PhysicalValueType | None
-    ev_max_current: PhysicalValueType | None
-    ev_min_current: PhysicalValueType | None
+    _exi_required = ('departure_time', 'e_amount', 'ev_max_voltage', 'ev_max_current', 'ev_min_current')
+    departure_time: int
+    e_amount: PhysicalValueType
+    ev_max_voltage: PhysicalValueType
+    ev_max_current: PhysicalValueType
+    ev_min_current: PhysicalValueType
 
-    def __init__(self, *, departure_time: int | None = None, e_amount: PhysicalValueType | None = None, ev_max_voltage: PhysicalValueType | None = None, ev_max_current: PhysicalValueType | None = None, ev_min_current: PhysicalValueType | None = None) -> None:
+    def __init__(self, *, departure_time: int, e_amount: PhysicalValueType, ev_max_voltage: PhysicalValueType, ev_max_current: PhysicalValueType, ev_min_current: PhysicalValueType) -> None:
         self.departure_time = departure_time
         self.e_amount = e_amount
         self.ev_max_voltage = ev_max_voltage
@@ -833,19 +551,24 @@ class AC_EVChargeParameterType(Model):
         self.ev_min_current = ev_min_current
 
 
-class PhysicalValueType(Model):
+class PhysicalValueType(ScaledNumber, Model):
     """The complex type PhysicalValueType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('multiplier', 'unit', 'value')
-    _exi_type = 62
+    __match_args__ = ('multiplier', 'unit', 'value')
     _exi_name = 'PhysicalValueType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('multiplier', 'Multiplier', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('unit', 'Unit', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('value', 'Value', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    multiplier: int | None
+    _exi_required = ('multiplier', 'value')
+    _scale_field = 'multiplier'
+    _scale_range = (-3, 3)
+    _value_range = (-32768, 32767)
+    _unit_enum = UnitSymbolType
+    multiplier: int
     unit: UnitSymbolType | None
-    value: int | None
+    value: int
 
-    def __init__(self, *, multiplier: int | None = None, unit: UnitSymbolType | None = None, value: int | None = None) -> None:
+    def __init__(self, *, multiplier: int, unit: UnitSymbolType | None = None, value: int) -> None:
         self.multiplier = multiplier
         self.unit = unit
         self.value = value
@@ -855,20 +578,21 @@ class DC_EVChargeParameterType(Model):
     """The complex type DC_EVChargeParameterType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('dc_ev_status', 'ev_maximum_current_limit', 'ev_maximum_power_limit', 'ev_maximum_voltage_limit', 'ev_energy_capacity', 'ev_energy_request', 'full_soc', 'bulk_soc')
-    _exi_type = 65
+    __match_args__ = ('dc_ev_status', 'ev_maximum_current_limit', 'ev_maximum_power_limit', 'ev_maximum_voltage_limit', 'ev_energy_capacity', 'ev_energy_request', 'full_soc', 'bulk_soc')
     _exi_name = 'DC_EVChargeParameterType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('dc_ev_status', 'DC_EVStatus', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('ev_maximum_current_limit', 'EVMaximumCurrentLimit', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('ev_maximum_power_limit', 'EVMaximumPowerLimit', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('ev_maximum_voltage_limit', 'EVMaximumVoltageLimit', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('ev_energy_capacity', 'EVEnergyCapacity', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('ev_energy_request', 'EVEnergyRequest', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('full_soc', 'FullSOC', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('bulk_soc', 'BulkSOC', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    dc_ev_status: DC_EVStatusType | None
-    ev_maximum_current_limit: PhysicalValueType | None
+    _exi_required = ('dc_ev_status', 'ev_maximum_current_limit', 'ev_maximum_voltage_limit')
+    dc_ev_status: DC_EVStatusType
+    ev_maximum_current_limit: PhysicalValueType
     ev_maximum_power_limit: PhysicalValueType | None
-    ev_maximum_voltage_limit: PhysicalValueType | None
+    ev_maximum_voltage_limit: PhysicalValueType
     ev_energy_capacity: PhysicalValueType | None
     ev_energy_request: PhysicalValueType | None
     full_soc: int | None
     bulk_soc: int | None
 
-    def __init__(self, *, dc_ev_status: DC_EVStatusType | None = None, ev_maximum_current_limit: PhysicalValueType | None = None, ev_maximum_power_limit: PhysicalValueType | None = None, ev_maximum_voltage_limit: PhysicalValueType | None = None, ev_energy_capacity: PhysicalValueType | None = None, ev_energy_request: PhysicalValueType | None = None, full_soc: int | None = None, bulk_soc: int | None = None) -> None:
+    def __init__(self, *, dc_ev_status: DC_EVStatusType, ev_maximum_current_limit: PhysicalValueType, ev_maximum_power_limit: PhysicalValueType | None = None, ev_maximum_voltage_limit: PhysicalValueType, ev_energy_capacity: PhysicalValueType | None = None, ev_energy_request: PhysicalValueType | None = None, full_soc: int | None = None, bulk_soc: int | None = None) -> None:
         self.dc_ev_status = dc_ev_status
         self.ev_maximum_current_limit = ev_maximum_current_limit
         self.ev_maximum_power_limit = ev_maximum_power_limit
@@ -883,26 +607,28 @@ class EVChargeParameterType(Model):
     """The complex type EVChargeParameterType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ()
-    _exi_type = 66
+    __match_args__ = ()
     _exi_name = 'EVChargeParameterType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = ()
+    _exi_required = ()
 
 
 class ChargeParameterDiscoveryResType(Model):
     """The complex type ChargeParameterDiscoveryResType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ('response_code', 'evse_processing', 'sa_schedules', 'evse_charge_parameter')
-    _exi_type = 67
+    __match_args__ = ('response_code', 'evse_processing', 'sa_schedules', 'evse_charge_parameter')
     _exi_name = 'ChargeParameterDiscoveryResType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:din:70121:2012:MsgBody'), ('evse_processing', 'EVSEProcessing', 1, False, 'urn:din:70121:2012:MsgBody'), ('sa_schedules', 'SASchedules', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('evse_charge_parameter', 'EVSEChargeParameter', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    response_code: ResponseCodeType | None
-    evse_processing: EVSEProcessingType | None
-    sa_schedules: SAScheduleListType | SASchedulesType | None
-    evse_charge_parameter: AC_EVSEChargeParameterType | DC_EVSEChargeParameterType | EVSEChargeParameterType | None
+    _exi_required = ('response_code', 'evse_processing', 'sa_schedules', 'evse_charge_parameter')
+    response_code: ResponseCodeType
+    evse_processing: EVSEProcessingType
+    sa_schedules: SAScheduleListType | SASchedulesType
+    evse_charge_parameter: AC_EVSEChargeParameterType | DC_EVSEChargeParameterType | EVSEChargeParameterType
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, evse_processing: EVSEProcessingType | None = None, sa_schedules: SAScheduleListType | SASchedulesType | None = None, evse_charge_parameter: AC_EVSEChargeParameterType | DC_EVSEChargeParameterType | EVSEChargeParameterType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, evse_processing: EVSEProcessingType, sa_schedules: SAScheduleListType | SASchedulesType, evse_charge_parameter: AC_EVSEChargeParameterType | DC_EVSEChargeParameterType | EVSEChargeParameterType) -> None:
         self.response_code = response_code
         self.evse_processing = evse_processing
         self.sa_schedules = sa_schedules
@@ -913,29 +639,31 @@ class SAScheduleListType(Model):
     """The complex type SAScheduleListType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('sa_schedule_tuple',)
-    _exi_type = 68
+    __match_args__ = ('sa_schedule_tuple',)
     _exi_name = 'SAScheduleListType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('sa_schedule_tuple', 'SAScheduleTuple', 1, True, 'urn:din:70121:2012:MsgDataTypes'),)
+    _exi_required = ('sa_schedule_tuple',)
     sa_schedule_tuple: list[SAScheduleTupleType]
 
-    def __init__(self, *, sa_schedule_tuple: list[SAScheduleTupleType] | None = None) -> None:
-        self.sa_schedule_tuple = [] if sa_schedule_tuple is None else sa_schedule_tuple
+    def __init__(self, *, sa_schedule_tuple: list[SAScheduleTupleType]) -> None:
+        self.sa_schedule_tuple = sa_schedule_tuple
 
 
 class SAScheduleTupleType(Model):
     """The complex type SAScheduleTupleType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('sa_schedule_tuple_id', 'p_max_schedule', 'sales_tariff')
-    _exi_type = 69
+    __match_args__ = ('sa_schedule_tuple_id', 'p_max_schedule', 'sales_tariff')
     _exi_name = 'SAScheduleTupleType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('sa_schedule_tuple_id', 'SAScheduleTupleID', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('p_max_schedule', 'PMaxSchedule', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('sales_tariff', 'SalesTariff', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    sa_schedule_tuple_id: int | None
-    p_max_schedule: PMaxScheduleType | None
+    _exi_required = ('sa_schedule_tuple_id', 'p_max_schedule')
+    sa_schedule_tuple_id: int
+    p_max_schedule: PMaxScheduleType
     sales_tariff: SalesTariffType | None
 
-    def __init__(self, *, sa_schedule_tuple_id: int | None = None, p_max_schedule: PMaxScheduleType | None = None, sales_tariff: SalesTariffType | None = None) -> None:
+    def __init__(self, *, sa_schedule_tuple_id: int, p_max_schedule: PMaxScheduleType, sales_tariff: SalesTariffType | None = None) -> None:
         self.sa_schedule_tuple_id = sa_schedule_tuple_id
         self.p_max_schedule = p_max_schedule
         self.sales_tariff = sales_tariff
@@ -945,30 +673,32 @@ class PMaxScheduleType(Model):
     """The complex type PMaxScheduleType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('p_max_schedule_id', 'p_max_schedule_entry')
-    _exi_type = 71
+    __match_args__ = ('p_max_schedule_id', 'p_max_schedule_entry')
     _exi_name = 'PMaxScheduleType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('p_max_schedule_id', 'PMaxScheduleID', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('p_max_schedule_entry', 'PMaxScheduleEntry', 1, True, 'urn:din:70121:2012:MsgDataTypes'))
-    p_max_schedule_id: int | None
+    _exi_required = ('p_max_schedule_id', 'p_max_schedule_entry')
+    p_max_schedule_id: int
     p_max_schedule_entry: list[PMaxScheduleEntryType]
 
-    def __init__(self, *, p_max_schedule_id: int | None = None, p_max_schedule_entry: list[PMaxScheduleEntryType] | None = None) -> None:
+    def __init__(self, *, p_max_schedule_id: int, p_max_schedule_entry: list[PMaxScheduleEntryType]) -> None:
         self.p_max_schedule_id = p_max_schedule_id
-        self.p_max_schedule_entry = [] if p_max_schedule_entry is None else p_max_schedule_entry
+        self.p_max_schedule_entry = p_max_schedule_entry
 
 
 class PMaxScheduleEntryType(Model):
     """The complex type PMaxScheduleEntryType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('time_interval', 'p_max')
-    _exi_type = 72
+    __match_args__ = ('time_interval', 'p_max')
     _exi_name = 'PMaxScheduleEntryType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('time_interval', 'TimeInterval', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('p_max', 'PMax', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    time_interval: RelativeTimeIntervalType | IntervalType | None
-    p_max: int | None
+    _exi_required = ('time_interval', 'p_max')
+    time_interval: RelativeTimeIntervalType | IntervalType
+    p_max: int
 
-    def __init__(self, *, time_interval: RelativeTimeIntervalType | IntervalType | None = None, p_max: int | None = None) -> None:
+    def __init__(self, *, time_interval: RelativeTimeIntervalType | IntervalType, p_max: int) -> None:
         self.time_interval = time_interval
         self.p_max = p_max
 
@@ -977,14 +707,15 @@ class RelativeTimeIntervalType(Model):
     """The complex type RelativeTimeIntervalType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('start', 'duration')
-    _exi_type = 73
+    __match_args__ = ('start', 'duration')
     _exi_name = 'RelativeTimeIntervalType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('start', 'start', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('duration', 'duration', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    start: int | None
+    _exi_required = ('start',)
+    start: int
     duration: int | None
 
-    def __init__(self, *, start: int | None = None, duration: int | None = None) -> None:
+    def __init__(self, *, start: int, duration: int | None = None) -> None:
         self.start = start
         self.duration = duration
 
@@ -993,47 +724,50 @@ class IntervalType(Model):
     """The complex type IntervalType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ()
-    _exi_type = 74
+    __match_args__ = ()
     _exi_name = 'IntervalType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = ()
+    _exi_required = ()
 
 
 class SalesTariffType(Model):
     """The complex type SalesTariffType (urn:din:70121:2012:MsgDataTypes)."""
 
-    __slots__ = ('id_', 'sales_tariff_id', 'sales_tariff_description', 'num_e_price_levels', 'sales_tariff_entry')
-    _exi_type = 76
+    __slots__ = ('id', 'sales_tariff_id', 'sales_tariff_description', 'num_e_price_levels', 'sales_tariff_entry')
+    __match_args__ = ('id', 'sales_tariff_id', 'sales_tariff_description', 'num_e_price_levels', 'sales_tariff_entry')
     _exi_name = 'SalesTariffType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('sales_tariff_id', 'SalesTariffID', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('sales_tariff_description', 'SalesTariffDescription', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('num_e_price_levels', 'NumEPriceLevels', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('sales_tariff_entry', 'SalesTariffEntry', 1, True, 'urn:din:70121:2012:MsgDataTypes'))
-    id_: str | None
-    sales_tariff_id: int | None
+    _exi_members = (('id', 'Id', 0, False, ''), ('sales_tariff_id', 'SalesTariffID', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('sales_tariff_description', 'SalesTariffDescription', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('num_e_price_levels', 'NumEPriceLevels', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('sales_tariff_entry', 'SalesTariffEntry', 1, True, 'urn:din:70121:2012:MsgDataTypes'))
+    _exi_required = ('id', 'sales_tariff_id', 'num_e_price_levels', 'sales_tariff_entry')
+    id: str
+    sales_tariff_id: int
     sales_tariff_description: str | None
-    num_e_price_levels: int | None
+    num_e_price_levels: int
     sales_tariff_entry: list[SalesTariffEntryType]
 
-    def __init__(self, *, id_: str | None = None, sales_tariff_id: int | None = None, sales_tariff_description: str | None = None, num_e_price_levels: int | None = None, sales_tariff_entry: list[SalesTariffEntryType] | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str, sales_tariff_id: int, sales_tariff_description: str | None = None, num_e_price_levels: int, sales_tariff_entry: list[SalesTariffEntryType]) -> None:
+        self.id = id
         self.sales_tariff_id = sales_tariff_id
         self.sales_tariff_description = sales_tariff_description
         self.num_e_price_levels = num_e_price_levels
-        self.sales_tariff_entry = [] if sales_tariff_entry is None else sales_tariff_entry
+        self.sales_tariff_entry = sales_tariff_entry
 
 
 class SalesTariffEntryType(Model):
     """The complex type SalesTariffEntryType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('time_interval', 'e_price_level', 'consumption_cost')
-    _exi_type = 79
+    __match_args__ = ('time_interval', 'e_price_level', 'consumption_cost')
     _exi_name = 'SalesTariffEntryType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('time_interval', 'TimeInterval', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('e_price_level', 'EPriceLevel', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('consumption_cost', 'ConsumptionCost', 1, True, 'urn:din:70121:2012:MsgDataTypes'))
-    time_interval: RelativeTimeIntervalType | IntervalType | None
-    e_price_level: int | None
+    _exi_required = ('time_interval', 'e_price_level')
+    time_interval: RelativeTimeIntervalType | IntervalType
+    e_price_level: int
     consumption_cost: list[ConsumptionCostType]
 
-    def __init__(self, *, time_interval: RelativeTimeIntervalType | IntervalType | None = None, e_price_level: int | None = None, consumption_cost: list[ConsumptionCostType] | None = None) -> None:
+    def __init__(self, *, time_interval: RelativeTimeIntervalType | IntervalType, e_price_level: int, consumption_cost: list[ConsumptionCostType] | None = None) -> None:
         self.time_interval = time_interval
         self.e_price_level = e_price_level
         self.consumption_cost = [] if consumption_cost is None else consumption_cost
@@ -1043,14 +777,15 @@ class ConsumptionCostType(Model):
     """The complex type ConsumptionCostType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('start_value', 'cost')
-    _exi_type = 80
+    __match_args__ = ('start_value', 'cost')
     _exi_name = 'ConsumptionCostType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('start_value', 'startValue', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('cost', 'Cost', 1, True, 'urn:din:70121:2012:MsgDataTypes'))
-    start_value: int | None
+    _exi_required = ('start_value',)
+    start_value: int
     cost: list[CostType]
 
-    def __init__(self, *, start_value: int | None = None, cost: list[CostType] | None = None) -> None:
+    def __init__(self, *, start_value: int, cost: list[CostType] | None = None) -> None:
         self.start_value = start_value
         self.cost = [] if cost is None else cost
 
@@ -1059,15 +794,16 @@ class CostType(Model):
     """The complex type CostType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('cost_kind', 'amount', 'amount_multiplier')
-    _exi_type = 81
+    __match_args__ = ('cost_kind', 'amount', 'amount_multiplier')
     _exi_name = 'CostType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('cost_kind', 'costKind', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('amount', 'amount', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('amount_multiplier', 'amountMultiplier', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    cost_kind: CostKindType | None
-    amount: int | None
+    _exi_required = ('cost_kind', 'amount')
+    cost_kind: CostKindType
+    amount: int
     amount_multiplier: int | None
 
-    def __init__(self, *, cost_kind: CostKindType | None = None, amount: int | None = None, amount_multiplier: int | None = None) -> None:
+    def __init__(self, *, cost_kind: CostKindType, amount: int, amount_multiplier: int | None = None) -> None:
         self.cost_kind = cost_kind
         self.amount = amount
         self.amount_multiplier = amount_multiplier
@@ -1077,26 +813,28 @@ class SASchedulesType(Model):
     """The complex type SASchedulesType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ()
-    _exi_type = 83
+    __match_args__ = ()
     _exi_name = 'SASchedulesType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = ()
+    _exi_required = ()
 
 
 class AC_EVSEChargeParameterType(Model):
     """The complex type AC_EVSEChargeParameterType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('ac_evse_status', 'evse_max_voltage', 'evse_max_current', 'evse_min_current')
-    _exi_type = 84
+    __match_args__ = ('ac_evse_status', 'evse_max_voltage', 'evse_max_current', 'evse_min_current')
     _exi_name = 'AC_EVSEChargeParameterType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('ac_evse_status', 'AC_EVSEStatus', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('evse_max_voltage', 'EVSEMaxVoltage', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('evse_max_current', 'EVSEMaxCurrent', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('evse_min_current', 'EVSEMinCurrent', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    ac_evse_status: AC_EVSEStatusType | None
-    evse_max_voltage: PhysicalValueType | None
-    evse_max_current: PhysicalValueType | None
-    evse_min_current: PhysicalValueType | None
+    _exi_required = ('ac_evse_status', 'evse_max_voltage', 'evse_max_current', 'evse_min_current')
+    ac_evse_status: AC_EVSEStatusType
+    evse_max_voltage: PhysicalValueType
+    evse_max_current: PhysicalValueType
+    evse_min_current: PhysicalValueType
 
-    def __init__(self, *, ac_evse_status: AC_EVSEStatusType | None = None, evse_max_voltage: PhysicalValueType | None = None, evse_max_current: PhysicalValueType | None = None, evse_min_current: PhysicalValueType | None = None) -> None:
+    def __init__(self, *, ac_evse_status: AC_EVSEStatusType, evse_max_voltage: PhysicalValueType, evse_max_current: PhysicalValueType, evse_min_current: PhysicalValueType) -> None:
         self.ac_evse_status = ac_evse_status
         self.evse_max_voltage = evse_max_voltage
         self.evse_max_current = evse_max_current
@@ -1107,16 +845,17 @@ class AC_EVSEStatusType(Model):
     """The complex type AC_EVSEStatusType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('power_switch_closed', 'rcd', 'notification_max_delay', 'evse_notification')
-    _exi_type = 85
+    __match_args__ = ('power_switch_closed', 'rcd', 'notification_max_delay', 'evse_notification')
     _exi_name = 'AC_EVSEStatusType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('power_switch_closed', 'PowerSwitchClosed', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('rcd', 'RCD', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('notification_max_delay', 'NotificationMaxDelay', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('evse_notification', 'EVSENotification', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    power_switch_closed: bool | None
-    rcd: bool | None
-    notification_max_delay: int | None
-    evse_notification: EVSENotificationType | None
+    _exi_required = ('power_switch_closed', 'rcd', 'notification_max_delay', 'evse_notification')
+    power_switch_closed: bool
+    rcd: bool
+    notification_max_delay: int
+    evse_notification: EVSENotificationType
 
-    def __init__(self, *, power_switch_closed: bool | None = None, rcd: bool | None = None, notification_max_delay: int | None = None, evse_notification: EVSENotificationType | None = None) -> None:
+    def __init__(self, *, power_switch_closed: bool, rcd: bool, notification_max_delay: int, evse_notification: EVSENotificationType) -> None:
         self.power_switch_closed = power_switch_closed
         self.rcd = rcd
         self.notification_max_delay = notification_max_delay
@@ -1127,21 +866,22 @@ class DC_EVSEChargeParameterType(Model):
     """The complex type DC_EVSEChargeParameterType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('dc_evse_status', 'evse_maximum_current_limit', 'evse_maximum_power_limit', 'evse_maximum_voltage_limit', 'evse_minimum_current_limit', 'evse_minimum_voltage_limit', 'evse_current_regulation_tolerance', 'evse_peak_current_ripple', 'evse_energy_to_be_delivered')
-    _exi_type = 86
+    __match_args__ = ('dc_evse_status', 'evse_maximum_current_limit', 'evse_maximum_power_limit', 'evse_maximum_voltage_limit', 'evse_minimum_current_limit', 'evse_minimum_voltage_limit', 'evse_current_regulation_tolerance', 'evse_peak_current_ripple', 'evse_energy_to_be_delivered')
     _exi_name = 'DC_EVSEChargeParameterType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('dc_evse_status', 'DC_EVSEStatus', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('evse_maximum_current_limit', 'EVSEMaximumCurrentLimit', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('evse_maximum_power_limit', 'EVSEMaximumPowerLimit', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('evse_maximum_voltage_limit', 'EVSEMaximumVoltageLimit', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('evse_minimum_current_limit', 'EVSEMinimumCurrentLimit', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('evse_minimum_voltage_limit', 'EVSEMinimumVoltageLimit', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('evse_current_regulation_tolerance', 'EVSECurrentRegulationTolerance', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('evse_peak_current_ripple', 'EVSEPeakCurrentRipple', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('evse_energy_to_be_delivered', 'EVSEEnergyToBeDelivered', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    dc_evse_status: DC_EVSEStatusType | None
-    evse_maximum_current_limit: PhysicalValueType | None
+    _exi_required = ('dc_evse_status', 'evse_maximum_current_limit', 'evse_maximum_voltage_limit', 'evse_minimum_current_limit', 'evse_minimum_voltage_limit', 'evse_peak_current_ripple')
+    dc_evse_status: DC_EVSEStatusType
+    evse_maximum_current_limit: PhysicalValueType
     evse_maximum_power_limit: PhysicalValueType | None
-    evse_maximum_voltage_limit: PhysicalValueType | None
-    evse_minimum_current_limit: PhysicalValueType | None
-    evse_minimum_voltage_limit: PhysicalValueType | None
+    evse_maximum_voltage_limit: PhysicalValueType
+    evse_minimum_current_limit: PhysicalValueType
+    evse_minimum_voltage_limit: PhysicalValueType
     evse_current_regulation_tolerance: PhysicalValueType | None
-    evse_peak_current_ripple: PhysicalValueType | None
+    evse_peak_current_ripple: PhysicalValueType
     evse_energy_to_be_delivered: PhysicalValueType | None
 
-    def __init__(self, *, dc_evse_status: DC_EVSEStatusType | None = None, evse_maximum_current_limit: PhysicalValueType | None = None, evse_maximum_power_limit: PhysicalValueType | None = None, evse_maximum_voltage_limit: PhysicalValueType | None = None, evse_minimum_current_limit: PhysicalValueType | None = None, evse_minimum_voltage_limit: PhysicalValueType | None = None, evse_current_regulation_tolerance: PhysicalValueType | None = None, evse_peak_current_ripple: PhysicalValueType | None = None, evse_energy_to_be_delivered: PhysicalValueType | None = None) -> None:
+    def __init__(self, *, dc_evse_status: DC_EVSEStatusType, evse_maximum_current_limit: PhysicalValueType, evse_maximum_power_limit: PhysicalValueType | None = None, evse_maximum_voltage_limit: PhysicalValueType, evse_minimum_current_limit: PhysicalValueType, evse_minimum_voltage_limit: PhysicalValueType, evse_current_regulation_tolerance: PhysicalValueType | None = None, evse_peak_current_ripple: PhysicalValueType, evse_energy_to_be_delivered: PhysicalValueType | None = None) -> None:
         self.dc_evse_status = dc_evse_status
         self.evse_maximum_current_limit = evse_maximum_current_limit
         self.evse_maximum_power_limit = evse_maximum_power_limit
@@ -1157,41 +897,44 @@ class EVSEChargeParameterType(Model):
     """The complex type EVSEChargeParameterType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ()
-    _exi_type = 87
+    __match_args__ = ()
     _exi_name = 'EVSEChargeParameterType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = ()
+    _exi_required = ()
 
 
 class ChargingStatusReqType(Model):
     """The complex type ChargingStatusReqType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ()
-    _exi_type = 88
+    __match_args__ = ()
     _exi_name = 'ChargingStatusReqType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = ()
+    _exi_required = ()
 
 
 class ChargingStatusResType(Model):
     """The complex type ChargingStatusResType (urn:din:70121:2012:MsgBody)."""
 
-    __slots__ = ('response_code', 'evseid', 'sa_schedule_tuple_id', 'evse_max_current', 'meter_info', 'receipt_required', 'ac_evse_status')
-    _exi_type = 89
+    __slots__ = ('response_code', 'evse_id', 'sa_schedule_tuple_id', 'evse_max_current', 'meter_info', 'receipt_required', 'ac_evse_status')
+    __match_args__ = ('response_code', 'evse_id', 'sa_schedule_tuple_id', 'evse_max_current', 'meter_info', 'receipt_required', 'ac_evse_status')
     _exi_name = 'ChargingStatusResType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
-    _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:din:70121:2012:MsgBody'), ('evseid', 'EVSEID', 1, False, 'urn:din:70121:2012:MsgBody'), ('sa_schedule_tuple_id', 'SAScheduleTupleID', 1, False, 'urn:din:70121:2012:MsgBody'), ('evse_max_current', 'EVSEMaxCurrent', 1, False, 'urn:din:70121:2012:MsgBody'), ('meter_info', 'MeterInfo', 1, False, 'urn:din:70121:2012:MsgBody'), ('receipt_required', 'ReceiptRequired', 1, False, 'urn:din:70121:2012:MsgBody'), ('ac_evse_status', 'AC_EVSEStatus', 1, False, 'urn:din:70121:2012:MsgBody'))
-    response_code: ResponseCodeType | None
-    evseid: bytes | None
-    sa_schedule_tuple_id: int | None
+    _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:din:70121:2012:MsgBody'), ('evse_id', 'EVSEID', 1, False, 'urn:din:70121:2012:MsgBody'), ('sa_schedule_tuple_id', 'SAScheduleTupleID', 1, False, 'urn:din:70121:2012:MsgBody'), ('evse_max_current', 'EVSEMaxCurrent', 1, False, 'urn:din:70121:2012:MsgBody'), ('meter_info', 'MeterInfo', 1, False, 'urn:din:70121:2012:MsgBody'), ('receipt_required', 'ReceiptRequired', 1, False, 'urn:din:70121:2012:MsgBody'), ('ac_evse_status', 'AC_EVSEStatus', 1, False, 'urn:din:70121:2012:MsgBody'))
+    _exi_required = ('response_code', 'evse_id', 'sa_schedule_tuple_id', 'receipt_required', 'ac_evse_status')
+    response_code: ResponseCodeType
+    evse_id: bytes
+    sa_schedule_tuple_id: int
     evse_max_current: PhysicalValueType | None
     meter_info: MeterInfoType | None
-    receipt_required: bool | None
-    ac_evse_status: AC_EVSEStatusType | None
+    receipt_required: bool
+    ac_evse_status: AC_EVSEStatusType
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, evseid: bytes | None = None, sa_schedule_tuple_id: int | None = None, evse_max_current: PhysicalValueType | None = None, meter_info: MeterInfoType | None = None, receipt_required: bool | None = None, ac_evse_status: AC_EVSEStatusType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, evse_id: bytes, sa_schedule_tuple_id: int, evse_max_current: PhysicalValueType | None = None, meter_info: MeterInfoType | None = None, receipt_required: bool, ac_evse_status: AC_EVSEStatusType) -> None:
         self.response_code = response_code
-        self.evseid = evseid
+        self.evse_id = evse_id
         self.sa_schedule_tuple_id = sa_schedule_tuple_id
         self.evse_max_current = evse_max_current
         self.meter_info = meter_info
@@ -1203,17 +946,18 @@ class MeterInfoType(Model):
     """The complex type MeterInfoType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('meter_id', 'meter_reading', 'sig_meter_reading', 'meter_status', 't_meter')
-    _exi_type = 91
+    __match_args__ = ('meter_id', 'meter_reading', 'sig_meter_reading', 'meter_status', 't_meter')
     _exi_name = 'MeterInfoType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('meter_id', 'MeterID', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('meter_reading', 'MeterReading', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('sig_meter_reading', 'SigMeterReading', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('meter_status', 'MeterStatus', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('t_meter', 'TMeter', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    meter_id: str | None
+    _exi_required = ('meter_id',)
+    meter_id: str
     meter_reading: PhysicalValueType | None
     sig_meter_reading: bytes | None
     meter_status: int | None
     t_meter: int | None
 
-    def __init__(self, *, meter_id: str | None = None, meter_reading: PhysicalValueType | None = None, sig_meter_reading: bytes | None = None, meter_status: int | None = None, t_meter: int | None = None) -> None:
+    def __init__(self, *, meter_id: str, meter_reading: PhysicalValueType | None = None, sig_meter_reading: bytes | None = None, meter_status: int | None = None, t_meter: int | None = None) -> None:
         self.meter_id = meter_id
         self.meter_reading = meter_reading
         self.sig_meter_reading = sig_meter_reading
@@ -1224,16 +968,17 @@ class MeterInfoType(Model):
 class ContractAuthenticationReqType(Model):
     """The complex type ContractAuthenticationReqType (urn:din:70121:2012:MsgBody)."""
 
-    __slots__ = ('id_', 'gen_challenge')
-    _exi_type = 96
+    __slots__ = ('id', 'gen_challenge')
+    __match_args__ = ('id', 'gen_challenge')
     _exi_name = 'ContractAuthenticationReqType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('gen_challenge', 'GenChallenge', 1, False, 'urn:din:70121:2012:MsgBody'))
-    id_: str | None
+    _exi_members = (('id', 'Id', 0, False, ''), ('gen_challenge', 'GenChallenge', 1, False, 'urn:din:70121:2012:MsgBody'))
+    _exi_required = ()
+    id: str | None
     gen_challenge: str | None
 
-    def __init__(self, *, id_: str | None = None, gen_challenge: str | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str | None = None, gen_challenge: str | None = None) -> None:
+        self.id = id
         self.gen_challenge = gen_challenge
 
 
@@ -1241,14 +986,15 @@ class ContractAuthenticationResType(Model):
     """The complex type ContractAuthenticationResType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ('response_code', 'evse_processing')
-    _exi_type = 98
+    __match_args__ = ('response_code', 'evse_processing')
     _exi_name = 'ContractAuthenticationResType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:din:70121:2012:MsgBody'), ('evse_processing', 'EVSEProcessing', 1, False, 'urn:din:70121:2012:MsgBody'))
-    response_code: ResponseCodeType | None
-    evse_processing: EVSEProcessingType | None
+    _exi_required = ('response_code', 'evse_processing')
+    response_code: ResponseCodeType
+    evse_processing: EVSEProcessingType
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, evse_processing: EVSEProcessingType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, evse_processing: EVSEProcessingType) -> None:
         self.response_code = response_code
         self.evse_processing = evse_processing
 
@@ -1256,23 +1002,24 @@ class ContractAuthenticationResType(Model):
 class CurrentDemandReqType(Model):
     """The complex type CurrentDemandReqType (urn:din:70121:2012:MsgBody)."""
 
-    __slots__ = ('dc_ev_status', 'ev_target_current', 'ev_maximum_voltage_limit', 'ev_maximum_current_limit', 'ev_maximum_power_limit', 'bulk_charging_complete', 'charging_complete', 'remaining_time_to_full_so_c', 'remaining_time_to_bulk_so_c', 'ev_target_voltage')
-    _exi_type = 99
+    __slots__ = ('dc_ev_status', 'ev_target_current', 'ev_maximum_voltage_limit', 'ev_maximum_current_limit', 'ev_maximum_power_limit', 'bulk_charging_complete', 'charging_complete', 'remaining_time_to_full_soc', 'remaining_time_to_bulk_soc', 'ev_target_voltage')
+    __match_args__ = ('dc_ev_status', 'ev_target_current', 'ev_maximum_voltage_limit', 'ev_maximum_current_limit', 'ev_maximum_power_limit', 'bulk_charging_complete', 'charging_complete', 'remaining_time_to_full_soc', 'remaining_time_to_bulk_soc', 'ev_target_voltage')
     _exi_name = 'CurrentDemandReqType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
-    _exi_members = (('dc_ev_status', 'DC_EVStatus', 1, False, 'urn:din:70121:2012:MsgBody'), ('ev_target_current', 'EVTargetCurrent', 1, False, 'urn:din:70121:2012:MsgBody'), ('ev_maximum_voltage_limit', 'EVMaximumVoltageLimit', 1, False, 'urn:din:70121:2012:MsgBody'), ('ev_maximum_current_limit', 'EVMaximumCurrentLimit', 1, False, 'urn:din:70121:2012:MsgBody'), ('ev_maximum_power_limit', 'EVMaximumPowerLimit', 1, False, 'urn:din:70121:2012:MsgBody'), ('bulk_charging_complete', 'BulkChargingComplete', 1, False, 'urn:din:70121:2012:MsgBody'), ('charging_complete', 'ChargingComplete', 1, False, 'urn:din:70121:2012:MsgBody'), ('remaining_time_to_full_so_c', 'RemainingTimeToFullSoC', 1, False, 'urn:din:70121:2012:MsgBody'), ('remaining_time_to_bulk_so_c', 'RemainingTimeToBulkSoC', 1, False, 'urn:din:70121:2012:MsgBody'), ('ev_target_voltage', 'EVTargetVoltage', 1, False, 'urn:din:70121:2012:MsgBody'))
-    dc_ev_status: DC_EVStatusType | None
-    ev_target_current: PhysicalValueType | None
+    _exi_members = (('dc_ev_status', 'DC_EVStatus', 1, False, 'urn:din:70121:2012:MsgBody'), ('ev_target_current', 'EVTargetCurrent', 1, False, 'urn:din:70121:2012:MsgBody'), ('ev_maximum_voltage_limit', 'EVMaximumVoltageLimit', 1, False, 'urn:din:70121:2012:MsgBody'), ('ev_maximum_current_limit', 'EVMaximumCurrentLimit', 1, False, 'urn:din:70121:2012:MsgBody'), ('ev_maximum_power_limit', 'EVMaximumPowerLimit', 1, False, 'urn:din:70121:2012:MsgBody'), ('bulk_charging_complete', 'BulkChargingComplete', 1, False, 'urn:din:70121:2012:MsgBody'), ('charging_complete', 'ChargingComplete', 1, False, 'urn:din:70121:2012:MsgBody'), ('remaining_time_to_full_soc', 'RemainingTimeToFullSoC', 1, False, 'urn:din:70121:2012:MsgBody'), ('remaining_time_to_bulk_soc', 'RemainingTimeToBulkSoC', 1, False, 'urn:din:70121:2012:MsgBody'), ('ev_target_voltage', 'EVTargetVoltage', 1, False, 'urn:din:70121:2012:MsgBody'))
+    _exi_required = ('dc_ev_status', 'ev_target_current', 'charging_complete', 'ev_target_voltage')
+    dc_ev_status: DC_EVStatusType
+    ev_target_current: PhysicalValueType
     ev_maximum_voltage_limit: PhysicalValueType | None
     ev_maximum_current_limit: PhysicalValueType | None
     ev_maximum_power_limit: PhysicalValueType | None
     bulk_charging_complete: bool | None
-    charging_complete: bool | None
-    remaining_time_to_full_so_c: PhysicalValueType | None
-    remaining_time_to_bulk_so_c: PhysicalValueType | None
-    ev_target_voltage: PhysicalValueType | None
+    charging_complete: bool
+    remaining_time_to_full_soc: PhysicalValueType | None
+    remaining_time_to_bulk_soc: PhysicalValueType | None
+    ev_target_voltage: PhysicalValueType
 
-    def __init__(self, *, dc_ev_status: DC_EVStatusType | None = None, ev_target_current: PhysicalValueType | None = None, ev_maximum_voltage_limit: PhysicalValueType | None = None, ev_maximum_current_limit: PhysicalValueType | None = None, ev_maximum_power_limit: PhysicalValueType | None = None, bulk_charging_complete: bool | None = None, charging_complete: bool | None = None, remaining_time_to_full_so_c: PhysicalValueType | None = None, remaining_time_to_bulk_so_c: PhysicalValueType | None = None, ev_target_voltage: PhysicalValueType | None = None) -> None:
+    def __init__(self, *, dc_ev_status: DC_EVStatusType, ev_target_current: PhysicalValueType, ev_maximum_voltage_limit: PhysicalValueType | None = None, ev_maximum_current_limit: PhysicalValueType | None = None, ev_maximum_power_limit: PhysicalValueType | None = None, bulk_charging_complete: bool | None = None, charging_complete: bool, remaining_time_to_full_soc: PhysicalValueType | None = None, remaining_time_to_bulk_soc: PhysicalValueType | None = None, ev_target_voltage: PhysicalValueType) -> None:
         self.dc_ev_status = dc_ev_status
         self.ev_target_current = ev_target_current
         self.ev_maximum_voltage_limit = ev_maximum_voltage_limit
@@ -1280,8 +1027,8 @@ class CurrentDemandReqType(Model):
         self.ev_maximum_power_limit = ev_maximum_power_limit
         self.bulk_charging_complete = bulk_charging_complete
         self.charging_complete = charging_complete
-        self.remaining_time_to_full_so_c = remaining_time_to_full_so_c
-        self.remaining_time_to_bulk_so_c = remaining_time_to_bulk_so_c
+        self.remaining_time_to_full_soc = remaining_time_to_full_soc
+        self.remaining_time_to_bulk_soc = remaining_time_to_bulk_soc
         self.ev_target_voltage = ev_target_voltage
 
 
@@ -1289,22 +1036,23 @@ class CurrentDemandResType(Model):
     """The complex type CurrentDemandResType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ('response_code', 'dc_evse_status', 'evse_present_voltage', 'evse_present_current', 'evse_current_limit_achieved', 'evse_voltage_limit_achieved', 'evse_power_limit_achieved', 'evse_maximum_voltage_limit', 'evse_maximum_current_limit', 'evse_maximum_power_limit')
-    _exi_type = 100
+    __match_args__ = ('response_code', 'dc_evse_status', 'evse_present_voltage', 'evse_present_current', 'evse_current_limit_achieved', 'evse_voltage_limit_achieved', 'evse_power_limit_achieved', 'evse_maximum_voltage_limit', 'evse_maximum_current_limit', 'evse_maximum_power_limit')
     _exi_name = 'CurrentDemandResType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:din:70121:2012:MsgBody'), ('dc_evse_status', 'DC_EVSEStatus', 1, False, 'urn:din:70121:2012:MsgBody'), ('evse_present_voltage', 'EVSEPresentVoltage', 1, False, 'urn:din:70121:2012:MsgBody'), ('evse_present_current', 'EVSEPresentCurrent', 1, False, 'urn:din:70121:2012:MsgBody'), ('evse_current_limit_achieved', 'EVSECurrentLimitAchieved', 1, False, 'urn:din:70121:2012:MsgBody'), ('evse_voltage_limit_achieved', 'EVSEVoltageLimitAchieved', 1, False, 'urn:din:70121:2012:MsgBody'), ('evse_power_limit_achieved', 'EVSEPowerLimitAchieved', 1, False, 'urn:din:70121:2012:MsgBody'), ('evse_maximum_voltage_limit', 'EVSEMaximumVoltageLimit', 1, False, 'urn:din:70121:2012:MsgBody'), ('evse_maximum_current_limit', 'EVSEMaximumCurrentLimit', 1, False, 'urn:din:70121:2012:MsgBody'), ('evse_maximum_power_limit', 'EVSEMaximumPowerLimit', 1, False, 'urn:din:70121:2012:MsgBody'))
-    response_code: ResponseCodeType | None
-    dc_evse_status: DC_EVSEStatusType | None
-    evse_present_voltage: PhysicalValueType | None
-    evse_present_current: PhysicalValueType | None
-    evse_current_limit_achieved: bool | None
-    evse_voltage_limit_achieved: bool | None
-    evse_power_limit_achieved: bool | None
+    _exi_required = ('response_code', 'dc_evse_status', 'evse_present_voltage', 'evse_present_current', 'evse_current_limit_achieved', 'evse_voltage_limit_achieved', 'evse_power_limit_achieved')
+    response_code: ResponseCodeType
+    dc_evse_status: DC_EVSEStatusType
+    evse_present_voltage: PhysicalValueType
+    evse_present_current: PhysicalValueType
+    evse_current_limit_achieved: bool
+    evse_voltage_limit_achieved: bool
+    evse_power_limit_achieved: bool
     evse_maximum_voltage_limit: PhysicalValueType | None
     evse_maximum_current_limit: PhysicalValueType | None
     evse_maximum_power_limit: PhysicalValueType | None
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, dc_evse_status: DC_EVSEStatusType | None = None, evse_present_voltage: PhysicalValueType | None = None, evse_present_current: PhysicalValueType | None = None, evse_current_limit_achieved: bool | None = None, evse_voltage_limit_achieved: bool | None = None, evse_power_limit_achieved: bool | None = None, evse_maximum_voltage_limit: PhysicalValueType | None = None, evse_maximum_current_limit: PhysicalValueType | None = None, evse_maximum_power_limit: PhysicalValueType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, dc_evse_status: DC_EVSEStatusType, evse_present_voltage: PhysicalValueType, evse_present_current: PhysicalValueType, evse_current_limit_achieved: bool, evse_voltage_limit_achieved: bool, evse_power_limit_achieved: bool, evse_maximum_voltage_limit: PhysicalValueType | None = None, evse_maximum_current_limit: PhysicalValueType | None = None, evse_maximum_power_limit: PhysicalValueType | None = None) -> None:
         self.response_code = response_code
         self.dc_evse_status = dc_evse_status
         self.evse_present_voltage = evse_present_voltage
@@ -1320,18 +1068,19 @@ class CurrentDemandResType(Model):
 class MeteringReceiptReqType(Model):
     """The complex type MeteringReceiptReqType (urn:din:70121:2012:MsgBody)."""
 
-    __slots__ = ('id_', 'session_id', 'sa_schedule_tuple_id', 'meter_info')
-    _exi_type = 101
+    __slots__ = ('id', 'session_id', 'sa_schedule_tuple_id', 'meter_info')
+    __match_args__ = ('id', 'session_id', 'sa_schedule_tuple_id', 'meter_info')
     _exi_name = 'MeteringReceiptReqType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('session_id', 'SessionID', 1, False, 'urn:din:70121:2012:MsgBody'), ('sa_schedule_tuple_id', 'SAScheduleTupleID', 1, False, 'urn:din:70121:2012:MsgBody'), ('meter_info', 'MeterInfo', 1, False, 'urn:din:70121:2012:MsgBody'))
-    id_: str | None
-    session_id: bytes | None
+    _exi_members = (('id', 'Id', 0, False, ''), ('session_id', 'SessionID', 1, False, 'urn:din:70121:2012:MsgBody'), ('sa_schedule_tuple_id', 'SAScheduleTupleID', 1, False, 'urn:din:70121:2012:MsgBody'), ('meter_info', 'MeterInfo', 1, False, 'urn:din:70121:2012:MsgBody'))
+    _exi_required = ('session_id', 'meter_info')
+    id: str | None
+    session_id: bytes
     sa_schedule_tuple_id: int | None
-    meter_info: MeterInfoType | None
+    meter_info: MeterInfoType
 
-    def __init__(self, *, id_: str | None = None, session_id: bytes | None = None, sa_schedule_tuple_id: int | None = None, meter_info: MeterInfoType | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str | None = None, session_id: bytes, sa_schedule_tuple_id: int | None = None, meter_info: MeterInfoType) -> None:
+        self.id = id
         self.session_id = session_id
         self.sa_schedule_tuple_id = sa_schedule_tuple_id
         self.meter_info = meter_info
@@ -1341,14 +1090,15 @@ class MeteringReceiptResType(Model):
     """The complex type MeteringReceiptResType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ('response_code', 'ac_evse_status')
-    _exi_type = 102
+    __match_args__ = ('response_code', 'ac_evse_status')
     _exi_name = 'MeteringReceiptResType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:din:70121:2012:MsgBody'), ('ac_evse_status', 'AC_EVSEStatus', 1, False, 'urn:din:70121:2012:MsgBody'))
-    response_code: ResponseCodeType | None
-    ac_evse_status: AC_EVSEStatusType | None
+    _exi_required = ('response_code', 'ac_evse_status')
+    response_code: ResponseCodeType
+    ac_evse_status: AC_EVSEStatusType
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, ac_evse_status: AC_EVSEStatusType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, ac_evse_status: AC_EVSEStatusType) -> None:
         self.response_code = response_code
         self.ac_evse_status = ac_evse_status
 
@@ -1357,14 +1107,15 @@ class PaymentDetailsReqType(Model):
     """The complex type PaymentDetailsReqType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ('contract_id', 'contract_signature_cert_chain')
-    _exi_type = 103
+    __match_args__ = ('contract_id', 'contract_signature_cert_chain')
     _exi_name = 'PaymentDetailsReqType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = (('contract_id', 'ContractID', 1, False, 'urn:din:70121:2012:MsgBody'), ('contract_signature_cert_chain', 'ContractSignatureCertChain', 1, False, 'urn:din:70121:2012:MsgBody'))
-    contract_id: str | None
-    contract_signature_cert_chain: CertificateChainType | None
+    _exi_required = ('contract_id', 'contract_signature_cert_chain')
+    contract_id: str
+    contract_signature_cert_chain: CertificateChainType
 
-    def __init__(self, *, contract_id: str | None = None, contract_signature_cert_chain: CertificateChainType | None = None) -> None:
+    def __init__(self, *, contract_id: str, contract_signature_cert_chain: CertificateChainType) -> None:
         self.contract_id = contract_id
         self.contract_signature_cert_chain = contract_signature_cert_chain
 
@@ -1373,15 +1124,16 @@ class PaymentDetailsResType(Model):
     """The complex type PaymentDetailsResType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ('response_code', 'gen_challenge', 'date_time_now')
-    _exi_type = 104
+    __match_args__ = ('response_code', 'gen_challenge', 'date_time_now')
     _exi_name = 'PaymentDetailsResType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:din:70121:2012:MsgBody'), ('gen_challenge', 'GenChallenge', 1, False, 'urn:din:70121:2012:MsgBody'), ('date_time_now', 'DateTimeNow', 1, False, 'urn:din:70121:2012:MsgBody'))
-    response_code: ResponseCodeType | None
-    gen_challenge: str | None
-    date_time_now: int | None
+    _exi_required = ('response_code', 'gen_challenge', 'date_time_now')
+    response_code: ResponseCodeType
+    gen_challenge: str
+    date_time_now: int
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, gen_challenge: str | None = None, date_time_now: int | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, gen_challenge: str, date_time_now: int) -> None:
         self.response_code = response_code
         self.gen_challenge = gen_challenge
         self.date_time_now = date_time_now
@@ -1391,15 +1143,16 @@ class PowerDeliveryReqType(Model):
     """The complex type PowerDeliveryReqType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ('ready_to_charge_state', 'charging_profile', 'ev_power_delivery_parameter')
-    _exi_type = 105
+    __match_args__ = ('ready_to_charge_state', 'charging_profile', 'ev_power_delivery_parameter')
     _exi_name = 'PowerDeliveryReqType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = (('ready_to_charge_state', 'ReadyToChargeState', 1, False, 'urn:din:70121:2012:MsgBody'), ('charging_profile', 'ChargingProfile', 1, False, 'urn:din:70121:2012:MsgBody'), ('ev_power_delivery_parameter', 'EVPowerDeliveryParameter', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    ready_to_charge_state: bool | None
+    _exi_required = ('ready_to_charge_state',)
+    ready_to_charge_state: bool
     charging_profile: ChargingProfileType | None
     ev_power_delivery_parameter: DC_EVPowerDeliveryParameterType | EVPowerDeliveryParameterType | None
 
-    def __init__(self, *, ready_to_charge_state: bool | None = None, charging_profile: ChargingProfileType | None = None, ev_power_delivery_parameter: DC_EVPowerDeliveryParameterType | EVPowerDeliveryParameterType | None = None) -> None:
+    def __init__(self, *, ready_to_charge_state: bool, charging_profile: ChargingProfileType | None = None, ev_power_delivery_parameter: DC_EVPowerDeliveryParameterType | EVPowerDeliveryParameterType | None = None) -> None:
         self.ready_to_charge_state = ready_to_charge_state
         self.charging_profile = charging_profile
         self.ev_power_delivery_parameter = ev_power_delivery_parameter
@@ -1409,30 +1162,32 @@ class ChargingProfileType(Model):
     """The complex type ChargingProfileType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('sa_schedule_tuple_id', 'profile_entry')
-    _exi_type = 106
+    __match_args__ = ('sa_schedule_tuple_id', 'profile_entry')
     _exi_name = 'ChargingProfileType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('sa_schedule_tuple_id', 'SAScheduleTupleID', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('profile_entry', 'ProfileEntry', 1, True, 'urn:din:70121:2012:MsgDataTypes'))
-    sa_schedule_tuple_id: int | None
+    _exi_required = ('sa_schedule_tuple_id', 'profile_entry')
+    sa_schedule_tuple_id: int
     profile_entry: list[ProfileEntryType]
 
-    def __init__(self, *, sa_schedule_tuple_id: int | None = None, profile_entry: list[ProfileEntryType] | None = None) -> None:
+    def __init__(self, *, sa_schedule_tuple_id: int, profile_entry: list[ProfileEntryType]) -> None:
         self.sa_schedule_tuple_id = sa_schedule_tuple_id
-        self.profile_entry = [] if profile_entry is None else profile_entry
+        self.profile_entry = profile_entry
 
 
 class ProfileEntryType(Model):
     """The complex type ProfileEntryType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('charging_profile_entry_start', 'charging_profile_entry_max_power')
-    _exi_type = 107
+    __match_args__ = ('charging_profile_entry_start', 'charging_profile_entry_max_power')
     _exi_name = 'ProfileEntryType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('charging_profile_entry_start', 'ChargingProfileEntryStart', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('charging_profile_entry_max_power', 'ChargingProfileEntryMaxPower', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    charging_profile_entry_start: int | None
-    charging_profile_entry_max_power: int | None
+    _exi_required = ('charging_profile_entry_start', 'charging_profile_entry_max_power')
+    charging_profile_entry_start: int
+    charging_profile_entry_max_power: int
 
-    def __init__(self, *, charging_profile_entry_start: int | None = None, charging_profile_entry_max_power: int | None = None) -> None:
+    def __init__(self, *, charging_profile_entry_start: int, charging_profile_entry_max_power: int) -> None:
         self.charging_profile_entry_start = charging_profile_entry_start
         self.charging_profile_entry_max_power = charging_profile_entry_max_power
 
@@ -1441,15 +1196,16 @@ class DC_EVPowerDeliveryParameterType(Model):
     """The complex type DC_EVPowerDeliveryParameterType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('dc_ev_status', 'bulk_charging_complete', 'charging_complete')
-    _exi_type = 108
+    __match_args__ = ('dc_ev_status', 'bulk_charging_complete', 'charging_complete')
     _exi_name = 'DC_EVPowerDeliveryParameterType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('dc_ev_status', 'DC_EVStatus', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('bulk_charging_complete', 'BulkChargingComplete', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('charging_complete', 'ChargingComplete', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    dc_ev_status: DC_EVStatusType | None
+    _exi_required = ('dc_ev_status', 'charging_complete')
+    dc_ev_status: DC_EVStatusType
     bulk_charging_complete: bool | None
-    charging_complete: bool | None
+    charging_complete: bool
 
-    def __init__(self, *, dc_ev_status: DC_EVStatusType | None = None, bulk_charging_complete: bool | None = None, charging_complete: bool | None = None) -> None:
+    def __init__(self, *, dc_ev_status: DC_EVStatusType, bulk_charging_complete: bool | None = None, charging_complete: bool) -> None:
         self.dc_ev_status = dc_ev_status
         self.bulk_charging_complete = bulk_charging_complete
         self.charging_complete = charging_complete
@@ -1459,24 +1215,26 @@ class EVPowerDeliveryParameterType(Model):
     """The complex type EVPowerDeliveryParameterType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ()
-    _exi_type = 109
+    __match_args__ = ()
     _exi_name = 'EVPowerDeliveryParameterType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = ()
+    _exi_required = ()
 
 
 class PowerDeliveryResType(Model):
     """The complex type PowerDeliveryResType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ('response_code', 'evse_status')
-    _exi_type = 110
+    __match_args__ = ('response_code', 'evse_status')
     _exi_name = 'PowerDeliveryResType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:din:70121:2012:MsgBody'), ('evse_status', 'EVSEStatus', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    response_code: ResponseCodeType | None
-    evse_status: AC_EVSEStatusType | DC_EVSEStatusType | EVSEStatusType | None
+    _exi_required = ('response_code', 'evse_status')
+    response_code: ResponseCodeType
+    evse_status: AC_EVSEStatusType | DC_EVSEStatusType | EVSEStatusType
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, evse_status: AC_EVSEStatusType | DC_EVSEStatusType | EVSEStatusType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, evse_status: AC_EVSEStatusType | DC_EVSEStatusType | EVSEStatusType) -> None:
         self.response_code = response_code
         self.evse_status = evse_status
 
@@ -1485,25 +1243,27 @@ class EVSEStatusType(Model):
     """The complex type EVSEStatusType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ()
-    _exi_type = 111
+    __match_args__ = ()
     _exi_name = 'EVSEStatusType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = ()
+    _exi_required = ()
 
 
 class PreChargeReqType(Model):
     """The complex type PreChargeReqType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ('dc_ev_status', 'ev_target_voltage', 'ev_target_current')
-    _exi_type = 112
+    __match_args__ = ('dc_ev_status', 'ev_target_voltage', 'ev_target_current')
     _exi_name = 'PreChargeReqType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = (('dc_ev_status', 'DC_EVStatus', 1, False, 'urn:din:70121:2012:MsgBody'), ('ev_target_voltage', 'EVTargetVoltage', 1, False, 'urn:din:70121:2012:MsgBody'), ('ev_target_current', 'EVTargetCurrent', 1, False, 'urn:din:70121:2012:MsgBody'))
-    dc_ev_status: DC_EVStatusType | None
-    ev_target_voltage: PhysicalValueType | None
-    ev_target_current: PhysicalValueType | None
+    _exi_required = ('dc_ev_status', 'ev_target_voltage', 'ev_target_current')
+    dc_ev_status: DC_EVStatusType
+    ev_target_voltage: PhysicalValueType
+    ev_target_current: PhysicalValueType
 
-    def __init__(self, *, dc_ev_status: DC_EVStatusType | None = None, ev_target_voltage: PhysicalValueType | None = None, ev_target_current: PhysicalValueType | None = None) -> None:
+    def __init__(self, *, dc_ev_status: DC_EVStatusType, ev_target_voltage: PhysicalValueType, ev_target_current: PhysicalValueType) -> None:
         self.dc_ev_status = dc_ev_status
         self.ev_target_voltage = ev_target_voltage
         self.ev_target_current = ev_target_current
@@ -1513,15 +1273,16 @@ class PreChargeResType(Model):
     """The complex type PreChargeResType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ('response_code', 'dc_evse_status', 'evse_present_voltage')
-    _exi_type = 113
+    __match_args__ = ('response_code', 'dc_evse_status', 'evse_present_voltage')
     _exi_name = 'PreChargeResType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:din:70121:2012:MsgBody'), ('dc_evse_status', 'DC_EVSEStatus', 1, False, 'urn:din:70121:2012:MsgBody'), ('evse_present_voltage', 'EVSEPresentVoltage', 1, False, 'urn:din:70121:2012:MsgBody'))
-    response_code: ResponseCodeType | None
-    dc_evse_status: DC_EVSEStatusType | None
-    evse_present_voltage: PhysicalValueType | None
+    _exi_required = ('response_code', 'dc_evse_status', 'evse_present_voltage')
+    response_code: ResponseCodeType
+    dc_evse_status: DC_EVSEStatusType
+    evse_present_voltage: PhysicalValueType
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, dc_evse_status: DC_EVSEStatusType | None = None, evse_present_voltage: PhysicalValueType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, dc_evse_status: DC_EVSEStatusType, evse_present_voltage: PhysicalValueType) -> None:
         self.response_code = response_code
         self.dc_evse_status = dc_evse_status
         self.evse_present_voltage = evse_present_voltage
@@ -1531,13 +1292,14 @@ class ServiceDetailReqType(Model):
     """The complex type ServiceDetailReqType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ('service_id',)
-    _exi_type = 114
+    __match_args__ = ('service_id',)
     _exi_name = 'ServiceDetailReqType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = (('service_id', 'ServiceID', 1, False, 'urn:din:70121:2012:MsgBody'),)
-    service_id: int | None
+    _exi_required = ('service_id',)
+    service_id: int
 
-    def __init__(self, *, service_id: int | None = None) -> None:
+    def __init__(self, *, service_id: int) -> None:
         self.service_id = service_id
 
 
@@ -1545,15 +1307,16 @@ class ServiceDetailResType(Model):
     """The complex type ServiceDetailResType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ('response_code', 'service_id', 'service_parameter_list')
-    _exi_type = 116
+    __match_args__ = ('response_code', 'service_id', 'service_parameter_list')
     _exi_name = 'ServiceDetailResType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:din:70121:2012:MsgBody'), ('service_id', 'ServiceID', 1, False, 'urn:din:70121:2012:MsgBody'), ('service_parameter_list', 'ServiceParameterList', 1, False, 'urn:din:70121:2012:MsgBody'))
-    response_code: ResponseCodeType | None
-    service_id: int | None
+    _exi_required = ('response_code', 'service_id')
+    response_code: ResponseCodeType
+    service_id: int
     service_parameter_list: ServiceParameterListType | None
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, service_id: int | None = None, service_parameter_list: ServiceParameterListType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, service_id: int, service_parameter_list: ServiceParameterListType | None = None) -> None:
         self.response_code = response_code
         self.service_id = service_id
         self.service_parameter_list = service_parameter_list
@@ -1563,42 +1326,45 @@ class ServiceParameterListType(Model):
     """The complex type ServiceParameterListType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('parameter_set',)
-    _exi_type = 117
+    __match_args__ = ('parameter_set',)
     _exi_name = 'ServiceParameterListType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('parameter_set', 'ParameterSet', 1, True, 'urn:din:70121:2012:MsgDataTypes'),)
+    _exi_required = ('parameter_set',)
     parameter_set: list[ParameterSetType]
 
-    def __init__(self, *, parameter_set: list[ParameterSetType] | None = None) -> None:
-        self.parameter_set = [] if parameter_set is None else parameter_set
+    def __init__(self, *, parameter_set: list[ParameterSetType]) -> None:
+        self.parameter_set = parameter_set
 
 
 class ParameterSetType(Model):
     """The complex type ParameterSetType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('parameter_set_id', 'parameter')
-    _exi_type = 118
+    __match_args__ = ('parameter_set_id', 'parameter')
     _exi_name = 'ParameterSetType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('parameter_set_id', 'ParameterSetID', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('parameter', 'Parameter', 1, True, 'urn:din:70121:2012:MsgDataTypes'))
-    parameter_set_id: int | None
+    _exi_required = ('parameter_set_id', 'parameter')
+    parameter_set_id: int
     parameter: list[ParameterType]
 
-    def __init__(self, *, parameter_set_id: int | None = None, parameter: list[ParameterType] | None = None) -> None:
+    def __init__(self, *, parameter_set_id: int, parameter: list[ParameterType]) -> None:
         self.parameter_set_id = parameter_set_id
-        self.parameter = [] if parameter is None else parameter
+        self.parameter = parameter
 
 
 class ParameterType(Model):
     """The complex type ParameterType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('name', 'value_type', 'bool_value', 'byte_value', 'short_value', 'int_value', 'physical_value', 'string_value')
-    _exi_type = 119
+    __match_args__ = ('name', 'value_type', 'bool_value', 'byte_value', 'short_value', 'int_value', 'physical_value', 'string_value')
     _exi_name = 'ParameterType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('name', 'Name', 0, False, ''), ('value_type', 'ValueType', 0, False, ''), ('bool_value', 'boolValue', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('byte_value', 'byteValue', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('short_value', 'shortValue', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('int_value', 'intValue', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('physical_value', 'physicalValue', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('string_value', 'stringValue', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    name: str | None
-    value_type: ValueType | None
+    _exi_required = ('name', 'value_type')
+    name: str
+    value_type: ValueType
     bool_value: bool | None
     byte_value: int | None
     short_value: int | None
@@ -1606,7 +1372,27 @@ class ParameterType(Model):
     physical_value: PhysicalValueType | None
     string_value: str | None
 
-    def __init__(self, *, name: str | None = None, value_type: ValueType | None = None, bool_value: bool | None = None, byte_value: int | None = None, short_value: int | None = None, int_value: int | None = None, physical_value: PhysicalValueType | None = None, string_value: str | None = None) -> None:
+    @overload
+    def __init__(self, *, name: str, value_type: ValueType, bool_value: bool, byte_value: None = None, short_value: None = None, int_value: None = None, physical_value: None = None, string_value: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, name: str, value_type: ValueType, bool_value: None = None, byte_value: int, short_value: None = None, int_value: None = None, physical_value: None = None, string_value: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, name: str, value_type: ValueType, bool_value: None = None, byte_value: None = None, short_value: int, int_value: None = None, physical_value: None = None, string_value: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, name: str, value_type: ValueType, bool_value: None = None, byte_value: None = None, short_value: None = None, int_value: int, physical_value: None = None, string_value: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, name: str, value_type: ValueType, bool_value: None = None, byte_value: None = None, short_value: None = None, int_value: None = None, physical_value: PhysicalValueType, string_value: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, name: str, value_type: ValueType, bool_value: None = None, byte_value: None = None, short_value: None = None, int_value: None = None, physical_value: None = None, string_value: str) -> None: ...
+
+    def __init__(self, *, name: str, value_type: ValueType, bool_value: bool | None = None, byte_value: int | None = None, short_value: int | None = None, int_value: int | None = None, physical_value: PhysicalValueType | None = None, string_value: str | None = None) -> None:
+        if (bool_value is not None) + (byte_value is not None) + (short_value is not None) + (int_value is not None) + (physical_value is not None) + (string_value is not None) != 1:
+            raise TypeError('ParameterType: give exactly one of bool_value, byte_value, short_value, int_value, physical_value, string_value')
         self.name = name
         self.value_type = value_type
         self.bool_value = bool_value
@@ -1621,10 +1407,11 @@ class ServiceDiscoveryReqType(Model):
     """The complex type ServiceDiscoveryReqType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ('service_scope', 'service_category')
-    _exi_type = 122
+    __match_args__ = ('service_scope', 'service_category')
     _exi_name = 'ServiceDiscoveryReqType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = (('service_scope', 'ServiceScope', 1, False, 'urn:din:70121:2012:MsgBody'), ('service_category', 'ServiceCategory', 1, False, 'urn:din:70121:2012:MsgBody'))
+    _exi_required = ()
     service_scope: str | None
     service_category: ServiceCategoryType | None
 
@@ -1637,16 +1424,17 @@ class ServiceDiscoveryResType(Model):
     """The complex type ServiceDiscoveryResType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ('response_code', 'payment_options', 'charge_service', 'service_list')
-    _exi_type = 125
+    __match_args__ = ('response_code', 'payment_options', 'charge_service', 'service_list')
     _exi_name = 'ServiceDiscoveryResType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:din:70121:2012:MsgBody'), ('payment_options', 'PaymentOptions', 1, False, 'urn:din:70121:2012:MsgBody'), ('charge_service', 'ChargeService', 1, False, 'urn:din:70121:2012:MsgBody'), ('service_list', 'ServiceList', 1, False, 'urn:din:70121:2012:MsgBody'))
-    response_code: ResponseCodeType | None
-    payment_options: PaymentOptionsType | None
-    charge_service: ServiceChargeType | None
+    _exi_required = ('response_code', 'payment_options', 'charge_service')
+    response_code: ResponseCodeType
+    payment_options: PaymentOptionsType
+    charge_service: ServiceChargeType
     service_list: ServiceTagListType | None
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, payment_options: PaymentOptionsType | None = None, charge_service: ServiceChargeType | None = None, service_list: ServiceTagListType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, payment_options: PaymentOptionsType, charge_service: ServiceChargeType, service_list: ServiceTagListType | None = None) -> None:
         self.response_code = response_code
         self.payment_options = payment_options
         self.charge_service = charge_service
@@ -1657,29 +1445,31 @@ class PaymentOptionsType(Model):
     """The complex type PaymentOptionsType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('payment_option',)
-    _exi_type = 126
+    __match_args__ = ('payment_option',)
     _exi_name = 'PaymentOptionsType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('payment_option', 'PaymentOption', 1, True, 'urn:din:70121:2012:MsgDataTypes'),)
+    _exi_required = ('payment_option',)
     payment_option: list[PaymentOptionType]
 
-    def __init__(self, *, payment_option: list[PaymentOptionType] | None = None) -> None:
-        self.payment_option = [] if payment_option is None else payment_option
+    def __init__(self, *, payment_option: list[PaymentOptionType]) -> None:
+        self.payment_option = payment_option
 
 
 class ServiceChargeType(Model):
     """The complex type ServiceChargeType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('service_tag', 'free_service', 'energy_transfer_type')
-    _exi_type = 128
+    __match_args__ = ('service_tag', 'free_service', 'energy_transfer_type')
     _exi_name = 'ServiceChargeType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('service_tag', 'ServiceTag', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('free_service', 'FreeService', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('energy_transfer_type', 'EnergyTransferType', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    service_tag: ServiceTagType | None
-    free_service: bool | None
-    energy_transfer_type: EVSESupportedEnergyTransferType | None
+    _exi_required = ('service_tag', 'free_service', 'energy_transfer_type')
+    service_tag: ServiceTagType
+    free_service: bool
+    energy_transfer_type: EVSESupportedEnergyTransferType
 
-    def __init__(self, *, service_tag: ServiceTagType | None = None, free_service: bool | None = None, energy_transfer_type: EVSESupportedEnergyTransferType | None = None) -> None:
+    def __init__(self, *, service_tag: ServiceTagType, free_service: bool, energy_transfer_type: EVSESupportedEnergyTransferType) -> None:
         self.service_tag = service_tag
         self.free_service = free_service
         self.energy_transfer_type = energy_transfer_type
@@ -1689,16 +1479,17 @@ class ServiceTagType(Model):
     """The complex type ServiceTagType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('service_id', 'service_name', 'service_category', 'service_scope')
-    _exi_type = 129
+    __match_args__ = ('service_id', 'service_name', 'service_category', 'service_scope')
     _exi_name = 'ServiceTagType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('service_id', 'ServiceID', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('service_name', 'ServiceName', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('service_category', 'ServiceCategory', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('service_scope', 'ServiceScope', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    service_id: int | None
+    _exi_required = ('service_id', 'service_category')
+    service_id: int
     service_name: str | None
-    service_category: ServiceCategoryType | None
+    service_category: ServiceCategoryType
     service_scope: str | None
 
-    def __init__(self, *, service_id: int | None = None, service_name: str | None = None, service_category: ServiceCategoryType | None = None, service_scope: str | None = None) -> None:
+    def __init__(self, *, service_id: int, service_name: str | None = None, service_category: ServiceCategoryType, service_scope: str | None = None) -> None:
         self.service_id = service_id
         self.service_name = service_name
         self.service_category = service_category
@@ -1709,28 +1500,30 @@ class ServiceTagListType(Model):
     """The complex type ServiceTagListType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('service',)
-    _exi_type = 132
+    __match_args__ = ('service',)
     _exi_name = 'ServiceTagListType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('service', 'Service', 1, True, 'urn:din:70121:2012:MsgDataTypes'),)
+    _exi_required = ('service',)
     service: list[ServiceType]
 
-    def __init__(self, *, service: list[ServiceType] | None = None) -> None:
-        self.service = [] if service is None else service
+    def __init__(self, *, service: list[ServiceType]) -> None:
+        self.service = service
 
 
 class ServiceType(Model):
     """The complex type ServiceType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('service_tag', 'free_service')
-    _exi_type = 133
+    __match_args__ = ('service_tag', 'free_service')
     _exi_name = 'ServiceType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('service_tag', 'ServiceTag', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('free_service', 'FreeService', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    service_tag: ServiceTagType | None
-    free_service: bool | None
+    _exi_required = ('service_tag', 'free_service')
+    service_tag: ServiceTagType
+    free_service: bool
 
-    def __init__(self, *, service_tag: ServiceTagType | None = None, free_service: bool | None = None) -> None:
+    def __init__(self, *, service_tag: ServiceTagType, free_service: bool) -> None:
         self.service_tag = service_tag
         self.free_service = free_service
 
@@ -1739,14 +1532,15 @@ class ServicePaymentSelectionReqType(Model):
     """The complex type ServicePaymentSelectionReqType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ('selected_payment_option', 'selected_service_list')
-    _exi_type = 134
+    __match_args__ = ('selected_payment_option', 'selected_service_list')
     _exi_name = 'ServicePaymentSelectionReqType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = (('selected_payment_option', 'SelectedPaymentOption', 1, False, 'urn:din:70121:2012:MsgBody'), ('selected_service_list', 'SelectedServiceList', 1, False, 'urn:din:70121:2012:MsgBody'))
-    selected_payment_option: PaymentOptionType | None
-    selected_service_list: SelectedServiceListType | None
+    _exi_required = ('selected_payment_option', 'selected_service_list')
+    selected_payment_option: PaymentOptionType
+    selected_service_list: SelectedServiceListType
 
-    def __init__(self, *, selected_payment_option: PaymentOptionType | None = None, selected_service_list: SelectedServiceListType | None = None) -> None:
+    def __init__(self, *, selected_payment_option: PaymentOptionType, selected_service_list: SelectedServiceListType) -> None:
         self.selected_payment_option = selected_payment_option
         self.selected_service_list = selected_service_list
 
@@ -1755,28 +1549,30 @@ class SelectedServiceListType(Model):
     """The complex type SelectedServiceListType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('selected_service',)
-    _exi_type = 135
+    __match_args__ = ('selected_service',)
     _exi_name = 'SelectedServiceListType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('selected_service', 'SelectedService', 1, True, 'urn:din:70121:2012:MsgDataTypes'),)
+    _exi_required = ('selected_service',)
     selected_service: list[SelectedServiceType]
 
-    def __init__(self, *, selected_service: list[SelectedServiceType] | None = None) -> None:
-        self.selected_service = [] if selected_service is None else selected_service
+    def __init__(self, *, selected_service: list[SelectedServiceType]) -> None:
+        self.selected_service = selected_service
 
 
 class SelectedServiceType(Model):
     """The complex type SelectedServiceType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('service_id', 'parameter_set_id')
-    _exi_type = 136
+    __match_args__ = ('service_id', 'parameter_set_id')
     _exi_name = 'SelectedServiceType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('service_id', 'ServiceID', 1, False, 'urn:din:70121:2012:MsgDataTypes'), ('parameter_set_id', 'ParameterSetID', 1, False, 'urn:din:70121:2012:MsgDataTypes'))
-    service_id: int | None
+    _exi_required = ('service_id',)
+    service_id: int
     parameter_set_id: int | None
 
-    def __init__(self, *, service_id: int | None = None, parameter_set_id: int | None = None) -> None:
+    def __init__(self, *, service_id: int, parameter_set_id: int | None = None) -> None:
         self.service_id = service_id
         self.parameter_set_id = parameter_set_id
 
@@ -1785,45 +1581,48 @@ class ServicePaymentSelectionResType(Model):
     """The complex type ServicePaymentSelectionResType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ('response_code',)
-    _exi_type = 137
+    __match_args__ = ('response_code',)
     _exi_name = 'ServicePaymentSelectionResType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:din:70121:2012:MsgBody'),)
-    response_code: ResponseCodeType | None
+    _exi_required = ('response_code',)
+    response_code: ResponseCodeType
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType) -> None:
         self.response_code = response_code
 
 
 class SessionSetupReqType(Model):
     """The complex type SessionSetupReqType (urn:din:70121:2012:MsgBody)."""
 
-    __slots__ = ('evccid',)
-    _exi_type = 138
+    __slots__ = ('evcc_id',)
+    __match_args__ = ('evcc_id',)
     _exi_name = 'SessionSetupReqType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
-    _exi_members = (('evccid', 'EVCCID', 1, False, 'urn:din:70121:2012:MsgBody'),)
-    evccid: bytes | None
+    _exi_members = (('evcc_id', 'EVCCID', 1, False, 'urn:din:70121:2012:MsgBody'),)
+    _exi_required = ('evcc_id',)
+    evcc_id: bytes
 
-    def __init__(self, *, evccid: bytes | None = None) -> None:
-        self.evccid = evccid
+    def __init__(self, *, evcc_id: bytes) -> None:
+        self.evcc_id = evcc_id
 
 
 class SessionSetupResType(Model):
     """The complex type SessionSetupResType (urn:din:70121:2012:MsgBody)."""
 
-    __slots__ = ('response_code', 'evseid', 'date_time_now')
-    _exi_type = 140
+    __slots__ = ('response_code', 'evse_id', 'date_time_now')
+    __match_args__ = ('response_code', 'evse_id', 'date_time_now')
     _exi_name = 'SessionSetupResType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
-    _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:din:70121:2012:MsgBody'), ('evseid', 'EVSEID', 1, False, 'urn:din:70121:2012:MsgBody'), ('date_time_now', 'DateTimeNow', 1, False, 'urn:din:70121:2012:MsgBody'))
-    response_code: ResponseCodeType | None
-    evseid: bytes | None
+    _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:din:70121:2012:MsgBody'), ('evse_id', 'EVSEID', 1, False, 'urn:din:70121:2012:MsgBody'), ('date_time_now', 'DateTimeNow', 1, False, 'urn:din:70121:2012:MsgBody'))
+    _exi_required = ('response_code', 'evse_id')
+    response_code: ResponseCodeType
+    evse_id: bytes
     date_time_now: int | None
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, evseid: bytes | None = None, date_time_now: int | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, evse_id: bytes, date_time_now: int | None = None) -> None:
         self.response_code = response_code
-        self.evseid = evseid
+        self.evse_id = evse_id
         self.date_time_now = date_time_now
 
 
@@ -1831,23 +1630,25 @@ class SessionStopType(Model):
     """The complex type SessionStopType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ()
-    _exi_type = 141
+    __match_args__ = ()
     _exi_name = 'SessionStopType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = ()
+    _exi_required = ()
 
 
 class SessionStopResType(Model):
     """The complex type SessionStopResType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ('response_code',)
-    _exi_type = 142
+    __match_args__ = ('response_code',)
     _exi_name = 'SessionStopResType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:din:70121:2012:MsgBody'),)
-    response_code: ResponseCodeType | None
+    _exi_required = ('response_code',)
+    response_code: ResponseCodeType
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType) -> None:
         self.response_code = response_code
 
 
@@ -1855,13 +1656,14 @@ class WeldingDetectionReqType(Model):
     """The complex type WeldingDetectionReqType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ('dc_ev_status',)
-    _exi_type = 143
+    __match_args__ = ('dc_ev_status',)
     _exi_name = 'WeldingDetectionReqType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = (('dc_ev_status', 'DC_EVStatus', 1, False, 'urn:din:70121:2012:MsgBody'),)
-    dc_ev_status: DC_EVStatusType | None
+    _exi_required = ('dc_ev_status',)
+    dc_ev_status: DC_EVStatusType
 
-    def __init__(self, *, dc_ev_status: DC_EVStatusType | None = None) -> None:
+    def __init__(self, *, dc_ev_status: DC_EVStatusType) -> None:
         self.dc_ev_status = dc_ev_status
 
 
@@ -1869,15 +1671,16 @@ class WeldingDetectionResType(Model):
     """The complex type WeldingDetectionResType (urn:din:70121:2012:MsgBody)."""
 
     __slots__ = ('response_code', 'dc_evse_status', 'evse_present_voltage')
-    _exi_type = 144
+    __match_args__ = ('response_code', 'dc_evse_status', 'evse_present_voltage')
     _exi_name = 'WeldingDetectionResType'
     _exi_namespace = 'urn:din:70121:2012:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:din:70121:2012:MsgBody'), ('dc_evse_status', 'DC_EVSEStatus', 1, False, 'urn:din:70121:2012:MsgBody'), ('evse_present_voltage', 'EVSEPresentVoltage', 1, False, 'urn:din:70121:2012:MsgBody'))
-    response_code: ResponseCodeType | None
-    dc_evse_status: DC_EVSEStatusType | None
-    evse_present_voltage: PhysicalValueType | None
+    _exi_required = ('response_code', 'dc_evse_status', 'evse_present_voltage')
+    response_code: ResponseCodeType
+    dc_evse_status: DC_EVSEStatusType
+    evse_present_voltage: PhysicalValueType
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, dc_evse_status: DC_EVSEStatusType | None = None, evse_present_voltage: PhysicalValueType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, dc_evse_status: DC_EVSEStatusType, evse_present_voltage: PhysicalValueType) -> None:
         self.response_code = response_code
         self.dc_evse_status = dc_evse_status
         self.evse_present_voltage = evse_present_voltage
@@ -1887,13 +1690,14 @@ class EntryType(Model):
     """The complex type EntryType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ('time_interval',)
-    _exi_type = 145
+    __match_args__ = ('time_interval',)
     _exi_name = 'EntryType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = (('time_interval', 'TimeInterval', 1, False, 'urn:din:70121:2012:MsgDataTypes'),)
-    time_interval: RelativeTimeIntervalType | IntervalType | None
+    _exi_required = ('time_interval',)
+    time_interval: RelativeTimeIntervalType | IntervalType
 
-    def __init__(self, *, time_interval: RelativeTimeIntervalType | IntervalType | None = None) -> None:
+    def __init__(self, *, time_interval: RelativeTimeIntervalType | IntervalType) -> None:
         self.time_interval = time_interval
 
 
@@ -1901,197 +1705,136 @@ class EVStatusType(Model):
     """The complex type EVStatusType (urn:din:70121:2012:MsgDataTypes)."""
 
     __slots__ = ()
-    _exi_type = 146
+    __match_args__ = ()
     _exi_name = 'EVStatusType'
     _exi_namespace = 'urn:din:70121:2012:MsgDataTypes'
     _exi_members = ()
+    _exi_required = ()
 
 
-class ManifestType(Model):
-    """The complex type ManifestType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'reference')
-    _exi_type = 147
-    _exi_name = 'ManifestType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('reference', 'Reference', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    reference: list[ReferenceType]
-
-    def __init__(self, *, id_: str | None = None, reference: list[ReferenceType] | None = None) -> None:
-        self.id_ = id_
-        self.reference = [] if reference is None else reference
-
-
-class SignaturePropertiesType(Model):
-    """The complex type SignaturePropertiesType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'signature_property')
-    _exi_type = 148
-    _exi_name = 'SignaturePropertiesType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('signature_property', 'SignatureProperty', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    signature_property: list[SignaturePropertyType]
-
-    def __init__(self, *, id_: str | None = None, signature_property: list[SignaturePropertyType] | None = None) -> None:
-        self.id_ = id_
-        self.signature_property = [] if signature_property is None else signature_property
-
-
-class SignaturePropertyType(Model):
-    """The complex type SignaturePropertyType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'target', 'children')
-    _exi_type = 149
-    _exi_name = 'SignaturePropertyType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('target', 'Target', 0, False, ''), ('children', '#children', 3, True, ''))
-    id_: str | None
-    target: str | None
-    children: list[Any]
-
-    def __init__(self, *, id_: str | None = None, target: str | None = None, children: list[Any] | None = None) -> None:
-        self.id_ = id_
-        self.target = target
-        self.children = [] if children is None else children
-
-
-class anyType(Model):
-    """The complex type anyType (http://www.w3.org/2001/XMLSchema)."""
-
-    __slots__ = ('children',)
-    _exi_type = 150
-    _exi_name = 'anyType'
-    _exi_namespace = 'http://www.w3.org/2001/XMLSchema'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-CLASSES: dict[int, type[Model]] = {
-    0: V2G_Message,
-    1: MessageHeaderType,
-    3: NotificationType,
-    6: SignatureType,
-    7: SignedInfoType,
-    8: CanonicalizationMethodType,
-    9: SignatureMethodType,
-    11: ReferenceType,
-    12: TransformsType,
-    13: TransformType,
-    15: DigestMethodType,
-    17: SignatureValueType,
-    18: KeyInfoType,
-    19: KeyValueType,
-    20: DSAKeyValueType,
-    22: RSAKeyValueType,
-    23: RetrievalMethodType,
-    24: X509DataType,
-    25: X509IssuerSerialType,
-    28: PGPDataType,
-    29: SPKIDataType,
-    30: ObjectType,
-    31: BodyType,
-    32: BodyBaseType,
-    33: CableCheckReqType,
-    34: DC_EVStatusType,
-    38: CableCheckResType,
-    40: DC_EVSEStatusType,
-    46: CertificateInstallationReqType,
-    48: ListOfRootCertificateIDsType,
-    51: CertificateInstallationResType,
-    52: CertificateChainType,
-    53: SubCertificatesType,
-    56: CertificateUpdateReqType,
-    57: CertificateUpdateResType,
-    59: ChargeParameterDiscoveryReqType,
-    61: AC_EVChargeParameterType,
-    62: PhysicalValueType,
-    65: DC_EVChargeParameterType,
-    66: EVChargeParameterType,
-    67: ChargeParameterDiscoveryResType,
-    68: SAScheduleListType,
-    69: SAScheduleTupleType,
-    71: PMaxScheduleType,
-    72: PMaxScheduleEntryType,
-    73: RelativeTimeIntervalType,
-    74: IntervalType,
-    76: SalesTariffType,
-    79: SalesTariffEntryType,
-    80: ConsumptionCostType,
-    81: CostType,
-    83: SASchedulesType,
-    84: AC_EVSEChargeParameterType,
-    85: AC_EVSEStatusType,
-    86: DC_EVSEChargeParameterType,
-    87: EVSEChargeParameterType,
-    88: ChargingStatusReqType,
-    89: ChargingStatusResType,
-    91: MeterInfoType,
-    96: ContractAuthenticationReqType,
-    98: ContractAuthenticationResType,
-    99: CurrentDemandReqType,
-    100: CurrentDemandResType,
-    101: MeteringReceiptReqType,
-    102: MeteringReceiptResType,
-    103: PaymentDetailsReqType,
-    104: PaymentDetailsResType,
-    105: PowerDeliveryReqType,
-    106: ChargingProfileType,
-    107: ProfileEntryType,
-    108: DC_EVPowerDeliveryParameterType,
-    109: EVPowerDeliveryParameterType,
-    110: PowerDeliveryResType,
-    111: EVSEStatusType,
-    112: PreChargeReqType,
-    113: PreChargeResType,
-    114: ServiceDetailReqType,
-    116: ServiceDetailResType,
-    117: ServiceParameterListType,
-    118: ParameterSetType,
-    119: ParameterType,
-    122: ServiceDiscoveryReqType,
-    125: ServiceDiscoveryResType,
-    126: PaymentOptionsType,
-    128: ServiceChargeType,
-    129: ServiceTagType,
-    132: ServiceTagListType,
-    133: ServiceType,
-    134: ServicePaymentSelectionReqType,
-    135: SelectedServiceListType,
-    136: SelectedServiceType,
-    137: ServicePaymentSelectionResType,
-    138: SessionSetupReqType,
-    140: SessionSetupResType,
-    141: SessionStopType,
-    142: SessionStopResType,
-    143: WeldingDetectionReqType,
-    144: WeldingDetectionResType,
-    145: EntryType,
-    146: EVStatusType,
-    147: ManifestType,
-    148: SignaturePropertiesType,
-    149: SignaturePropertyType,
-    150: anyType,
+# every complex type and string enumeration of this protocol's grammar, by
+# (namespace, XSD name): what the codec binds its compiled types to
+CLASSES: dict[tuple[str, str], type[Model]] = {
+    ('urn:din:70121:2012:MsgDef', 'V2G_Message'): V2G_Message,
+    ('urn:din:70121:2012:MsgHeader', 'MessageHeaderType'): MessageHeaderType,
+    ('urn:din:70121:2012:MsgDataTypes', 'NotificationType'): NotificationType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureType'): SignatureType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfoType'): SignedInfoType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethodType'): CanonicalizationMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethodType'): SignatureMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'ReferenceType'): ReferenceType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformsType'): TransformsType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformType'): TransformType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethodType'): DigestMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValueType'): SignatureValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfoType'): KeyInfoType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyValueType'): KeyValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValueType'): DSAKeyValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValueType'): RSAKeyValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethodType'): RetrievalMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509DataType'): X509DataType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerialType'): X509IssuerSerialType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPDataType'): PGPDataType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKIDataType'): SPKIDataType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'ObjectType'): ObjectType,
+    ('urn:din:70121:2012:MsgDef', 'BodyType'): BodyType,
+    ('urn:din:70121:2012:MsgDef', 'BodyBaseType'): BodyBaseType,
+    ('urn:din:70121:2012:MsgBody', 'CableCheckReqType'): CableCheckReqType,
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVStatusType'): DC_EVStatusType,
+    ('urn:din:70121:2012:MsgBody', 'CableCheckResType'): CableCheckResType,
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEStatusType'): DC_EVSEStatusType,
+    ('urn:din:70121:2012:MsgBody', 'CertificateInstallationReqType'): CertificateInstallationReqType,
+    ('urn:din:70121:2012:MsgDataTypes', 'ListOfRootCertificateIDsType'): ListOfRootCertificateIDsType,
+    ('urn:din:70121:2012:MsgBody', 'CertificateInstallationResType'): CertificateInstallationResType,
+    ('urn:din:70121:2012:MsgDataTypes', 'CertificateChainType'): CertificateChainType,
+    ('urn:din:70121:2012:MsgDataTypes', 'SubCertificatesType'): SubCertificatesType,
+    ('urn:din:70121:2012:MsgBody', 'CertificateUpdateReqType'): CertificateUpdateReqType,
+    ('urn:din:70121:2012:MsgBody', 'CertificateUpdateResType'): CertificateUpdateResType,
+    ('urn:din:70121:2012:MsgBody', 'ChargeParameterDiscoveryReqType'): ChargeParameterDiscoveryReqType,
+    ('urn:din:70121:2012:MsgDataTypes', 'AC_EVChargeParameterType'): AC_EVChargeParameterType,
+    ('urn:din:70121:2012:MsgDataTypes', 'PhysicalValueType'): PhysicalValueType,
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVChargeParameterType'): DC_EVChargeParameterType,
+    ('urn:din:70121:2012:MsgDataTypes', 'EVChargeParameterType'): EVChargeParameterType,
+    ('urn:din:70121:2012:MsgBody', 'ChargeParameterDiscoveryResType'): ChargeParameterDiscoveryResType,
+    ('urn:din:70121:2012:MsgDataTypes', 'SAScheduleListType'): SAScheduleListType,
+    ('urn:din:70121:2012:MsgDataTypes', 'SAScheduleTupleType'): SAScheduleTupleType,
+    ('urn:din:70121:2012:MsgDataTypes', 'PMaxScheduleType'): PMaxScheduleType,
+    ('urn:din:70121:2012:MsgDataTypes', 'PMaxScheduleEntryType'): PMaxScheduleEntryType,
+    ('urn:din:70121:2012:MsgDataTypes', 'RelativeTimeIntervalType'): RelativeTimeIntervalType,
+    ('urn:din:70121:2012:MsgDataTypes', 'IntervalType'): IntervalType,
+    ('urn:din:70121:2012:MsgDataTypes', 'SalesTariffType'): SalesTariffType,
+    ('urn:din:70121:2012:MsgDataTypes', 'SalesTariffEntryType'): SalesTariffEntryType,
+    ('urn:din:70121:2012:MsgDataTypes', 'ConsumptionCostType'): ConsumptionCostType,
+    ('urn:din:70121:2012:MsgDataTypes', 'CostType'): CostType,
+    ('urn:din:70121:2012:MsgDataTypes', 'SASchedulesType'): SASchedulesType,
+    ('urn:din:70121:2012:MsgDataTypes', 'AC_EVSEChargeParameterType'): AC_EVSEChargeParameterType,
+    ('urn:din:70121:2012:MsgDataTypes', 'AC_EVSEStatusType'): AC_EVSEStatusType,
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEChargeParameterType'): DC_EVSEChargeParameterType,
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEChargeParameterType'): EVSEChargeParameterType,
+    ('urn:din:70121:2012:MsgBody', 'ChargingStatusReqType'): ChargingStatusReqType,
+    ('urn:din:70121:2012:MsgBody', 'ChargingStatusResType'): ChargingStatusResType,
+    ('urn:din:70121:2012:MsgDataTypes', 'MeterInfoType'): MeterInfoType,
+    ('urn:din:70121:2012:MsgBody', 'ContractAuthenticationReqType'): ContractAuthenticationReqType,
+    ('urn:din:70121:2012:MsgBody', 'ContractAuthenticationResType'): ContractAuthenticationResType,
+    ('urn:din:70121:2012:MsgBody', 'CurrentDemandReqType'): CurrentDemandReqType,
+    ('urn:din:70121:2012:MsgBody', 'CurrentDemandResType'): CurrentDemandResType,
+    ('urn:din:70121:2012:MsgBody', 'MeteringReceiptReqType'): MeteringReceiptReqType,
+    ('urn:din:70121:2012:MsgBody', 'MeteringReceiptResType'): MeteringReceiptResType,
+    ('urn:din:70121:2012:MsgBody', 'PaymentDetailsReqType'): PaymentDetailsReqType,
+    ('urn:din:70121:2012:MsgBody', 'PaymentDetailsResType'): PaymentDetailsResType,
+    ('urn:din:70121:2012:MsgBody', 'PowerDeliveryReqType'): PowerDeliveryReqType,
+    ('urn:din:70121:2012:MsgDataTypes', 'ChargingProfileType'): ChargingProfileType,
+    ('urn:din:70121:2012:MsgDataTypes', 'ProfileEntryType'): ProfileEntryType,
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVPowerDeliveryParameterType'): DC_EVPowerDeliveryParameterType,
+    ('urn:din:70121:2012:MsgDataTypes', 'EVPowerDeliveryParameterType'): EVPowerDeliveryParameterType,
+    ('urn:din:70121:2012:MsgBody', 'PowerDeliveryResType'): PowerDeliveryResType,
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEStatusType'): EVSEStatusType,
+    ('urn:din:70121:2012:MsgBody', 'PreChargeReqType'): PreChargeReqType,
+    ('urn:din:70121:2012:MsgBody', 'PreChargeResType'): PreChargeResType,
+    ('urn:din:70121:2012:MsgBody', 'ServiceDetailReqType'): ServiceDetailReqType,
+    ('urn:din:70121:2012:MsgBody', 'ServiceDetailResType'): ServiceDetailResType,
+    ('urn:din:70121:2012:MsgDataTypes', 'ServiceParameterListType'): ServiceParameterListType,
+    ('urn:din:70121:2012:MsgDataTypes', 'ParameterSetType'): ParameterSetType,
+    ('urn:din:70121:2012:MsgDataTypes', 'ParameterType'): ParameterType,
+    ('urn:din:70121:2012:MsgBody', 'ServiceDiscoveryReqType'): ServiceDiscoveryReqType,
+    ('urn:din:70121:2012:MsgBody', 'ServiceDiscoveryResType'): ServiceDiscoveryResType,
+    ('urn:din:70121:2012:MsgDataTypes', 'PaymentOptionsType'): PaymentOptionsType,
+    ('urn:din:70121:2012:MsgDataTypes', 'ServiceChargeType'): ServiceChargeType,
+    ('urn:din:70121:2012:MsgDataTypes', 'ServiceTagType'): ServiceTagType,
+    ('urn:din:70121:2012:MsgDataTypes', 'ServiceTagListType'): ServiceTagListType,
+    ('urn:din:70121:2012:MsgDataTypes', 'ServiceType'): ServiceType,
+    ('urn:din:70121:2012:MsgBody', 'ServicePaymentSelectionReqType'): ServicePaymentSelectionReqType,
+    ('urn:din:70121:2012:MsgDataTypes', 'SelectedServiceListType'): SelectedServiceListType,
+    ('urn:din:70121:2012:MsgDataTypes', 'SelectedServiceType'): SelectedServiceType,
+    ('urn:din:70121:2012:MsgBody', 'ServicePaymentSelectionResType'): ServicePaymentSelectionResType,
+    ('urn:din:70121:2012:MsgBody', 'SessionSetupReqType'): SessionSetupReqType,
+    ('urn:din:70121:2012:MsgBody', 'SessionSetupResType'): SessionSetupResType,
+    ('urn:din:70121:2012:MsgBody', 'SessionStopType'): SessionStopType,
+    ('urn:din:70121:2012:MsgBody', 'SessionStopResType'): SessionStopResType,
+    ('urn:din:70121:2012:MsgBody', 'WeldingDetectionReqType'): WeldingDetectionReqType,
+    ('urn:din:70121:2012:MsgBody', 'WeldingDetectionResType'): WeldingDetectionResType,
+    ('urn:din:70121:2012:MsgDataTypes', 'EntryType'): EntryType,
+    ('urn:din:70121:2012:MsgDataTypes', 'EVStatusType'): EVStatusType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'ManifestType'): ManifestType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertiesType'): SignaturePropertiesType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertyType'): SignaturePropertyType,
+    ('http://www.w3.org/2001/XMLSchema', 'anyType'): anyType,
 }
-ENUMS: dict[int, type[Enum]] = {
-    2: FaultCodeType,
-    13: DC_EVErrorCodeType,
-    15: ResponseCodeType,
-    16: IsolationLevelType,
-    17: DC_EVSEStatusCodeType,
-    19: EVSENotificationType,
-    20: EVSEProcessingType,
-    28: EVRequestedEnergyTransferType,
-    30: UnitSymbolType,
-    35: CostKindType,
-    43: ValueType,
-    47: ServiceCategoryType,
-    48: PaymentOptionType,
-    50: EVSESupportedEnergyTransferType,
+ENUMS: dict[tuple[str, str], type[Enum]] = {
+    ('urn:din:70121:2012:MsgDataTypes', 'faultCodeType'): FaultCodeType,
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVErrorCodeType'): DC_EVErrorCodeType,
+    ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'): ResponseCodeType,
+    ('urn:din:70121:2012:MsgDataTypes', 'isolationLevelType'): IsolationLevelType,
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEStatusCodeType'): DC_EVSEStatusCodeType,
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSENotificationType'): EVSENotificationType,
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEProcessingType'): EVSEProcessingType,
+    ('urn:din:70121:2012:MsgDataTypes', 'EVRequestedEnergyTransferType'): EVRequestedEnergyTransferType,
+    ('urn:din:70121:2012:MsgDataTypes', 'unitSymbolType'): UnitSymbolType,
+    ('urn:din:70121:2012:MsgDataTypes', 'costKindType'): CostKindType,
+    ('urn:din:70121:2012:MsgDataTypes', 'valueType'): ValueType,
+    ('urn:din:70121:2012:MsgDataTypes', 'serviceCategoryType'): ServiceCategoryType,
+    ('urn:din:70121:2012:MsgDataTypes', 'paymentOptionType'): PaymentOptionType,
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSESupportedEnergyTransferType'): EVSESupportedEnergyTransferType,
 }
 GLOBAL_ELEMENTS: dict[str, type[Model]] = {
     '{urn:din:70121:2012:MsgDef}V2G_Message': V2G_Message,

@@ -5,9 +5,37 @@ from __future__ import annotations
 
 from decimal import Decimal  # noqa: F401
 from enum import Enum
-from typing import Any  # noqa: F401
+from typing import Any, overload  # noqa: F401
 
 from exi_codec.model import Model
+from iso15118.quantities import ScaledNumber
+from iso15118.messages.xmldsig import (  # noqa: F401
+    CanonicalizationMethodType as CanonicalizationMethodType,
+    DSAKeyValueType as DSAKeyValueType,
+    DigestMethodType as DigestMethodType,
+    KeyInfoType as KeyInfoType,
+    KeyValueType as KeyValueType,
+    ManifestType as ManifestType,
+    ObjectType as ObjectType,
+    PGPDataType as PGPDataType,
+    RSAKeyValueType as RSAKeyValueType,
+    ReferenceType as ReferenceType,
+    RetrievalMethodType as RetrievalMethodType,
+    SPKIDataType as SPKIDataType,
+    SignatureMethodType as SignatureMethodType,
+    SignaturePropertiesType as SignaturePropertiesType,
+    SignaturePropertyType as SignaturePropertyType,
+    SignatureType as SignatureType,
+    SignatureValueType as SignatureValueType,
+    SignedInfoType as SignedInfoType,
+    TransformType as TransformType,
+    TransformsType as TransformsType,
+    X509DataType as X509DataType,
+    X509IssuerSerialType as X509IssuerSerialType,
+)
+from iso15118.messages.xsd import (  # noqa: F401
+    anyType as anyType,
+)
 
 XSD = 'iso15118_2/V2G_CI_MsgDef.xsd'
 XSD_SHA256 = 'c2e29535e32cf2513f18ab254ba505d0d45e14bc043f146d7f8e525951dd042b'
@@ -189,14 +217,15 @@ class V2G_Message(Model):
     """The anonymous type of element V2G_Message (urn:iso:15118:2:2013:MsgDef)."""
 
     __slots__ = ('header', 'body')
-    _exi_type = 0
+    __match_args__ = ('header', 'body')
     _exi_name = 'V2G_Message'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDef'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:15118:2:2013:MsgDef'), ('body', 'Body', 1, False, 'urn:iso:15118:2:2013:MsgDef'))
-    header: MessageHeaderType | None
-    body: BodyType | None
+    _exi_required = ('header', 'body')
+    header: MessageHeaderType
+    body: BodyType
 
-    def __init__(self, *, header: MessageHeaderType | None = None, body: BodyType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, body: BodyType) -> None:
         self.header = header
         self.body = body
 
@@ -205,15 +234,16 @@ class MessageHeaderType(Model):
     """The complex type MessageHeaderType (urn:iso:15118:2:2013:MsgHeader)."""
 
     __slots__ = ('session_id', 'notification', 'signature')
-    _exi_type = 1
+    __match_args__ = ('session_id', 'notification', 'signature')
     _exi_name = 'MessageHeaderType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgHeader'
     _exi_members = (('session_id', 'SessionID', 1, False, 'urn:iso:15118:2:2013:MsgHeader'), ('notification', 'Notification', 1, False, 'urn:iso:15118:2:2013:MsgHeader'), ('signature', 'Signature', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    session_id: bytes | None
+    _exi_required = ('session_id',)
+    session_id: bytes
     notification: NotificationType | None
     signature: SignatureType | None
 
-    def __init__(self, *, session_id: bytes | None = None, notification: NotificationType | None = None, signature: SignatureType | None = None) -> None:
+    def __init__(self, *, session_id: bytes, notification: NotificationType | None = None, signature: SignatureType | None = None) -> None:
         self.session_id = session_id
         self.notification = notification
         self.signature = signature
@@ -223,354 +253,28 @@ class NotificationType(Model):
     """The complex type NotificationType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('fault_code', 'fault_msg')
-    _exi_type = 3
+    __match_args__ = ('fault_code', 'fault_msg')
     _exi_name = 'NotificationType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('fault_code', 'FaultCode', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('fault_msg', 'FaultMsg', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    fault_code: FaultCodeType | None
+    _exi_required = ('fault_code',)
+    fault_code: FaultCodeType
     fault_msg: str | None
 
-    def __init__(self, *, fault_code: FaultCodeType | None = None, fault_msg: str | None = None) -> None:
+    def __init__(self, *, fault_code: FaultCodeType, fault_msg: str | None = None) -> None:
         self.fault_code = fault_code
         self.fault_msg = fault_msg
-
-
-class SignatureType(Model):
-    """The complex type SignatureType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'signed_info', 'signature_value', 'key_info', 'object')
-    _exi_type = 6
-    _exi_name = 'SignatureType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('signed_info', 'SignedInfo', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('signature_value', 'SignatureValue', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('key_info', 'KeyInfo', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('object', 'Object', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    signed_info: SignedInfoType | None
-    signature_value: SignatureValueType | None
-    key_info: KeyInfoType | None
-    object: list[ObjectType]
-
-    def __init__(self, *, id_: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] | None = None) -> None:
-        self.id_ = id_
-        self.signed_info = signed_info
-        self.signature_value = signature_value
-        self.key_info = key_info
-        self.object = [] if object is None else object
-
-
-class SignedInfoType(Model):
-    """The complex type SignedInfoType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'canonicalization_method', 'signature_method', 'reference')
-    _exi_type = 7
-    _exi_name = 'SignedInfoType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('canonicalization_method', 'CanonicalizationMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('signature_method', 'SignatureMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('reference', 'Reference', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    canonicalization_method: CanonicalizationMethodType | None
-    signature_method: SignatureMethodType | None
-    reference: list[ReferenceType]
-
-    def __init__(self, *, id_: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] | None = None) -> None:
-        self.id_ = id_
-        self.canonicalization_method = canonicalization_method
-        self.signature_method = signature_method
-        self.reference = [] if reference is None else reference
-
-
-class CanonicalizationMethodType(Model):
-    """The complex type CanonicalizationMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 8
-    _exi_name = 'CanonicalizationMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class SignatureMethodType(Model):
-    """The complex type SignatureMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 9
-    _exi_name = 'SignatureMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class ReferenceType(Model):
-    """The complex type ReferenceType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'type_', 'uri', 'transforms', 'digest_method', 'digest_value')
-    _exi_type = 11
-    _exi_name = 'ReferenceType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('type_', 'Type', 0, False, ''), ('uri', 'URI', 0, False, ''), ('transforms', 'Transforms', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('digest_method', 'DigestMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('digest_value', 'DigestValue', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    type_: str | None
-    uri: str | None
-    transforms: TransformsType | None
-    digest_method: DigestMethodType | None
-    digest_value: bytes | None
-
-    def __init__(self, *, id_: str | None = None, type_: str | None = None, uri: str | None = None, transforms: TransformsType | None = None, digest_method: DigestMethodType | None = None, digest_value: bytes | None = None) -> None:
-        self.id_ = id_
-        self.type_ = type_
-        self.uri = uri
-        self.transforms = transforms
-        self.digest_method = digest_method
-        self.digest_value = digest_value
-
-
-class TransformsType(Model):
-    """The complex type TransformsType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('transform',)
-    _exi_type = 12
-    _exi_name = 'TransformsType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('transform', 'Transform', 1, True, 'http://www.w3.org/2000/09/xmldsig#'),)
-    transform: list[TransformType]
-
-    def __init__(self, *, transform: list[TransformType] | None = None) -> None:
-        self.transform = [] if transform is None else transform
-
-
-class TransformType(Model):
-    """The complex type TransformType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 13
-    _exi_name = 'TransformType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class DigestMethodType(Model):
-    """The complex type DigestMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 15
-    _exi_name = 'DigestMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class SignatureValueType(Model):
-    """The complex type SignatureValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'value')
-    _exi_type = 17
-    _exi_name = 'SignatureValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('value', '#text', 2, False, ''))
-    id_: str | None
-    value: bytes | None
-
-    def __init__(self, *, id_: str | None = None, value: bytes | None = None) -> None:
-        self.id_ = id_
-        self.value = value
-
-
-class KeyInfoType(Model):
-    """The complex type KeyInfoType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'children')
-    _exi_type = 18
-    _exi_name = 'KeyInfoType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('children', '#children', 3, True, ''))
-    id_: str | None
-    children: list[Any]
-
-    def __init__(self, *, id_: str | None = None, children: list[Any] | None = None) -> None:
-        self.id_ = id_
-        self.children = [] if children is None else children
-
-
-class KeyValueType(Model):
-    """The complex type KeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 19
-    _exi_name = 'KeyValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class DSAKeyValueType(Model):
-    """The complex type DSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('p', 'q', 'g', 'y', 'j', 'seed', 'pgen_counter')
-    _exi_type = 20
-    _exi_name = 'DSAKeyValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('p', 'P', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('q', 'Q', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('g', 'G', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('y', 'Y', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('j', 'J', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('seed', 'Seed', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('pgen_counter', 'PgenCounter', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    p: bytes | None
-    q: bytes | None
-    g: bytes | None
-    y: bytes | None
-    j: bytes | None
-    seed: bytes | None
-    pgen_counter: bytes | None
-
-    def __init__(self, *, p: bytes | None = None, q: bytes | None = None, g: bytes | None = None, y: bytes | None = None, j: bytes | None = None, seed: bytes | None = None, pgen_counter: bytes | None = None) -> None:
-        self.p = p
-        self.q = q
-        self.g = g
-        self.y = y
-        self.j = j
-        self.seed = seed
-        self.pgen_counter = pgen_counter
-
-
-class RSAKeyValueType(Model):
-    """The complex type RSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('modulus', 'exponent')
-    _exi_type = 22
-    _exi_name = 'RSAKeyValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('modulus', 'Modulus', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('exponent', 'Exponent', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    modulus: bytes | None
-    exponent: bytes | None
-
-    def __init__(self, *, modulus: bytes | None = None, exponent: bytes | None = None) -> None:
-        self.modulus = modulus
-        self.exponent = exponent
-
-
-class RetrievalMethodType(Model):
-    """The complex type RetrievalMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('type_', 'uri', 'transforms')
-    _exi_type = 23
-    _exi_name = 'RetrievalMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('type_', 'Type', 0, False, ''), ('uri', 'URI', 0, False, ''), ('transforms', 'Transforms', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    type_: str | None
-    uri: str | None
-    transforms: TransformsType | None
-
-    def __init__(self, *, type_: str | None = None, uri: str | None = None, transforms: TransformsType | None = None) -> None:
-        self.type_ = type_
-        self.uri = uri
-        self.transforms = transforms
-
-
-class X509DataType(Model):
-    """The complex type X509DataType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 24
-    _exi_name = 'X509DataType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class X509IssuerSerialType(Model):
-    """The complex type X509IssuerSerialType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('x509_issuer_name', 'x509_serial_number')
-    _exi_type = 25
-    _exi_name = 'X509IssuerSerialType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('x509_issuer_name', 'X509IssuerName', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('x509_serial_number', 'X509SerialNumber', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    x509_issuer_name: str | None
-    x509_serial_number: int | None
-
-    def __init__(self, *, x509_issuer_name: str | None = None, x509_serial_number: int | None = None) -> None:
-        self.x509_issuer_name = x509_issuer_name
-        self.x509_serial_number = x509_serial_number
-
-
-class PGPDataType(Model):
-    """The complex type PGPDataType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 28
-    _exi_name = 'PGPDataType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class SPKIDataType(Model):
-    """The complex type SPKIDataType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 29
-    _exi_name = 'SPKIDataType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class ObjectType(Model):
-    """The complex type ObjectType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('encoding', 'id_', 'mime_type', 'children')
-    _exi_type = 30
-    _exi_name = 'ObjectType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('encoding', 'Encoding', 0, False, ''), ('id_', 'Id', 0, False, ''), ('mime_type', 'MimeType', 0, False, ''), ('children', '#children', 3, True, ''))
-    encoding: str | None
-    id_: str | None
-    mime_type: str | None
-    children: list[Any]
-
-    def __init__(self, *, encoding: str | None = None, id_: str | None = None, mime_type: str | None = None, children: list[Any] | None = None) -> None:
-        self.encoding = encoding
-        self.id_ = id_
-        self.mime_type = mime_type
-        self.children = [] if children is None else children
 
 
 class BodyType(Model):
     """The complex type BodyType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ('body_element',)
-    _exi_type = 31
+    __match_args__ = ('body_element',)
     _exi_name = 'BodyType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = (('body_element', 'BodyElement', 1, False, 'urn:iso:15118:2:2013:MsgBody'),)
+    _exi_required = ()
     body_element: AuthorizationReqType | AuthorizationResType | BodyBaseType | CableCheckReqType | CableCheckResType | CertificateInstallationReqType | CertificateInstallationResType | CertificateUpdateReqType | CertificateUpdateResType | ChargeParameterDiscoveryReqType | ChargeParameterDiscoveryResType | ChargingStatusReqType | ChargingStatusResType | CurrentDemandReqType | CurrentDemandResType | MeteringReceiptReqType | MeteringReceiptResType | PaymentDetailsReqType | PaymentDetailsResType | PaymentServiceSelectionReqType | PaymentServiceSelectionResType | PowerDeliveryReqType | PowerDeliveryResType | PreChargeReqType | PreChargeResType | ServiceDetailReqType | ServiceDetailResType | ServiceDiscoveryReqType | ServiceDiscoveryResType | SessionSetupReqType | SessionSetupResType | SessionStopReqType | SessionStopResType | WeldingDetectionReqType | WeldingDetectionResType | None
 
     def __init__(self, *, body_element: AuthorizationReqType | AuthorizationResType | BodyBaseType | CableCheckReqType | CableCheckResType | CertificateInstallationReqType | CertificateInstallationResType | CertificateUpdateReqType | CertificateUpdateResType | ChargeParameterDiscoveryReqType | ChargeParameterDiscoveryResType | ChargingStatusReqType | ChargingStatusResType | CurrentDemandReqType | CurrentDemandResType | MeteringReceiptReqType | MeteringReceiptResType | PaymentDetailsReqType | PaymentDetailsResType | PaymentServiceSelectionReqType | PaymentServiceSelectionResType | PowerDeliveryReqType | PowerDeliveryResType | PreChargeReqType | PreChargeResType | ServiceDetailReqType | ServiceDetailResType | ServiceDiscoveryReqType | ServiceDiscoveryResType | SessionSetupReqType | SessionSetupResType | SessionStopReqType | SessionStopResType | WeldingDetectionReqType | WeldingDetectionResType | None = None) -> None:
@@ -580,16 +284,17 @@ class BodyType(Model):
 class AuthorizationReqType(Model):
     """The complex type AuthorizationReqType (urn:iso:15118:2:2013:MsgBody)."""
 
-    __slots__ = ('id_', 'gen_challenge')
-    _exi_type = 32
+    __slots__ = ('id', 'gen_challenge')
+    __match_args__ = ('id', 'gen_challenge')
     _exi_name = 'AuthorizationReqType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
-    _exi_members = (('id_', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgBody'), ('gen_challenge', 'GenChallenge', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
-    id_: str | None
+    _exi_members = (('id', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgBody'), ('gen_challenge', 'GenChallenge', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
+    _exi_required = ()
+    id: str | None
     gen_challenge: bytes | None
 
-    def __init__(self, *, id_: str | None = None, gen_challenge: bytes | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str | None = None, gen_challenge: bytes | None = None) -> None:
+        self.id = id
         self.gen_challenge = gen_challenge
 
 
@@ -597,14 +302,15 @@ class AuthorizationResType(Model):
     """The complex type AuthorizationResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ('response_code', 'evse_processing')
-    _exi_type = 34
+    __match_args__ = ('response_code', 'evse_processing')
     _exi_name = 'AuthorizationResType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_processing', 'EVSEProcessing', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
-    response_code: ResponseCodeType | None
-    evse_processing: EVSEProcessingType | None
+    _exi_required = ('response_code', 'evse_processing')
+    response_code: ResponseCodeType
+    evse_processing: EVSEProcessingType
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, evse_processing: EVSEProcessingType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, evse_processing: EVSEProcessingType) -> None:
         self.response_code = response_code
         self.evse_processing = evse_processing
 
@@ -613,57 +319,61 @@ class BodyBaseType(Model):
     """The complex type BodyBaseType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ()
-    _exi_type = 37
+    __match_args__ = ()
     _exi_name = 'BodyBaseType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = ()
+    _exi_required = ()
 
 
 class CableCheckReqType(Model):
     """The complex type CableCheckReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ('dc_ev_status',)
-    _exi_type = 38
+    __match_args__ = ('dc_ev_status',)
     _exi_name = 'CableCheckReqType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = (('dc_ev_status', 'DC_EVStatus', 1, False, 'urn:iso:15118:2:2013:MsgBody'),)
-    dc_ev_status: DC_EVStatusType | None
+    _exi_required = ('dc_ev_status',)
+    dc_ev_status: DC_EVStatusType
 
-    def __init__(self, *, dc_ev_status: DC_EVStatusType | None = None) -> None:
+    def __init__(self, *, dc_ev_status: DC_EVStatusType) -> None:
         self.dc_ev_status = dc_ev_status
 
 
 class DC_EVStatusType(Model):
     """The complex type DC_EVStatusType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
-    __slots__ = ('ev_ready', 'ev_error_code', 'evresssoc')
-    _exi_type = 39
+    __slots__ = ('ev_ready', 'ev_error_code', 'evress_soc')
+    __match_args__ = ('ev_ready', 'ev_error_code', 'evress_soc')
     _exi_name = 'DC_EVStatusType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
-    _exi_members = (('ev_ready', 'EVReady', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('ev_error_code', 'EVErrorCode', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('evresssoc', 'EVRESSSOC', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    ev_ready: bool | None
-    ev_error_code: DC_EVErrorCodeType | None
-    evresssoc: int | None
+    _exi_members = (('ev_ready', 'EVReady', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('ev_error_code', 'EVErrorCode', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('evress_soc', 'EVRESSSOC', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
+    _exi_required = ('ev_ready', 'ev_error_code', 'evress_soc')
+    ev_ready: bool
+    ev_error_code: DC_EVErrorCodeType
+    evress_soc: int
 
-    def __init__(self, *, ev_ready: bool | None = None, ev_error_code: DC_EVErrorCodeType | None = None, evresssoc: int | None = None) -> None:
+    def __init__(self, *, ev_ready: bool, ev_error_code: DC_EVErrorCodeType, evress_soc: int) -> None:
         self.ev_ready = ev_ready
         self.ev_error_code = ev_error_code
-        self.evresssoc = evresssoc
+        self.evress_soc = evress_soc
 
 
 class CableCheckResType(Model):
     """The complex type CableCheckResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ('response_code', 'dc_evse_status', 'evse_processing')
-    _exi_type = 43
+    __match_args__ = ('response_code', 'dc_evse_status', 'evse_processing')
     _exi_name = 'CableCheckResType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('dc_evse_status', 'DC_EVSEStatus', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_processing', 'EVSEProcessing', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
-    response_code: ResponseCodeType | None
-    dc_evse_status: DC_EVSEStatusType | None
-    evse_processing: EVSEProcessingType | None
+    _exi_required = ('response_code', 'dc_evse_status', 'evse_processing')
+    response_code: ResponseCodeType
+    dc_evse_status: DC_EVSEStatusType
+    evse_processing: EVSEProcessingType
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, dc_evse_status: DC_EVSEStatusType | None = None, evse_processing: EVSEProcessingType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, dc_evse_status: DC_EVSEStatusType, evse_processing: EVSEProcessingType) -> None:
         self.response_code = response_code
         self.dc_evse_status = dc_evse_status
         self.evse_processing = evse_processing
@@ -673,16 +383,17 @@ class DC_EVSEStatusType(Model):
     """The complex type DC_EVSEStatusType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('notification_max_delay', 'evse_notification', 'evse_isolation_status', 'evse_status_code')
-    _exi_type = 44
+    __match_args__ = ('notification_max_delay', 'evse_notification', 'evse_isolation_status', 'evse_status_code')
     _exi_name = 'DC_EVSEStatusType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('notification_max_delay', 'NotificationMaxDelay', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('evse_notification', 'EVSENotification', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('evse_isolation_status', 'EVSEIsolationStatus', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('evse_status_code', 'EVSEStatusCode', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    notification_max_delay: int | None
-    evse_notification: EVSENotificationType | None
+    _exi_required = ('notification_max_delay', 'evse_notification', 'evse_status_code')
+    notification_max_delay: int
+    evse_notification: EVSENotificationType
     evse_isolation_status: IsolationLevelType | None
-    evse_status_code: DC_EVSEStatusCodeType | None
+    evse_status_code: DC_EVSEStatusCodeType
 
-    def __init__(self, *, notification_max_delay: int | None = None, evse_notification: EVSENotificationType | None = None, evse_isolation_status: IsolationLevelType | None = None, evse_status_code: DC_EVSEStatusCodeType | None = None) -> None:
+    def __init__(self, *, notification_max_delay: int, evse_notification: EVSENotificationType, evse_isolation_status: IsolationLevelType | None = None, evse_status_code: DC_EVSEStatusCodeType) -> None:
         self.notification_max_delay = notification_max_delay
         self.evse_notification = evse_notification
         self.evse_isolation_status = evse_isolation_status
@@ -692,73 +403,77 @@ class DC_EVSEStatusType(Model):
 class CertificateInstallationReqType(Model):
     """The complex type CertificateInstallationReqType (urn:iso:15118:2:2013:MsgBody)."""
 
-    __slots__ = ('id_', 'oem_provisioning_cert', 'list_of_root_certificate_i_ds')
-    _exi_type = 49
+    __slots__ = ('id', 'oem_provisioning_cert', 'list_of_root_certificate_ids')
+    __match_args__ = ('id', 'oem_provisioning_cert', 'list_of_root_certificate_ids')
     _exi_name = 'CertificateInstallationReqType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
-    _exi_members = (('id_', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgBody'), ('oem_provisioning_cert', 'OEMProvisioningCert', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('list_of_root_certificate_i_ds', 'ListOfRootCertificateIDs', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
-    id_: str | None
-    oem_provisioning_cert: bytes | None
-    list_of_root_certificate_i_ds: ListOfRootCertificateIDsType | None
+    _exi_members = (('id', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgBody'), ('oem_provisioning_cert', 'OEMProvisioningCert', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('list_of_root_certificate_ids', 'ListOfRootCertificateIDs', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
+    _exi_required = ('id', 'oem_provisioning_cert', 'list_of_root_certificate_ids')
+    id: str
+    oem_provisioning_cert: bytes
+    list_of_root_certificate_ids: ListOfRootCertificateIDsType
 
-    def __init__(self, *, id_: str | None = None, oem_provisioning_cert: bytes | None = None, list_of_root_certificate_i_ds: ListOfRootCertificateIDsType | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str, oem_provisioning_cert: bytes, list_of_root_certificate_ids: ListOfRootCertificateIDsType) -> None:
+        self.id = id
         self.oem_provisioning_cert = oem_provisioning_cert
-        self.list_of_root_certificate_i_ds = list_of_root_certificate_i_ds
+        self.list_of_root_certificate_ids = list_of_root_certificate_ids
 
 
 class ListOfRootCertificateIDsType(Model):
     """The complex type ListOfRootCertificateIDsType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('root_certificate_id',)
-    _exi_type = 51
+    __match_args__ = ('root_certificate_id',)
     _exi_name = 'ListOfRootCertificateIDsType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('root_certificate_id', 'RootCertificateID', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'),)
+    _exi_required = ('root_certificate_id',)
     root_certificate_id: list[X509IssuerSerialType]
 
-    def __init__(self, *, root_certificate_id: list[X509IssuerSerialType] | None = None) -> None:
-        self.root_certificate_id = [] if root_certificate_id is None else root_certificate_id
+    def __init__(self, *, root_certificate_id: list[X509IssuerSerialType]) -> None:
+        self.root_certificate_id = root_certificate_id
 
 
 class CertificateInstallationResType(Model):
     """The complex type CertificateInstallationResType (urn:iso:15118:2:2013:MsgBody)."""
 
-    __slots__ = ('response_code', 'sa_provisioning_certificate_chain', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'd_hpublickey', 'e_maid')
-    _exi_type = 52
+    __slots__ = ('response_code', 'sa_provisioning_certificate_chain', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'dh_public_key', 'emaid')
+    __match_args__ = ('response_code', 'sa_provisioning_certificate_chain', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'dh_public_key', 'emaid')
     _exi_name = 'CertificateInstallationResType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
-    _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('sa_provisioning_certificate_chain', 'SAProvisioningCertificateChain', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('contract_signature_cert_chain', 'ContractSignatureCertChain', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('contract_signature_encrypted_private_key', 'ContractSignatureEncryptedPrivateKey', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('d_hpublickey', 'DHpublickey', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('e_maid', 'eMAID', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
-    response_code: ResponseCodeType | None
-    sa_provisioning_certificate_chain: CertificateChainType | None
-    contract_signature_cert_chain: CertificateChainType | None
-    contract_signature_encrypted_private_key: ContractSignatureEncryptedPrivateKeyType | None
-    d_hpublickey: DiffieHellmanPublickeyType | None
-    e_maid: EMAIDType | None
+    _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('sa_provisioning_certificate_chain', 'SAProvisioningCertificateChain', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('contract_signature_cert_chain', 'ContractSignatureCertChain', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('contract_signature_encrypted_private_key', 'ContractSignatureEncryptedPrivateKey', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('dh_public_key', 'DHpublickey', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('emaid', 'eMAID', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
+    _exi_required = ('response_code', 'sa_provisioning_certificate_chain', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'dh_public_key', 'emaid')
+    response_code: ResponseCodeType
+    sa_provisioning_certificate_chain: CertificateChainType
+    contract_signature_cert_chain: CertificateChainType
+    contract_signature_encrypted_private_key: ContractSignatureEncryptedPrivateKeyType
+    dh_public_key: DiffieHellmanPublickeyType
+    emaid: EMAIDType
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, sa_provisioning_certificate_chain: CertificateChainType | None = None, contract_signature_cert_chain: CertificateChainType | None = None, contract_signature_encrypted_private_key: ContractSignatureEncryptedPrivateKeyType | None = None, d_hpublickey: DiffieHellmanPublickeyType | None = None, e_maid: EMAIDType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, sa_provisioning_certificate_chain: CertificateChainType, contract_signature_cert_chain: CertificateChainType, contract_signature_encrypted_private_key: ContractSignatureEncryptedPrivateKeyType, dh_public_key: DiffieHellmanPublickeyType, emaid: EMAIDType) -> None:
         self.response_code = response_code
         self.sa_provisioning_certificate_chain = sa_provisioning_certificate_chain
         self.contract_signature_cert_chain = contract_signature_cert_chain
         self.contract_signature_encrypted_private_key = contract_signature_encrypted_private_key
-        self.d_hpublickey = d_hpublickey
-        self.e_maid = e_maid
+        self.dh_public_key = dh_public_key
+        self.emaid = emaid
 
 
 class CertificateChainType(Model):
     """The complex type CertificateChainType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
-    __slots__ = ('id_', 'certificate', 'sub_certificates')
-    _exi_type = 53
+    __slots__ = ('id', 'certificate', 'sub_certificates')
+    __match_args__ = ('id', 'certificate', 'sub_certificates')
     _exi_name = 'CertificateChainType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
-    _exi_members = (('id_', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('certificate', 'Certificate', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('sub_certificates', 'SubCertificates', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    id_: str | None
-    certificate: bytes | None
+    _exi_members = (('id', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('certificate', 'Certificate', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('sub_certificates', 'SubCertificates', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
+    _exi_required = ('certificate',)
+    id: str | None
+    certificate: bytes
     sub_certificates: SubCertificatesType | None
 
-    def __init__(self, *, id_: str | None = None, certificate: bytes | None = None, sub_certificates: SubCertificatesType | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str | None = None, certificate: bytes, sub_certificates: SubCertificatesType | None = None) -> None:
+        self.id = id
         self.certificate = certificate
         self.sub_certificates = sub_certificates
 
@@ -767,107 +482,113 @@ class SubCertificatesType(Model):
     """The complex type SubCertificatesType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('certificate',)
-    _exi_type = 54
+    __match_args__ = ('certificate',)
     _exi_name = 'SubCertificatesType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('certificate', 'Certificate', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'),)
+    _exi_required = ('certificate',)
     certificate: list[bytes]
 
-    def __init__(self, *, certificate: list[bytes] | None = None) -> None:
-        self.certificate = [] if certificate is None else certificate
+    def __init__(self, *, certificate: list[bytes]) -> None:
+        self.certificate = certificate
 
 
 class ContractSignatureEncryptedPrivateKeyType(Model):
     """The complex type ContractSignatureEncryptedPrivateKeyType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
-    __slots__ = ('id_', 'value')
-    _exi_type = 55
+    __slots__ = ('id', 'value')
+    __match_args__ = ('id', 'value')
     _exi_name = 'ContractSignatureEncryptedPrivateKeyType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
-    _exi_members = (('id_', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('value', '#text', 2, False, ''))
-    id_: str | None
-    value: bytes | None
+    _exi_members = (('id', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('value', '#text', 2, False, ''))
+    _exi_required = ('id', 'value')
+    id: str
+    value: bytes
 
-    def __init__(self, *, id_: str | None = None, value: bytes | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str, value: bytes) -> None:
+        self.id = id
         self.value = value
 
 
 class DiffieHellmanPublickeyType(Model):
     """The complex type DiffieHellmanPublickeyType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
-    __slots__ = ('id_', 'value')
-    _exi_type = 56
+    __slots__ = ('id', 'value')
+    __match_args__ = ('id', 'value')
     _exi_name = 'DiffieHellmanPublickeyType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
-    _exi_members = (('id_', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('value', '#text', 2, False, ''))
-    id_: str | None
-    value: bytes | None
+    _exi_members = (('id', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('value', '#text', 2, False, ''))
+    _exi_required = ('id', 'value')
+    id: str
+    value: bytes
 
-    def __init__(self, *, id_: str | None = None, value: bytes | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str, value: bytes) -> None:
+        self.id = id
         self.value = value
 
 
 class EMAIDType(Model):
     """The complex type EMAIDType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
-    __slots__ = ('id_', 'value')
-    _exi_type = 57
+    __slots__ = ('id', 'value')
+    __match_args__ = ('id', 'value')
     _exi_name = 'EMAIDType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
-    _exi_members = (('id_', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('value', '#text', 2, False, ''))
-    id_: str | None
-    value: str | None
+    _exi_members = (('id', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('value', '#text', 2, False, ''))
+    _exi_required = ('id', 'value')
+    id: str
+    value: str
 
-    def __init__(self, *, id_: str | None = None, value: str | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str, value: str) -> None:
+        self.id = id
         self.value = value
 
 
 class CertificateUpdateReqType(Model):
     """The complex type CertificateUpdateReqType (urn:iso:15118:2:2013:MsgBody)."""
 
-    __slots__ = ('id_', 'contract_signature_cert_chain', 'e_maid', 'list_of_root_certificate_i_ds')
-    _exi_type = 58
+    __slots__ = ('id', 'contract_signature_cert_chain', 'emaid', 'list_of_root_certificate_ids')
+    __match_args__ = ('id', 'contract_signature_cert_chain', 'emaid', 'list_of_root_certificate_ids')
     _exi_name = 'CertificateUpdateReqType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
-    _exi_members = (('id_', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgBody'), ('contract_signature_cert_chain', 'ContractSignatureCertChain', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('e_maid', 'eMAID', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('list_of_root_certificate_i_ds', 'ListOfRootCertificateIDs', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
-    id_: str | None
-    contract_signature_cert_chain: CertificateChainType | None
-    e_maid: str | None
-    list_of_root_certificate_i_ds: ListOfRootCertificateIDsType | None
+    _exi_members = (('id', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgBody'), ('contract_signature_cert_chain', 'ContractSignatureCertChain', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('emaid', 'eMAID', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('list_of_root_certificate_ids', 'ListOfRootCertificateIDs', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
+    _exi_required = ('id', 'contract_signature_cert_chain', 'emaid', 'list_of_root_certificate_ids')
+    id: str
+    contract_signature_cert_chain: CertificateChainType
+    emaid: str
+    list_of_root_certificate_ids: ListOfRootCertificateIDsType
 
-    def __init__(self, *, id_: str | None = None, contract_signature_cert_chain: CertificateChainType | None = None, e_maid: str | None = None, list_of_root_certificate_i_ds: ListOfRootCertificateIDsType | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str, contract_signature_cert_chain: CertificateChainType, emaid: str, list_of_root_certificate_ids: ListOfRootCertificateIDsType) -> None:
+        self.id = id
         self.contract_signature_cert_chain = contract_signature_cert_chain
-        self.e_maid = e_maid
-        self.list_of_root_certificate_i_ds = list_of_root_certificate_i_ds
+        self.emaid = emaid
+        self.list_of_root_certificate_ids = list_of_root_certificate_ids
 
 
 class CertificateUpdateResType(Model):
     """The complex type CertificateUpdateResType (urn:iso:15118:2:2013:MsgBody)."""
 
-    __slots__ = ('response_code', 'sa_provisioning_certificate_chain', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'd_hpublickey', 'e_maid', 'retry_counter')
-    _exi_type = 60
+    __slots__ = ('response_code', 'sa_provisioning_certificate_chain', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'dh_public_key', 'emaid', 'retry_counter')
+    __match_args__ = ('response_code', 'sa_provisioning_certificate_chain', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'dh_public_key', 'emaid', 'retry_counter')
     _exi_name = 'CertificateUpdateResType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
-    _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('sa_provisioning_certificate_chain', 'SAProvisioningCertificateChain', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('contract_signature_cert_chain', 'ContractSignatureCertChain', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('contract_signature_encrypted_private_key', 'ContractSignatureEncryptedPrivateKey', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('d_hpublickey', 'DHpublickey', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('e_maid', 'eMAID', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('retry_counter', 'RetryCounter', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
-    response_code: ResponseCodeType | None
-    sa_provisioning_certificate_chain: CertificateChainType | None
-    contract_signature_cert_chain: CertificateChainType | None
-    contract_signature_encrypted_private_key: ContractSignatureEncryptedPrivateKeyType | None
-    d_hpublickey: DiffieHellmanPublickeyType | None
-    e_maid: EMAIDType | None
+    _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('sa_provisioning_certificate_chain', 'SAProvisioningCertificateChain', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('contract_signature_cert_chain', 'ContractSignatureCertChain', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('contract_signature_encrypted_private_key', 'ContractSignatureEncryptedPrivateKey', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('dh_public_key', 'DHpublickey', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('emaid', 'eMAID', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('retry_counter', 'RetryCounter', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
+    _exi_required = ('response_code', 'sa_provisioning_certificate_chain', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'dh_public_key', 'emaid')
+    response_code: ResponseCodeType
+    sa_provisioning_certificate_chain: CertificateChainType
+    contract_signature_cert_chain: CertificateChainType
+    contract_signature_encrypted_private_key: ContractSignatureEncryptedPrivateKeyType
+    dh_public_key: DiffieHellmanPublickeyType
+    emaid: EMAIDType
     retry_counter: int | None
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, sa_provisioning_certificate_chain: CertificateChainType | None = None, contract_signature_cert_chain: CertificateChainType | None = None, contract_signature_encrypted_private_key: ContractSignatureEncryptedPrivateKeyType | None = None, d_hpublickey: DiffieHellmanPublickeyType | None = None, e_maid: EMAIDType | None = None, retry_counter: int | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, sa_provisioning_certificate_chain: CertificateChainType, contract_signature_cert_chain: CertificateChainType, contract_signature_encrypted_private_key: ContractSignatureEncryptedPrivateKeyType, dh_public_key: DiffieHellmanPublickeyType, emaid: EMAIDType, retry_counter: int | None = None) -> None:
         self.response_code = response_code
         self.sa_provisioning_certificate_chain = sa_provisioning_certificate_chain
         self.contract_signature_cert_chain = contract_signature_cert_chain
         self.contract_signature_encrypted_private_key = contract_signature_encrypted_private_key
-        self.d_hpublickey = d_hpublickey
-        self.e_maid = e_maid
+        self.dh_public_key = dh_public_key
+        self.emaid = emaid
         self.retry_counter = retry_counter
 
 
@@ -875,15 +596,16 @@ class ChargeParameterDiscoveryReqType(Model):
     """The complex type ChargeParameterDiscoveryReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ('max_entries_sa_schedule_tuple', 'requested_energy_transfer_mode', 'ev_charge_parameter')
-    _exi_type = 62
+    __match_args__ = ('max_entries_sa_schedule_tuple', 'requested_energy_transfer_mode', 'ev_charge_parameter')
     _exi_name = 'ChargeParameterDiscoveryReqType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = (('max_entries_sa_schedule_tuple', 'MaxEntriesSAScheduleTuple', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('requested_energy_transfer_mode', 'RequestedEnergyTransferMode', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('ev_charge_parameter', 'EVChargeParameter', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
+    _exi_required = ('requested_energy_transfer_mode', 'ev_charge_parameter')
     max_entries_sa_schedule_tuple: int | None
-    requested_energy_transfer_mode: EnergyTransferModeType | None
-    ev_charge_parameter: AC_EVChargeParameterType | DC_EVChargeParameterType | EVChargeParameterType | None
+    requested_energy_transfer_mode: EnergyTransferModeType
+    ev_charge_parameter: AC_EVChargeParameterType | DC_EVChargeParameterType | EVChargeParameterType
 
-    def __init__(self, *, max_entries_sa_schedule_tuple: int | None = None, requested_energy_transfer_mode: EnergyTransferModeType | None = None, ev_charge_parameter: AC_EVChargeParameterType | DC_EVChargeParameterType | EVChargeParameterType | None = None) -> None:
+    def __init__(self, *, max_entries_sa_schedule_tuple: int | None = None, requested_energy_transfer_mode: EnergyTransferModeType, ev_charge_parameter: AC_EVChargeParameterType | DC_EVChargeParameterType | EVChargeParameterType) -> None:
         self.max_entries_sa_schedule_tuple = max_entries_sa_schedule_tuple
         self.requested_energy_transfer_mode = requested_energy_transfer_mode
         self.ev_charge_parameter = ev_charge_parameter
@@ -893,17 +615,18 @@ class AC_EVChargeParameterType(Model):
     """The complex type AC_EVChargeParameterType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('departure_time', 'e_amount', 'ev_max_voltage', 'ev_max_current', 'ev_min_current')
-    _exi_type = 64
+    __match_args__ = ('departure_time', 'e_amount', 'ev_max_voltage', 'ev_max_current', 'ev_min_current')
     _exi_name = 'AC_EVChargeParameterType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('departure_time', 'DepartureTime', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('e_amount', 'EAmount', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('ev_max_voltage', 'EVMaxVoltage', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('ev_max_current', 'EVMaxCurrent', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('ev_min_current', 'EVMinCurrent', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
+    _exi_required = ('e_amount', 'ev_max_voltage', 'ev_max_current', 'ev_min_current')
     departure_time: int | None
-    e_amount: PhysicalValueType | None
-    ev_max_voltage: PhysicalValueType | None
-    ev_max_current: PhysicalValueType | None
-    ev_min_current: PhysicalValueType | None
+    e_amount: PhysicalValueType
+    ev_max_voltage: PhysicalValueType
+    ev_max_current: PhysicalValueType
+    ev_min_current: PhysicalValueType
 
-    def __init__(self, *, departure_time: int | None = None, e_amount: PhysicalValueType | None = None, ev_max_voltage: PhysicalValueType | None = None, ev_max_current: PhysicalValueType | None = None, ev_min_current: PhysicalValueType | None = None) -> None:
+    def __init__(self, *, departure_time: int | None = None, e_amount: PhysicalValueType, ev_max_voltage: PhysicalValueType, ev_max_current: PhysicalValueType, ev_min_current: PhysicalValueType) -> None:
         self.departure_time = departure_time
         self.e_amount = e_amount
         self.ev_max_voltage = ev_max_voltage
@@ -911,19 +634,24 @@ class AC_EVChargeParameterType(Model):
         self.ev_min_current = ev_min_current
 
 
-class PhysicalValueType(Model):
+class PhysicalValueType(ScaledNumber, Model):
     """The complex type PhysicalValueType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('multiplier', 'unit', 'value')
-    _exi_type = 66
+    __match_args__ = ('multiplier', 'unit', 'value')
     _exi_name = 'PhysicalValueType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('multiplier', 'Multiplier', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('unit', 'Unit', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('value', 'Value', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    multiplier: int | None
-    unit: UnitSymbolType | None
-    value: int | None
+    _exi_required = ('multiplier', 'unit', 'value')
+    _scale_field = 'multiplier'
+    _scale_range = (-3, 3)
+    _value_range = (-32768, 32767)
+    _unit_enum = UnitSymbolType
+    multiplier: int
+    unit: UnitSymbolType
+    value: int
 
-    def __init__(self, *, multiplier: int | None = None, unit: UnitSymbolType | None = None, value: int | None = None) -> None:
+    def __init__(self, *, multiplier: int, unit: UnitSymbolType, value: int) -> None:
         self.multiplier = multiplier
         self.unit = unit
         self.value = value
@@ -933,21 +661,22 @@ class DC_EVChargeParameterType(Model):
     """The complex type DC_EVChargeParameterType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('departure_time', 'dc_ev_status', 'ev_maximum_current_limit', 'ev_maximum_power_limit', 'ev_maximum_voltage_limit', 'ev_energy_capacity', 'ev_energy_request', 'full_soc', 'bulk_soc')
-    _exi_type = 69
+    __match_args__ = ('departure_time', 'dc_ev_status', 'ev_maximum_current_limit', 'ev_maximum_power_limit', 'ev_maximum_voltage_limit', 'ev_energy_capacity', 'ev_energy_request', 'full_soc', 'bulk_soc')
     _exi_name = 'DC_EVChargeParameterType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('departure_time', 'DepartureTime', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('dc_ev_status', 'DC_EVStatus', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('ev_maximum_current_limit', 'EVMaximumCurrentLimit', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('ev_maximum_power_limit', 'EVMaximumPowerLimit', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('ev_maximum_voltage_limit', 'EVMaximumVoltageLimit', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('ev_energy_capacity', 'EVEnergyCapacity', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('ev_energy_request', 'EVEnergyRequest', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('full_soc', 'FullSOC', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('bulk_soc', 'BulkSOC', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
+    _exi_required = ('dc_ev_status', 'ev_maximum_current_limit', 'ev_maximum_voltage_limit')
     departure_time: int | None
-    dc_ev_status: DC_EVStatusType | None
-    ev_maximum_current_limit: PhysicalValueType | None
+    dc_ev_status: DC_EVStatusType
+    ev_maximum_current_limit: PhysicalValueType
     ev_maximum_power_limit: PhysicalValueType | None
-    ev_maximum_voltage_limit: PhysicalValueType | None
+    ev_maximum_voltage_limit: PhysicalValueType
     ev_energy_capacity: PhysicalValueType | None
     ev_energy_request: PhysicalValueType | None
     full_soc: int | None
     bulk_soc: int | None
 
-    def __init__(self, *, departure_time: int | None = None, dc_ev_status: DC_EVStatusType | None = None, ev_maximum_current_limit: PhysicalValueType | None = None, ev_maximum_power_limit: PhysicalValueType | None = None, ev_maximum_voltage_limit: PhysicalValueType | None = None, ev_energy_capacity: PhysicalValueType | None = None, ev_energy_request: PhysicalValueType | None = None, full_soc: int | None = None, bulk_soc: int | None = None) -> None:
+    def __init__(self, *, departure_time: int | None = None, dc_ev_status: DC_EVStatusType, ev_maximum_current_limit: PhysicalValueType, ev_maximum_power_limit: PhysicalValueType | None = None, ev_maximum_voltage_limit: PhysicalValueType, ev_energy_capacity: PhysicalValueType | None = None, ev_energy_request: PhysicalValueType | None = None, full_soc: int | None = None, bulk_soc: int | None = None) -> None:
         self.departure_time = departure_time
         self.dc_ev_status = dc_ev_status
         self.ev_maximum_current_limit = ev_maximum_current_limit
@@ -963,10 +692,11 @@ class EVChargeParameterType(Model):
     """The complex type EVChargeParameterType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('departure_time',)
-    _exi_type = 70
+    __match_args__ = ('departure_time',)
     _exi_name = 'EVChargeParameterType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('departure_time', 'DepartureTime', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'),)
+    _exi_required = ()
     departure_time: int | None
 
     def __init__(self, *, departure_time: int | None = None) -> None:
@@ -977,16 +707,17 @@ class ChargeParameterDiscoveryResType(Model):
     """The complex type ChargeParameterDiscoveryResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ('response_code', 'evse_processing', 'sa_schedules', 'evse_charge_parameter')
-    _exi_type = 71
+    __match_args__ = ('response_code', 'evse_processing', 'sa_schedules', 'evse_charge_parameter')
     _exi_name = 'ChargeParameterDiscoveryResType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_processing', 'EVSEProcessing', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('sa_schedules', 'SASchedules', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('evse_charge_parameter', 'EVSEChargeParameter', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    response_code: ResponseCodeType | None
-    evse_processing: EVSEProcessingType | None
+    _exi_required = ('response_code', 'evse_processing', 'evse_charge_parameter')
+    response_code: ResponseCodeType
+    evse_processing: EVSEProcessingType
     sa_schedules: SAScheduleListType | SASchedulesType | None
-    evse_charge_parameter: AC_EVSEChargeParameterType | DC_EVSEChargeParameterType | EVSEChargeParameterType | None
+    evse_charge_parameter: AC_EVSEChargeParameterType | DC_EVSEChargeParameterType | EVSEChargeParameterType
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, evse_processing: EVSEProcessingType | None = None, sa_schedules: SAScheduleListType | SASchedulesType | None = None, evse_charge_parameter: AC_EVSEChargeParameterType | DC_EVSEChargeParameterType | EVSEChargeParameterType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, evse_processing: EVSEProcessingType, sa_schedules: SAScheduleListType | SASchedulesType | None = None, evse_charge_parameter: AC_EVSEChargeParameterType | DC_EVSEChargeParameterType | EVSEChargeParameterType) -> None:
         self.response_code = response_code
         self.evse_processing = evse_processing
         self.sa_schedules = sa_schedules
@@ -997,29 +728,31 @@ class SAScheduleListType(Model):
     """The complex type SAScheduleListType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('sa_schedule_tuple',)
-    _exi_type = 72
+    __match_args__ = ('sa_schedule_tuple',)
     _exi_name = 'SAScheduleListType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('sa_schedule_tuple', 'SAScheduleTuple', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'),)
+    _exi_required = ('sa_schedule_tuple',)
     sa_schedule_tuple: list[SAScheduleTupleType]
 
-    def __init__(self, *, sa_schedule_tuple: list[SAScheduleTupleType] | None = None) -> None:
-        self.sa_schedule_tuple = [] if sa_schedule_tuple is None else sa_schedule_tuple
+    def __init__(self, *, sa_schedule_tuple: list[SAScheduleTupleType]) -> None:
+        self.sa_schedule_tuple = sa_schedule_tuple
 
 
 class SAScheduleTupleType(Model):
     """The complex type SAScheduleTupleType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('sa_schedule_tuple_id', 'p_max_schedule', 'sales_tariff')
-    _exi_type = 73
+    __match_args__ = ('sa_schedule_tuple_id', 'p_max_schedule', 'sales_tariff')
     _exi_name = 'SAScheduleTupleType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('sa_schedule_tuple_id', 'SAScheduleTupleID', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('p_max_schedule', 'PMaxSchedule', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('sales_tariff', 'SalesTariff', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    sa_schedule_tuple_id: int | None
-    p_max_schedule: PMaxScheduleType | None
+    _exi_required = ('sa_schedule_tuple_id', 'p_max_schedule')
+    sa_schedule_tuple_id: int
+    p_max_schedule: PMaxScheduleType
     sales_tariff: SalesTariffType | None
 
-    def __init__(self, *, sa_schedule_tuple_id: int | None = None, p_max_schedule: PMaxScheduleType | None = None, sales_tariff: SalesTariffType | None = None) -> None:
+    def __init__(self, *, sa_schedule_tuple_id: int, p_max_schedule: PMaxScheduleType, sales_tariff: SalesTariffType | None = None) -> None:
         self.sa_schedule_tuple_id = sa_schedule_tuple_id
         self.p_max_schedule = p_max_schedule
         self.sales_tariff = sales_tariff
@@ -1029,28 +762,30 @@ class PMaxScheduleType(Model):
     """The complex type PMaxScheduleType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('p_max_schedule_entry',)
-    _exi_type = 75
+    __match_args__ = ('p_max_schedule_entry',)
     _exi_name = 'PMaxScheduleType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('p_max_schedule_entry', 'PMaxScheduleEntry', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'),)
+    _exi_required = ('p_max_schedule_entry',)
     p_max_schedule_entry: list[PMaxScheduleEntryType]
 
-    def __init__(self, *, p_max_schedule_entry: list[PMaxScheduleEntryType] | None = None) -> None:
-        self.p_max_schedule_entry = [] if p_max_schedule_entry is None else p_max_schedule_entry
+    def __init__(self, *, p_max_schedule_entry: list[PMaxScheduleEntryType]) -> None:
+        self.p_max_schedule_entry = p_max_schedule_entry
 
 
 class PMaxScheduleEntryType(Model):
     """The complex type PMaxScheduleEntryType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('time_interval', 'p_max')
-    _exi_type = 76
+    __match_args__ = ('time_interval', 'p_max')
     _exi_name = 'PMaxScheduleEntryType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('time_interval', 'TimeInterval', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('p_max', 'PMax', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    time_interval: RelativeTimeIntervalType | IntervalType | None
-    p_max: PhysicalValueType | None
+    _exi_required = ('time_interval', 'p_max')
+    time_interval: RelativeTimeIntervalType | IntervalType
+    p_max: PhysicalValueType
 
-    def __init__(self, *, time_interval: RelativeTimeIntervalType | IntervalType | None = None, p_max: PhysicalValueType | None = None) -> None:
+    def __init__(self, *, time_interval: RelativeTimeIntervalType | IntervalType, p_max: PhysicalValueType) -> None:
         self.time_interval = time_interval
         self.p_max = p_max
 
@@ -1059,14 +794,15 @@ class RelativeTimeIntervalType(Model):
     """The complex type RelativeTimeIntervalType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('start', 'duration')
-    _exi_type = 77
+    __match_args__ = ('start', 'duration')
     _exi_name = 'RelativeTimeIntervalType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('start', 'start', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('duration', 'duration', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    start: int | None
+    _exi_required = ('start',)
+    start: int
     duration: int | None
 
-    def __init__(self, *, start: int | None = None, duration: int | None = None) -> None:
+    def __init__(self, *, start: int, duration: int | None = None) -> None:
         self.start = start
         self.duration = duration
 
@@ -1075,47 +811,50 @@ class IntervalType(Model):
     """The complex type IntervalType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ()
-    _exi_type = 80
+    __match_args__ = ()
     _exi_name = 'IntervalType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = ()
+    _exi_required = ()
 
 
 class SalesTariffType(Model):
     """The complex type SalesTariffType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
-    __slots__ = ('id_', 'sales_tariff_id', 'sales_tariff_description', 'num_e_price_levels', 'sales_tariff_entry')
-    _exi_type = 81
+    __slots__ = ('id', 'sales_tariff_id', 'sales_tariff_description', 'num_e_price_levels', 'sales_tariff_entry')
+    __match_args__ = ('id', 'sales_tariff_id', 'sales_tariff_description', 'num_e_price_levels', 'sales_tariff_entry')
     _exi_name = 'SalesTariffType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
-    _exi_members = (('id_', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('sales_tariff_id', 'SalesTariffID', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('sales_tariff_description', 'SalesTariffDescription', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('num_e_price_levels', 'NumEPriceLevels', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('sales_tariff_entry', 'SalesTariffEntry', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    id_: str | None
-    sales_tariff_id: int | None
+    _exi_members = (('id', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('sales_tariff_id', 'SalesTariffID', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('sales_tariff_description', 'SalesTariffDescription', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('num_e_price_levels', 'NumEPriceLevels', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('sales_tariff_entry', 'SalesTariffEntry', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'))
+    _exi_required = ('sales_tariff_id', 'sales_tariff_entry')
+    id: str | None
+    sales_tariff_id: int
     sales_tariff_description: str | None
     num_e_price_levels: int | None
     sales_tariff_entry: list[SalesTariffEntryType]
 
-    def __init__(self, *, id_: str | None = None, sales_tariff_id: int | None = None, sales_tariff_description: str | None = None, num_e_price_levels: int | None = None, sales_tariff_entry: list[SalesTariffEntryType] | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str | None = None, sales_tariff_id: int, sales_tariff_description: str | None = None, num_e_price_levels: int | None = None, sales_tariff_entry: list[SalesTariffEntryType]) -> None:
+        self.id = id
         self.sales_tariff_id = sales_tariff_id
         self.sales_tariff_description = sales_tariff_description
         self.num_e_price_levels = num_e_price_levels
-        self.sales_tariff_entry = [] if sales_tariff_entry is None else sales_tariff_entry
+        self.sales_tariff_entry = sales_tariff_entry
 
 
 class SalesTariffEntryType(Model):
     """The complex type SalesTariffEntryType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('time_interval', 'e_price_level', 'consumption_cost')
-    _exi_type = 84
+    __match_args__ = ('time_interval', 'e_price_level', 'consumption_cost')
     _exi_name = 'SalesTariffEntryType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('time_interval', 'TimeInterval', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('e_price_level', 'EPriceLevel', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('consumption_cost', 'ConsumptionCost', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    time_interval: RelativeTimeIntervalType | IntervalType | None
+    _exi_required = ('time_interval',)
+    time_interval: RelativeTimeIntervalType | IntervalType
     e_price_level: int | None
     consumption_cost: list[ConsumptionCostType]
 
-    def __init__(self, *, time_interval: RelativeTimeIntervalType | IntervalType | None = None, e_price_level: int | None = None, consumption_cost: list[ConsumptionCostType] | None = None) -> None:
+    def __init__(self, *, time_interval: RelativeTimeIntervalType | IntervalType, e_price_level: int | None = None, consumption_cost: list[ConsumptionCostType] | None = None) -> None:
         self.time_interval = time_interval
         self.e_price_level = e_price_level
         self.consumption_cost = [] if consumption_cost is None else consumption_cost
@@ -1125,31 +864,33 @@ class ConsumptionCostType(Model):
     """The complex type ConsumptionCostType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('start_value', 'cost')
-    _exi_type = 85
+    __match_args__ = ('start_value', 'cost')
     _exi_name = 'ConsumptionCostType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('start_value', 'startValue', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('cost', 'Cost', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    start_value: PhysicalValueType | None
+    _exi_required = ('start_value', 'cost')
+    start_value: PhysicalValueType
     cost: list[CostType]
 
-    def __init__(self, *, start_value: PhysicalValueType | None = None, cost: list[CostType] | None = None) -> None:
+    def __init__(self, *, start_value: PhysicalValueType, cost: list[CostType]) -> None:
         self.start_value = start_value
-        self.cost = [] if cost is None else cost
+        self.cost = cost
 
 
 class CostType(Model):
     """The complex type CostType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('cost_kind', 'amount', 'amount_multiplier')
-    _exi_type = 86
+    __match_args__ = ('cost_kind', 'amount', 'amount_multiplier')
     _exi_name = 'CostType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('cost_kind', 'costKind', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('amount', 'amount', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('amount_multiplier', 'amountMultiplier', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    cost_kind: CostKindType | None
-    amount: int | None
+    _exi_required = ('cost_kind', 'amount')
+    cost_kind: CostKindType
+    amount: int
     amount_multiplier: int | None
 
-    def __init__(self, *, cost_kind: CostKindType | None = None, amount: int | None = None, amount_multiplier: int | None = None) -> None:
+    def __init__(self, *, cost_kind: CostKindType, amount: int, amount_multiplier: int | None = None) -> None:
         self.cost_kind = cost_kind
         self.amount = amount
         self.amount_multiplier = amount_multiplier
@@ -1159,25 +900,27 @@ class SASchedulesType(Model):
     """The complex type SASchedulesType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ()
-    _exi_type = 88
+    __match_args__ = ()
     _exi_name = 'SASchedulesType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = ()
+    _exi_required = ()
 
 
 class AC_EVSEChargeParameterType(Model):
     """The complex type AC_EVSEChargeParameterType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('ac_evse_status', 'evse_nominal_voltage', 'evse_max_current')
-    _exi_type = 89
+    __match_args__ = ('ac_evse_status', 'evse_nominal_voltage', 'evse_max_current')
     _exi_name = 'AC_EVSEChargeParameterType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('ac_evse_status', 'AC_EVSEStatus', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('evse_nominal_voltage', 'EVSENominalVoltage', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('evse_max_current', 'EVSEMaxCurrent', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    ac_evse_status: AC_EVSEStatusType | None
-    evse_nominal_voltage: PhysicalValueType | None
-    evse_max_current: PhysicalValueType | None
+    _exi_required = ('ac_evse_status', 'evse_nominal_voltage', 'evse_max_current')
+    ac_evse_status: AC_EVSEStatusType
+    evse_nominal_voltage: PhysicalValueType
+    evse_max_current: PhysicalValueType
 
-    def __init__(self, *, ac_evse_status: AC_EVSEStatusType | None = None, evse_nominal_voltage: PhysicalValueType | None = None, evse_max_current: PhysicalValueType | None = None) -> None:
+    def __init__(self, *, ac_evse_status: AC_EVSEStatusType, evse_nominal_voltage: PhysicalValueType, evse_max_current: PhysicalValueType) -> None:
         self.ac_evse_status = ac_evse_status
         self.evse_nominal_voltage = evse_nominal_voltage
         self.evse_max_current = evse_max_current
@@ -1187,15 +930,16 @@ class AC_EVSEStatusType(Model):
     """The complex type AC_EVSEStatusType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('notification_max_delay', 'evse_notification', 'rcd')
-    _exi_type = 90
+    __match_args__ = ('notification_max_delay', 'evse_notification', 'rcd')
     _exi_name = 'AC_EVSEStatusType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('notification_max_delay', 'NotificationMaxDelay', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('evse_notification', 'EVSENotification', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('rcd', 'RCD', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    notification_max_delay: int | None
-    evse_notification: EVSENotificationType | None
-    rcd: bool | None
+    _exi_required = ('notification_max_delay', 'evse_notification', 'rcd')
+    notification_max_delay: int
+    evse_notification: EVSENotificationType
+    rcd: bool
 
-    def __init__(self, *, notification_max_delay: int | None = None, evse_notification: EVSENotificationType | None = None, rcd: bool | None = None) -> None:
+    def __init__(self, *, notification_max_delay: int, evse_notification: EVSENotificationType, rcd: bool) -> None:
         self.notification_max_delay = notification_max_delay
         self.evse_notification = evse_notification
         self.rcd = rcd
@@ -1205,21 +949,22 @@ class DC_EVSEChargeParameterType(Model):
     """The complex type DC_EVSEChargeParameterType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('dc_evse_status', 'evse_maximum_current_limit', 'evse_maximum_power_limit', 'evse_maximum_voltage_limit', 'evse_minimum_current_limit', 'evse_minimum_voltage_limit', 'evse_current_regulation_tolerance', 'evse_peak_current_ripple', 'evse_energy_to_be_delivered')
-    _exi_type = 91
+    __match_args__ = ('dc_evse_status', 'evse_maximum_current_limit', 'evse_maximum_power_limit', 'evse_maximum_voltage_limit', 'evse_minimum_current_limit', 'evse_minimum_voltage_limit', 'evse_current_regulation_tolerance', 'evse_peak_current_ripple', 'evse_energy_to_be_delivered')
     _exi_name = 'DC_EVSEChargeParameterType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('dc_evse_status', 'DC_EVSEStatus', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('evse_maximum_current_limit', 'EVSEMaximumCurrentLimit', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('evse_maximum_power_limit', 'EVSEMaximumPowerLimit', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('evse_maximum_voltage_limit', 'EVSEMaximumVoltageLimit', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('evse_minimum_current_limit', 'EVSEMinimumCurrentLimit', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('evse_minimum_voltage_limit', 'EVSEMinimumVoltageLimit', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('evse_current_regulation_tolerance', 'EVSECurrentRegulationTolerance', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('evse_peak_current_ripple', 'EVSEPeakCurrentRipple', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('evse_energy_to_be_delivered', 'EVSEEnergyToBeDelivered', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    dc_evse_status: DC_EVSEStatusType | None
-    evse_maximum_current_limit: PhysicalValueType | None
-    evse_maximum_power_limit: PhysicalValueType | None
-    evse_maximum_voltage_limit: PhysicalValueType | None
-    evse_minimum_current_limit: PhysicalValueType | None
-    evse_minimum_voltage_limit: PhysicalValueType | None
+    _exi_required = ('dc_evse_status', 'evse_maximum_current_limit', 'evse_maximum_power_limit', 'evse_maximum_voltage_limit', 'evse_minimum_current_limit', 'evse_minimum_voltage_limit', 'evse_peak_current_ripple')
+    dc_evse_status: DC_EVSEStatusType
+    evse_maximum_current_limit: PhysicalValueType
+    evse_maximum_power_limit: PhysicalValueType
+    evse_maximum_voltage_limit: PhysicalValueType
+    evse_minimum_current_limit: PhysicalValueType
+    evse_minimum_voltage_limit: PhysicalValueType
     evse_current_regulation_tolerance: PhysicalValueType | None
-    evse_peak_current_ripple: PhysicalValueType | None
+    evse_peak_current_ripple: PhysicalValueType
     evse_energy_to_be_delivered: PhysicalValueType | None
 
-    def __init__(self, *, dc_evse_status: DC_EVSEStatusType | None = None, evse_maximum_current_limit: PhysicalValueType | None = None, evse_maximum_power_limit: PhysicalValueType | None = None, evse_maximum_voltage_limit: PhysicalValueType | None = None, evse_minimum_current_limit: PhysicalValueType | None = None, evse_minimum_voltage_limit: PhysicalValueType | None = None, evse_current_regulation_tolerance: PhysicalValueType | None = None, evse_peak_current_ripple: PhysicalValueType | None = None, evse_energy_to_be_delivered: PhysicalValueType | None = None) -> None:
+    def __init__(self, *, dc_evse_status: DC_EVSEStatusType, evse_maximum_current_limit: PhysicalValueType, evse_maximum_power_limit: PhysicalValueType, evse_maximum_voltage_limit: PhysicalValueType, evse_minimum_current_limit: PhysicalValueType, evse_minimum_voltage_limit: PhysicalValueType, evse_current_regulation_tolerance: PhysicalValueType | None = None, evse_peak_current_ripple: PhysicalValueType, evse_energy_to_be_delivered: PhysicalValueType | None = None) -> None:
         self.dc_evse_status = dc_evse_status
         self.evse_maximum_current_limit = evse_maximum_current_limit
         self.evse_maximum_power_limit = evse_maximum_power_limit
@@ -1235,41 +980,44 @@ class EVSEChargeParameterType(Model):
     """The complex type EVSEChargeParameterType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ()
-    _exi_type = 92
+    __match_args__ = ()
     _exi_name = 'EVSEChargeParameterType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = ()
+    _exi_required = ()
 
 
 class ChargingStatusReqType(Model):
     """The complex type ChargingStatusReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ()
-    _exi_type = 93
+    __match_args__ = ()
     _exi_name = 'ChargingStatusReqType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = ()
+    _exi_required = ()
 
 
 class ChargingStatusResType(Model):
     """The complex type ChargingStatusResType (urn:iso:15118:2:2013:MsgBody)."""
 
-    __slots__ = ('response_code', 'evseid', 'sa_schedule_tuple_id', 'evse_max_current', 'meter_info', 'receipt_required', 'ac_evse_status')
-    _exi_type = 94
+    __slots__ = ('response_code', 'evse_id', 'sa_schedule_tuple_id', 'evse_max_current', 'meter_info', 'receipt_required', 'ac_evse_status')
+    __match_args__ = ('response_code', 'evse_id', 'sa_schedule_tuple_id', 'evse_max_current', 'meter_info', 'receipt_required', 'ac_evse_status')
     _exi_name = 'ChargingStatusResType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
-    _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evseid', 'EVSEID', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('sa_schedule_tuple_id', 'SAScheduleTupleID', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_max_current', 'EVSEMaxCurrent', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('meter_info', 'MeterInfo', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('receipt_required', 'ReceiptRequired', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('ac_evse_status', 'AC_EVSEStatus', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
-    response_code: ResponseCodeType | None
-    evseid: str | None
-    sa_schedule_tuple_id: int | None
+    _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_id', 'EVSEID', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('sa_schedule_tuple_id', 'SAScheduleTupleID', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_max_current', 'EVSEMaxCurrent', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('meter_info', 'MeterInfo', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('receipt_required', 'ReceiptRequired', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('ac_evse_status', 'AC_EVSEStatus', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
+    _exi_required = ('response_code', 'evse_id', 'sa_schedule_tuple_id', 'ac_evse_status')
+    response_code: ResponseCodeType
+    evse_id: str
+    sa_schedule_tuple_id: int
     evse_max_current: PhysicalValueType | None
     meter_info: MeterInfoType | None
     receipt_required: bool | None
-    ac_evse_status: AC_EVSEStatusType | None
+    ac_evse_status: AC_EVSEStatusType
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, evseid: str | None = None, sa_schedule_tuple_id: int | None = None, evse_max_current: PhysicalValueType | None = None, meter_info: MeterInfoType | None = None, receipt_required: bool | None = None, ac_evse_status: AC_EVSEStatusType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, evse_id: str, sa_schedule_tuple_id: int, evse_max_current: PhysicalValueType | None = None, meter_info: MeterInfoType | None = None, receipt_required: bool | None = None, ac_evse_status: AC_EVSEStatusType) -> None:
         self.response_code = response_code
-        self.evseid = evseid
+        self.evse_id = evse_id
         self.sa_schedule_tuple_id = sa_schedule_tuple_id
         self.evse_max_current = evse_max_current
         self.meter_info = meter_info
@@ -1281,17 +1029,18 @@ class MeterInfoType(Model):
     """The complex type MeterInfoType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('meter_id', 'meter_reading', 'sig_meter_reading', 'meter_status', 't_meter')
-    _exi_type = 96
+    __match_args__ = ('meter_id', 'meter_reading', 'sig_meter_reading', 'meter_status', 't_meter')
     _exi_name = 'MeterInfoType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('meter_id', 'MeterID', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('meter_reading', 'MeterReading', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('sig_meter_reading', 'SigMeterReading', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('meter_status', 'MeterStatus', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('t_meter', 'TMeter', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    meter_id: str | None
+    _exi_required = ('meter_id',)
+    meter_id: str
     meter_reading: int | None
     sig_meter_reading: bytes | None
     meter_status: int | None
     t_meter: int | None
 
-    def __init__(self, *, meter_id: str | None = None, meter_reading: int | None = None, sig_meter_reading: bytes | None = None, meter_status: int | None = None, t_meter: int | None = None) -> None:
+    def __init__(self, *, meter_id: str, meter_reading: int | None = None, sig_meter_reading: bytes | None = None, meter_status: int | None = None, t_meter: int | None = None) -> None:
         self.meter_id = meter_id
         self.meter_reading = meter_reading
         self.sig_meter_reading = sig_meter_reading
@@ -1302,23 +1051,24 @@ class MeterInfoType(Model):
 class CurrentDemandReqType(Model):
     """The complex type CurrentDemandReqType (urn:iso:15118:2:2013:MsgBody)."""
 
-    __slots__ = ('dc_ev_status', 'ev_target_current', 'ev_maximum_voltage_limit', 'ev_maximum_current_limit', 'ev_maximum_power_limit', 'bulk_charging_complete', 'charging_complete', 'remaining_time_to_full_so_c', 'remaining_time_to_bulk_so_c', 'ev_target_voltage')
-    _exi_type = 102
+    __slots__ = ('dc_ev_status', 'ev_target_current', 'ev_maximum_voltage_limit', 'ev_maximum_current_limit', 'ev_maximum_power_limit', 'bulk_charging_complete', 'charging_complete', 'remaining_time_to_full_soc', 'remaining_time_to_bulk_soc', 'ev_target_voltage')
+    __match_args__ = ('dc_ev_status', 'ev_target_current', 'ev_maximum_voltage_limit', 'ev_maximum_current_limit', 'ev_maximum_power_limit', 'bulk_charging_complete', 'charging_complete', 'remaining_time_to_full_soc', 'remaining_time_to_bulk_soc', 'ev_target_voltage')
     _exi_name = 'CurrentDemandReqType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
-    _exi_members = (('dc_ev_status', 'DC_EVStatus', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('ev_target_current', 'EVTargetCurrent', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('ev_maximum_voltage_limit', 'EVMaximumVoltageLimit', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('ev_maximum_current_limit', 'EVMaximumCurrentLimit', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('ev_maximum_power_limit', 'EVMaximumPowerLimit', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('bulk_charging_complete', 'BulkChargingComplete', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('charging_complete', 'ChargingComplete', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('remaining_time_to_full_so_c', 'RemainingTimeToFullSoC', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('remaining_time_to_bulk_so_c', 'RemainingTimeToBulkSoC', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('ev_target_voltage', 'EVTargetVoltage', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
-    dc_ev_status: DC_EVStatusType | None
-    ev_target_current: PhysicalValueType | None
+    _exi_members = (('dc_ev_status', 'DC_EVStatus', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('ev_target_current', 'EVTargetCurrent', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('ev_maximum_voltage_limit', 'EVMaximumVoltageLimit', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('ev_maximum_current_limit', 'EVMaximumCurrentLimit', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('ev_maximum_power_limit', 'EVMaximumPowerLimit', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('bulk_charging_complete', 'BulkChargingComplete', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('charging_complete', 'ChargingComplete', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('remaining_time_to_full_soc', 'RemainingTimeToFullSoC', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('remaining_time_to_bulk_soc', 'RemainingTimeToBulkSoC', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('ev_target_voltage', 'EVTargetVoltage', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
+    _exi_required = ('dc_ev_status', 'ev_target_current', 'charging_complete', 'ev_target_voltage')
+    dc_ev_status: DC_EVStatusType
+    ev_target_current: PhysicalValueType
     ev_maximum_voltage_limit: PhysicalValueType | None
     ev_maximum_current_limit: PhysicalValueType | None
     ev_maximum_power_limit: PhysicalValueType | None
     bulk_charging_complete: bool | None
-    charging_complete: bool | None
-    remaining_time_to_full_so_c: PhysicalValueType | None
-    remaining_time_to_bulk_so_c: PhysicalValueType | None
-    ev_target_voltage: PhysicalValueType | None
+    charging_complete: bool
+    remaining_time_to_full_soc: PhysicalValueType | None
+    remaining_time_to_bulk_soc: PhysicalValueType | None
+    ev_target_voltage: PhysicalValueType
 
-    def __init__(self, *, dc_ev_status: DC_EVStatusType | None = None, ev_target_current: PhysicalValueType | None = None, ev_maximum_voltage_limit: PhysicalValueType | None = None, ev_maximum_current_limit: PhysicalValueType | None = None, ev_maximum_power_limit: PhysicalValueType | None = None, bulk_charging_complete: bool | None = None, charging_complete: bool | None = None, remaining_time_to_full_so_c: PhysicalValueType | None = None, remaining_time_to_bulk_so_c: PhysicalValueType | None = None, ev_target_voltage: PhysicalValueType | None = None) -> None:
+    def __init__(self, *, dc_ev_status: DC_EVStatusType, ev_target_current: PhysicalValueType, ev_maximum_voltage_limit: PhysicalValueType | None = None, ev_maximum_current_limit: PhysicalValueType | None = None, ev_maximum_power_limit: PhysicalValueType | None = None, bulk_charging_complete: bool | None = None, charging_complete: bool, remaining_time_to_full_soc: PhysicalValueType | None = None, remaining_time_to_bulk_soc: PhysicalValueType | None = None, ev_target_voltage: PhysicalValueType) -> None:
         self.dc_ev_status = dc_ev_status
         self.ev_target_current = ev_target_current
         self.ev_maximum_voltage_limit = ev_maximum_voltage_limit
@@ -1326,35 +1076,36 @@ class CurrentDemandReqType(Model):
         self.ev_maximum_power_limit = ev_maximum_power_limit
         self.bulk_charging_complete = bulk_charging_complete
         self.charging_complete = charging_complete
-        self.remaining_time_to_full_so_c = remaining_time_to_full_so_c
-        self.remaining_time_to_bulk_so_c = remaining_time_to_bulk_so_c
+        self.remaining_time_to_full_soc = remaining_time_to_full_soc
+        self.remaining_time_to_bulk_soc = remaining_time_to_bulk_soc
         self.ev_target_voltage = ev_target_voltage
 
 
 class CurrentDemandResType(Model):
     """The complex type CurrentDemandResType (urn:iso:15118:2:2013:MsgBody)."""
 
-    __slots__ = ('response_code', 'dc_evse_status', 'evse_present_voltage', 'evse_present_current', 'evse_current_limit_achieved', 'evse_voltage_limit_achieved', 'evse_power_limit_achieved', 'evse_maximum_voltage_limit', 'evse_maximum_current_limit', 'evse_maximum_power_limit', 'evseid', 'sa_schedule_tuple_id', 'meter_info', 'receipt_required')
-    _exi_type = 103
+    __slots__ = ('response_code', 'dc_evse_status', 'evse_present_voltage', 'evse_present_current', 'evse_current_limit_achieved', 'evse_voltage_limit_achieved', 'evse_power_limit_achieved', 'evse_maximum_voltage_limit', 'evse_maximum_current_limit', 'evse_maximum_power_limit', 'evse_id', 'sa_schedule_tuple_id', 'meter_info', 'receipt_required')
+    __match_args__ = ('response_code', 'dc_evse_status', 'evse_present_voltage', 'evse_present_current', 'evse_current_limit_achieved', 'evse_voltage_limit_achieved', 'evse_power_limit_achieved', 'evse_maximum_voltage_limit', 'evse_maximum_current_limit', 'evse_maximum_power_limit', 'evse_id', 'sa_schedule_tuple_id', 'meter_info', 'receipt_required')
     _exi_name = 'CurrentDemandResType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
-    _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('dc_evse_status', 'DC_EVSEStatus', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_present_voltage', 'EVSEPresentVoltage', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_present_current', 'EVSEPresentCurrent', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_current_limit_achieved', 'EVSECurrentLimitAchieved', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_voltage_limit_achieved', 'EVSEVoltageLimitAchieved', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_power_limit_achieved', 'EVSEPowerLimitAchieved', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_maximum_voltage_limit', 'EVSEMaximumVoltageLimit', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_maximum_current_limit', 'EVSEMaximumCurrentLimit', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_maximum_power_limit', 'EVSEMaximumPowerLimit', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evseid', 'EVSEID', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('sa_schedule_tuple_id', 'SAScheduleTupleID', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('meter_info', 'MeterInfo', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('receipt_required', 'ReceiptRequired', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
-    response_code: ResponseCodeType | None
-    dc_evse_status: DC_EVSEStatusType | None
-    evse_present_voltage: PhysicalValueType | None
-    evse_present_current: PhysicalValueType | None
-    evse_current_limit_achieved: bool | None
-    evse_voltage_limit_achieved: bool | None
-    evse_power_limit_achieved: bool | None
+    _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('dc_evse_status', 'DC_EVSEStatus', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_present_voltage', 'EVSEPresentVoltage', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_present_current', 'EVSEPresentCurrent', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_current_limit_achieved', 'EVSECurrentLimitAchieved', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_voltage_limit_achieved', 'EVSEVoltageLimitAchieved', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_power_limit_achieved', 'EVSEPowerLimitAchieved', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_maximum_voltage_limit', 'EVSEMaximumVoltageLimit', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_maximum_current_limit', 'EVSEMaximumCurrentLimit', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_maximum_power_limit', 'EVSEMaximumPowerLimit', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_id', 'EVSEID', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('sa_schedule_tuple_id', 'SAScheduleTupleID', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('meter_info', 'MeterInfo', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('receipt_required', 'ReceiptRequired', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
+    _exi_required = ('response_code', 'dc_evse_status', 'evse_present_voltage', 'evse_present_current', 'evse_current_limit_achieved', 'evse_voltage_limit_achieved', 'evse_power_limit_achieved', 'evse_id', 'sa_schedule_tuple_id')
+    response_code: ResponseCodeType
+    dc_evse_status: DC_EVSEStatusType
+    evse_present_voltage: PhysicalValueType
+    evse_present_current: PhysicalValueType
+    evse_current_limit_achieved: bool
+    evse_voltage_limit_achieved: bool
+    evse_power_limit_achieved: bool
     evse_maximum_voltage_limit: PhysicalValueType | None
     evse_maximum_current_limit: PhysicalValueType | None
     evse_maximum_power_limit: PhysicalValueType | None
-    evseid: str | None
-    sa_schedule_tuple_id: int | None
+    evse_id: str
+    sa_schedule_tuple_id: int
     meter_info: MeterInfoType | None
     receipt_required: bool | None
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, dc_evse_status: DC_EVSEStatusType | None = None, evse_present_voltage: PhysicalValueType | None = None, evse_present_current: PhysicalValueType | None = None, evse_current_limit_achieved: bool | None = None, evse_voltage_limit_achieved: bool | None = None, evse_power_limit_achieved: bool | None = None, evse_maximum_voltage_limit: PhysicalValueType | None = None, evse_maximum_current_limit: PhysicalValueType | None = None, evse_maximum_power_limit: PhysicalValueType | None = None, evseid: str | None = None, sa_schedule_tuple_id: int | None = None, meter_info: MeterInfoType | None = None, receipt_required: bool | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, dc_evse_status: DC_EVSEStatusType, evse_present_voltage: PhysicalValueType, evse_present_current: PhysicalValueType, evse_current_limit_achieved: bool, evse_voltage_limit_achieved: bool, evse_power_limit_achieved: bool, evse_maximum_voltage_limit: PhysicalValueType | None = None, evse_maximum_current_limit: PhysicalValueType | None = None, evse_maximum_power_limit: PhysicalValueType | None = None, evse_id: str, sa_schedule_tuple_id: int, meter_info: MeterInfoType | None = None, receipt_required: bool | None = None) -> None:
         self.response_code = response_code
         self.dc_evse_status = dc_evse_status
         self.evse_present_voltage = evse_present_voltage
@@ -1365,7 +1116,7 @@ class CurrentDemandResType(Model):
         self.evse_maximum_voltage_limit = evse_maximum_voltage_limit
         self.evse_maximum_current_limit = evse_maximum_current_limit
         self.evse_maximum_power_limit = evse_maximum_power_limit
-        self.evseid = evseid
+        self.evse_id = evse_id
         self.sa_schedule_tuple_id = sa_schedule_tuple_id
         self.meter_info = meter_info
         self.receipt_required = receipt_required
@@ -1374,18 +1125,19 @@ class CurrentDemandResType(Model):
 class MeteringReceiptReqType(Model):
     """The complex type MeteringReceiptReqType (urn:iso:15118:2:2013:MsgBody)."""
 
-    __slots__ = ('id_', 'session_id', 'sa_schedule_tuple_id', 'meter_info')
-    _exi_type = 104
+    __slots__ = ('id', 'session_id', 'sa_schedule_tuple_id', 'meter_info')
+    __match_args__ = ('id', 'session_id', 'sa_schedule_tuple_id', 'meter_info')
     _exi_name = 'MeteringReceiptReqType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
-    _exi_members = (('id_', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgBody'), ('session_id', 'SessionID', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('sa_schedule_tuple_id', 'SAScheduleTupleID', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('meter_info', 'MeterInfo', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
-    id_: str | None
-    session_id: bytes | None
+    _exi_members = (('id', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgBody'), ('session_id', 'SessionID', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('sa_schedule_tuple_id', 'SAScheduleTupleID', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('meter_info', 'MeterInfo', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
+    _exi_required = ('session_id', 'meter_info')
+    id: str | None
+    session_id: bytes
     sa_schedule_tuple_id: int | None
-    meter_info: MeterInfoType | None
+    meter_info: MeterInfoType
 
-    def __init__(self, *, id_: str | None = None, session_id: bytes | None = None, sa_schedule_tuple_id: int | None = None, meter_info: MeterInfoType | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str | None = None, session_id: bytes, sa_schedule_tuple_id: int | None = None, meter_info: MeterInfoType) -> None:
+        self.id = id
         self.session_id = session_id
         self.sa_schedule_tuple_id = sa_schedule_tuple_id
         self.meter_info = meter_info
@@ -1395,14 +1147,15 @@ class MeteringReceiptResType(Model):
     """The complex type MeteringReceiptResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ('response_code', 'evse_status')
-    _exi_type = 105
+    __match_args__ = ('response_code', 'evse_status')
     _exi_name = 'MeteringReceiptResType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_status', 'EVSEStatus', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    response_code: ResponseCodeType | None
-    evse_status: AC_EVSEStatusType | DC_EVSEStatusType | EVSEStatusType | None
+    _exi_required = ('response_code', 'evse_status')
+    response_code: ResponseCodeType
+    evse_status: AC_EVSEStatusType | DC_EVSEStatusType | EVSEStatusType
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, evse_status: AC_EVSEStatusType | DC_EVSEStatusType | EVSEStatusType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, evse_status: AC_EVSEStatusType | DC_EVSEStatusType | EVSEStatusType) -> None:
         self.response_code = response_code
         self.evse_status = evse_status
 
@@ -1411,14 +1164,15 @@ class EVSEStatusType(Model):
     """The complex type EVSEStatusType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('notification_max_delay', 'evse_notification')
-    _exi_type = 106
+    __match_args__ = ('notification_max_delay', 'evse_notification')
     _exi_name = 'EVSEStatusType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('notification_max_delay', 'NotificationMaxDelay', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('evse_notification', 'EVSENotification', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    notification_max_delay: int | None
-    evse_notification: EVSENotificationType | None
+    _exi_required = ('notification_max_delay', 'evse_notification')
+    notification_max_delay: int
+    evse_notification: EVSENotificationType
 
-    def __init__(self, *, notification_max_delay: int | None = None, evse_notification: EVSENotificationType | None = None) -> None:
+    def __init__(self, *, notification_max_delay: int, evse_notification: EVSENotificationType) -> None:
         self.notification_max_delay = notification_max_delay
         self.evse_notification = evse_notification
 
@@ -1426,16 +1180,17 @@ class EVSEStatusType(Model):
 class PaymentDetailsReqType(Model):
     """The complex type PaymentDetailsReqType (urn:iso:15118:2:2013:MsgBody)."""
 
-    __slots__ = ('e_maid', 'contract_signature_cert_chain')
-    _exi_type = 107
+    __slots__ = ('emaid', 'contract_signature_cert_chain')
+    __match_args__ = ('emaid', 'contract_signature_cert_chain')
     _exi_name = 'PaymentDetailsReqType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
-    _exi_members = (('e_maid', 'eMAID', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('contract_signature_cert_chain', 'ContractSignatureCertChain', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
-    e_maid: str | None
-    contract_signature_cert_chain: CertificateChainType | None
+    _exi_members = (('emaid', 'eMAID', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('contract_signature_cert_chain', 'ContractSignatureCertChain', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
+    _exi_required = ('emaid', 'contract_signature_cert_chain')
+    emaid: str
+    contract_signature_cert_chain: CertificateChainType
 
-    def __init__(self, *, e_maid: str | None = None, contract_signature_cert_chain: CertificateChainType | None = None) -> None:
-        self.e_maid = e_maid
+    def __init__(self, *, emaid: str, contract_signature_cert_chain: CertificateChainType) -> None:
+        self.emaid = emaid
         self.contract_signature_cert_chain = contract_signature_cert_chain
 
 
@@ -1443,15 +1198,16 @@ class PaymentDetailsResType(Model):
     """The complex type PaymentDetailsResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ('response_code', 'gen_challenge', 'evse_time_stamp')
-    _exi_type = 108
+    __match_args__ = ('response_code', 'gen_challenge', 'evse_time_stamp')
     _exi_name = 'PaymentDetailsResType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('gen_challenge', 'GenChallenge', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_time_stamp', 'EVSETimeStamp', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
-    response_code: ResponseCodeType | None
-    gen_challenge: bytes | None
-    evse_time_stamp: int | None
+    _exi_required = ('response_code', 'gen_challenge', 'evse_time_stamp')
+    response_code: ResponseCodeType
+    gen_challenge: bytes
+    evse_time_stamp: int
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, gen_challenge: bytes | None = None, evse_time_stamp: int | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, gen_challenge: bytes, evse_time_stamp: int) -> None:
         self.response_code = response_code
         self.gen_challenge = gen_challenge
         self.evse_time_stamp = evse_time_stamp
@@ -1461,14 +1217,15 @@ class PaymentServiceSelectionReqType(Model):
     """The complex type PaymentServiceSelectionReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ('selected_payment_option', 'selected_service_list')
-    _exi_type = 109
+    __match_args__ = ('selected_payment_option', 'selected_service_list')
     _exi_name = 'PaymentServiceSelectionReqType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = (('selected_payment_option', 'SelectedPaymentOption', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('selected_service_list', 'SelectedServiceList', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
-    selected_payment_option: PaymentOptionType | None
-    selected_service_list: SelectedServiceListType | None
+    _exi_required = ('selected_payment_option', 'selected_service_list')
+    selected_payment_option: PaymentOptionType
+    selected_service_list: SelectedServiceListType
 
-    def __init__(self, *, selected_payment_option: PaymentOptionType | None = None, selected_service_list: SelectedServiceListType | None = None) -> None:
+    def __init__(self, *, selected_payment_option: PaymentOptionType, selected_service_list: SelectedServiceListType) -> None:
         self.selected_payment_option = selected_payment_option
         self.selected_service_list = selected_service_list
 
@@ -1477,28 +1234,30 @@ class SelectedServiceListType(Model):
     """The complex type SelectedServiceListType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('selected_service',)
-    _exi_type = 111
+    __match_args__ = ('selected_service',)
     _exi_name = 'SelectedServiceListType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('selected_service', 'SelectedService', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'),)
+    _exi_required = ('selected_service',)
     selected_service: list[SelectedServiceType]
 
-    def __init__(self, *, selected_service: list[SelectedServiceType] | None = None) -> None:
-        self.selected_service = [] if selected_service is None else selected_service
+    def __init__(self, *, selected_service: list[SelectedServiceType]) -> None:
+        self.selected_service = selected_service
 
 
 class SelectedServiceType(Model):
     """The complex type SelectedServiceType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('service_id', 'parameter_set_id')
-    _exi_type = 112
+    __match_args__ = ('service_id', 'parameter_set_id')
     _exi_name = 'SelectedServiceType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('service_id', 'ServiceID', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('parameter_set_id', 'ParameterSetID', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    service_id: int | None
+    _exi_required = ('service_id',)
+    service_id: int
     parameter_set_id: int | None
 
-    def __init__(self, *, service_id: int | None = None, parameter_set_id: int | None = None) -> None:
+    def __init__(self, *, service_id: int, parameter_set_id: int | None = None) -> None:
         self.service_id = service_id
         self.parameter_set_id = parameter_set_id
 
@@ -1507,13 +1266,14 @@ class PaymentServiceSelectionResType(Model):
     """The complex type PaymentServiceSelectionResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ('response_code',)
-    _exi_type = 114
+    __match_args__ = ('response_code',)
     _exi_name = 'PaymentServiceSelectionResType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:iso:15118:2:2013:MsgBody'),)
-    response_code: ResponseCodeType | None
+    _exi_required = ('response_code',)
+    response_code: ResponseCodeType
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType) -> None:
         self.response_code = response_code
 
 
@@ -1521,16 +1281,17 @@ class PowerDeliveryReqType(Model):
     """The complex type PowerDeliveryReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ('charge_progress', 'sa_schedule_tuple_id', 'charging_profile', 'ev_power_delivery_parameter')
-    _exi_type = 115
+    __match_args__ = ('charge_progress', 'sa_schedule_tuple_id', 'charging_profile', 'ev_power_delivery_parameter')
     _exi_name = 'PowerDeliveryReqType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = (('charge_progress', 'ChargeProgress', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('sa_schedule_tuple_id', 'SAScheduleTupleID', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('charging_profile', 'ChargingProfile', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('ev_power_delivery_parameter', 'EVPowerDeliveryParameter', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    charge_progress: ChargeProgressType | None
-    sa_schedule_tuple_id: int | None
+    _exi_required = ('charge_progress', 'sa_schedule_tuple_id')
+    charge_progress: ChargeProgressType
+    sa_schedule_tuple_id: int
     charging_profile: ChargingProfileType | None
     ev_power_delivery_parameter: DC_EVPowerDeliveryParameterType | EVPowerDeliveryParameterType | None
 
-    def __init__(self, *, charge_progress: ChargeProgressType | None = None, sa_schedule_tuple_id: int | None = None, charging_profile: ChargingProfileType | None = None, ev_power_delivery_parameter: DC_EVPowerDeliveryParameterType | EVPowerDeliveryParameterType | None = None) -> None:
+    def __init__(self, *, charge_progress: ChargeProgressType, sa_schedule_tuple_id: int, charging_profile: ChargingProfileType | None = None, ev_power_delivery_parameter: DC_EVPowerDeliveryParameterType | EVPowerDeliveryParameterType | None = None) -> None:
         self.charge_progress = charge_progress
         self.sa_schedule_tuple_id = sa_schedule_tuple_id
         self.charging_profile = charging_profile
@@ -1541,29 +1302,31 @@ class ChargingProfileType(Model):
     """The complex type ChargingProfileType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('profile_entry',)
-    _exi_type = 117
+    __match_args__ = ('profile_entry',)
     _exi_name = 'ChargingProfileType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('profile_entry', 'ProfileEntry', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'),)
+    _exi_required = ('profile_entry',)
     profile_entry: list[ProfileEntryType]
 
-    def __init__(self, *, profile_entry: list[ProfileEntryType] | None = None) -> None:
-        self.profile_entry = [] if profile_entry is None else profile_entry
+    def __init__(self, *, profile_entry: list[ProfileEntryType]) -> None:
+        self.profile_entry = profile_entry
 
 
 class ProfileEntryType(Model):
     """The complex type ProfileEntryType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('charging_profile_entry_start', 'charging_profile_entry_max_power', 'charging_profile_entry_max_number_of_phases_in_use')
-    _exi_type = 118
+    __match_args__ = ('charging_profile_entry_start', 'charging_profile_entry_max_power', 'charging_profile_entry_max_number_of_phases_in_use')
     _exi_name = 'ProfileEntryType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('charging_profile_entry_start', 'ChargingProfileEntryStart', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('charging_profile_entry_max_power', 'ChargingProfileEntryMaxPower', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('charging_profile_entry_max_number_of_phases_in_use', 'ChargingProfileEntryMaxNumberOfPhasesInUse', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    charging_profile_entry_start: int | None
-    charging_profile_entry_max_power: PhysicalValueType | None
+    _exi_required = ('charging_profile_entry_start', 'charging_profile_entry_max_power')
+    charging_profile_entry_start: int
+    charging_profile_entry_max_power: PhysicalValueType
     charging_profile_entry_max_number_of_phases_in_use: int | None
 
-    def __init__(self, *, charging_profile_entry_start: int | None = None, charging_profile_entry_max_power: PhysicalValueType | None = None, charging_profile_entry_max_number_of_phases_in_use: int | None = None) -> None:
+    def __init__(self, *, charging_profile_entry_start: int, charging_profile_entry_max_power: PhysicalValueType, charging_profile_entry_max_number_of_phases_in_use: int | None = None) -> None:
         self.charging_profile_entry_start = charging_profile_entry_start
         self.charging_profile_entry_max_power = charging_profile_entry_max_power
         self.charging_profile_entry_max_number_of_phases_in_use = charging_profile_entry_max_number_of_phases_in_use
@@ -1573,15 +1336,16 @@ class DC_EVPowerDeliveryParameterType(Model):
     """The complex type DC_EVPowerDeliveryParameterType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('dc_ev_status', 'bulk_charging_complete', 'charging_complete')
-    _exi_type = 120
+    __match_args__ = ('dc_ev_status', 'bulk_charging_complete', 'charging_complete')
     _exi_name = 'DC_EVPowerDeliveryParameterType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('dc_ev_status', 'DC_EVStatus', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('bulk_charging_complete', 'BulkChargingComplete', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('charging_complete', 'ChargingComplete', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    dc_ev_status: DC_EVStatusType | None
+    _exi_required = ('dc_ev_status', 'charging_complete')
+    dc_ev_status: DC_EVStatusType
     bulk_charging_complete: bool | None
-    charging_complete: bool | None
+    charging_complete: bool
 
-    def __init__(self, *, dc_ev_status: DC_EVStatusType | None = None, bulk_charging_complete: bool | None = None, charging_complete: bool | None = None) -> None:
+    def __init__(self, *, dc_ev_status: DC_EVStatusType, bulk_charging_complete: bool | None = None, charging_complete: bool) -> None:
         self.dc_ev_status = dc_ev_status
         self.bulk_charging_complete = bulk_charging_complete
         self.charging_complete = charging_complete
@@ -1591,24 +1355,26 @@ class EVPowerDeliveryParameterType(Model):
     """The complex type EVPowerDeliveryParameterType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ()
-    _exi_type = 121
+    __match_args__ = ()
     _exi_name = 'EVPowerDeliveryParameterType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = ()
+    _exi_required = ()
 
 
 class PowerDeliveryResType(Model):
     """The complex type PowerDeliveryResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ('response_code', 'evse_status')
-    _exi_type = 122
+    __match_args__ = ('response_code', 'evse_status')
     _exi_name = 'PowerDeliveryResType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_status', 'EVSEStatus', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    response_code: ResponseCodeType | None
-    evse_status: AC_EVSEStatusType | DC_EVSEStatusType | EVSEStatusType | None
+    _exi_required = ('response_code', 'evse_status')
+    response_code: ResponseCodeType
+    evse_status: AC_EVSEStatusType | DC_EVSEStatusType | EVSEStatusType
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, evse_status: AC_EVSEStatusType | DC_EVSEStatusType | EVSEStatusType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, evse_status: AC_EVSEStatusType | DC_EVSEStatusType | EVSEStatusType) -> None:
         self.response_code = response_code
         self.evse_status = evse_status
 
@@ -1617,15 +1383,16 @@ class PreChargeReqType(Model):
     """The complex type PreChargeReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ('dc_ev_status', 'ev_target_voltage', 'ev_target_current')
-    _exi_type = 123
+    __match_args__ = ('dc_ev_status', 'ev_target_voltage', 'ev_target_current')
     _exi_name = 'PreChargeReqType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = (('dc_ev_status', 'DC_EVStatus', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('ev_target_voltage', 'EVTargetVoltage', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('ev_target_current', 'EVTargetCurrent', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
-    dc_ev_status: DC_EVStatusType | None
-    ev_target_voltage: PhysicalValueType | None
-    ev_target_current: PhysicalValueType | None
+    _exi_required = ('dc_ev_status', 'ev_target_voltage', 'ev_target_current')
+    dc_ev_status: DC_EVStatusType
+    ev_target_voltage: PhysicalValueType
+    ev_target_current: PhysicalValueType
 
-    def __init__(self, *, dc_ev_status: DC_EVStatusType | None = None, ev_target_voltage: PhysicalValueType | None = None, ev_target_current: PhysicalValueType | None = None) -> None:
+    def __init__(self, *, dc_ev_status: DC_EVStatusType, ev_target_voltage: PhysicalValueType, ev_target_current: PhysicalValueType) -> None:
         self.dc_ev_status = dc_ev_status
         self.ev_target_voltage = ev_target_voltage
         self.ev_target_current = ev_target_current
@@ -1635,15 +1402,16 @@ class PreChargeResType(Model):
     """The complex type PreChargeResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ('response_code', 'dc_evse_status', 'evse_present_voltage')
-    _exi_type = 124
+    __match_args__ = ('response_code', 'dc_evse_status', 'evse_present_voltage')
     _exi_name = 'PreChargeResType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('dc_evse_status', 'DC_EVSEStatus', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_present_voltage', 'EVSEPresentVoltage', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
-    response_code: ResponseCodeType | None
-    dc_evse_status: DC_EVSEStatusType | None
-    evse_present_voltage: PhysicalValueType | None
+    _exi_required = ('response_code', 'dc_evse_status', 'evse_present_voltage')
+    response_code: ResponseCodeType
+    dc_evse_status: DC_EVSEStatusType
+    evse_present_voltage: PhysicalValueType
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, dc_evse_status: DC_EVSEStatusType | None = None, evse_present_voltage: PhysicalValueType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, dc_evse_status: DC_EVSEStatusType, evse_present_voltage: PhysicalValueType) -> None:
         self.response_code = response_code
         self.dc_evse_status = dc_evse_status
         self.evse_present_voltage = evse_present_voltage
@@ -1653,13 +1421,14 @@ class ServiceDetailReqType(Model):
     """The complex type ServiceDetailReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ('service_id',)
-    _exi_type = 125
+    __match_args__ = ('service_id',)
     _exi_name = 'ServiceDetailReqType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = (('service_id', 'ServiceID', 1, False, 'urn:iso:15118:2:2013:MsgBody'),)
-    service_id: int | None
+    _exi_required = ('service_id',)
+    service_id: int
 
-    def __init__(self, *, service_id: int | None = None) -> None:
+    def __init__(self, *, service_id: int) -> None:
         self.service_id = service_id
 
 
@@ -1667,15 +1436,16 @@ class ServiceDetailResType(Model):
     """The complex type ServiceDetailResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ('response_code', 'service_id', 'service_parameter_list')
-    _exi_type = 126
+    __match_args__ = ('response_code', 'service_id', 'service_parameter_list')
     _exi_name = 'ServiceDetailResType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('service_id', 'ServiceID', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('service_parameter_list', 'ServiceParameterList', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
-    response_code: ResponseCodeType | None
-    service_id: int | None
+    _exi_required = ('response_code', 'service_id')
+    response_code: ResponseCodeType
+    service_id: int
     service_parameter_list: ServiceParameterListType | None
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, service_id: int | None = None, service_parameter_list: ServiceParameterListType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, service_id: int, service_parameter_list: ServiceParameterListType | None = None) -> None:
         self.response_code = response_code
         self.service_id = service_id
         self.service_parameter_list = service_parameter_list
@@ -1685,41 +1455,44 @@ class ServiceParameterListType(Model):
     """The complex type ServiceParameterListType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('parameter_set',)
-    _exi_type = 127
+    __match_args__ = ('parameter_set',)
     _exi_name = 'ServiceParameterListType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('parameter_set', 'ParameterSet', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'),)
+    _exi_required = ('parameter_set',)
     parameter_set: list[ParameterSetType]
 
-    def __init__(self, *, parameter_set: list[ParameterSetType] | None = None) -> None:
-        self.parameter_set = [] if parameter_set is None else parameter_set
+    def __init__(self, *, parameter_set: list[ParameterSetType]) -> None:
+        self.parameter_set = parameter_set
 
 
 class ParameterSetType(Model):
     """The complex type ParameterSetType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('parameter_set_id', 'parameter')
-    _exi_type = 128
+    __match_args__ = ('parameter_set_id', 'parameter')
     _exi_name = 'ParameterSetType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('parameter_set_id', 'ParameterSetID', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('parameter', 'Parameter', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    parameter_set_id: int | None
+    _exi_required = ('parameter_set_id', 'parameter')
+    parameter_set_id: int
     parameter: list[ParameterType]
 
-    def __init__(self, *, parameter_set_id: int | None = None, parameter: list[ParameterType] | None = None) -> None:
+    def __init__(self, *, parameter_set_id: int, parameter: list[ParameterType]) -> None:
         self.parameter_set_id = parameter_set_id
-        self.parameter = [] if parameter is None else parameter
+        self.parameter = parameter
 
 
 class ParameterType(Model):
     """The complex type ParameterType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('name', 'bool_value', 'byte_value', 'short_value', 'int_value', 'physical_value', 'string_value')
-    _exi_type = 129
+    __match_args__ = ('name', 'bool_value', 'byte_value', 'short_value', 'int_value', 'physical_value', 'string_value')
     _exi_name = 'ParameterType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('name', 'Name', 0, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('bool_value', 'boolValue', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('byte_value', 'byteValue', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('short_value', 'shortValue', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('int_value', 'intValue', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('physical_value', 'physicalValue', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('string_value', 'stringValue', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    name: str | None
+    _exi_required = ('name',)
+    name: str
     bool_value: bool | None
     byte_value: int | None
     short_value: int | None
@@ -1727,7 +1500,27 @@ class ParameterType(Model):
     physical_value: PhysicalValueType | None
     string_value: str | None
 
-    def __init__(self, *, name: str | None = None, bool_value: bool | None = None, byte_value: int | None = None, short_value: int | None = None, int_value: int | None = None, physical_value: PhysicalValueType | None = None, string_value: str | None = None) -> None:
+    @overload
+    def __init__(self, *, name: str, bool_value: bool, byte_value: None = None, short_value: None = None, int_value: None = None, physical_value: None = None, string_value: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, name: str, bool_value: None = None, byte_value: int, short_value: None = None, int_value: None = None, physical_value: None = None, string_value: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, name: str, bool_value: None = None, byte_value: None = None, short_value: int, int_value: None = None, physical_value: None = None, string_value: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, name: str, bool_value: None = None, byte_value: None = None, short_value: None = None, int_value: int, physical_value: None = None, string_value: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, name: str, bool_value: None = None, byte_value: None = None, short_value: None = None, int_value: None = None, physical_value: PhysicalValueType, string_value: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, name: str, bool_value: None = None, byte_value: None = None, short_value: None = None, int_value: None = None, physical_value: None = None, string_value: str) -> None: ...
+
+    def __init__(self, *, name: str, bool_value: bool | None = None, byte_value: int | None = None, short_value: int | None = None, int_value: int | None = None, physical_value: PhysicalValueType | None = None, string_value: str | None = None) -> None:
+        if (bool_value is not None) + (byte_value is not None) + (short_value is not None) + (int_value is not None) + (physical_value is not None) + (string_value is not None) != 1:
+            raise TypeError('ParameterType: give exactly one of bool_value, byte_value, short_value, int_value, physical_value, string_value')
         self.name = name
         self.bool_value = bool_value
         self.byte_value = byte_value
@@ -1741,10 +1534,11 @@ class ServiceDiscoveryReqType(Model):
     """The complex type ServiceDiscoveryReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ('service_scope', 'service_category')
-    _exi_type = 132
+    __match_args__ = ('service_scope', 'service_category')
     _exi_name = 'ServiceDiscoveryReqType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = (('service_scope', 'ServiceScope', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('service_category', 'ServiceCategory', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
+    _exi_required = ()
     service_scope: str | None
     service_category: ServiceCategoryType | None
 
@@ -1757,16 +1551,17 @@ class ServiceDiscoveryResType(Model):
     """The complex type ServiceDiscoveryResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ('response_code', 'payment_option_list', 'charge_service', 'service_list')
-    _exi_type = 135
+    __match_args__ = ('response_code', 'payment_option_list', 'charge_service', 'service_list')
     _exi_name = 'ServiceDiscoveryResType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('payment_option_list', 'PaymentOptionList', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('charge_service', 'ChargeService', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('service_list', 'ServiceList', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
-    response_code: ResponseCodeType | None
-    payment_option_list: PaymentOptionListType | None
-    charge_service: ChargeServiceType | None
+    _exi_required = ('response_code', 'payment_option_list', 'charge_service')
+    response_code: ResponseCodeType
+    payment_option_list: PaymentOptionListType
+    charge_service: ChargeServiceType
     service_list: ServiceListType | None
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, payment_option_list: PaymentOptionListType | None = None, charge_service: ChargeServiceType | None = None, service_list: ServiceListType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, payment_option_list: PaymentOptionListType, charge_service: ChargeServiceType, service_list: ServiceListType | None = None) -> None:
         self.response_code = response_code
         self.payment_option_list = payment_option_list
         self.charge_service = charge_service
@@ -1777,32 +1572,34 @@ class PaymentOptionListType(Model):
     """The complex type PaymentOptionListType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('payment_option',)
-    _exi_type = 136
+    __match_args__ = ('payment_option',)
     _exi_name = 'PaymentOptionListType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('payment_option', 'PaymentOption', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'),)
+    _exi_required = ('payment_option',)
     payment_option: list[PaymentOptionType]
 
-    def __init__(self, *, payment_option: list[PaymentOptionType] | None = None) -> None:
-        self.payment_option = [] if payment_option is None else payment_option
+    def __init__(self, *, payment_option: list[PaymentOptionType]) -> None:
+        self.payment_option = payment_option
 
 
 class ChargeServiceType(Model):
     """The complex type ChargeServiceType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('service_id', 'service_name', 'service_category', 'service_scope', 'free_service', 'supported_energy_transfer_mode')
-    _exi_type = 137
+    __match_args__ = ('service_id', 'service_name', 'service_category', 'service_scope', 'free_service', 'supported_energy_transfer_mode')
     _exi_name = 'ChargeServiceType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('service_id', 'ServiceID', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('service_name', 'ServiceName', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('service_category', 'ServiceCategory', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('service_scope', 'ServiceScope', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('free_service', 'FreeService', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('supported_energy_transfer_mode', 'SupportedEnergyTransferMode', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    service_id: int | None
+    _exi_required = ('service_id', 'service_category', 'free_service', 'supported_energy_transfer_mode')
+    service_id: int
     service_name: str | None
-    service_category: ServiceCategoryType | None
+    service_category: ServiceCategoryType
     service_scope: str | None
-    free_service: bool | None
-    supported_energy_transfer_mode: SupportedEnergyTransferModeType | None
+    free_service: bool
+    supported_energy_transfer_mode: SupportedEnergyTransferModeType
 
-    def __init__(self, *, service_id: int | None = None, service_name: str | None = None, service_category: ServiceCategoryType | None = None, service_scope: str | None = None, free_service: bool | None = None, supported_energy_transfer_mode: SupportedEnergyTransferModeType | None = None) -> None:
+    def __init__(self, *, service_id: int, service_name: str | None = None, service_category: ServiceCategoryType, service_scope: str | None = None, free_service: bool, supported_energy_transfer_mode: SupportedEnergyTransferModeType) -> None:
         self.service_id = service_id
         self.service_name = service_name
         self.service_category = service_category
@@ -1815,45 +1612,48 @@ class SupportedEnergyTransferModeType(Model):
     """The complex type SupportedEnergyTransferModeType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('energy_transfer_mode',)
-    _exi_type = 139
+    __match_args__ = ('energy_transfer_mode',)
     _exi_name = 'SupportedEnergyTransferModeType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('energy_transfer_mode', 'EnergyTransferMode', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'),)
+    _exi_required = ('energy_transfer_mode',)
     energy_transfer_mode: list[EnergyTransferModeType]
 
-    def __init__(self, *, energy_transfer_mode: list[EnergyTransferModeType] | None = None) -> None:
-        self.energy_transfer_mode = [] if energy_transfer_mode is None else energy_transfer_mode
+    def __init__(self, *, energy_transfer_mode: list[EnergyTransferModeType]) -> None:
+        self.energy_transfer_mode = energy_transfer_mode
 
 
 class ServiceListType(Model):
     """The complex type ServiceListType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('service',)
-    _exi_type = 140
+    __match_args__ = ('service',)
     _exi_name = 'ServiceListType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('service', 'Service', 1, True, 'urn:iso:15118:2:2013:MsgDataTypes'),)
+    _exi_required = ('service',)
     service: list[ServiceType]
 
-    def __init__(self, *, service: list[ServiceType] | None = None) -> None:
-        self.service = [] if service is None else service
+    def __init__(self, *, service: list[ServiceType]) -> None:
+        self.service = service
 
 
 class ServiceType(Model):
     """The complex type ServiceType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('service_id', 'service_name', 'service_category', 'service_scope', 'free_service')
-    _exi_type = 141
+    __match_args__ = ('service_id', 'service_name', 'service_category', 'service_scope', 'free_service')
     _exi_name = 'ServiceType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('service_id', 'ServiceID', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('service_name', 'ServiceName', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('service_category', 'ServiceCategory', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('service_scope', 'ServiceScope', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('free_service', 'FreeService', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'))
-    service_id: int | None
+    _exi_required = ('service_id', 'service_category', 'free_service')
+    service_id: int
     service_name: str | None
-    service_category: ServiceCategoryType | None
+    service_category: ServiceCategoryType
     service_scope: str | None
-    free_service: bool | None
+    free_service: bool
 
-    def __init__(self, *, service_id: int | None = None, service_name: str | None = None, service_category: ServiceCategoryType | None = None, service_scope: str | None = None, free_service: bool | None = None) -> None:
+    def __init__(self, *, service_id: int, service_name: str | None = None, service_category: ServiceCategoryType, service_scope: str | None = None, free_service: bool) -> None:
         self.service_id = service_id
         self.service_name = service_name
         self.service_category = service_category
@@ -1864,32 +1664,34 @@ class ServiceType(Model):
 class SessionSetupReqType(Model):
     """The complex type SessionSetupReqType (urn:iso:15118:2:2013:MsgBody)."""
 
-    __slots__ = ('evccid',)
-    _exi_type = 142
+    __slots__ = ('evcc_id',)
+    __match_args__ = ('evcc_id',)
     _exi_name = 'SessionSetupReqType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
-    _exi_members = (('evccid', 'EVCCID', 1, False, 'urn:iso:15118:2:2013:MsgBody'),)
-    evccid: bytes | None
+    _exi_members = (('evcc_id', 'EVCCID', 1, False, 'urn:iso:15118:2:2013:MsgBody'),)
+    _exi_required = ('evcc_id',)
+    evcc_id: bytes
 
-    def __init__(self, *, evccid: bytes | None = None) -> None:
-        self.evccid = evccid
+    def __init__(self, *, evcc_id: bytes) -> None:
+        self.evcc_id = evcc_id
 
 
 class SessionSetupResType(Model):
     """The complex type SessionSetupResType (urn:iso:15118:2:2013:MsgBody)."""
 
-    __slots__ = ('response_code', 'evseid', 'evse_time_stamp')
-    _exi_type = 144
+    __slots__ = ('response_code', 'evse_id', 'evse_time_stamp')
+    __match_args__ = ('response_code', 'evse_id', 'evse_time_stamp')
     _exi_name = 'SessionSetupResType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
-    _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evseid', 'EVSEID', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_time_stamp', 'EVSETimeStamp', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
-    response_code: ResponseCodeType | None
-    evseid: str | None
+    _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_id', 'EVSEID', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_time_stamp', 'EVSETimeStamp', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
+    _exi_required = ('response_code', 'evse_id')
+    response_code: ResponseCodeType
+    evse_id: str
     evse_time_stamp: int | None
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, evseid: str | None = None, evse_time_stamp: int | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, evse_id: str, evse_time_stamp: int | None = None) -> None:
         self.response_code = response_code
-        self.evseid = evseid
+        self.evse_id = evse_id
         self.evse_time_stamp = evse_time_stamp
 
 
@@ -1897,13 +1699,14 @@ class SessionStopReqType(Model):
     """The complex type SessionStopReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ('charging_session',)
-    _exi_type = 145
+    __match_args__ = ('charging_session',)
     _exi_name = 'SessionStopReqType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = (('charging_session', 'ChargingSession', 1, False, 'urn:iso:15118:2:2013:MsgBody'),)
-    charging_session: ChargingSessionType | None
+    _exi_required = ('charging_session',)
+    charging_session: ChargingSessionType
 
-    def __init__(self, *, charging_session: ChargingSessionType | None = None) -> None:
+    def __init__(self, *, charging_session: ChargingSessionType) -> None:
         self.charging_session = charging_session
 
 
@@ -1911,13 +1714,14 @@ class SessionStopResType(Model):
     """The complex type SessionStopResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ('response_code',)
-    _exi_type = 147
+    __match_args__ = ('response_code',)
     _exi_name = 'SessionStopResType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:iso:15118:2:2013:MsgBody'),)
-    response_code: ResponseCodeType | None
+    _exi_required = ('response_code',)
+    response_code: ResponseCodeType
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType) -> None:
         self.response_code = response_code
 
 
@@ -1925,13 +1729,14 @@ class WeldingDetectionReqType(Model):
     """The complex type WeldingDetectionReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ('dc_ev_status',)
-    _exi_type = 148
+    __match_args__ = ('dc_ev_status',)
     _exi_name = 'WeldingDetectionReqType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = (('dc_ev_status', 'DC_EVStatus', 1, False, 'urn:iso:15118:2:2013:MsgBody'),)
-    dc_ev_status: DC_EVStatusType | None
+    _exi_required = ('dc_ev_status',)
+    dc_ev_status: DC_EVStatusType
 
-    def __init__(self, *, dc_ev_status: DC_EVStatusType | None = None) -> None:
+    def __init__(self, *, dc_ev_status: DC_EVStatusType) -> None:
         self.dc_ev_status = dc_ev_status
 
 
@@ -1939,15 +1744,16 @@ class WeldingDetectionResType(Model):
     """The complex type WeldingDetectionResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __slots__ = ('response_code', 'dc_evse_status', 'evse_present_voltage')
-    _exi_type = 149
+    __match_args__ = ('response_code', 'dc_evse_status', 'evse_present_voltage')
     _exi_name = 'WeldingDetectionResType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgBody'
     _exi_members = (('response_code', 'ResponseCode', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('dc_evse_status', 'DC_EVSEStatus', 1, False, 'urn:iso:15118:2:2013:MsgBody'), ('evse_present_voltage', 'EVSEPresentVoltage', 1, False, 'urn:iso:15118:2:2013:MsgBody'))
-    response_code: ResponseCodeType | None
-    dc_evse_status: DC_EVSEStatusType | None
-    evse_present_voltage: PhysicalValueType | None
+    _exi_required = ('response_code', 'dc_evse_status', 'evse_present_voltage')
+    response_code: ResponseCodeType
+    dc_evse_status: DC_EVSEStatusType
+    evse_present_voltage: PhysicalValueType
 
-    def __init__(self, *, response_code: ResponseCodeType | None = None, dc_evse_status: DC_EVSEStatusType | None = None, evse_present_voltage: PhysicalValueType | None = None) -> None:
+    def __init__(self, *, response_code: ResponseCodeType, dc_evse_status: DC_EVSEStatusType, evse_present_voltage: PhysicalValueType) -> None:
         self.response_code = response_code
         self.dc_evse_status = dc_evse_status
         self.evse_present_voltage = evse_present_voltage
@@ -1957,13 +1763,14 @@ class EntryType(Model):
     """The complex type EntryType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ('time_interval',)
-    _exi_type = 150
+    __match_args__ = ('time_interval',)
     _exi_name = 'EntryType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = (('time_interval', 'TimeInterval', 1, False, 'urn:iso:15118:2:2013:MsgDataTypes'),)
-    time_interval: RelativeTimeIntervalType | IntervalType | None
+    _exi_required = ('time_interval',)
+    time_interval: RelativeTimeIntervalType | IntervalType
 
-    def __init__(self, *, time_interval: RelativeTimeIntervalType | IntervalType | None = None) -> None:
+    def __init__(self, *, time_interval: RelativeTimeIntervalType | IntervalType) -> None:
         self.time_interval = time_interval
 
 
@@ -1971,236 +1778,176 @@ class EVStatusType(Model):
     """The complex type EVStatusType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __slots__ = ()
-    _exi_type = 151
+    __match_args__ = ()
     _exi_name = 'EVStatusType'
     _exi_namespace = 'urn:iso:15118:2:2013:MsgDataTypes'
     _exi_members = ()
-
-
-class ManifestType(Model):
-    """The complex type ManifestType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'reference')
-    _exi_type = 152
-    _exi_name = 'ManifestType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('reference', 'Reference', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    reference: list[ReferenceType]
-
-    def __init__(self, *, id_: str | None = None, reference: list[ReferenceType] | None = None) -> None:
-        self.id_ = id_
-        self.reference = [] if reference is None else reference
-
-
-class SignaturePropertiesType(Model):
-    """The complex type SignaturePropertiesType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'signature_property')
-    _exi_type = 153
-    _exi_name = 'SignaturePropertiesType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('signature_property', 'SignatureProperty', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    signature_property: list[SignaturePropertyType]
-
-    def __init__(self, *, id_: str | None = None, signature_property: list[SignaturePropertyType] | None = None) -> None:
-        self.id_ = id_
-        self.signature_property = [] if signature_property is None else signature_property
-
-
-class SignaturePropertyType(Model):
-    """The complex type SignaturePropertyType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'target', 'children')
-    _exi_type = 154
-    _exi_name = 'SignaturePropertyType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('target', 'Target', 0, False, ''), ('children', '#children', 3, True, ''))
-    id_: str | None
-    target: str | None
-    children: list[Any]
-
-    def __init__(self, *, id_: str | None = None, target: str | None = None, children: list[Any] | None = None) -> None:
-        self.id_ = id_
-        self.target = target
-        self.children = [] if children is None else children
-
-
-class anyType(Model):
-    """The complex type anyType (http://www.w3.org/2001/XMLSchema)."""
-
-    __slots__ = ('children',)
-    _exi_type = 155
-    _exi_name = 'anyType'
-    _exi_namespace = 'http://www.w3.org/2001/XMLSchema'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
+    _exi_required = ()
 
 
 class ElementFragment(Model):
     """The anonymous type of element ElementFragment (no namespace)."""
 
-    __slots__ = ('algorithm', 'encoding', 'id_', 'id_msg_body', 'id_msg_data_types', 'mime_type', 'name', 'target', 'type_', 'uri', 'children')
-    _exi_type = 159
+    __slots__ = ('algorithm', 'encoding', 'id', 'id_msg_body', 'id_msg_data_types', 'mime_type', 'name', 'target', 'type', 'uri', 'children')
+    __match_args__ = ('algorithm', 'encoding', 'id', 'id_msg_body', 'id_msg_data_types', 'mime_type', 'name', 'target', 'type', 'uri', 'children')
     _exi_name = 'ElementFragment'
     _exi_namespace = ''
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('encoding', 'Encoding', 0, False, ''), ('id_', 'Id', 0, False, ''), ('id_msg_body', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgBody'), ('id_msg_data_types', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('mime_type', 'MimeType', 0, False, ''), ('name', 'Name', 0, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('target', 'Target', 0, False, ''), ('type_', 'Type', 0, False, ''), ('uri', 'URI', 0, False, ''), ('children', '#children', 3, True, ''))
+    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('encoding', 'Encoding', 0, False, ''), ('id', 'Id', 0, False, ''), ('id_msg_body', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgBody'), ('id_msg_data_types', 'Id', 0, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('mime_type', 'MimeType', 0, False, ''), ('name', 'Name', 0, False, 'urn:iso:15118:2:2013:MsgDataTypes'), ('target', 'Target', 0, False, ''), ('type', 'Type', 0, False, ''), ('uri', 'URI', 0, False, ''), ('children', '#children', 3, True, ''))
+    _exi_required = ()
     algorithm: str | None
     encoding: str | None
-    id_: str | None
+    id: str | None
     id_msg_body: str | None
     id_msg_data_types: str | None
     mime_type: str | None
     name: str | None
     target: str | None
-    type_: str | None
+    type: str | None
     uri: str | None
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, encoding: str | None = None, id_: str | None = None, id_msg_body: str | None = None, id_msg_data_types: str | None = None, mime_type: str | None = None, name: str | None = None, target: str | None = None, type_: str | None = None, uri: str | None = None, children: list[Any] | None = None) -> None:
+    def __init__(self, *, algorithm: str | None = None, encoding: str | None = None, id: str | None = None, id_msg_body: str | None = None, id_msg_data_types: str | None = None, mime_type: str | None = None, name: str | None = None, target: str | None = None, type: str | None = None, uri: str | None = None, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.encoding = encoding
-        self.id_ = id_
+        self.id = id
         self.id_msg_body = id_msg_body
         self.id_msg_data_types = id_msg_data_types
         self.mime_type = mime_type
         self.name = name
         self.target = target
-        self.type_ = type_
+        self.type = type
         self.uri = uri
         self.children = [] if children is None else children
 
 
-CLASSES: dict[int, type[Model]] = {
-    0: V2G_Message,
-    1: MessageHeaderType,
-    3: NotificationType,
-    6: SignatureType,
-    7: SignedInfoType,
-    8: CanonicalizationMethodType,
-    9: SignatureMethodType,
-    11: ReferenceType,
-    12: TransformsType,
-    13: TransformType,
-    15: DigestMethodType,
-    17: SignatureValueType,
-    18: KeyInfoType,
-    19: KeyValueType,
-    20: DSAKeyValueType,
-    22: RSAKeyValueType,
-    23: RetrievalMethodType,
-    24: X509DataType,
-    25: X509IssuerSerialType,
-    28: PGPDataType,
-    29: SPKIDataType,
-    30: ObjectType,
-    31: BodyType,
-    32: AuthorizationReqType,
-    34: AuthorizationResType,
-    37: BodyBaseType,
-    38: CableCheckReqType,
-    39: DC_EVStatusType,
-    43: CableCheckResType,
-    44: DC_EVSEStatusType,
-    49: CertificateInstallationReqType,
-    51: ListOfRootCertificateIDsType,
-    52: CertificateInstallationResType,
-    53: CertificateChainType,
-    54: SubCertificatesType,
-    55: ContractSignatureEncryptedPrivateKeyType,
-    56: DiffieHellmanPublickeyType,
-    57: EMAIDType,
-    58: CertificateUpdateReqType,
-    60: CertificateUpdateResType,
-    62: ChargeParameterDiscoveryReqType,
-    64: AC_EVChargeParameterType,
-    66: PhysicalValueType,
-    69: DC_EVChargeParameterType,
-    70: EVChargeParameterType,
-    71: ChargeParameterDiscoveryResType,
-    72: SAScheduleListType,
-    73: SAScheduleTupleType,
-    75: PMaxScheduleType,
-    76: PMaxScheduleEntryType,
-    77: RelativeTimeIntervalType,
-    80: IntervalType,
-    81: SalesTariffType,
-    84: SalesTariffEntryType,
-    85: ConsumptionCostType,
-    86: CostType,
-    88: SASchedulesType,
-    89: AC_EVSEChargeParameterType,
-    90: AC_EVSEStatusType,
-    91: DC_EVSEChargeParameterType,
-    92: EVSEChargeParameterType,
-    93: ChargingStatusReqType,
-    94: ChargingStatusResType,
-    96: MeterInfoType,
-    102: CurrentDemandReqType,
-    103: CurrentDemandResType,
-    104: MeteringReceiptReqType,
-    105: MeteringReceiptResType,
-    106: EVSEStatusType,
-    107: PaymentDetailsReqType,
-    108: PaymentDetailsResType,
-    109: PaymentServiceSelectionReqType,
-    111: SelectedServiceListType,
-    112: SelectedServiceType,
-    114: PaymentServiceSelectionResType,
-    115: PowerDeliveryReqType,
-    117: ChargingProfileType,
-    118: ProfileEntryType,
-    120: DC_EVPowerDeliveryParameterType,
-    121: EVPowerDeliveryParameterType,
-    122: PowerDeliveryResType,
-    123: PreChargeReqType,
-    124: PreChargeResType,
-    125: ServiceDetailReqType,
-    126: ServiceDetailResType,
-    127: ServiceParameterListType,
-    128: ParameterSetType,
-    129: ParameterType,
-    132: ServiceDiscoveryReqType,
-    135: ServiceDiscoveryResType,
-    136: PaymentOptionListType,
-    137: ChargeServiceType,
-    139: SupportedEnergyTransferModeType,
-    140: ServiceListType,
-    141: ServiceType,
-    142: SessionSetupReqType,
-    144: SessionSetupResType,
-    145: SessionStopReqType,
-    147: SessionStopResType,
-    148: WeldingDetectionReqType,
-    149: WeldingDetectionResType,
-    150: EntryType,
-    151: EVStatusType,
-    152: ManifestType,
-    153: SignaturePropertiesType,
-    154: SignaturePropertyType,
-    155: anyType,
-    159: ElementFragment,
+# every complex type and string enumeration of this protocol's grammar, by
+# (namespace, XSD name): what the codec binds its compiled types to
+CLASSES: dict[tuple[str, str], type[Model]] = {
+    ('urn:iso:15118:2:2013:MsgDef', 'V2G_Message'): V2G_Message,
+    ('urn:iso:15118:2:2013:MsgHeader', 'MessageHeaderType'): MessageHeaderType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'NotificationType'): NotificationType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureType'): SignatureType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfoType'): SignedInfoType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethodType'): CanonicalizationMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethodType'): SignatureMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'ReferenceType'): ReferenceType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformsType'): TransformsType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformType'): TransformType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethodType'): DigestMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValueType'): SignatureValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfoType'): KeyInfoType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyValueType'): KeyValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValueType'): DSAKeyValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValueType'): RSAKeyValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethodType'): RetrievalMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509DataType'): X509DataType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerialType'): X509IssuerSerialType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPDataType'): PGPDataType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKIDataType'): SPKIDataType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'ObjectType'): ObjectType,
+    ('urn:iso:15118:2:2013:MsgBody', 'BodyType'): BodyType,
+    ('urn:iso:15118:2:2013:MsgBody', 'AuthorizationReqType'): AuthorizationReqType,
+    ('urn:iso:15118:2:2013:MsgBody', 'AuthorizationResType'): AuthorizationResType,
+    ('urn:iso:15118:2:2013:MsgBody', 'BodyBaseType'): BodyBaseType,
+    ('urn:iso:15118:2:2013:MsgBody', 'CableCheckReqType'): CableCheckReqType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVStatusType'): DC_EVStatusType,
+    ('urn:iso:15118:2:2013:MsgBody', 'CableCheckResType'): CableCheckResType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEStatusType'): DC_EVSEStatusType,
+    ('urn:iso:15118:2:2013:MsgBody', 'CertificateInstallationReqType'): CertificateInstallationReqType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ListOfRootCertificateIDsType'): ListOfRootCertificateIDsType,
+    ('urn:iso:15118:2:2013:MsgBody', 'CertificateInstallationResType'): CertificateInstallationResType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'CertificateChainType'): CertificateChainType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SubCertificatesType'): SubCertificatesType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ContractSignatureEncryptedPrivateKeyType'): ContractSignatureEncryptedPrivateKeyType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DiffieHellmanPublickeyType'): DiffieHellmanPublickeyType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EMAIDType'): EMAIDType,
+    ('urn:iso:15118:2:2013:MsgBody', 'CertificateUpdateReqType'): CertificateUpdateReqType,
+    ('urn:iso:15118:2:2013:MsgBody', 'CertificateUpdateResType'): CertificateUpdateResType,
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryReqType'): ChargeParameterDiscoveryReqType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVChargeParameterType'): AC_EVChargeParameterType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'PhysicalValueType'): PhysicalValueType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVChargeParameterType'): DC_EVChargeParameterType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVChargeParameterType'): EVChargeParameterType,
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryResType'): ChargeParameterDiscoveryResType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleListType'): SAScheduleListType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleTupleType'): SAScheduleTupleType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'PMaxScheduleType'): PMaxScheduleType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'PMaxScheduleEntryType'): PMaxScheduleEntryType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'RelativeTimeIntervalType'): RelativeTimeIntervalType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'IntervalType'): IntervalType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffType'): SalesTariffType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffEntryType'): SalesTariffEntryType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ConsumptionCostType'): ConsumptionCostType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'CostType'): CostType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SASchedulesType'): SASchedulesType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEChargeParameterType'): AC_EVSEChargeParameterType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEStatusType'): AC_EVSEStatusType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEChargeParameterType'): DC_EVSEChargeParameterType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEChargeParameterType'): EVSEChargeParameterType,
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargingStatusReqType'): ChargingStatusReqType,
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargingStatusResType'): ChargingStatusResType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'MeterInfoType'): MeterInfoType,
+    ('urn:iso:15118:2:2013:MsgBody', 'CurrentDemandReqType'): CurrentDemandReqType,
+    ('urn:iso:15118:2:2013:MsgBody', 'CurrentDemandResType'): CurrentDemandResType,
+    ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptReqType'): MeteringReceiptReqType,
+    ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptResType'): MeteringReceiptResType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEStatusType'): EVSEStatusType,
+    ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsReqType'): PaymentDetailsReqType,
+    ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsResType'): PaymentDetailsResType,
+    ('urn:iso:15118:2:2013:MsgBody', 'PaymentServiceSelectionReqType'): PaymentServiceSelectionReqType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SelectedServiceListType'): SelectedServiceListType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SelectedServiceType'): SelectedServiceType,
+    ('urn:iso:15118:2:2013:MsgBody', 'PaymentServiceSelectionResType'): PaymentServiceSelectionResType,
+    ('urn:iso:15118:2:2013:MsgBody', 'PowerDeliveryReqType'): PowerDeliveryReqType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingProfileType'): ChargingProfileType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ProfileEntryType'): ProfileEntryType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVPowerDeliveryParameterType'): DC_EVPowerDeliveryParameterType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVPowerDeliveryParameterType'): EVPowerDeliveryParameterType,
+    ('urn:iso:15118:2:2013:MsgBody', 'PowerDeliveryResType'): PowerDeliveryResType,
+    ('urn:iso:15118:2:2013:MsgBody', 'PreChargeReqType'): PreChargeReqType,
+    ('urn:iso:15118:2:2013:MsgBody', 'PreChargeResType'): PreChargeResType,
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailReqType'): ServiceDetailReqType,
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailResType'): ServiceDetailResType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceParameterListType'): ServiceParameterListType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ParameterSetType'): ParameterSetType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ParameterType'): ParameterType,
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDiscoveryReqType'): ServiceDiscoveryReqType,
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDiscoveryResType'): ServiceDiscoveryResType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'PaymentOptionListType'): PaymentOptionListType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ChargeServiceType'): ChargeServiceType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SupportedEnergyTransferModeType'): SupportedEnergyTransferModeType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceListType'): ServiceListType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceType'): ServiceType,
+    ('urn:iso:15118:2:2013:MsgBody', 'SessionSetupReqType'): SessionSetupReqType,
+    ('urn:iso:15118:2:2013:MsgBody', 'SessionSetupResType'): SessionSetupResType,
+    ('urn:iso:15118:2:2013:MsgBody', 'SessionStopReqType'): SessionStopReqType,
+    ('urn:iso:15118:2:2013:MsgBody', 'SessionStopResType'): SessionStopResType,
+    ('urn:iso:15118:2:2013:MsgBody', 'WeldingDetectionReqType'): WeldingDetectionReqType,
+    ('urn:iso:15118:2:2013:MsgBody', 'WeldingDetectionResType'): WeldingDetectionResType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EntryType'): EntryType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVStatusType'): EVStatusType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'ManifestType'): ManifestType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertiesType'): SignaturePropertiesType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertyType'): SignaturePropertyType,
+    ('http://www.w3.org/2001/XMLSchema', 'anyType'): anyType,
+    ('', 'ElementFragment'): ElementFragment,
 }
-ENUMS: dict[int, type[Enum]] = {
-    2: FaultCodeType,
-    13: ResponseCodeType,
-    14: EVSEProcessingType,
-    16: DC_EVErrorCodeType,
-    19: EVSENotificationType,
-    20: IsolationLevelType,
-    21: DC_EVSEStatusCodeType,
-    27: EnergyTransferModeType,
-    30: UnitSymbolType,
-    36: CostKindType,
-    43: PaymentOptionType,
-    45: ChargeProgressType,
-    50: ServiceCategoryType,
-    53: ChargingSessionType,
-    54: ValueType,
+ENUMS: dict[tuple[str, str], type[Enum]] = {
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'faultCodeType'): FaultCodeType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'): ResponseCodeType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEProcessingType'): EVSEProcessingType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVErrorCodeType'): DC_EVErrorCodeType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENotificationType'): EVSENotificationType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'isolationLevelType'): IsolationLevelType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEStatusCodeType'): DC_EVSEStatusCodeType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EnergyTransferModeType'): EnergyTransferModeType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'unitSymbolType'): UnitSymbolType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'costKindType'): CostKindType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'paymentOptionType'): PaymentOptionType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'chargeProgressType'): ChargeProgressType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceCategoryType'): ServiceCategoryType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'chargingSessionType'): ChargingSessionType,
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'valueType'): ValueType,
 }
 GLOBAL_ELEMENTS: dict[str, type[Model]] = {
     '{urn:iso:15118:2:2013:MsgDef}V2G_Message': V2G_Message,

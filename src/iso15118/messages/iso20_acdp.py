@@ -5,65 +5,66 @@ from __future__ import annotations
 
 from decimal import Decimal  # noqa: F401
 from enum import Enum
-from typing import Any  # noqa: F401
+from typing import Any, overload  # noqa: F401
 
 from exi_codec.model import Model
+from iso15118.messages.iso20_types import (  # noqa: F401
+    CLReqControlModeType as CLReqControlModeType,
+    CLResControlModeType as CLResControlModeType,
+    ChargeLoopReqType as ChargeLoopReqType,
+    ChargeLoopResType as ChargeLoopResType,
+    ChargeParameterDiscoveryReqType as ChargeParameterDiscoveryReqType,
+    ChargeParameterDiscoveryResType as ChargeParameterDiscoveryResType,
+    DetailedCostType as DetailedCostType,
+    DetailedTaxType as DetailedTaxType,
+    DisplayParametersType as DisplayParametersType,
+    Dynamic_CLReqControlModeType as Dynamic_CLReqControlModeType,
+    Dynamic_CLResControlModeType as Dynamic_CLResControlModeType,
+    EVSEStatusType as EVSEStatusType,
+    EvseNotificationType as EvseNotificationType,
+    ListOfRootCertificateIDsType as ListOfRootCertificateIDsType,
+    MessageHeaderType as MessageHeaderType,
+    MeterInfoType as MeterInfoType,
+    ProcessingType as ProcessingType,
+    RationalNumberType as RationalNumberType,
+    ReceiptType as ReceiptType,
+    ResponseCodeType as ResponseCodeType,
+    Scheduled_CLReqControlModeType as Scheduled_CLReqControlModeType,
+    Scheduled_CLResControlModeType as Scheduled_CLResControlModeType,
+    V2GMessageType as V2GMessageType,
+    V2GRequestType as V2GRequestType,
+    V2GResponseType as V2GResponseType,
+)
+from iso15118.messages.xmldsig import (  # noqa: F401
+    CanonicalizationMethodType as CanonicalizationMethodType,
+    DSAKeyValueType as DSAKeyValueType,
+    DigestMethodType as DigestMethodType,
+    KeyInfoType as KeyInfoType,
+    KeyValueType as KeyValueType,
+    ManifestType as ManifestType,
+    ObjectType as ObjectType,
+    PGPDataType as PGPDataType,
+    RSAKeyValueType as RSAKeyValueType,
+    ReferenceType as ReferenceType,
+    RetrievalMethodType as RetrievalMethodType,
+    SPKIDataType as SPKIDataType,
+    SignatureMethodType as SignatureMethodType,
+    SignaturePropertiesType as SignaturePropertiesType,
+    SignaturePropertyType as SignaturePropertyType,
+    SignatureType as SignatureType,
+    SignatureValueType as SignatureValueType,
+    SignedInfoType as SignedInfoType,
+    TransformType as TransformType,
+    TransformsType as TransformsType,
+    X509DataType as X509DataType,
+    X509IssuerSerialType as X509IssuerSerialType,
+)
+from iso15118.messages.xsd import (  # noqa: F401
+    anyType as anyType,
+)
 
 XSD = 'iso15118_20/V2G_CI_ACDP.xsd'
 XSD_SHA256 = 'f0f840697971fa531f92c9d921595cc46a2a2908c6625bc5dd206e94aac239ec'
-
-
-class ResponseCodeType(str, Enum):
-    """Values of responseCodeType."""
-
-    OK = 'OK'
-    OK_CertificateExpiresSoon = 'OK_CertificateExpiresSoon'
-    OK_NewSessionEstablished = 'OK_NewSessionEstablished'
-    OK_OldSessionJoined = 'OK_OldSessionJoined'
-    OK_PowerToleranceConfirmed = 'OK_PowerToleranceConfirmed'
-    WARNING_AuthorizationSelectionInvalid = 'WARNING_AuthorizationSelectionInvalid'
-    WARNING_CertificateExpired = 'WARNING_CertificateExpired'
-    WARNING_CertificateNotYetValid = 'WARNING_CertificateNotYetValid'
-    WARNING_CertificateRevoked = 'WARNING_CertificateRevoked'
-    WARNING_CertificateValidationError = 'WARNING_CertificateValidationError'
-    WARNING_ChallengeInvalid = 'WARNING_ChallengeInvalid'
-    WARNING_EIMAuthorizationFailure = 'WARNING_EIMAuthorizationFailure'
-    WARNING_eMSPUnknown = 'WARNING_eMSPUnknown'
-    WARNING_EVPowerProfileViolation = 'WARNING_EVPowerProfileViolation'
-    WARNING_GeneralPnCAuthorizationError = 'WARNING_GeneralPnCAuthorizationError'
-    WARNING_NoCertificateAvailable = 'WARNING_NoCertificateAvailable'
-    WARNING_NoContractMatchingPCIDFound = 'WARNING_NoContractMatchingPCIDFound'
-    WARNING_PowerToleranceNotConfirmed = 'WARNING_PowerToleranceNotConfirmed'
-    WARNING_ScheduleRenegotiationFailed = 'WARNING_ScheduleRenegotiationFailed'
-    WARNING_StandbyNotAllowed = 'WARNING_StandbyNotAllowed'
-    WARNING_WPT = 'WARNING_WPT'
-    FAILED = 'FAILED'
-    FAILED_AssociationError = 'FAILED_AssociationError'
-    FAILED_ContactorError = 'FAILED_ContactorError'
-    FAILED_EVPowerProfileInvalid = 'FAILED_EVPowerProfileInvalid'
-    FAILED_EVPowerProfileViolation = 'FAILED_EVPowerProfileViolation'
-    FAILED_MeteringSignatureNotValid = 'FAILED_MeteringSignatureNotValid'
-    FAILED_NoEnergyTransferServiceSelected = 'FAILED_NoEnergyTransferServiceSelected'
-    FAILED_NoServiceRenegotiationSupported = 'FAILED_NoServiceRenegotiationSupported'
-    FAILED_PauseNotAllowed = 'FAILED_PauseNotAllowed'
-    FAILED_PowerDeliveryNotApplied = 'FAILED_PowerDeliveryNotApplied'
-    FAILED_PowerToleranceNotConfirmed = 'FAILED_PowerToleranceNotConfirmed'
-    FAILED_ScheduleRenegotiation = 'FAILED_ScheduleRenegotiation'
-    FAILED_ScheduleSelectionInvalid = 'FAILED_ScheduleSelectionInvalid'
-    FAILED_SequenceError = 'FAILED_SequenceError'
-    FAILED_ServiceIDInvalid = 'FAILED_ServiceIDInvalid'
-    FAILED_ServiceSelectionInvalid = 'FAILED_ServiceSelectionInvalid'
-    FAILED_SignatureError = 'FAILED_SignatureError'
-    FAILED_UnknownSession = 'FAILED_UnknownSession'
-    FAILED_WrongChargeParameter = 'FAILED_WrongChargeParameter'
-
-
-class ProcessingType(str, Enum):
-    """Values of processingType."""
-
-    Finished = 'Finished'
-    Ongoing = 'Ongoing'
-    Ongoing_WaitingForCustomerInteraction = 'Ongoing_WaitingForCustomerInteraction'
 
 
 class ElectricalChargingDeviceStatusType(str, Enum):
@@ -117,400 +118,45 @@ class IsolationStatusType(str, Enum):
     Fault = 'Fault'
 
 
-class EvseNotificationType(str, Enum):
-    """Values of evseNotificationType."""
-
-    Pause = 'Pause'
-    ExitStandby = 'ExitStandby'
-    Terminate = 'Terminate'
-    ScheduleRenegotiation = 'ScheduleRenegotiation'
-    ServiceRenegotiation = 'ServiceRenegotiation'
-    MeteringConfirmation = 'MeteringConfirmation'
-
-
 class ACDP_VehiclePositioningReqType(Model):
     """The complex type ACDP_VehiclePositioningReqType (urn:iso:std:iso:15118:-20:ACDP)."""
 
     __slots__ = ('header', 'ev_mobility_status', 'ev_positioning_support')
-    _exi_type = 0
+    __match_args__ = ('header', 'ev_mobility_status', 'ev_positioning_support')
     _exi_name = 'ACDP_VehiclePositioningReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:ACDP'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_mobility_status', 'EVMobilityStatus', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('ev_positioning_support', 'EVPositioningSupport', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'))
-    header: MessageHeaderType | None
-    ev_mobility_status: bool | None
-    ev_positioning_support: bool | None
+    _exi_required = ('header', 'ev_mobility_status', 'ev_positioning_support')
+    header: MessageHeaderType
+    ev_mobility_status: bool
+    ev_positioning_support: bool
 
-    def __init__(self, *, header: MessageHeaderType | None = None, ev_mobility_status: bool | None = None, ev_positioning_support: bool | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, ev_mobility_status: bool, ev_positioning_support: bool) -> None:
         self.header = header
         self.ev_mobility_status = ev_mobility_status
         self.ev_positioning_support = ev_positioning_support
-
-
-class MessageHeaderType(Model):
-    """The complex type MessageHeaderType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('session_id', 'time_stamp', 'signature')
-    _exi_type = 1
-    _exi_name = 'MessageHeaderType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('session_id', 'SessionID', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('time_stamp', 'TimeStamp', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('signature', 'Signature', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    session_id: bytes | None
-    time_stamp: int | None
-    signature: SignatureType | None
-
-    def __init__(self, *, session_id: bytes | None = None, time_stamp: int | None = None, signature: SignatureType | None = None) -> None:
-        self.session_id = session_id
-        self.time_stamp = time_stamp
-        self.signature = signature
-
-
-class SignatureType(Model):
-    """The complex type SignatureType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'signed_info', 'signature_value', 'key_info', 'object')
-    _exi_type = 4
-    _exi_name = 'SignatureType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('signed_info', 'SignedInfo', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('signature_value', 'SignatureValue', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('key_info', 'KeyInfo', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('object', 'Object', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    signed_info: SignedInfoType | None
-    signature_value: SignatureValueType | None
-    key_info: KeyInfoType | None
-    object: list[ObjectType]
-
-    def __init__(self, *, id_: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] | None = None) -> None:
-        self.id_ = id_
-        self.signed_info = signed_info
-        self.signature_value = signature_value
-        self.key_info = key_info
-        self.object = [] if object is None else object
-
-
-class SignedInfoType(Model):
-    """The complex type SignedInfoType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'canonicalization_method', 'signature_method', 'reference')
-    _exi_type = 5
-    _exi_name = 'SignedInfoType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('canonicalization_method', 'CanonicalizationMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('signature_method', 'SignatureMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('reference', 'Reference', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    canonicalization_method: CanonicalizationMethodType | None
-    signature_method: SignatureMethodType | None
-    reference: list[ReferenceType]
-
-    def __init__(self, *, id_: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] | None = None) -> None:
-        self.id_ = id_
-        self.canonicalization_method = canonicalization_method
-        self.signature_method = signature_method
-        self.reference = [] if reference is None else reference
-
-
-class CanonicalizationMethodType(Model):
-    """The complex type CanonicalizationMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 6
-    _exi_name = 'CanonicalizationMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class SignatureMethodType(Model):
-    """The complex type SignatureMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 7
-    _exi_name = 'SignatureMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class ReferenceType(Model):
-    """The complex type ReferenceType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'type_', 'uri', 'transforms', 'digest_method', 'digest_value')
-    _exi_type = 9
-    _exi_name = 'ReferenceType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('type_', 'Type', 0, False, ''), ('uri', 'URI', 0, False, ''), ('transforms', 'Transforms', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('digest_method', 'DigestMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('digest_value', 'DigestValue', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    type_: str | None
-    uri: str | None
-    transforms: TransformsType | None
-    digest_method: DigestMethodType | None
-    digest_value: bytes | None
-
-    def __init__(self, *, id_: str | None = None, type_: str | None = None, uri: str | None = None, transforms: TransformsType | None = None, digest_method: DigestMethodType | None = None, digest_value: bytes | None = None) -> None:
-        self.id_ = id_
-        self.type_ = type_
-        self.uri = uri
-        self.transforms = transforms
-        self.digest_method = digest_method
-        self.digest_value = digest_value
-
-
-class TransformsType(Model):
-    """The complex type TransformsType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('transform',)
-    _exi_type = 10
-    _exi_name = 'TransformsType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('transform', 'Transform', 1, True, 'http://www.w3.org/2000/09/xmldsig#'),)
-    transform: list[TransformType]
-
-    def __init__(self, *, transform: list[TransformType] | None = None) -> None:
-        self.transform = [] if transform is None else transform
-
-
-class TransformType(Model):
-    """The complex type TransformType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 11
-    _exi_name = 'TransformType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class DigestMethodType(Model):
-    """The complex type DigestMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 13
-    _exi_name = 'DigestMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class SignatureValueType(Model):
-    """The complex type SignatureValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'value')
-    _exi_type = 15
-    _exi_name = 'SignatureValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('value', '#text', 2, False, ''))
-    id_: str | None
-    value: bytes | None
-
-    def __init__(self, *, id_: str | None = None, value: bytes | None = None) -> None:
-        self.id_ = id_
-        self.value = value
-
-
-class KeyInfoType(Model):
-    """The complex type KeyInfoType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'children')
-    _exi_type = 16
-    _exi_name = 'KeyInfoType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('children', '#children', 3, True, ''))
-    id_: str | None
-    children: list[Any]
-
-    def __init__(self, *, id_: str | None = None, children: list[Any] | None = None) -> None:
-        self.id_ = id_
-        self.children = [] if children is None else children
-
-
-class KeyValueType(Model):
-    """The complex type KeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 17
-    _exi_name = 'KeyValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class DSAKeyValueType(Model):
-    """The complex type DSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('p', 'q', 'g', 'y', 'j', 'seed', 'pgen_counter')
-    _exi_type = 18
-    _exi_name = 'DSAKeyValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('p', 'P', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('q', 'Q', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('g', 'G', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('y', 'Y', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('j', 'J', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('seed', 'Seed', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('pgen_counter', 'PgenCounter', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    p: bytes | None
-    q: bytes | None
-    g: bytes | None
-    y: bytes | None
-    j: bytes | None
-    seed: bytes | None
-    pgen_counter: bytes | None
-
-    def __init__(self, *, p: bytes | None = None, q: bytes | None = None, g: bytes | None = None, y: bytes | None = None, j: bytes | None = None, seed: bytes | None = None, pgen_counter: bytes | None = None) -> None:
-        self.p = p
-        self.q = q
-        self.g = g
-        self.y = y
-        self.j = j
-        self.seed = seed
-        self.pgen_counter = pgen_counter
-
-
-class RSAKeyValueType(Model):
-    """The complex type RSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('modulus', 'exponent')
-    _exi_type = 20
-    _exi_name = 'RSAKeyValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('modulus', 'Modulus', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('exponent', 'Exponent', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    modulus: bytes | None
-    exponent: bytes | None
-
-    def __init__(self, *, modulus: bytes | None = None, exponent: bytes | None = None) -> None:
-        self.modulus = modulus
-        self.exponent = exponent
-
-
-class RetrievalMethodType(Model):
-    """The complex type RetrievalMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('type_', 'uri', 'transforms')
-    _exi_type = 21
-    _exi_name = 'RetrievalMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('type_', 'Type', 0, False, ''), ('uri', 'URI', 0, False, ''), ('transforms', 'Transforms', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    type_: str | None
-    uri: str | None
-    transforms: TransformsType | None
-
-    def __init__(self, *, type_: str | None = None, uri: str | None = None, transforms: TransformsType | None = None) -> None:
-        self.type_ = type_
-        self.uri = uri
-        self.transforms = transforms
-
-
-class X509DataType(Model):
-    """The complex type X509DataType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 22
-    _exi_name = 'X509DataType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class X509IssuerSerialType(Model):
-    """The complex type X509IssuerSerialType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('x509_issuer_name', 'x509_serial_number')
-    _exi_type = 23
-    _exi_name = 'X509IssuerSerialType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('x509_issuer_name', 'X509IssuerName', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('x509_serial_number', 'X509SerialNumber', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    x509_issuer_name: str | None
-    x509_serial_number: int | None
-
-    def __init__(self, *, x509_issuer_name: str | None = None, x509_serial_number: int | None = None) -> None:
-        self.x509_issuer_name = x509_issuer_name
-        self.x509_serial_number = x509_serial_number
-
-
-class PGPDataType(Model):
-    """The complex type PGPDataType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 26
-    _exi_name = 'PGPDataType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class SPKIDataType(Model):
-    """The complex type SPKIDataType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 27
-    _exi_name = 'SPKIDataType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class ObjectType(Model):
-    """The complex type ObjectType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('encoding', 'id_', 'mime_type', 'children')
-    _exi_type = 28
-    _exi_name = 'ObjectType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('encoding', 'Encoding', 0, False, ''), ('id_', 'Id', 0, False, ''), ('mime_type', 'MimeType', 0, False, ''), ('children', '#children', 3, True, ''))
-    encoding: str | None
-    id_: str | None
-    mime_type: str | None
-    children: list[Any]
-
-    def __init__(self, *, encoding: str | None = None, id_: str | None = None, mime_type: str | None = None, children: list[Any] | None = None) -> None:
-        self.encoding = encoding
-        self.id_ = id_
-        self.mime_type = mime_type
-        self.children = [] if children is None else children
 
 
 class ACDP_VehiclePositioningResType(Model):
     """The complex type ACDP_VehiclePositioningResType (urn:iso:std:iso:15118:-20:ACDP)."""
 
     __slots__ = ('header', 'response_code', 'evse_processing', 'evse_positioning_support', 'ev_relative_x_deviation', 'ev_relative_y_deviation', 'contact_window_xc', 'contact_window_yc', 'ev_in_charge_position')
-    _exi_type = 30
+    __match_args__ = ('header', 'response_code', 'evse_processing', 'evse_positioning_support', 'ev_relative_x_deviation', 'ev_relative_y_deviation', 'contact_window_xc', 'contact_window_yc', 'ev_in_charge_position')
     _exi_name = 'ACDP_VehiclePositioningResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:ACDP'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_processing', 'EVSEProcessing', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('evse_positioning_support', 'EVSEPositioningSupport', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('ev_relative_x_deviation', 'EVRelativeXDeviation', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('ev_relative_y_deviation', 'EVRelativeYDeviation', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('contact_window_xc', 'ContactWindowXc', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('contact_window_yc', 'ContactWindowYc', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('ev_in_charge_position', 'EVInChargePosition', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-    evse_processing: ProcessingType | None
-    evse_positioning_support: bool | None
-    ev_relative_x_deviation: int | None
-    ev_relative_y_deviation: int | None
-    contact_window_xc: int | None
-    contact_window_yc: int | None
-    ev_in_charge_position: bool | None
+    _exi_required = ('header', 'response_code', 'evse_processing', 'evse_positioning_support', 'ev_relative_x_deviation', 'ev_relative_y_deviation', 'contact_window_xc', 'contact_window_yc', 'ev_in_charge_position')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
+    evse_processing: ProcessingType
+    evse_positioning_support: bool
+    ev_relative_x_deviation: int
+    ev_relative_y_deviation: int
+    contact_window_xc: int
+    contact_window_yc: int
+    ev_in_charge_position: bool
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_processing: ProcessingType | None = None, evse_positioning_support: bool | None = None, ev_relative_x_deviation: int | None = None, ev_relative_y_deviation: int | None = None, contact_window_xc: int | None = None, contact_window_yc: int | None = None, ev_in_charge_position: bool | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, evse_processing: ProcessingType, evse_positioning_support: bool, ev_relative_x_deviation: int, ev_relative_y_deviation: int, contact_window_xc: int, contact_window_yc: int, ev_in_charge_position: bool) -> None:
         self.header = header
         self.response_code = response_code
         self.evse_processing = evse_processing
@@ -526,14 +172,15 @@ class ACDP_ConnectReqType(Model):
     """The complex type ACDP_ConnectReqType (urn:iso:std:iso:15118:-20:ACDP)."""
 
     __slots__ = ('header', 'ev_electrical_charging_device_status')
-    _exi_type = 34
+    __match_args__ = ('header', 'ev_electrical_charging_device_status')
     _exi_name = 'ACDP_ConnectReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:ACDP'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_electrical_charging_device_status', 'EVElectricalChargingDeviceStatus', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'))
-    header: MessageHeaderType | None
-    ev_electrical_charging_device_status: ElectricalChargingDeviceStatusType | None
+    _exi_required = ('header', 'ev_electrical_charging_device_status')
+    header: MessageHeaderType
+    ev_electrical_charging_device_status: ElectricalChargingDeviceStatusType
 
-    def __init__(self, *, header: MessageHeaderType | None = None, ev_electrical_charging_device_status: ElectricalChargingDeviceStatusType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, ev_electrical_charging_device_status: ElectricalChargingDeviceStatusType) -> None:
         self.header = header
         self.ev_electrical_charging_device_status = ev_electrical_charging_device_status
 
@@ -542,17 +189,18 @@ class ACDP_ConnectResType(Model):
     """The complex type ACDP_ConnectResType (urn:iso:std:iso:15118:-20:ACDP)."""
 
     __slots__ = ('header', 'response_code', 'evse_processing', 'evse_electrical_charging_device_status', 'evse_mechanical_charging_device_status')
-    _exi_type = 36
+    __match_args__ = ('header', 'response_code', 'evse_processing', 'evse_electrical_charging_device_status', 'evse_mechanical_charging_device_status')
     _exi_name = 'ACDP_ConnectResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:ACDP'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_processing', 'EVSEProcessing', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('evse_electrical_charging_device_status', 'EVSEElectricalChargingDeviceStatus', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('evse_mechanical_charging_device_status', 'EVSEMechanicalChargingDeviceStatus', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-    evse_processing: ProcessingType | None
-    evse_electrical_charging_device_status: ElectricalChargingDeviceStatusType | None
-    evse_mechanical_charging_device_status: MechanicalChargingDeviceStatusType | None
+    _exi_required = ('header', 'response_code', 'evse_processing', 'evse_electrical_charging_device_status', 'evse_mechanical_charging_device_status')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
+    evse_processing: ProcessingType
+    evse_electrical_charging_device_status: ElectricalChargingDeviceStatusType
+    evse_mechanical_charging_device_status: MechanicalChargingDeviceStatusType
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_processing: ProcessingType | None = None, evse_electrical_charging_device_status: ElectricalChargingDeviceStatusType | None = None, evse_mechanical_charging_device_status: MechanicalChargingDeviceStatusType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, evse_processing: ProcessingType, evse_electrical_charging_device_status: ElectricalChargingDeviceStatusType, evse_mechanical_charging_device_status: MechanicalChargingDeviceStatusType) -> None:
         self.header = header
         self.response_code = response_code
         self.evse_processing = evse_processing
@@ -564,14 +212,15 @@ class ACDP_SystemStatusReqType(Model):
     """The complex type ACDP_SystemStatusReqType (urn:iso:std:iso:15118:-20:ACDP)."""
 
     __slots__ = ('header', 'ev_technical_status')
-    _exi_type = 38
+    __match_args__ = ('header', 'ev_technical_status')
     _exi_name = 'ACDP_SystemStatusReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:ACDP'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_technical_status', 'EVTechnicalStatus', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'))
-    header: MessageHeaderType | None
-    ev_technical_status: EVTechnicalStatusType | None
+    _exi_required = ('header', 'ev_technical_status')
+    header: MessageHeaderType
+    ev_technical_status: EVTechnicalStatusType
 
-    def __init__(self, *, header: MessageHeaderType | None = None, ev_technical_status: EVTechnicalStatusType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, ev_technical_status: EVTechnicalStatusType) -> None:
         self.header = header
         self.ev_technical_status = ev_technical_status
 
@@ -579,68 +228,54 @@ class ACDP_SystemStatusReqType(Model):
 class EVTechnicalStatusType(Model):
     """The complex type EVTechnicalStatusType (urn:iso:std:iso:15118:-20:ACDP)."""
 
-    __slots__ = ('ev_ready_to_charge', 'ev_immobilization_request', 'ev_immobilized', 'evwlan_strength', 'evcp_status', 'evsoc', 'ev_error_code', 'ev_timeout')
-    _exi_type = 39
+    __slots__ = ('ev_ready_to_charge', 'ev_immobilization_request', 'ev_immobilized', 'evwlan_strength', 'evcp_status', 'ev_soc', 'ev_error_code', 'ev_timeout')
+    __match_args__ = ('ev_ready_to_charge', 'ev_immobilization_request', 'ev_immobilized', 'evwlan_strength', 'evcp_status', 'ev_soc', 'ev_error_code', 'ev_timeout')
     _exi_name = 'EVTechnicalStatusType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:ACDP'
-    _exi_members = (('ev_ready_to_charge', 'EVReadyToCharge', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('ev_immobilization_request', 'EVImmobilizationRequest', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('ev_immobilized', 'EVImmobilized', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('evwlan_strength', 'EVWLANStrength', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('evcp_status', 'EVCPStatus', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('evsoc', 'EVSOC', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('ev_error_code', 'EVErrorCode', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('ev_timeout', 'EVTimeout', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'))
-    ev_ready_to_charge: bool | None
-    ev_immobilization_request: bool | None
+    _exi_members = (('ev_ready_to_charge', 'EVReadyToCharge', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('ev_immobilization_request', 'EVImmobilizationRequest', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('ev_immobilized', 'EVImmobilized', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('evwlan_strength', 'EVWLANStrength', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('evcp_status', 'EVCPStatus', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('ev_soc', 'EVSOC', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('ev_error_code', 'EVErrorCode', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('ev_timeout', 'EVTimeout', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'))
+    _exi_required = ('ev_ready_to_charge', 'ev_immobilization_request')
+    ev_ready_to_charge: bool
+    ev_immobilization_request: bool
     ev_immobilized: bool | None
     evwlan_strength: RationalNumberType | None
     evcp_status: CpStatusType | None
-    evsoc: int | None
+    ev_soc: int | None
     ev_error_code: ErrorCodeType | None
     ev_timeout: bool | None
 
-    def __init__(self, *, ev_ready_to_charge: bool | None = None, ev_immobilization_request: bool | None = None, ev_immobilized: bool | None = None, evwlan_strength: RationalNumberType | None = None, evcp_status: CpStatusType | None = None, evsoc: int | None = None, ev_error_code: ErrorCodeType | None = None, ev_timeout: bool | None = None) -> None:
+    def __init__(self, *, ev_ready_to_charge: bool, ev_immobilization_request: bool, ev_immobilized: bool | None = None, evwlan_strength: RationalNumberType | None = None, evcp_status: CpStatusType | None = None, ev_soc: int | None = None, ev_error_code: ErrorCodeType | None = None, ev_timeout: bool | None = None) -> None:
         self.ev_ready_to_charge = ev_ready_to_charge
         self.ev_immobilization_request = ev_immobilization_request
         self.ev_immobilized = ev_immobilized
         self.evwlan_strength = evwlan_strength
         self.evcp_status = evcp_status
-        self.evsoc = evsoc
+        self.ev_soc = ev_soc
         self.ev_error_code = ev_error_code
         self.ev_timeout = ev_timeout
-
-
-class RationalNumberType(Model):
-    """The complex type RationalNumberType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('exponent', 'value')
-    _exi_type = 40
-    _exi_name = 'RationalNumberType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('exponent', 'Exponent', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('value', 'Value', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    exponent: int | None
-    value: int | None
-
-    def __init__(self, *, exponent: int | None = None, value: int | None = None) -> None:
-        self.exponent = exponent
-        self.value = value
 
 
 class ACDP_SystemStatusResType(Model):
     """The complex type ACDP_SystemStatusResType (urn:iso:std:iso:15118:-20:ACDP)."""
 
     __slots__ = ('header', 'response_code', 'evse_mechanical_charging_device_status', 'evse_ready_to_charge', 'evse_isolation_status', 'evse_disabled', 'evse_utility_interrupt_event', 'evse_emergency_shutdown', 'evse_malfunction', 'ev_in_charge_position', 'ev_association_status')
-    _exi_type = 45
+    __match_args__ = ('header', 'response_code', 'evse_mechanical_charging_device_status', 'evse_ready_to_charge', 'evse_isolation_status', 'evse_disabled', 'evse_utility_interrupt_event', 'evse_emergency_shutdown', 'evse_malfunction', 'ev_in_charge_position', 'ev_association_status')
     _exi_name = 'ACDP_SystemStatusResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:ACDP'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_mechanical_charging_device_status', 'EVSEMechanicalChargingDeviceStatus', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('evse_ready_to_charge', 'EVSEReadyToCharge', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('evse_isolation_status', 'EVSEIsolationStatus', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('evse_disabled', 'EVSEDisabled', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('evse_utility_interrupt_event', 'EVSEUtilityInterruptEvent', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('evse_emergency_shutdown', 'EVSEEmergencyShutdown', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('evse_malfunction', 'EVSEMalfunction', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('ev_in_charge_position', 'EVInChargePosition', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'), ('ev_association_status', 'EVAssociationStatus', 1, False, 'urn:iso:std:iso:15118:-20:ACDP'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-    evse_mechanical_charging_device_status: MechanicalChargingDeviceStatusType | None
-    evse_ready_to_charge: bool | None
-    evse_isolation_status: IsolationStatusType | None
-    evse_disabled: bool | None
-    evse_utility_interrupt_event: bool | None
-    evse_emergency_shutdown: bool | None
-    evse_malfunction: bool | None
-    ev_in_charge_position: bool | None
-    ev_association_status: bool | None
+    _exi_required = ('header', 'response_code', 'evse_mechanical_charging_device_status', 'evse_ready_to_charge', 'evse_isolation_status', 'evse_disabled', 'evse_utility_interrupt_event', 'evse_emergency_shutdown', 'evse_malfunction', 'ev_in_charge_position', 'ev_association_status')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
+    evse_mechanical_charging_device_status: MechanicalChargingDeviceStatusType
+    evse_ready_to_charge: bool
+    evse_isolation_status: IsolationStatusType
+    evse_disabled: bool
+    evse_utility_interrupt_event: bool
+    evse_emergency_shutdown: bool
+    evse_malfunction: bool
+    ev_in_charge_position: bool
+    ev_association_status: bool
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_mechanical_charging_device_status: MechanicalChargingDeviceStatusType | None = None, evse_ready_to_charge: bool | None = None, evse_isolation_status: IsolationStatusType | None = None, evse_disabled: bool | None = None, evse_utility_interrupt_event: bool | None = None, evse_emergency_shutdown: bool | None = None, evse_malfunction: bool | None = None, ev_in_charge_position: bool | None = None, ev_association_status: bool | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, evse_mechanical_charging_device_status: MechanicalChargingDeviceStatusType, evse_ready_to_charge: bool, evse_isolation_status: IsolationStatusType, evse_disabled: bool, evse_utility_interrupt_event: bool, evse_emergency_shutdown: bool, evse_malfunction: bool, ev_in_charge_position: bool, ev_association_status: bool) -> None:
         self.header = header
         self.response_code = response_code
         self.evse_mechanical_charging_device_status = evse_mechanical_charging_device_status
@@ -654,481 +289,71 @@ class ACDP_SystemStatusResType(Model):
         self.ev_association_status = ev_association_status
 
 
-class CLReqControlModeType(Model):
-    """The complex type CLReqControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ()
-    _exi_type = 47
-    _exi_name = 'CLReqControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = ()
-
-
-class CLResControlModeType(Model):
-    """The complex type CLResControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ()
-    _exi_type = 48
-    _exi_name = 'CLResControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = ()
-
-
-class ManifestType(Model):
-    """The complex type ManifestType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'reference')
-    _exi_type = 49
-    _exi_name = 'ManifestType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('reference', 'Reference', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    reference: list[ReferenceType]
-
-    def __init__(self, *, id_: str | None = None, reference: list[ReferenceType] | None = None) -> None:
-        self.id_ = id_
-        self.reference = [] if reference is None else reference
-
-
-class SignaturePropertiesType(Model):
-    """The complex type SignaturePropertiesType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'signature_property')
-    _exi_type = 50
-    _exi_name = 'SignaturePropertiesType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('signature_property', 'SignatureProperty', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    signature_property: list[SignaturePropertyType]
-
-    def __init__(self, *, id_: str | None = None, signature_property: list[SignaturePropertyType] | None = None) -> None:
-        self.id_ = id_
-        self.signature_property = [] if signature_property is None else signature_property
-
-
-class SignaturePropertyType(Model):
-    """The complex type SignaturePropertyType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'target', 'children')
-    _exi_type = 51
-    _exi_name = 'SignaturePropertyType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('target', 'Target', 0, False, ''), ('children', '#children', 3, True, ''))
-    id_: str | None
-    target: str | None
-    children: list[Any]
-
-    def __init__(self, *, id_: str | None = None, target: str | None = None, children: list[Any] | None = None) -> None:
-        self.id_ = id_
-        self.target = target
-        self.children = [] if children is None else children
-
-
-class anyType(Model):
-    """The complex type anyType (http://www.w3.org/2001/XMLSchema)."""
-
-    __slots__ = ('children',)
-    _exi_type = 52
-    _exi_name = 'anyType'
-    _exi_namespace = 'http://www.w3.org/2001/XMLSchema'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class V2GMessageType(Model):
-    """The complex type V2GMessageType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header',)
-    _exi_type = 53
-    _exi_name = 'V2GMessageType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'),)
-    header: MessageHeaderType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None) -> None:
-        self.header = header
-
-
-class V2GRequestType(Model):
-    """The complex type V2GRequestType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header',)
-    _exi_type = 54
-    _exi_name = 'V2GRequestType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'),)
-    header: MessageHeaderType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None) -> None:
-        self.header = header
-
-
-class V2GResponseType(Model):
-    """The complex type V2GResponseType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header', 'response_code')
-    _exi_type = 55
-    _exi_name = 'V2GResponseType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None) -> None:
-        self.header = header
-        self.response_code = response_code
-
-
-class ChargeParameterDiscoveryReqType(Model):
-    """The complex type ChargeParameterDiscoveryReqType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header',)
-    _exi_type = 56
-    _exi_name = 'ChargeParameterDiscoveryReqType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'),)
-    header: MessageHeaderType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None) -> None:
-        self.header = header
-
-
-class ChargeParameterDiscoveryResType(Model):
-    """The complex type ChargeParameterDiscoveryResType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header', 'response_code')
-    _exi_type = 57
-    _exi_name = 'ChargeParameterDiscoveryResType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None) -> None:
-        self.header = header
-        self.response_code = response_code
-
-
-class ChargeLoopReqType(Model):
-    """The complex type ChargeLoopReqType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header', 'display_parameters', 'meter_info_requested')
-    _exi_type = 58
-    _exi_name = 'ChargeLoopReqType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('display_parameters', 'DisplayParameters', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_info_requested', 'MeterInfoRequested', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    header: MessageHeaderType | None
-    display_parameters: DisplayParametersType | None
-    meter_info_requested: bool | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None, display_parameters: DisplayParametersType | None = None, meter_info_requested: bool | None = None) -> None:
-        self.header = header
-        self.display_parameters = display_parameters
-        self.meter_info_requested = meter_info_requested
-
-
-class DisplayParametersType(Model):
-    """The complex type DisplayParametersType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('present_soc', 'minimum_soc', 'target_soc', 'maximum_soc', 'remaining_time_to_minimum_soc', 'remaining_time_to_target_soc', 'remaining_time_to_maximum_soc', 'charging_complete', 'battery_energy_capacity', 'inlet_hot')
-    _exi_type = 59
-    _exi_name = 'DisplayParametersType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('present_soc', 'PresentSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('minimum_soc', 'MinimumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('target_soc', 'TargetSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('maximum_soc', 'MaximumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('remaining_time_to_minimum_soc', 'RemainingTimeToMinimumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('remaining_time_to_target_soc', 'RemainingTimeToTargetSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('remaining_time_to_maximum_soc', 'RemainingTimeToMaximumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('charging_complete', 'ChargingComplete', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('battery_energy_capacity', 'BatteryEnergyCapacity', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('inlet_hot', 'InletHot', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    present_soc: int | None
-    minimum_soc: int | None
-    target_soc: int | None
-    maximum_soc: int | None
-    remaining_time_to_minimum_soc: int | None
-    remaining_time_to_target_soc: int | None
-    remaining_time_to_maximum_soc: int | None
-    charging_complete: bool | None
-    battery_energy_capacity: RationalNumberType | None
-    inlet_hot: bool | None
-
-    def __init__(self, *, present_soc: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, maximum_soc: int | None = None, remaining_time_to_minimum_soc: int | None = None, remaining_time_to_target_soc: int | None = None, remaining_time_to_maximum_soc: int | None = None, charging_complete: bool | None = None, battery_energy_capacity: RationalNumberType | None = None, inlet_hot: bool | None = None) -> None:
-        self.present_soc = present_soc
-        self.minimum_soc = minimum_soc
-        self.target_soc = target_soc
-        self.maximum_soc = maximum_soc
-        self.remaining_time_to_minimum_soc = remaining_time_to_minimum_soc
-        self.remaining_time_to_target_soc = remaining_time_to_target_soc
-        self.remaining_time_to_maximum_soc = remaining_time_to_maximum_soc
-        self.charging_complete = charging_complete
-        self.battery_energy_capacity = battery_energy_capacity
-        self.inlet_hot = inlet_hot
-
-
-class ChargeLoopResType(Model):
-    """The complex type ChargeLoopResType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header', 'response_code', 'evse_status', 'meter_info', 'receipt')
-    _exi_type = 61
-    _exi_name = 'ChargeLoopResType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_status', 'EVSEStatus', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_info', 'MeterInfo', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('receipt', 'Receipt', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-    evse_status: EVSEStatusType | None
-    meter_info: MeterInfoType | None
-    receipt: ReceiptType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_status: EVSEStatusType | None = None, meter_info: MeterInfoType | None = None, receipt: ReceiptType | None = None) -> None:
-        self.header = header
-        self.response_code = response_code
-        self.evse_status = evse_status
-        self.meter_info = meter_info
-        self.receipt = receipt
-
-
-class EVSEStatusType(Model):
-    """The complex type EVSEStatusType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('notification_max_delay', 'evse_notification')
-    _exi_type = 62
-    _exi_name = 'EVSEStatusType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('notification_max_delay', 'NotificationMaxDelay', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_notification', 'EVSENotification', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    notification_max_delay: int | None
-    evse_notification: EvseNotificationType | None
-
-    def __init__(self, *, notification_max_delay: int | None = None, evse_notification: EvseNotificationType | None = None) -> None:
-        self.notification_max_delay = notification_max_delay
-        self.evse_notification = evse_notification
-
-
-class MeterInfoType(Model):
-    """The complex type MeterInfoType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('meter_id', 'charged_energy_reading_wh', 'bpt_discharged_energy_reading_wh', 'capacitive_energy_reading_va_rh', 'bpt_inductive_energy_reading_va_rh', 'meter_signature', 'meter_status', 'meter_timestamp')
-    _exi_type = 65
-    _exi_name = 'MeterInfoType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('meter_id', 'MeterID', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('charged_energy_reading_wh', 'ChargedEnergyReadingWh', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('bpt_discharged_energy_reading_wh', 'BPT_DischargedEnergyReadingWh', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('capacitive_energy_reading_va_rh', 'CapacitiveEnergyReadingVARh', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('bpt_inductive_energy_reading_va_rh', 'BPT_InductiveEnergyReadingVARh', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_signature', 'MeterSignature', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_status', 'MeterStatus', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_timestamp', 'MeterTimestamp', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    meter_id: str | None
-    charged_energy_reading_wh: int | None
-    bpt_discharged_energy_reading_wh: int | None
-    capacitive_energy_reading_va_rh: int | None
-    bpt_inductive_energy_reading_va_rh: int | None
-    meter_signature: bytes | None
-    meter_status: int | None
-    meter_timestamp: int | None
-
-    def __init__(self, *, meter_id: str | None = None, charged_energy_reading_wh: int | None = None, bpt_discharged_energy_reading_wh: int | None = None, capacitive_energy_reading_va_rh: int | None = None, bpt_inductive_energy_reading_va_rh: int | None = None, meter_signature: bytes | None = None, meter_status: int | None = None, meter_timestamp: int | None = None) -> None:
-        self.meter_id = meter_id
-        self.charged_energy_reading_wh = charged_energy_reading_wh
-        self.bpt_discharged_energy_reading_wh = bpt_discharged_energy_reading_wh
-        self.capacitive_energy_reading_va_rh = capacitive_energy_reading_va_rh
-        self.bpt_inductive_energy_reading_va_rh = bpt_inductive_energy_reading_va_rh
-        self.meter_signature = meter_signature
-        self.meter_status = meter_status
-        self.meter_timestamp = meter_timestamp
-
-
-class ReceiptType(Model):
-    """The complex type ReceiptType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('time_anchor', 'energy_costs', 'occupancy_costs', 'additional_services_costs', 'overstay_costs', 'tax_costs')
-    _exi_type = 68
-    _exi_name = 'ReceiptType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('time_anchor', 'TimeAnchor', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('energy_costs', 'EnergyCosts', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('occupancy_costs', 'OccupancyCosts', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('additional_services_costs', 'AdditionalServicesCosts', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('overstay_costs', 'OverstayCosts', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('tax_costs', 'TaxCosts', 1, True, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    time_anchor: int | None
-    energy_costs: DetailedCostType | None
-    occupancy_costs: DetailedCostType | None
-    additional_services_costs: DetailedCostType | None
-    overstay_costs: DetailedCostType | None
-    tax_costs: list[DetailedTaxType]
-
-    def __init__(self, *, time_anchor: int | None = None, energy_costs: DetailedCostType | None = None, occupancy_costs: DetailedCostType | None = None, additional_services_costs: DetailedCostType | None = None, overstay_costs: DetailedCostType | None = None, tax_costs: list[DetailedTaxType] | None = None) -> None:
-        self.time_anchor = time_anchor
-        self.energy_costs = energy_costs
-        self.occupancy_costs = occupancy_costs
-        self.additional_services_costs = additional_services_costs
-        self.overstay_costs = overstay_costs
-        self.tax_costs = [] if tax_costs is None else tax_costs
-
-
-class DetailedCostType(Model):
-    """The complex type DetailedCostType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('amount', 'cost_per_unit')
-    _exi_type = 69
-    _exi_name = 'DetailedCostType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('amount', 'Amount', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('cost_per_unit', 'CostPerUnit', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    amount: RationalNumberType | None
-    cost_per_unit: RationalNumberType | None
-
-    def __init__(self, *, amount: RationalNumberType | None = None, cost_per_unit: RationalNumberType | None = None) -> None:
-        self.amount = amount
-        self.cost_per_unit = cost_per_unit
-
-
-class DetailedTaxType(Model):
-    """The complex type DetailedTaxType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('tax_rule_id', 'amount')
-    _exi_type = 70
-    _exi_name = 'DetailedTaxType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('tax_rule_id', 'TaxRuleID', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('amount', 'Amount', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    tax_rule_id: int | None
-    amount: RationalNumberType | None
-
-    def __init__(self, *, tax_rule_id: int | None = None, amount: RationalNumberType | None = None) -> None:
-        self.tax_rule_id = tax_rule_id
-        self.amount = amount
-
-
-class Scheduled_CLReqControlModeType(Model):
-    """The complex type Scheduled_CLReqControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request')
-    _exi_type = 72
-    _exi_name = 'Scheduled_CLReqControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('ev_target_energy_request', 'EVTargetEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_maximum_energy_request', 'EVMaximumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_minimum_energy_request', 'EVMinimumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    ev_target_energy_request: RationalNumberType | None
-    ev_maximum_energy_request: RationalNumberType | None
-    ev_minimum_energy_request: RationalNumberType | None
-
-    def __init__(self, *, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None) -> None:
-        self.ev_target_energy_request = ev_target_energy_request
-        self.ev_maximum_energy_request = ev_maximum_energy_request
-        self.ev_minimum_energy_request = ev_minimum_energy_request
-
-
-class Scheduled_CLResControlModeType(Model):
-    """The complex type Scheduled_CLResControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ()
-    _exi_type = 73
-    _exi_name = 'Scheduled_CLResControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = ()
-
-
-class Dynamic_CLReqControlModeType(Model):
-    """The complex type Dynamic_CLReqControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request')
-    _exi_type = 74
-    _exi_name = 'Dynamic_CLReqControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('departure_time', 'DepartureTime', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_target_energy_request', 'EVTargetEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_maximum_energy_request', 'EVMaximumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_minimum_energy_request', 'EVMinimumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    departure_time: int | None
-    ev_target_energy_request: RationalNumberType | None
-    ev_maximum_energy_request: RationalNumberType | None
-    ev_minimum_energy_request: RationalNumberType | None
-
-    def __init__(self, *, departure_time: int | None = None, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None) -> None:
-        self.departure_time = departure_time
-        self.ev_target_energy_request = ev_target_energy_request
-        self.ev_maximum_energy_request = ev_maximum_energy_request
-        self.ev_minimum_energy_request = ev_minimum_energy_request
-
-
-class Dynamic_CLResControlModeType(Model):
-    """The complex type Dynamic_CLResControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('departure_time', 'minimum_soc', 'target_soc', 'ack_max_delay')
-    _exi_type = 75
-    _exi_name = 'Dynamic_CLResControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('departure_time', 'DepartureTime', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('minimum_soc', 'MinimumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('target_soc', 'TargetSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ack_max_delay', 'AckMaxDelay', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    departure_time: int | None
-    minimum_soc: int | None
-    target_soc: int | None
-    ack_max_delay: int | None
-
-    def __init__(self, *, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, ack_max_delay: int | None = None) -> None:
-        self.departure_time = departure_time
-        self.minimum_soc = minimum_soc
-        self.target_soc = target_soc
-        self.ack_max_delay = ack_max_delay
-
-
-class ListOfRootCertificateIDsType(Model):
-    """The complex type ListOfRootCertificateIDsType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('root_certificate_id',)
-    _exi_type = 79
-    _exi_name = 'ListOfRootCertificateIDsType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('root_certificate_id', 'RootCertificateID', 1, True, 'urn:iso:std:iso:15118:-20:CommonTypes'),)
-    root_certificate_id: list[X509IssuerSerialType]
-
-    def __init__(self, *, root_certificate_id: list[X509IssuerSerialType] | None = None) -> None:
-        self.root_certificate_id = [] if root_certificate_id is None else root_certificate_id
-
-
-CLASSES: dict[int, type[Model]] = {
-    0: ACDP_VehiclePositioningReqType,
-    1: MessageHeaderType,
-    4: SignatureType,
-    5: SignedInfoType,
-    6: CanonicalizationMethodType,
-    7: SignatureMethodType,
-    9: ReferenceType,
-    10: TransformsType,
-    11: TransformType,
-    13: DigestMethodType,
-    15: SignatureValueType,
-    16: KeyInfoType,
-    17: KeyValueType,
-    18: DSAKeyValueType,
-    20: RSAKeyValueType,
-    21: RetrievalMethodType,
-    22: X509DataType,
-    23: X509IssuerSerialType,
-    26: PGPDataType,
-    27: SPKIDataType,
-    28: ObjectType,
-    30: ACDP_VehiclePositioningResType,
-    34: ACDP_ConnectReqType,
-    36: ACDP_ConnectResType,
-    38: ACDP_SystemStatusReqType,
-    39: EVTechnicalStatusType,
-    40: RationalNumberType,
-    45: ACDP_SystemStatusResType,
-    47: CLReqControlModeType,
-    48: CLResControlModeType,
-    49: ManifestType,
-    50: SignaturePropertiesType,
-    51: SignaturePropertyType,
-    52: anyType,
-    53: V2GMessageType,
-    54: V2GRequestType,
-    55: V2GResponseType,
-    56: ChargeParameterDiscoveryReqType,
-    57: ChargeParameterDiscoveryResType,
-    58: ChargeLoopReqType,
-    59: DisplayParametersType,
-    61: ChargeLoopResType,
-    62: EVSEStatusType,
-    65: MeterInfoType,
-    68: ReceiptType,
-    69: DetailedCostType,
-    70: DetailedTaxType,
-    72: Scheduled_CLReqControlModeType,
-    73: Scheduled_CLResControlModeType,
-    74: Dynamic_CLReqControlModeType,
-    75: Dynamic_CLResControlModeType,
-    79: ListOfRootCertificateIDsType,
+# every complex type and string enumeration of this protocol's grammar, by
+# (namespace, XSD name): what the codec binds its compiled types to
+CLASSES: dict[tuple[str, str], type[Model]] = {
+    ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_VehiclePositioningReqType'): ACDP_VehiclePositioningReqType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MessageHeaderType'): MessageHeaderType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureType'): SignatureType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfoType'): SignedInfoType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethodType'): CanonicalizationMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethodType'): SignatureMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'ReferenceType'): ReferenceType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformsType'): TransformsType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformType'): TransformType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethodType'): DigestMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValueType'): SignatureValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfoType'): KeyInfoType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyValueType'): KeyValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValueType'): DSAKeyValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValueType'): RSAKeyValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethodType'): RetrievalMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509DataType'): X509DataType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerialType'): X509IssuerSerialType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPDataType'): PGPDataType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKIDataType'): SPKIDataType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'ObjectType'): ObjectType,
+    ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_VehiclePositioningResType'): ACDP_VehiclePositioningResType,
+    ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_ConnectReqType'): ACDP_ConnectReqType,
+    ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_ConnectResType'): ACDP_ConnectResType,
+    ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_SystemStatusReqType'): ACDP_SystemStatusReqType,
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVTechnicalStatusType'): EVTechnicalStatusType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RationalNumberType'): RationalNumberType,
+    ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_SystemStatusResType'): ACDP_SystemStatusResType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLReqControlModeType'): CLReqControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLResControlModeType'): CLResControlModeType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'ManifestType'): ManifestType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertiesType'): SignaturePropertiesType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertyType'): SignaturePropertyType,
+    ('http://www.w3.org/2001/XMLSchema', 'anyType'): anyType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GMessageType'): V2GMessageType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GRequestType'): V2GRequestType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GResponseType'): V2GResponseType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeParameterDiscoveryReqType'): ChargeParameterDiscoveryReqType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeParameterDiscoveryResType'): ChargeParameterDiscoveryResType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeLoopReqType'): ChargeLoopReqType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParametersType'): DisplayParametersType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeLoopResType'): ChargeLoopResType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatusType'): EVSEStatusType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoType'): MeterInfoType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ReceiptType'): ReceiptType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DetailedCostType'): DetailedCostType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DetailedTaxType'): DetailedTaxType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Scheduled_CLReqControlModeType'): Scheduled_CLReqControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Scheduled_CLResControlModeType'): Scheduled_CLResControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Dynamic_CLReqControlModeType'): Dynamic_CLReqControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Dynamic_CLResControlModeType'): Dynamic_CLResControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ListOfRootCertificateIDsType'): ListOfRootCertificateIDsType,
 }
-ENUMS: dict[int, type[Enum]] = {
-    12: ResponseCodeType,
-    13: ProcessingType,
-    15: ElectricalChargingDeviceStatusType,
-    16: MechanicalChargingDeviceStatusType,
-    18: CpStatusType,
-    20: ErrorCodeType,
-    21: IsolationStatusType,
-    24: EvseNotificationType,
+ENUMS: dict[tuple[str, str], type[Enum]] = {
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'): ResponseCodeType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType'): ProcessingType,
+    ('urn:iso:std:iso:15118:-20:ACDP', 'electricalChargingDeviceStatusType'): ElectricalChargingDeviceStatusType,
+    ('urn:iso:std:iso:15118:-20:ACDP', 'mechanicalChargingDeviceStatusType'): MechanicalChargingDeviceStatusType,
+    ('urn:iso:std:iso:15118:-20:ACDP', 'cpStatusType'): CpStatusType,
+    ('urn:iso:std:iso:15118:-20:ACDP', 'errorCodeType'): ErrorCodeType,
+    ('urn:iso:std:iso:15118:-20:ACDP', 'isolationStatusType'): IsolationStatusType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'evseNotificationType'): EvseNotificationType,
 }
 GLOBAL_ELEMENTS: dict[str, type[Model]] = {
     '{urn:iso:std:iso:15118:-20:ACDP}ACDP_VehiclePositioningReq': ACDP_VehiclePositioningReqType,

@@ -5,57 +5,66 @@ from __future__ import annotations
 
 from decimal import Decimal  # noqa: F401
 from enum import Enum
-from typing import Any  # noqa: F401
+from typing import Any, overload  # noqa: F401
 
 from exi_codec.model import Model
+from iso15118.messages.iso20_types import (  # noqa: F401
+    CLReqControlModeType as CLReqControlModeType,
+    CLResControlModeType as CLResControlModeType,
+    ChargeLoopReqType as ChargeLoopReqType,
+    ChargeLoopResType as ChargeLoopResType,
+    ChargeParameterDiscoveryReqType as ChargeParameterDiscoveryReqType,
+    ChargeParameterDiscoveryResType as ChargeParameterDiscoveryResType,
+    DetailedCostType as DetailedCostType,
+    DetailedTaxType as DetailedTaxType,
+    DisplayParametersType as DisplayParametersType,
+    Dynamic_CLReqControlModeType as Dynamic_CLReqControlModeType,
+    Dynamic_CLResControlModeType as Dynamic_CLResControlModeType,
+    EVSEStatusType as EVSEStatusType,
+    EvseNotificationType as EvseNotificationType,
+    ListOfRootCertificateIDsType as ListOfRootCertificateIDsType,
+    MessageHeaderType as MessageHeaderType,
+    MeterInfoType as MeterInfoType,
+    ProcessingType as ProcessingType,
+    RationalNumberType as RationalNumberType,
+    ReceiptType as ReceiptType,
+    ResponseCodeType as ResponseCodeType,
+    Scheduled_CLReqControlModeType as Scheduled_CLReqControlModeType,
+    Scheduled_CLResControlModeType as Scheduled_CLResControlModeType,
+    V2GMessageType as V2GMessageType,
+    V2GRequestType as V2GRequestType,
+    V2GResponseType as V2GResponseType,
+)
+from iso15118.messages.xmldsig import (  # noqa: F401
+    CanonicalizationMethodType as CanonicalizationMethodType,
+    DSAKeyValueType as DSAKeyValueType,
+    DigestMethodType as DigestMethodType,
+    KeyInfoType as KeyInfoType,
+    KeyValueType as KeyValueType,
+    ManifestType as ManifestType,
+    ObjectType as ObjectType,
+    PGPDataType as PGPDataType,
+    RSAKeyValueType as RSAKeyValueType,
+    ReferenceType as ReferenceType,
+    RetrievalMethodType as RetrievalMethodType,
+    SPKIDataType as SPKIDataType,
+    SignatureMethodType as SignatureMethodType,
+    SignaturePropertiesType as SignaturePropertiesType,
+    SignaturePropertyType as SignaturePropertyType,
+    SignatureType as SignatureType,
+    SignatureValueType as SignatureValueType,
+    SignedInfoType as SignedInfoType,
+    TransformType as TransformType,
+    TransformsType as TransformsType,
+    X509DataType as X509DataType,
+    X509IssuerSerialType as X509IssuerSerialType,
+)
+from iso15118.messages.xsd import (  # noqa: F401
+    anyType as anyType,
+)
 
 XSD = 'iso15118_20/V2G_CI_CommonMessages.xsd'
 XSD_SHA256 = '5cd9390e1fbc7eb4ef289cd21cc973012b8ce2c07927216380a58bc16326348b'
-
-
-class ResponseCodeType(str, Enum):
-    """Values of responseCodeType."""
-
-    OK = 'OK'
-    OK_CertificateExpiresSoon = 'OK_CertificateExpiresSoon'
-    OK_NewSessionEstablished = 'OK_NewSessionEstablished'
-    OK_OldSessionJoined = 'OK_OldSessionJoined'
-    OK_PowerToleranceConfirmed = 'OK_PowerToleranceConfirmed'
-    WARNING_AuthorizationSelectionInvalid = 'WARNING_AuthorizationSelectionInvalid'
-    WARNING_CertificateExpired = 'WARNING_CertificateExpired'
-    WARNING_CertificateNotYetValid = 'WARNING_CertificateNotYetValid'
-    WARNING_CertificateRevoked = 'WARNING_CertificateRevoked'
-    WARNING_CertificateValidationError = 'WARNING_CertificateValidationError'
-    WARNING_ChallengeInvalid = 'WARNING_ChallengeInvalid'
-    WARNING_EIMAuthorizationFailure = 'WARNING_EIMAuthorizationFailure'
-    WARNING_eMSPUnknown = 'WARNING_eMSPUnknown'
-    WARNING_EVPowerProfileViolation = 'WARNING_EVPowerProfileViolation'
-    WARNING_GeneralPnCAuthorizationError = 'WARNING_GeneralPnCAuthorizationError'
-    WARNING_NoCertificateAvailable = 'WARNING_NoCertificateAvailable'
-    WARNING_NoContractMatchingPCIDFound = 'WARNING_NoContractMatchingPCIDFound'
-    WARNING_PowerToleranceNotConfirmed = 'WARNING_PowerToleranceNotConfirmed'
-    WARNING_ScheduleRenegotiationFailed = 'WARNING_ScheduleRenegotiationFailed'
-    WARNING_StandbyNotAllowed = 'WARNING_StandbyNotAllowed'
-    WARNING_WPT = 'WARNING_WPT'
-    FAILED = 'FAILED'
-    FAILED_AssociationError = 'FAILED_AssociationError'
-    FAILED_ContactorError = 'FAILED_ContactorError'
-    FAILED_EVPowerProfileInvalid = 'FAILED_EVPowerProfileInvalid'
-    FAILED_EVPowerProfileViolation = 'FAILED_EVPowerProfileViolation'
-    FAILED_MeteringSignatureNotValid = 'FAILED_MeteringSignatureNotValid'
-    FAILED_NoEnergyTransferServiceSelected = 'FAILED_NoEnergyTransferServiceSelected'
-    FAILED_NoServiceRenegotiationSupported = 'FAILED_NoServiceRenegotiationSupported'
-    FAILED_PauseNotAllowed = 'FAILED_PauseNotAllowed'
-    FAILED_PowerDeliveryNotApplied = 'FAILED_PowerDeliveryNotApplied'
-    FAILED_PowerToleranceNotConfirmed = 'FAILED_PowerToleranceNotConfirmed'
-    FAILED_ScheduleRenegotiation = 'FAILED_ScheduleRenegotiation'
-    FAILED_ScheduleSelectionInvalid = 'FAILED_ScheduleSelectionInvalid'
-    FAILED_SequenceError = 'FAILED_SequenceError'
-    FAILED_ServiceIDInvalid = 'FAILED_ServiceIDInvalid'
-    FAILED_ServiceSelectionInvalid = 'FAILED_ServiceSelectionInvalid'
-    FAILED_SignatureError = 'FAILED_SignatureError'
-    FAILED_UnknownSession = 'FAILED_UnknownSession'
-    FAILED_WrongChargeParameter = 'FAILED_WrongChargeParameter'
 
 
 class AuthorizationType(str, Enum):
@@ -63,14 +72,6 @@ class AuthorizationType(str, Enum):
 
     EIM = 'EIM'
     PnC = 'PnC'
-
-
-class ProcessingType(str, Enum):
-    """Values of processingType."""
-
-    Finished = 'Finished'
-    Ongoing = 'Ongoing'
-    Ongoing_WaitingForCustomerInteraction = 'Ongoing_WaitingForCustomerInteraction'
 
 
 class ChargeProgressType(str, Enum):
@@ -94,17 +95,6 @@ class ChannelSelectionType(str, Enum):
 
     Charge = 'Charge'
     Discharge = 'Discharge'
-
-
-class EvseNotificationType(str, Enum):
-    """Values of evseNotificationType."""
-
-    Pause = 'Pause'
-    ExitStandby = 'ExitStandby'
-    Terminate = 'Terminate'
-    ScheduleRenegotiation = 'ScheduleRenegotiation'
-    ServiceRenegotiation = 'ServiceRenegotiation'
-    MeteringConfirmation = 'MeteringConfirmation'
 
 
 class ChargingSessionType(str, Enum):
@@ -156,443 +146,111 @@ class EvseCheckOutStatusType(str, Enum):
 class SessionSetupReqType(Model):
     """The complex type SessionSetupReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
-    __slots__ = ('header', 'evccid')
-    _exi_type = 0
+    __slots__ = ('header', 'evcc_id')
+    __match_args__ = ('header', 'evcc_id')
     _exi_name = 'SessionSetupReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evccid', 'EVCCID', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    header: MessageHeaderType | None
-    evccid: str | None
+    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evcc_id', 'EVCCID', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
+    _exi_required = ('header', 'evcc_id')
+    header: MessageHeaderType
+    evcc_id: str
 
-    def __init__(self, *, header: MessageHeaderType | None = None, evccid: str | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, evcc_id: str) -> None:
         self.header = header
-        self.evccid = evccid
-
-
-class MessageHeaderType(Model):
-    """The complex type MessageHeaderType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('session_id', 'time_stamp', 'signature')
-    _exi_type = 1
-    _exi_name = 'MessageHeaderType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('session_id', 'SessionID', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('time_stamp', 'TimeStamp', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('signature', 'Signature', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    session_id: bytes | None
-    time_stamp: int | None
-    signature: SignatureType | None
-
-    def __init__(self, *, session_id: bytes | None = None, time_stamp: int | None = None, signature: SignatureType | None = None) -> None:
-        self.session_id = session_id
-        self.time_stamp = time_stamp
-        self.signature = signature
-
-
-class SignatureType(Model):
-    """The complex type SignatureType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'signed_info', 'signature_value', 'key_info', 'object')
-    _exi_type = 4
-    _exi_name = 'SignatureType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('signed_info', 'SignedInfo', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('signature_value', 'SignatureValue', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('key_info', 'KeyInfo', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('object', 'Object', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    signed_info: SignedInfoType | None
-    signature_value: SignatureValueType | None
-    key_info: KeyInfoType | None
-    object: list[ObjectType]
-
-    def __init__(self, *, id_: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] | None = None) -> None:
-        self.id_ = id_
-        self.signed_info = signed_info
-        self.signature_value = signature_value
-        self.key_info = key_info
-        self.object = [] if object is None else object
-
-
-class SignedInfoType(Model):
-    """The complex type SignedInfoType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'canonicalization_method', 'signature_method', 'reference')
-    _exi_type = 5
-    _exi_name = 'SignedInfoType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('canonicalization_method', 'CanonicalizationMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('signature_method', 'SignatureMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('reference', 'Reference', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    canonicalization_method: CanonicalizationMethodType | None
-    signature_method: SignatureMethodType | None
-    reference: list[ReferenceType]
-
-    def __init__(self, *, id_: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] | None = None) -> None:
-        self.id_ = id_
-        self.canonicalization_method = canonicalization_method
-        self.signature_method = signature_method
-        self.reference = [] if reference is None else reference
-
-
-class CanonicalizationMethodType(Model):
-    """The complex type CanonicalizationMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 6
-    _exi_name = 'CanonicalizationMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class SignatureMethodType(Model):
-    """The complex type SignatureMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 7
-    _exi_name = 'SignatureMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class ReferenceType(Model):
-    """The complex type ReferenceType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'type_', 'uri', 'transforms', 'digest_method', 'digest_value')
-    _exi_type = 9
-    _exi_name = 'ReferenceType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('type_', 'Type', 0, False, ''), ('uri', 'URI', 0, False, ''), ('transforms', 'Transforms', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('digest_method', 'DigestMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('digest_value', 'DigestValue', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    type_: str | None
-    uri: str | None
-    transforms: TransformsType | None
-    digest_method: DigestMethodType | None
-    digest_value: bytes | None
-
-    def __init__(self, *, id_: str | None = None, type_: str | None = None, uri: str | None = None, transforms: TransformsType | None = None, digest_method: DigestMethodType | None = None, digest_value: bytes | None = None) -> None:
-        self.id_ = id_
-        self.type_ = type_
-        self.uri = uri
-        self.transforms = transforms
-        self.digest_method = digest_method
-        self.digest_value = digest_value
-
-
-class TransformsType(Model):
-    """The complex type TransformsType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('transform',)
-    _exi_type = 10
-    _exi_name = 'TransformsType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('transform', 'Transform', 1, True, 'http://www.w3.org/2000/09/xmldsig#'),)
-    transform: list[TransformType]
-
-    def __init__(self, *, transform: list[TransformType] | None = None) -> None:
-        self.transform = [] if transform is None else transform
-
-
-class TransformType(Model):
-    """The complex type TransformType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 11
-    _exi_name = 'TransformType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class DigestMethodType(Model):
-    """The complex type DigestMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 13
-    _exi_name = 'DigestMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class SignatureValueType(Model):
-    """The complex type SignatureValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'value')
-    _exi_type = 15
-    _exi_name = 'SignatureValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('value', '#text', 2, False, ''))
-    id_: str | None
-    value: bytes | None
-
-    def __init__(self, *, id_: str | None = None, value: bytes | None = None) -> None:
-        self.id_ = id_
-        self.value = value
-
-
-class KeyInfoType(Model):
-    """The complex type KeyInfoType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'children')
-    _exi_type = 16
-    _exi_name = 'KeyInfoType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('children', '#children', 3, True, ''))
-    id_: str | None
-    children: list[Any]
-
-    def __init__(self, *, id_: str | None = None, children: list[Any] | None = None) -> None:
-        self.id_ = id_
-        self.children = [] if children is None else children
-
-
-class KeyValueType(Model):
-    """The complex type KeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 17
-    _exi_name = 'KeyValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class DSAKeyValueType(Model):
-    """The complex type DSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('p', 'q', 'g', 'y', 'j', 'seed', 'pgen_counter')
-    _exi_type = 18
-    _exi_name = 'DSAKeyValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('p', 'P', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('q', 'Q', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('g', 'G', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('y', 'Y', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('j', 'J', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('seed', 'Seed', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('pgen_counter', 'PgenCounter', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    p: bytes | None
-    q: bytes | None
-    g: bytes | None
-    y: bytes | None
-    j: bytes | None
-    seed: bytes | None
-    pgen_counter: bytes | None
-
-    def __init__(self, *, p: bytes | None = None, q: bytes | None = None, g: bytes | None = None, y: bytes | None = None, j: bytes | None = None, seed: bytes | None = None, pgen_counter: bytes | None = None) -> None:
-        self.p = p
-        self.q = q
-        self.g = g
-        self.y = y
-        self.j = j
-        self.seed = seed
-        self.pgen_counter = pgen_counter
-
-
-class RSAKeyValueType(Model):
-    """The complex type RSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('modulus', 'exponent')
-    _exi_type = 20
-    _exi_name = 'RSAKeyValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('modulus', 'Modulus', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('exponent', 'Exponent', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    modulus: bytes | None
-    exponent: bytes | None
-
-    def __init__(self, *, modulus: bytes | None = None, exponent: bytes | None = None) -> None:
-        self.modulus = modulus
-        self.exponent = exponent
-
-
-class RetrievalMethodType(Model):
-    """The complex type RetrievalMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('type_', 'uri', 'transforms')
-    _exi_type = 21
-    _exi_name = 'RetrievalMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('type_', 'Type', 0, False, ''), ('uri', 'URI', 0, False, ''), ('transforms', 'Transforms', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    type_: str | None
-    uri: str | None
-    transforms: TransformsType | None
-
-    def __init__(self, *, type_: str | None = None, uri: str | None = None, transforms: TransformsType | None = None) -> None:
-        self.type_ = type_
-        self.uri = uri
-        self.transforms = transforms
-
-
-class X509DataType(Model):
-    """The complex type X509DataType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 22
-    _exi_name = 'X509DataType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class X509IssuerSerialType(Model):
-    """The complex type X509IssuerSerialType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('x509_issuer_name', 'x509_serial_number')
-    _exi_type = 23
-    _exi_name = 'X509IssuerSerialType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('x509_issuer_name', 'X509IssuerName', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('x509_serial_number', 'X509SerialNumber', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    x509_issuer_name: str | None
-    x509_serial_number: int | None
-
-    def __init__(self, *, x509_issuer_name: str | None = None, x509_serial_number: int | None = None) -> None:
-        self.x509_issuer_name = x509_issuer_name
-        self.x509_serial_number = x509_serial_number
-
-
-class PGPDataType(Model):
-    """The complex type PGPDataType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 26
-    _exi_name = 'PGPDataType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class SPKIDataType(Model):
-    """The complex type SPKIDataType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 27
-    _exi_name = 'SPKIDataType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class ObjectType(Model):
-    """The complex type ObjectType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('encoding', 'id_', 'mime_type', 'children')
-    _exi_type = 28
-    _exi_name = 'ObjectType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('encoding', 'Encoding', 0, False, ''), ('id_', 'Id', 0, False, ''), ('mime_type', 'MimeType', 0, False, ''), ('children', '#children', 3, True, ''))
-    encoding: str | None
-    id_: str | None
-    mime_type: str | None
-    children: list[Any]
-
-    def __init__(self, *, encoding: str | None = None, id_: str | None = None, mime_type: str | None = None, children: list[Any] | None = None) -> None:
-        self.encoding = encoding
-        self.id_ = id_
-        self.mime_type = mime_type
-        self.children = [] if children is None else children
+        self.evcc_id = evcc_id
 
 
 class SessionSetupResType(Model):
     """The complex type SessionSetupResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
-    __slots__ = ('header', 'response_code', 'evseid')
-    _exi_type = 30
+    __slots__ = ('header', 'response_code', 'evse_id')
+    __match_args__ = ('header', 'response_code', 'evse_id')
     _exi_name = 'SessionSetupResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evseid', 'EVSEID', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-    evseid: str | None
+    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_id', 'EVSEID', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
+    _exi_required = ('header', 'response_code', 'evse_id')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
+    evse_id: str
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evseid: str | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, evse_id: str) -> None:
         self.header = header
         self.response_code = response_code
-        self.evseid = evseid
+        self.evse_id = evse_id
 
 
 class AuthorizationSetupReqType(Model):
     """The complex type AuthorizationSetupReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('header',)
-    _exi_type = 32
+    __match_args__ = ('header',)
     _exi_name = 'AuthorizationSetupReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'),)
-    header: MessageHeaderType | None
+    _exi_required = ('header',)
+    header: MessageHeaderType
 
-    def __init__(self, *, header: MessageHeaderType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType) -> None:
         self.header = header
 
 
 class AuthorizationSetupResType(Model):
     """The complex type AuthorizationSetupResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
-    __slots__ = ('header', 'response_code', 'authorization_services', 'certificate_installation_service', 'eim_as_res_authorization_mode', 'pn_c_as_res_authorization_mode')
-    _exi_type = 33
+    __slots__ = ('header', 'response_code', 'authorization_services', 'certificate_installation_service', 'eim_as_res_authorization_mode', 'pnc_as_res_authorization_mode')
+    __match_args__ = ('header', 'response_code', 'authorization_services', 'certificate_installation_service', 'eim_as_res_authorization_mode', 'pnc_as_res_authorization_mode')
     _exi_name = 'AuthorizationSetupResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('authorization_services', 'AuthorizationServices', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('certificate_installation_service', 'CertificateInstallationService', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('eim_as_res_authorization_mode', 'EIM_ASResAuthorizationMode', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('pn_c_as_res_authorization_mode', 'PnC_ASResAuthorizationMode', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
+    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('authorization_services', 'AuthorizationServices', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('certificate_installation_service', 'CertificateInstallationService', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('eim_as_res_authorization_mode', 'EIM_ASResAuthorizationMode', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('pnc_as_res_authorization_mode', 'PnC_ASResAuthorizationMode', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
+    _exi_required = ('header', 'response_code', 'authorization_services', 'certificate_installation_service')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
     authorization_services: list[AuthorizationType]
-    certificate_installation_service: bool | None
+    certificate_installation_service: bool
     eim_as_res_authorization_mode: EIM_ASResAuthorizationModeType | None
-    pn_c_as_res_authorization_mode: PnC_ASResAuthorizationModeType | None
+    pnc_as_res_authorization_mode: PnC_ASResAuthorizationModeType | None
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, authorization_services: list[AuthorizationType] | None = None, certificate_installation_service: bool | None = None, eim_as_res_authorization_mode: EIM_ASResAuthorizationModeType | None = None, pn_c_as_res_authorization_mode: PnC_ASResAuthorizationModeType | None = None) -> None:
+    @overload
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, authorization_services: list[AuthorizationType], certificate_installation_service: bool, eim_as_res_authorization_mode: EIM_ASResAuthorizationModeType, pnc_as_res_authorization_mode: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, authorization_services: list[AuthorizationType], certificate_installation_service: bool, eim_as_res_authorization_mode: None = None, pnc_as_res_authorization_mode: PnC_ASResAuthorizationModeType) -> None: ...
+
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, authorization_services: list[AuthorizationType], certificate_installation_service: bool, eim_as_res_authorization_mode: EIM_ASResAuthorizationModeType | None = None, pnc_as_res_authorization_mode: PnC_ASResAuthorizationModeType | None = None) -> None:
+        if (eim_as_res_authorization_mode is not None) + (pnc_as_res_authorization_mode is not None) != 1:
+            raise TypeError('AuthorizationSetupResType: give exactly one of eim_as_res_authorization_mode, pnc_as_res_authorization_mode')
         self.header = header
         self.response_code = response_code
-        self.authorization_services = [] if authorization_services is None else authorization_services
+        self.authorization_services = authorization_services
         self.certificate_installation_service = certificate_installation_service
         self.eim_as_res_authorization_mode = eim_as_res_authorization_mode
-        self.pn_c_as_res_authorization_mode = pn_c_as_res_authorization_mode
+        self.pnc_as_res_authorization_mode = pnc_as_res_authorization_mode
 
 
 class EIM_ASResAuthorizationModeType(Model):
     """The complex type EIM_ASResAuthorizationModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ()
-    _exi_type = 36
+    __match_args__ = ()
     _exi_name = 'EIM_ASResAuthorizationModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = ()
+    _exi_required = ()
 
 
 class PnC_ASResAuthorizationModeType(Model):
     """The complex type PnC_ASResAuthorizationModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('gen_challenge', 'supported_providers')
-    _exi_type = 37
+    __match_args__ = ('gen_challenge', 'supported_providers')
     _exi_name = 'PnC_ASResAuthorizationModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('gen_challenge', 'GenChallenge', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('supported_providers', 'SupportedProviders', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    gen_challenge: bytes | None
+    _exi_required = ('gen_challenge',)
+    gen_challenge: bytes
     supported_providers: SupportedProvidersListType | None
 
-    def __init__(self, *, gen_challenge: bytes | None = None, supported_providers: SupportedProvidersListType | None = None) -> None:
+    def __init__(self, *, gen_challenge: bytes, supported_providers: SupportedProvidersListType | None = None) -> None:
         self.gen_challenge = gen_challenge
         self.supported_providers = supported_providers
 
@@ -601,60 +259,72 @@ class SupportedProvidersListType(Model):
     """The complex type SupportedProvidersListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('provider_id',)
-    _exi_type = 39
+    __match_args__ = ('provider_id',)
     _exi_name = 'SupportedProvidersListType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('provider_id', 'ProviderID', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
+    _exi_required = ('provider_id',)
     provider_id: list[str]
 
-    def __init__(self, *, provider_id: list[str] | None = None) -> None:
-        self.provider_id = [] if provider_id is None else provider_id
+    def __init__(self, *, provider_id: list[str]) -> None:
+        self.provider_id = provider_id
 
 
 class AuthorizationReqType(Model):
     """The complex type AuthorizationReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
-    __slots__ = ('header', 'selected_authorization_service', 'eim_a_req_authorization_mode', 'pn_c_a_req_authorization_mode')
-    _exi_type = 41
+    __slots__ = ('header', 'selected_authorization_service', 'eim_a_req_authorization_mode', 'pnc_a_req_authorization_mode')
+    __match_args__ = ('header', 'selected_authorization_service', 'eim_a_req_authorization_mode', 'pnc_a_req_authorization_mode')
     _exi_name = 'AuthorizationReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('selected_authorization_service', 'SelectedAuthorizationService', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('eim_a_req_authorization_mode', 'EIM_AReqAuthorizationMode', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('pn_c_a_req_authorization_mode', 'PnC_AReqAuthorizationMode', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    header: MessageHeaderType | None
-    selected_authorization_service: AuthorizationType | None
+    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('selected_authorization_service', 'SelectedAuthorizationService', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('eim_a_req_authorization_mode', 'EIM_AReqAuthorizationMode', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('pnc_a_req_authorization_mode', 'PnC_AReqAuthorizationMode', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
+    _exi_required = ('header', 'selected_authorization_service')
+    header: MessageHeaderType
+    selected_authorization_service: AuthorizationType
     eim_a_req_authorization_mode: EIM_AReqAuthorizationModeType | None
-    pn_c_a_req_authorization_mode: PnC_AReqAuthorizationModeType | None
+    pnc_a_req_authorization_mode: PnC_AReqAuthorizationModeType | None
 
-    def __init__(self, *, header: MessageHeaderType | None = None, selected_authorization_service: AuthorizationType | None = None, eim_a_req_authorization_mode: EIM_AReqAuthorizationModeType | None = None, pn_c_a_req_authorization_mode: PnC_AReqAuthorizationModeType | None = None) -> None:
+    @overload
+    def __init__(self, *, header: MessageHeaderType, selected_authorization_service: AuthorizationType, eim_a_req_authorization_mode: EIM_AReqAuthorizationModeType, pnc_a_req_authorization_mode: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, header: MessageHeaderType, selected_authorization_service: AuthorizationType, eim_a_req_authorization_mode: None = None, pnc_a_req_authorization_mode: PnC_AReqAuthorizationModeType) -> None: ...
+
+    def __init__(self, *, header: MessageHeaderType, selected_authorization_service: AuthorizationType, eim_a_req_authorization_mode: EIM_AReqAuthorizationModeType | None = None, pnc_a_req_authorization_mode: PnC_AReqAuthorizationModeType | None = None) -> None:
+        if (eim_a_req_authorization_mode is not None) + (pnc_a_req_authorization_mode is not None) != 1:
+            raise TypeError('AuthorizationReqType: give exactly one of eim_a_req_authorization_mode, pnc_a_req_authorization_mode')
         self.header = header
         self.selected_authorization_service = selected_authorization_service
         self.eim_a_req_authorization_mode = eim_a_req_authorization_mode
-        self.pn_c_a_req_authorization_mode = pn_c_a_req_authorization_mode
+        self.pnc_a_req_authorization_mode = pnc_a_req_authorization_mode
 
 
 class EIM_AReqAuthorizationModeType(Model):
     """The complex type EIM_AReqAuthorizationModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ()
-    _exi_type = 42
+    __match_args__ = ()
     _exi_name = 'EIM_AReqAuthorizationModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = ()
+    _exi_required = ()
 
 
 class PnC_AReqAuthorizationModeType(Model):
     """The complex type PnC_AReqAuthorizationModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
-    __slots__ = ('id_', 'gen_challenge', 'contract_certificate_chain')
-    _exi_type = 43
+    __slots__ = ('id', 'gen_challenge', 'contract_certificate_chain')
+    __match_args__ = ('id', 'gen_challenge', 'contract_certificate_chain')
     _exi_name = 'PnC_AReqAuthorizationModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
-    _exi_members = (('id_', 'Id', 0, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('gen_challenge', 'GenChallenge', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('contract_certificate_chain', 'ContractCertificateChain', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    id_: str | None
-    gen_challenge: bytes | None
-    contract_certificate_chain: ContractCertificateChainType | None
+    _exi_members = (('id', 'Id', 0, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('gen_challenge', 'GenChallenge', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('contract_certificate_chain', 'ContractCertificateChain', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
+    _exi_required = ('id', 'gen_challenge', 'contract_certificate_chain')
+    id: str
+    gen_challenge: bytes
+    contract_certificate_chain: ContractCertificateChainType
 
-    def __init__(self, *, id_: str | None = None, gen_challenge: bytes | None = None, contract_certificate_chain: ContractCertificateChainType | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str, gen_challenge: bytes, contract_certificate_chain: ContractCertificateChainType) -> None:
+        self.id = id
         self.gen_challenge = gen_challenge
         self.contract_certificate_chain = contract_certificate_chain
 
@@ -663,14 +333,15 @@ class ContractCertificateChainType(Model):
     """The complex type ContractCertificateChainType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('certificate', 'sub_certificates')
-    _exi_type = 44
+    __match_args__ = ('certificate', 'sub_certificates')
     _exi_name = 'ContractCertificateChainType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('certificate', 'Certificate', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('sub_certificates', 'SubCertificates', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    certificate: bytes | None
-    sub_certificates: SubCertificatesType | None
+    _exi_required = ('certificate', 'sub_certificates')
+    certificate: bytes
+    sub_certificates: SubCertificatesType
 
-    def __init__(self, *, certificate: bytes | None = None, sub_certificates: SubCertificatesType | None = None) -> None:
+    def __init__(self, *, certificate: bytes, sub_certificates: SubCertificatesType) -> None:
         self.certificate = certificate
         self.sub_certificates = sub_certificates
 
@@ -679,29 +350,31 @@ class SubCertificatesType(Model):
     """The complex type SubCertificatesType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('certificate',)
-    _exi_type = 46
+    __match_args__ = ('certificate',)
     _exi_name = 'SubCertificatesType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('certificate', 'Certificate', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
+    _exi_required = ('certificate',)
     certificate: list[bytes]
 
-    def __init__(self, *, certificate: list[bytes] | None = None) -> None:
-        self.certificate = [] if certificate is None else certificate
+    def __init__(self, *, certificate: list[bytes]) -> None:
+        self.certificate = certificate
 
 
 class AuthorizationResType(Model):
     """The complex type AuthorizationResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('header', 'response_code', 'evse_processing')
-    _exi_type = 47
+    __match_args__ = ('header', 'response_code', 'evse_processing')
     _exi_name = 'AuthorizationResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_processing', 'EVSEProcessing', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-    evse_processing: ProcessingType | None
+    _exi_required = ('header', 'response_code', 'evse_processing')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
+    evse_processing: ProcessingType
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_processing: ProcessingType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, evse_processing: ProcessingType) -> None:
         self.header = header
         self.response_code = response_code
         self.evse_processing = evse_processing
@@ -710,48 +383,51 @@ class AuthorizationResType(Model):
 class ServiceDiscoveryReqType(Model):
     """The complex type ServiceDiscoveryReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
-    __slots__ = ('header', 'supported_service_i_ds')
-    _exi_type = 49
+    __slots__ = ('header', 'supported_service_ids')
+    __match_args__ = ('header', 'supported_service_ids')
     _exi_name = 'ServiceDiscoveryReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('supported_service_i_ds', 'SupportedServiceIDs', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    header: MessageHeaderType | None
-    supported_service_i_ds: ServiceIDListType | None
+    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('supported_service_ids', 'SupportedServiceIDs', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
+    _exi_required = ('header',)
+    header: MessageHeaderType
+    supported_service_ids: ServiceIDListType | None
 
-    def __init__(self, *, header: MessageHeaderType | None = None, supported_service_i_ds: ServiceIDListType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, supported_service_ids: ServiceIDListType | None = None) -> None:
         self.header = header
-        self.supported_service_i_ds = supported_service_i_ds
+        self.supported_service_ids = supported_service_ids
 
 
 class ServiceIDListType(Model):
     """The complex type ServiceIDListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('service_id',)
-    _exi_type = 50
+    __match_args__ = ('service_id',)
     _exi_name = 'ServiceIDListType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('service_id', 'ServiceID', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
+    _exi_required = ('service_id',)
     service_id: list[int]
 
-    def __init__(self, *, service_id: list[int] | None = None) -> None:
-        self.service_id = [] if service_id is None else service_id
+    def __init__(self, *, service_id: list[int]) -> None:
+        self.service_id = service_id
 
 
 class ServiceDiscoveryResType(Model):
     """The complex type ServiceDiscoveryResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('header', 'response_code', 'service_renegotiation_supported', 'energy_transfer_service_list', 'vas_list')
-    _exi_type = 52
+    __match_args__ = ('header', 'response_code', 'service_renegotiation_supported', 'energy_transfer_service_list', 'vas_list')
     _exi_name = 'ServiceDiscoveryResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('service_renegotiation_supported', 'ServiceRenegotiationSupported', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('energy_transfer_service_list', 'EnergyTransferServiceList', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('vas_list', 'VASList', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-    service_renegotiation_supported: bool | None
-    energy_transfer_service_list: ServiceListType | None
+    _exi_required = ('header', 'response_code', 'service_renegotiation_supported', 'energy_transfer_service_list')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
+    service_renegotiation_supported: bool
+    energy_transfer_service_list: ServiceListType
     vas_list: ServiceListType | None
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, service_renegotiation_supported: bool | None = None, energy_transfer_service_list: ServiceListType | None = None, vas_list: ServiceListType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, service_renegotiation_supported: bool, energy_transfer_service_list: ServiceListType, vas_list: ServiceListType | None = None) -> None:
         self.header = header
         self.response_code = response_code
         self.service_renegotiation_supported = service_renegotiation_supported
@@ -763,28 +439,30 @@ class ServiceListType(Model):
     """The complex type ServiceListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('service',)
-    _exi_type = 53
+    __match_args__ = ('service',)
     _exi_name = 'ServiceListType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('service', 'Service', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
+    _exi_required = ('service',)
     service: list[ServiceType]
 
-    def __init__(self, *, service: list[ServiceType] | None = None) -> None:
-        self.service = [] if service is None else service
+    def __init__(self, *, service: list[ServiceType]) -> None:
+        self.service = service
 
 
 class ServiceType(Model):
     """The complex type ServiceType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('service_id', 'free_service')
-    _exi_type = 54
+    __match_args__ = ('service_id', 'free_service')
     _exi_name = 'ServiceType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('service_id', 'ServiceID', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('free_service', 'FreeService', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    service_id: int | None
-    free_service: bool | None
+    _exi_required = ('service_id', 'free_service')
+    service_id: int
+    free_service: bool
 
-    def __init__(self, *, service_id: int | None = None, free_service: bool | None = None) -> None:
+    def __init__(self, *, service_id: int, free_service: bool) -> None:
         self.service_id = service_id
         self.free_service = free_service
 
@@ -793,14 +471,15 @@ class ServiceDetailReqType(Model):
     """The complex type ServiceDetailReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('header', 'service_id')
-    _exi_type = 55
+    __match_args__ = ('header', 'service_id')
     _exi_name = 'ServiceDetailReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('service_id', 'ServiceID', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    header: MessageHeaderType | None
-    service_id: int | None
+    _exi_required = ('header', 'service_id')
+    header: MessageHeaderType
+    service_id: int
 
-    def __init__(self, *, header: MessageHeaderType | None = None, service_id: int | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, service_id: int) -> None:
         self.header = header
         self.service_id = service_id
 
@@ -809,16 +488,17 @@ class ServiceDetailResType(Model):
     """The complex type ServiceDetailResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('header', 'response_code', 'service_id', 'service_parameter_list')
-    _exi_type = 56
+    __match_args__ = ('header', 'response_code', 'service_id', 'service_parameter_list')
     _exi_name = 'ServiceDetailResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('service_id', 'ServiceID', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('service_parameter_list', 'ServiceParameterList', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-    service_id: int | None
-    service_parameter_list: ServiceParameterListType | None
+    _exi_required = ('header', 'response_code', 'service_id', 'service_parameter_list')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
+    service_id: int
+    service_parameter_list: ServiceParameterListType
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, service_id: int | None = None, service_parameter_list: ServiceParameterListType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, service_id: int, service_parameter_list: ServiceParameterListType) -> None:
         self.header = header
         self.response_code = response_code
         self.service_id = service_id
@@ -829,41 +509,44 @@ class ServiceParameterListType(Model):
     """The complex type ServiceParameterListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('parameter_set',)
-    _exi_type = 57
+    __match_args__ = ('parameter_set',)
     _exi_name = 'ServiceParameterListType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('parameter_set', 'ParameterSet', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
+    _exi_required = ('parameter_set',)
     parameter_set: list[ParameterSetType]
 
-    def __init__(self, *, parameter_set: list[ParameterSetType] | None = None) -> None:
-        self.parameter_set = [] if parameter_set is None else parameter_set
+    def __init__(self, *, parameter_set: list[ParameterSetType]) -> None:
+        self.parameter_set = parameter_set
 
 
 class ParameterSetType(Model):
     """The complex type ParameterSetType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('parameter_set_id', 'parameter')
-    _exi_type = 58
+    __match_args__ = ('parameter_set_id', 'parameter')
     _exi_name = 'ParameterSetType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('parameter_set_id', 'ParameterSetID', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('parameter', 'Parameter', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    parameter_set_id: int | None
+    _exi_required = ('parameter_set_id', 'parameter')
+    parameter_set_id: int
     parameter: list[ParameterType]
 
-    def __init__(self, *, parameter_set_id: int | None = None, parameter: list[ParameterType] | None = None) -> None:
+    def __init__(self, *, parameter_set_id: int, parameter: list[ParameterType]) -> None:
         self.parameter_set_id = parameter_set_id
-        self.parameter = [] if parameter is None else parameter
+        self.parameter = parameter
 
 
 class ParameterType(Model):
     """The complex type ParameterType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('name', 'bool_value', 'byte_value', 'short_value', 'int_value', 'rational_number', 'finite_string')
-    _exi_type = 59
+    __match_args__ = ('name', 'bool_value', 'byte_value', 'short_value', 'int_value', 'rational_number', 'finite_string')
     _exi_name = 'ParameterType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('name', 'Name', 0, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('bool_value', 'boolValue', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('byte_value', 'byteValue', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('short_value', 'shortValue', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('int_value', 'intValue', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('rational_number', 'rationalNumber', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('finite_string', 'finiteString', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    name: str | None
+    _exi_required = ('name',)
+    name: str
     bool_value: bool | None
     byte_value: int | None
     short_value: int | None
@@ -871,7 +554,27 @@ class ParameterType(Model):
     rational_number: RationalNumberType | None
     finite_string: str | None
 
-    def __init__(self, *, name: str | None = None, bool_value: bool | None = None, byte_value: int | None = None, short_value: int | None = None, int_value: int | None = None, rational_number: RationalNumberType | None = None, finite_string: str | None = None) -> None:
+    @overload
+    def __init__(self, *, name: str, bool_value: bool, byte_value: None = None, short_value: None = None, int_value: None = None, rational_number: None = None, finite_string: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, name: str, bool_value: None = None, byte_value: int, short_value: None = None, int_value: None = None, rational_number: None = None, finite_string: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, name: str, bool_value: None = None, byte_value: None = None, short_value: int, int_value: None = None, rational_number: None = None, finite_string: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, name: str, bool_value: None = None, byte_value: None = None, short_value: None = None, int_value: int, rational_number: None = None, finite_string: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, name: str, bool_value: None = None, byte_value: None = None, short_value: None = None, int_value: None = None, rational_number: RationalNumberType, finite_string: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, name: str, bool_value: None = None, byte_value: None = None, short_value: None = None, int_value: None = None, rational_number: None = None, finite_string: str) -> None: ...
+
+    def __init__(self, *, name: str, bool_value: bool | None = None, byte_value: int | None = None, short_value: int | None = None, int_value: int | None = None, rational_number: RationalNumberType | None = None, finite_string: str | None = None) -> None:
+        if (bool_value is not None) + (byte_value is not None) + (short_value is not None) + (int_value is not None) + (rational_number is not None) + (finite_string is not None) != 1:
+            raise TypeError('ParameterType: give exactly one of bool_value, byte_value, short_value, int_value, rational_number, finite_string')
         self.name = name
         self.bool_value = bool_value
         self.byte_value = byte_value
@@ -881,35 +584,20 @@ class ParameterType(Model):
         self.finite_string = finite_string
 
 
-class RationalNumberType(Model):
-    """The complex type RationalNumberType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('exponent', 'value')
-    _exi_type = 63
-    _exi_name = 'RationalNumberType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('exponent', 'Exponent', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('value', 'Value', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    exponent: int | None
-    value: int | None
-
-    def __init__(self, *, exponent: int | None = None, value: int | None = None) -> None:
-        self.exponent = exponent
-        self.value = value
-
-
 class ServiceSelectionReqType(Model):
     """The complex type ServiceSelectionReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('header', 'selected_energy_transfer_service', 'selected_vas_list')
-    _exi_type = 64
+    __match_args__ = ('header', 'selected_energy_transfer_service', 'selected_vas_list')
     _exi_name = 'ServiceSelectionReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('selected_energy_transfer_service', 'SelectedEnergyTransferService', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('selected_vas_list', 'SelectedVASList', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    header: MessageHeaderType | None
-    selected_energy_transfer_service: SelectedServiceType | None
+    _exi_required = ('header', 'selected_energy_transfer_service')
+    header: MessageHeaderType
+    selected_energy_transfer_service: SelectedServiceType
     selected_vas_list: SelectedServiceListType | None
 
-    def __init__(self, *, header: MessageHeaderType | None = None, selected_energy_transfer_service: SelectedServiceType | None = None, selected_vas_list: SelectedServiceListType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, selected_energy_transfer_service: SelectedServiceType, selected_vas_list: SelectedServiceListType | None = None) -> None:
         self.header = header
         self.selected_energy_transfer_service = selected_energy_transfer_service
         self.selected_vas_list = selected_vas_list
@@ -919,14 +607,15 @@ class SelectedServiceType(Model):
     """The complex type SelectedServiceType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('service_id', 'parameter_set_id')
-    _exi_type = 65
+    __match_args__ = ('service_id', 'parameter_set_id')
     _exi_name = 'SelectedServiceType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('service_id', 'ServiceID', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('parameter_set_id', 'ParameterSetID', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    service_id: int | None
-    parameter_set_id: int | None
+    _exi_required = ('service_id', 'parameter_set_id')
+    service_id: int
+    parameter_set_id: int
 
-    def __init__(self, *, service_id: int | None = None, parameter_set_id: int | None = None) -> None:
+    def __init__(self, *, service_id: int, parameter_set_id: int) -> None:
         self.service_id = service_id
         self.parameter_set_id = parameter_set_id
 
@@ -935,28 +624,30 @@ class SelectedServiceListType(Model):
     """The complex type SelectedServiceListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('selected_service',)
-    _exi_type = 66
+    __match_args__ = ('selected_service',)
     _exi_name = 'SelectedServiceListType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('selected_service', 'SelectedService', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
+    _exi_required = ('selected_service',)
     selected_service: list[SelectedServiceType]
 
-    def __init__(self, *, selected_service: list[SelectedServiceType] | None = None) -> None:
-        self.selected_service = [] if selected_service is None else selected_service
+    def __init__(self, *, selected_service: list[SelectedServiceType]) -> None:
+        self.selected_service = selected_service
 
 
 class ServiceSelectionResType(Model):
     """The complex type ServiceSelectionResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('header', 'response_code')
-    _exi_type = 67
+    __match_args__ = ('header', 'response_code')
     _exi_name = 'ServiceSelectionResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
+    _exi_required = ('header', 'response_code')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType) -> None:
         self.header = header
         self.response_code = response_code
 
@@ -965,16 +656,25 @@ class ScheduleExchangeReqType(Model):
     """The complex type ScheduleExchangeReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('header', 'maximum_supporting_points', 'dynamic_se_req_control_mode', 'scheduled_se_req_control_mode')
-    _exi_type = 68
+    __match_args__ = ('header', 'maximum_supporting_points', 'dynamic_se_req_control_mode', 'scheduled_se_req_control_mode')
     _exi_name = 'ScheduleExchangeReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('maximum_supporting_points', 'MaximumSupportingPoints', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('dynamic_se_req_control_mode', 'Dynamic_SEReqControlMode', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('scheduled_se_req_control_mode', 'Scheduled_SEReqControlMode', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    header: MessageHeaderType | None
-    maximum_supporting_points: int | None
+    _exi_required = ('header', 'maximum_supporting_points')
+    header: MessageHeaderType
+    maximum_supporting_points: int
     dynamic_se_req_control_mode: Dynamic_SEReqControlModeType | None
     scheduled_se_req_control_mode: Scheduled_SEReqControlModeType | None
 
-    def __init__(self, *, header: MessageHeaderType | None = None, maximum_supporting_points: int | None = None, dynamic_se_req_control_mode: Dynamic_SEReqControlModeType | None = None, scheduled_se_req_control_mode: Scheduled_SEReqControlModeType | None = None) -> None:
+    @overload
+    def __init__(self, *, header: MessageHeaderType, maximum_supporting_points: int, dynamic_se_req_control_mode: Dynamic_SEReqControlModeType, scheduled_se_req_control_mode: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, header: MessageHeaderType, maximum_supporting_points: int, dynamic_se_req_control_mode: None = None, scheduled_se_req_control_mode: Scheduled_SEReqControlModeType) -> None: ...
+
+    def __init__(self, *, header: MessageHeaderType, maximum_supporting_points: int, dynamic_se_req_control_mode: Dynamic_SEReqControlModeType | None = None, scheduled_se_req_control_mode: Scheduled_SEReqControlModeType | None = None) -> None:
+        if (dynamic_se_req_control_mode is not None) + (scheduled_se_req_control_mode is not None) != 1:
+            raise TypeError('ScheduleExchangeReqType: give exactly one of dynamic_se_req_control_mode, scheduled_se_req_control_mode')
         self.header = header
         self.maximum_supporting_points = maximum_supporting_points
         self.dynamic_se_req_control_mode = dynamic_se_req_control_mode
@@ -984,39 +684,41 @@ class ScheduleExchangeReqType(Model):
 class Dynamic_SEReqControlModeType(Model):
     """The complex type Dynamic_SEReqControlModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
-    __slots__ = ('departure_time', 'minimum_soc', 'target_soc', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_v2_x_energy_request', 'ev_minimum_v2_x_energy_request')
-    _exi_type = 70
+    __slots__ = ('departure_time', 'minimum_soc', 'target_soc', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_v2x_energy_request', 'ev_minimum_v2x_energy_request')
+    __match_args__ = ('departure_time', 'minimum_soc', 'target_soc', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_v2x_energy_request', 'ev_minimum_v2x_energy_request')
     _exi_name = 'Dynamic_SEReqControlModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
-    _exi_members = (('departure_time', 'DepartureTime', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('minimum_soc', 'MinimumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('target_soc', 'TargetSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ev_target_energy_request', 'EVTargetEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ev_maximum_energy_request', 'EVMaximumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ev_minimum_energy_request', 'EVMinimumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ev_maximum_v2_x_energy_request', 'EVMaximumV2XEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ev_minimum_v2_x_energy_request', 'EVMinimumV2XEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    departure_time: int | None
+    _exi_members = (('departure_time', 'DepartureTime', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('minimum_soc', 'MinimumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('target_soc', 'TargetSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ev_target_energy_request', 'EVTargetEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ev_maximum_energy_request', 'EVMaximumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ev_minimum_energy_request', 'EVMinimumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ev_maximum_v2x_energy_request', 'EVMaximumV2XEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ev_minimum_v2x_energy_request', 'EVMinimumV2XEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
+    _exi_required = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request')
+    departure_time: int
     minimum_soc: int | None
     target_soc: int | None
-    ev_target_energy_request: RationalNumberType | None
-    ev_maximum_energy_request: RationalNumberType | None
-    ev_minimum_energy_request: RationalNumberType | None
-    ev_maximum_v2_x_energy_request: RationalNumberType | None
-    ev_minimum_v2_x_energy_request: RationalNumberType | None
+    ev_target_energy_request: RationalNumberType
+    ev_maximum_energy_request: RationalNumberType
+    ev_minimum_energy_request: RationalNumberType
+    ev_maximum_v2x_energy_request: RationalNumberType | None
+    ev_minimum_v2x_energy_request: RationalNumberType | None
 
-    def __init__(self, *, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None, ev_maximum_v2_x_energy_request: RationalNumberType | None = None, ev_minimum_v2_x_energy_request: RationalNumberType | None = None) -> None:
+    def __init__(self, *, departure_time: int, minimum_soc: int | None = None, target_soc: int | None = None, ev_target_energy_request: RationalNumberType, ev_maximum_energy_request: RationalNumberType, ev_minimum_energy_request: RationalNumberType, ev_maximum_v2x_energy_request: RationalNumberType | None = None, ev_minimum_v2x_energy_request: RationalNumberType | None = None) -> None:
         self.departure_time = departure_time
         self.minimum_soc = minimum_soc
         self.target_soc = target_soc
         self.ev_target_energy_request = ev_target_energy_request
         self.ev_maximum_energy_request = ev_maximum_energy_request
         self.ev_minimum_energy_request = ev_minimum_energy_request
-        self.ev_maximum_v2_x_energy_request = ev_maximum_v2_x_energy_request
-        self.ev_minimum_v2_x_energy_request = ev_minimum_v2_x_energy_request
+        self.ev_maximum_v2x_energy_request = ev_maximum_v2x_energy_request
+        self.ev_minimum_v2x_energy_request = ev_minimum_v2x_energy_request
 
 
 class Scheduled_SEReqControlModeType(Model):
     """The complex type Scheduled_SEReqControlModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_energy_offer')
-    _exi_type = 73
+    __match_args__ = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_energy_offer')
     _exi_name = 'Scheduled_SEReqControlModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('departure_time', 'DepartureTime', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ev_target_energy_request', 'EVTargetEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ev_maximum_energy_request', 'EVMaximumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ev_minimum_energy_request', 'EVMinimumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ev_energy_offer', 'EVEnergyOffer', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
+    _exi_required = ()
     departure_time: int | None
     ev_target_energy_request: RationalNumberType | None
     ev_maximum_energy_request: RationalNumberType | None
@@ -1035,14 +737,15 @@ class EVEnergyOfferType(Model):
     """The complex type EVEnergyOfferType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('ev_power_schedule', 'ev_absolute_price_schedule')
-    _exi_type = 74
+    __match_args__ = ('ev_power_schedule', 'ev_absolute_price_schedule')
     _exi_name = 'EVEnergyOfferType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('ev_power_schedule', 'EVPowerSchedule', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ev_absolute_price_schedule', 'EVAbsolutePriceSchedule', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    ev_power_schedule: EVPowerScheduleType | None
-    ev_absolute_price_schedule: EVAbsolutePriceScheduleType | None
+    _exi_required = ('ev_power_schedule', 'ev_absolute_price_schedule')
+    ev_power_schedule: EVPowerScheduleType
+    ev_absolute_price_schedule: EVAbsolutePriceScheduleType
 
-    def __init__(self, *, ev_power_schedule: EVPowerScheduleType | None = None, ev_absolute_price_schedule: EVAbsolutePriceScheduleType | None = None) -> None:
+    def __init__(self, *, ev_power_schedule: EVPowerScheduleType, ev_absolute_price_schedule: EVAbsolutePriceScheduleType) -> None:
         self.ev_power_schedule = ev_power_schedule
         self.ev_absolute_price_schedule = ev_absolute_price_schedule
 
@@ -1051,14 +754,15 @@ class EVPowerScheduleType(Model):
     """The complex type EVPowerScheduleType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('time_anchor', 'ev_power_schedule_entries')
-    _exi_type = 75
+    __match_args__ = ('time_anchor', 'ev_power_schedule_entries')
     _exi_name = 'EVPowerScheduleType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('time_anchor', 'TimeAnchor', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ev_power_schedule_entries', 'EVPowerScheduleEntries', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    time_anchor: int | None
-    ev_power_schedule_entries: EVPowerScheduleEntryListType | None
+    _exi_required = ('time_anchor', 'ev_power_schedule_entries')
+    time_anchor: int
+    ev_power_schedule_entries: EVPowerScheduleEntryListType
 
-    def __init__(self, *, time_anchor: int | None = None, ev_power_schedule_entries: EVPowerScheduleEntryListType | None = None) -> None:
+    def __init__(self, *, time_anchor: int, ev_power_schedule_entries: EVPowerScheduleEntryListType) -> None:
         self.time_anchor = time_anchor
         self.ev_power_schedule_entries = ev_power_schedule_entries
 
@@ -1067,28 +771,30 @@ class EVPowerScheduleEntryListType(Model):
     """The complex type EVPowerScheduleEntryListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('ev_power_schedule_entry',)
-    _exi_type = 76
+    __match_args__ = ('ev_power_schedule_entry',)
     _exi_name = 'EVPowerScheduleEntryListType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('ev_power_schedule_entry', 'EVPowerScheduleEntry', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
+    _exi_required = ('ev_power_schedule_entry',)
     ev_power_schedule_entry: list[EVPowerScheduleEntryType]
 
-    def __init__(self, *, ev_power_schedule_entry: list[EVPowerScheduleEntryType] | None = None) -> None:
-        self.ev_power_schedule_entry = [] if ev_power_schedule_entry is None else ev_power_schedule_entry
+    def __init__(self, *, ev_power_schedule_entry: list[EVPowerScheduleEntryType]) -> None:
+        self.ev_power_schedule_entry = ev_power_schedule_entry
 
 
 class EVPowerScheduleEntryType(Model):
     """The complex type EVPowerScheduleEntryType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('duration', 'power')
-    _exi_type = 77
+    __match_args__ = ('duration', 'power')
     _exi_name = 'EVPowerScheduleEntryType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('duration', 'Duration', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('power', 'Power', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    duration: int | None
-    power: RationalNumberType | None
+    _exi_required = ('duration', 'power')
+    duration: int
+    power: RationalNumberType
 
-    def __init__(self, *, duration: int | None = None, power: RationalNumberType | None = None) -> None:
+    def __init__(self, *, duration: int, power: RationalNumberType) -> None:
         self.duration = duration
         self.power = power
 
@@ -1097,16 +803,17 @@ class EVAbsolutePriceScheduleType(Model):
     """The complex type EVAbsolutePriceScheduleType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('time_anchor', 'currency', 'price_algorithm', 'ev_price_rule_stacks')
-    _exi_type = 78
+    __match_args__ = ('time_anchor', 'currency', 'price_algorithm', 'ev_price_rule_stacks')
     _exi_name = 'EVAbsolutePriceScheduleType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('time_anchor', 'TimeAnchor', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('currency', 'Currency', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('price_algorithm', 'PriceAlgorithm', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ev_price_rule_stacks', 'EVPriceRuleStacks', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    time_anchor: int | None
-    currency: str | None
-    price_algorithm: str | None
-    ev_price_rule_stacks: EVPriceRuleStackListType | None
+    _exi_required = ('time_anchor', 'currency', 'price_algorithm', 'ev_price_rule_stacks')
+    time_anchor: int
+    currency: str
+    price_algorithm: str
+    ev_price_rule_stacks: EVPriceRuleStackListType
 
-    def __init__(self, *, time_anchor: int | None = None, currency: str | None = None, price_algorithm: str | None = None, ev_price_rule_stacks: EVPriceRuleStackListType | None = None) -> None:
+    def __init__(self, *, time_anchor: int, currency: str, price_algorithm: str, ev_price_rule_stacks: EVPriceRuleStackListType) -> None:
         self.time_anchor = time_anchor
         self.currency = currency
         self.price_algorithm = price_algorithm
@@ -1117,44 +824,47 @@ class EVPriceRuleStackListType(Model):
     """The complex type EVPriceRuleStackListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('ev_price_rule_stack',)
-    _exi_type = 80
+    __match_args__ = ('ev_price_rule_stack',)
     _exi_name = 'EVPriceRuleStackListType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('ev_price_rule_stack', 'EVPriceRuleStack', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
+    _exi_required = ('ev_price_rule_stack',)
     ev_price_rule_stack: list[EVPriceRuleStackType]
 
-    def __init__(self, *, ev_price_rule_stack: list[EVPriceRuleStackType] | None = None) -> None:
-        self.ev_price_rule_stack = [] if ev_price_rule_stack is None else ev_price_rule_stack
+    def __init__(self, *, ev_price_rule_stack: list[EVPriceRuleStackType]) -> None:
+        self.ev_price_rule_stack = ev_price_rule_stack
 
 
 class EVPriceRuleStackType(Model):
     """The complex type EVPriceRuleStackType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('duration', 'ev_price_rule')
-    _exi_type = 81
+    __match_args__ = ('duration', 'ev_price_rule')
     _exi_name = 'EVPriceRuleStackType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('duration', 'Duration', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ev_price_rule', 'EVPriceRule', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    duration: int | None
+    _exi_required = ('duration', 'ev_price_rule')
+    duration: int
     ev_price_rule: list[EVPriceRuleType]
 
-    def __init__(self, *, duration: int | None = None, ev_price_rule: list[EVPriceRuleType] | None = None) -> None:
+    def __init__(self, *, duration: int, ev_price_rule: list[EVPriceRuleType]) -> None:
         self.duration = duration
-        self.ev_price_rule = [] if ev_price_rule is None else ev_price_rule
+        self.ev_price_rule = ev_price_rule
 
 
 class EVPriceRuleType(Model):
     """The complex type EVPriceRuleType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('energy_fee', 'power_range_start')
-    _exi_type = 82
+    __match_args__ = ('energy_fee', 'power_range_start')
     _exi_name = 'EVPriceRuleType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('energy_fee', 'EnergyFee', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('power_range_start', 'PowerRangeStart', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    energy_fee: RationalNumberType | None
-    power_range_start: RationalNumberType | None
+    _exi_required = ('energy_fee', 'power_range_start')
+    energy_fee: RationalNumberType
+    power_range_start: RationalNumberType
 
-    def __init__(self, *, energy_fee: RationalNumberType | None = None, power_range_start: RationalNumberType | None = None) -> None:
+    def __init__(self, *, energy_fee: RationalNumberType, power_range_start: RationalNumberType) -> None:
         self.energy_fee = energy_fee
         self.power_range_start = power_range_start
 
@@ -1163,18 +873,27 @@ class ScheduleExchangeResType(Model):
     """The complex type ScheduleExchangeResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('header', 'response_code', 'evse_processing', 'go_to_pause', 'dynamic_se_res_control_mode', 'scheduled_se_res_control_mode')
-    _exi_type = 83
+    __match_args__ = ('header', 'response_code', 'evse_processing', 'go_to_pause', 'dynamic_se_res_control_mode', 'scheduled_se_res_control_mode')
     _exi_name = 'ScheduleExchangeResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_processing', 'EVSEProcessing', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('go_to_pause', 'GoToPause', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('dynamic_se_res_control_mode', 'Dynamic_SEResControlMode', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('scheduled_se_res_control_mode', 'Scheduled_SEResControlMode', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-    evse_processing: ProcessingType | None
+    _exi_required = ('header', 'response_code', 'evse_processing')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
+    evse_processing: ProcessingType
     go_to_pause: bool | None
     dynamic_se_res_control_mode: Dynamic_SEResControlModeType | None
     scheduled_se_res_control_mode: Scheduled_SEResControlModeType | None
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_processing: ProcessingType | None = None, go_to_pause: bool | None = None, dynamic_se_res_control_mode: Dynamic_SEResControlModeType | None = None, scheduled_se_res_control_mode: Scheduled_SEResControlModeType | None = None) -> None:
+    @overload
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, evse_processing: ProcessingType, go_to_pause: bool | None = None, dynamic_se_res_control_mode: Dynamic_SEResControlModeType, scheduled_se_res_control_mode: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, evse_processing: ProcessingType, go_to_pause: bool | None = None, dynamic_se_res_control_mode: None = None, scheduled_se_res_control_mode: Scheduled_SEResControlModeType) -> None: ...
+
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, evse_processing: ProcessingType, go_to_pause: bool | None = None, dynamic_se_res_control_mode: Dynamic_SEResControlModeType | None = None, scheduled_se_res_control_mode: Scheduled_SEResControlModeType | None = None) -> None:
+        if (dynamic_se_res_control_mode is not None) + (scheduled_se_res_control_mode is not None) != 1:
+            raise TypeError('ScheduleExchangeResType: give exactly one of dynamic_se_res_control_mode, scheduled_se_res_control_mode')
         self.header = header
         self.response_code = response_code
         self.evse_processing = evse_processing
@@ -1187,17 +906,29 @@ class Dynamic_SEResControlModeType(Model):
     """The complex type Dynamic_SEResControlModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('departure_time', 'minimum_soc', 'target_soc', 'absolute_price_schedule', 'price_level_schedule')
-    _exi_type = 84
+    __match_args__ = ('departure_time', 'minimum_soc', 'target_soc', 'absolute_price_schedule', 'price_level_schedule')
     _exi_name = 'Dynamic_SEResControlModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('departure_time', 'DepartureTime', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('minimum_soc', 'MinimumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('target_soc', 'TargetSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('absolute_price_schedule', 'AbsolutePriceSchedule', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('price_level_schedule', 'PriceLevelSchedule', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
+    _exi_required = ()
     departure_time: int | None
     minimum_soc: int | None
     target_soc: int | None
     absolute_price_schedule: AbsolutePriceScheduleType | None
     price_level_schedule: PriceLevelScheduleType | None
 
+    @overload
+    def __init__(self, *, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, absolute_price_schedule: AbsolutePriceScheduleType, price_level_schedule: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, absolute_price_schedule: None = None, price_level_schedule: PriceLevelScheduleType) -> None: ...
+
+    @overload
+    def __init__(self, *, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, absolute_price_schedule: None = None, price_level_schedule: None = None) -> None: ...
+
     def __init__(self, *, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, absolute_price_schedule: AbsolutePriceScheduleType | None = None, price_level_schedule: PriceLevelScheduleType | None = None) -> None:
+        if (absolute_price_schedule is not None) + (price_level_schedule is not None) > 1:
+            raise TypeError('Dynamic_SEResControlModeType: give at most one of absolute_price_schedule, price_level_schedule')
         self.departure_time = departure_time
         self.minimum_soc = minimum_soc
         self.target_soc = target_soc
@@ -1208,27 +939,28 @@ class Dynamic_SEResControlModeType(Model):
 class AbsolutePriceScheduleType(Model):
     """The complex type AbsolutePriceScheduleType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
-    __slots__ = ('id_', 'time_anchor', 'price_schedule_id', 'price_schedule_description', 'currency', 'language', 'price_algorithm', 'minimum_cost', 'maximum_cost', 'tax_rules', 'price_rule_stacks', 'overstay_rules', 'additional_selected_services')
-    _exi_type = 85
+    __slots__ = ('id', 'time_anchor', 'price_schedule_id', 'price_schedule_description', 'currency', 'language', 'price_algorithm', 'minimum_cost', 'maximum_cost', 'tax_rules', 'price_rule_stacks', 'overstay_rules', 'additional_selected_services')
+    __match_args__ = ('id', 'time_anchor', 'price_schedule_id', 'price_schedule_description', 'currency', 'language', 'price_algorithm', 'minimum_cost', 'maximum_cost', 'tax_rules', 'price_rule_stacks', 'overstay_rules', 'additional_selected_services')
     _exi_name = 'AbsolutePriceScheduleType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
-    _exi_members = (('id_', 'Id', 0, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('time_anchor', 'TimeAnchor', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('price_schedule_id', 'PriceScheduleID', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('price_schedule_description', 'PriceScheduleDescription', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('currency', 'Currency', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('language', 'Language', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('price_algorithm', 'PriceAlgorithm', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('minimum_cost', 'MinimumCost', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('maximum_cost', 'MaximumCost', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('tax_rules', 'TaxRules', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('price_rule_stacks', 'PriceRuleStacks', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('overstay_rules', 'OverstayRules', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('additional_selected_services', 'AdditionalSelectedServices', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    id_: str | None
-    time_anchor: int | None
-    price_schedule_id: int | None
+    _exi_members = (('id', 'Id', 0, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('time_anchor', 'TimeAnchor', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('price_schedule_id', 'PriceScheduleID', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('price_schedule_description', 'PriceScheduleDescription', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('currency', 'Currency', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('language', 'Language', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('price_algorithm', 'PriceAlgorithm', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('minimum_cost', 'MinimumCost', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('maximum_cost', 'MaximumCost', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('tax_rules', 'TaxRules', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('price_rule_stacks', 'PriceRuleStacks', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('overstay_rules', 'OverstayRules', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('additional_selected_services', 'AdditionalSelectedServices', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
+    _exi_required = ('time_anchor', 'price_schedule_id', 'currency', 'language', 'price_algorithm', 'price_rule_stacks')
+    id: str | None
+    time_anchor: int
+    price_schedule_id: int
     price_schedule_description: str | None
-    currency: str | None
-    language: str | None
-    price_algorithm: str | None
+    currency: str
+    language: str
+    price_algorithm: str
     minimum_cost: RationalNumberType | None
     maximum_cost: RationalNumberType | None
     tax_rules: TaxRuleListType | None
-    price_rule_stacks: PriceRuleStackListType | None
+    price_rule_stacks: PriceRuleStackListType
     overstay_rules: OverstayRuleListType | None
     additional_selected_services: AdditionalServiceListType | None
 
-    def __init__(self, *, id_: str | None = None, time_anchor: int | None = None, price_schedule_id: int | None = None, price_schedule_description: str | None = None, currency: str | None = None, language: str | None = None, price_algorithm: str | None = None, minimum_cost: RationalNumberType | None = None, maximum_cost: RationalNumberType | None = None, tax_rules: TaxRuleListType | None = None, price_rule_stacks: PriceRuleStackListType | None = None, overstay_rules: OverstayRuleListType | None = None, additional_selected_services: AdditionalServiceListType | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str | None = None, time_anchor: int, price_schedule_id: int, price_schedule_description: str | None = None, currency: str, language: str, price_algorithm: str, minimum_cost: RationalNumberType | None = None, maximum_cost: RationalNumberType | None = None, tax_rules: TaxRuleListType | None = None, price_rule_stacks: PriceRuleStackListType, overstay_rules: OverstayRuleListType | None = None, additional_selected_services: AdditionalServiceListType | None = None) -> None:
+        self.id = id
         self.time_anchor = time_anchor
         self.price_schedule_id = price_schedule_id
         self.price_schedule_description = price_schedule_description
@@ -1247,34 +979,36 @@ class TaxRuleListType(Model):
     """The complex type TaxRuleListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('tax_rule',)
-    _exi_type = 89
+    __match_args__ = ('tax_rule',)
     _exi_name = 'TaxRuleListType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('tax_rule', 'TaxRule', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
+    _exi_required = ('tax_rule',)
     tax_rule: list[TaxRuleType]
 
-    def __init__(self, *, tax_rule: list[TaxRuleType] | None = None) -> None:
-        self.tax_rule = [] if tax_rule is None else tax_rule
+    def __init__(self, *, tax_rule: list[TaxRuleType]) -> None:
+        self.tax_rule = tax_rule
 
 
 class TaxRuleType(Model):
     """The complex type TaxRuleType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('tax_rule_id', 'tax_rule_name', 'tax_rate', 'tax_included_in_price', 'applies_to_energy_fee', 'applies_to_parking_fee', 'applies_to_overstay_fee', 'applies_minimum_maximum_cost')
-    _exi_type = 90
+    __match_args__ = ('tax_rule_id', 'tax_rule_name', 'tax_rate', 'tax_included_in_price', 'applies_to_energy_fee', 'applies_to_parking_fee', 'applies_to_overstay_fee', 'applies_minimum_maximum_cost')
     _exi_name = 'TaxRuleType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('tax_rule_id', 'TaxRuleID', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('tax_rule_name', 'TaxRuleName', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('tax_rate', 'TaxRate', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('tax_included_in_price', 'TaxIncludedInPrice', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('applies_to_energy_fee', 'AppliesToEnergyFee', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('applies_to_parking_fee', 'AppliesToParkingFee', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('applies_to_overstay_fee', 'AppliesToOverstayFee', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('applies_minimum_maximum_cost', 'AppliesMinimumMaximumCost', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    tax_rule_id: int | None
+    _exi_required = ('tax_rule_id', 'tax_rate', 'applies_to_energy_fee', 'applies_to_parking_fee', 'applies_to_overstay_fee', 'applies_minimum_maximum_cost')
+    tax_rule_id: int
     tax_rule_name: str | None
-    tax_rate: RationalNumberType | None
+    tax_rate: RationalNumberType
     tax_included_in_price: bool | None
-    applies_to_energy_fee: bool | None
-    applies_to_parking_fee: bool | None
-    applies_to_overstay_fee: bool | None
-    applies_minimum_maximum_cost: bool | None
+    applies_to_energy_fee: bool
+    applies_to_parking_fee: bool
+    applies_to_overstay_fee: bool
+    applies_minimum_maximum_cost: bool
 
-    def __init__(self, *, tax_rule_id: int | None = None, tax_rule_name: str | None = None, tax_rate: RationalNumberType | None = None, tax_included_in_price: bool | None = None, applies_to_energy_fee: bool | None = None, applies_to_parking_fee: bool | None = None, applies_to_overstay_fee: bool | None = None, applies_minimum_maximum_cost: bool | None = None) -> None:
+    def __init__(self, *, tax_rule_id: int, tax_rule_name: str | None = None, tax_rate: RationalNumberType, tax_included_in_price: bool | None = None, applies_to_energy_fee: bool, applies_to_parking_fee: bool, applies_to_overstay_fee: bool, applies_minimum_maximum_cost: bool) -> None:
         self.tax_rule_id = tax_rule_id
         self.tax_rule_name = tax_rule_name
         self.tax_rate = tax_rate
@@ -1289,48 +1023,51 @@ class PriceRuleStackListType(Model):
     """The complex type PriceRuleStackListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('price_rule_stack',)
-    _exi_type = 91
+    __match_args__ = ('price_rule_stack',)
     _exi_name = 'PriceRuleStackListType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('price_rule_stack', 'PriceRuleStack', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
+    _exi_required = ('price_rule_stack',)
     price_rule_stack: list[PriceRuleStackType]
 
-    def __init__(self, *, price_rule_stack: list[PriceRuleStackType] | None = None) -> None:
-        self.price_rule_stack = [] if price_rule_stack is None else price_rule_stack
+    def __init__(self, *, price_rule_stack: list[PriceRuleStackType]) -> None:
+        self.price_rule_stack = price_rule_stack
 
 
 class PriceRuleStackType(Model):
     """The complex type PriceRuleStackType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('duration', 'price_rule')
-    _exi_type = 92
+    __match_args__ = ('duration', 'price_rule')
     _exi_name = 'PriceRuleStackType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('duration', 'Duration', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('price_rule', 'PriceRule', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    duration: int | None
+    _exi_required = ('duration', 'price_rule')
+    duration: int
     price_rule: list[PriceRuleType]
 
-    def __init__(self, *, duration: int | None = None, price_rule: list[PriceRuleType] | None = None) -> None:
+    def __init__(self, *, duration: int, price_rule: list[PriceRuleType]) -> None:
         self.duration = duration
-        self.price_rule = [] if price_rule is None else price_rule
+        self.price_rule = price_rule
 
 
 class PriceRuleType(Model):
     """The complex type PriceRuleType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('energy_fee', 'parking_fee', 'parking_fee_period', 'carbon_dioxide_emission', 'renewable_generation_percentage', 'power_range_start')
-    _exi_type = 93
+    __match_args__ = ('energy_fee', 'parking_fee', 'parking_fee_period', 'carbon_dioxide_emission', 'renewable_generation_percentage', 'power_range_start')
     _exi_name = 'PriceRuleType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('energy_fee', 'EnergyFee', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('parking_fee', 'ParkingFee', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('parking_fee_period', 'ParkingFeePeriod', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('carbon_dioxide_emission', 'CarbonDioxideEmission', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('renewable_generation_percentage', 'RenewableGenerationPercentage', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('power_range_start', 'PowerRangeStart', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    energy_fee: RationalNumberType | None
+    _exi_required = ('energy_fee', 'power_range_start')
+    energy_fee: RationalNumberType
     parking_fee: RationalNumberType | None
     parking_fee_period: int | None
     carbon_dioxide_emission: int | None
     renewable_generation_percentage: int | None
-    power_range_start: RationalNumberType | None
+    power_range_start: RationalNumberType
 
-    def __init__(self, *, energy_fee: RationalNumberType | None = None, parking_fee: RationalNumberType | None = None, parking_fee_period: int | None = None, carbon_dioxide_emission: int | None = None, renewable_generation_percentage: int | None = None, power_range_start: RationalNumberType | None = None) -> None:
+    def __init__(self, *, energy_fee: RationalNumberType, parking_fee: RationalNumberType | None = None, parking_fee_period: int | None = None, carbon_dioxide_emission: int | None = None, renewable_generation_percentage: int | None = None, power_range_start: RationalNumberType) -> None:
         self.energy_fee = energy_fee
         self.parking_fee = parking_fee
         self.parking_fee_period = parking_fee_period
@@ -1343,34 +1080,36 @@ class OverstayRuleListType(Model):
     """The complex type OverstayRuleListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('overstay_time_threshold', 'overstay_power_threshold', 'overstay_rule')
-    _exi_type = 96
+    __match_args__ = ('overstay_time_threshold', 'overstay_power_threshold', 'overstay_rule')
     _exi_name = 'OverstayRuleListType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('overstay_time_threshold', 'OverstayTimeThreshold', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('overstay_power_threshold', 'OverstayPowerThreshold', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('overstay_rule', 'OverstayRule', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'))
+    _exi_required = ('overstay_rule',)
     overstay_time_threshold: int | None
     overstay_power_threshold: RationalNumberType | None
     overstay_rule: list[OverstayRuleType]
 
-    def __init__(self, *, overstay_time_threshold: int | None = None, overstay_power_threshold: RationalNumberType | None = None, overstay_rule: list[OverstayRuleType] | None = None) -> None:
+    def __init__(self, *, overstay_time_threshold: int | None = None, overstay_power_threshold: RationalNumberType | None = None, overstay_rule: list[OverstayRuleType]) -> None:
         self.overstay_time_threshold = overstay_time_threshold
         self.overstay_power_threshold = overstay_power_threshold
-        self.overstay_rule = [] if overstay_rule is None else overstay_rule
+        self.overstay_rule = overstay_rule
 
 
 class OverstayRuleType(Model):
     """The complex type OverstayRuleType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('overstay_rule_description', 'start_time', 'overstay_fee', 'overstay_fee_period')
-    _exi_type = 97
+    __match_args__ = ('overstay_rule_description', 'start_time', 'overstay_fee', 'overstay_fee_period')
     _exi_name = 'OverstayRuleType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('overstay_rule_description', 'OverstayRuleDescription', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('start_time', 'StartTime', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('overstay_fee', 'OverstayFee', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('overstay_fee_period', 'OverstayFeePeriod', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
+    _exi_required = ('start_time', 'overstay_fee', 'overstay_fee_period')
     overstay_rule_description: str | None
-    start_time: int | None
-    overstay_fee: RationalNumberType | None
-    overstay_fee_period: int | None
+    start_time: int
+    overstay_fee: RationalNumberType
+    overstay_fee_period: int
 
-    def __init__(self, *, overstay_rule_description: str | None = None, start_time: int | None = None, overstay_fee: RationalNumberType | None = None, overstay_fee_period: int | None = None) -> None:
+    def __init__(self, *, overstay_rule_description: str | None = None, start_time: int, overstay_fee: RationalNumberType, overstay_fee_period: int) -> None:
         self.overstay_rule_description = overstay_rule_description
         self.start_time = start_time
         self.overstay_fee = overstay_fee
@@ -1381,28 +1120,30 @@ class AdditionalServiceListType(Model):
     """The complex type AdditionalServiceListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('additional_service',)
-    _exi_type = 98
+    __match_args__ = ('additional_service',)
     _exi_name = 'AdditionalServiceListType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('additional_service', 'AdditionalService', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
+    _exi_required = ('additional_service',)
     additional_service: list[AdditionalServiceType]
 
-    def __init__(self, *, additional_service: list[AdditionalServiceType] | None = None) -> None:
-        self.additional_service = [] if additional_service is None else additional_service
+    def __init__(self, *, additional_service: list[AdditionalServiceType]) -> None:
+        self.additional_service = additional_service
 
 
 class AdditionalServiceType(Model):
     """The complex type AdditionalServiceType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('service_name', 'service_fee')
-    _exi_type = 99
+    __match_args__ = ('service_name', 'service_fee')
     _exi_name = 'AdditionalServiceType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('service_name', 'ServiceName', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('service_fee', 'ServiceFee', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    service_name: str | None
-    service_fee: RationalNumberType | None
+    _exi_required = ('service_name', 'service_fee')
+    service_name: str
+    service_fee: RationalNumberType
 
-    def __init__(self, *, service_name: str | None = None, service_fee: RationalNumberType | None = None) -> None:
+    def __init__(self, *, service_name: str, service_fee: RationalNumberType) -> None:
         self.service_name = service_name
         self.service_fee = service_fee
 
@@ -1410,20 +1151,21 @@ class AdditionalServiceType(Model):
 class PriceLevelScheduleType(Model):
     """The complex type PriceLevelScheduleType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
-    __slots__ = ('id_', 'time_anchor', 'price_schedule_id', 'price_schedule_description', 'number_of_price_levels', 'price_level_schedule_entries')
-    _exi_type = 100
+    __slots__ = ('id', 'time_anchor', 'price_schedule_id', 'price_schedule_description', 'number_of_price_levels', 'price_level_schedule_entries')
+    __match_args__ = ('id', 'time_anchor', 'price_schedule_id', 'price_schedule_description', 'number_of_price_levels', 'price_level_schedule_entries')
     _exi_name = 'PriceLevelScheduleType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
-    _exi_members = (('id_', 'Id', 0, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('time_anchor', 'TimeAnchor', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('price_schedule_id', 'PriceScheduleID', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('price_schedule_description', 'PriceScheduleDescription', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('number_of_price_levels', 'NumberOfPriceLevels', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('price_level_schedule_entries', 'PriceLevelScheduleEntries', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    id_: str | None
-    time_anchor: int | None
-    price_schedule_id: int | None
+    _exi_members = (('id', 'Id', 0, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('time_anchor', 'TimeAnchor', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('price_schedule_id', 'PriceScheduleID', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('price_schedule_description', 'PriceScheduleDescription', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('number_of_price_levels', 'NumberOfPriceLevels', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('price_level_schedule_entries', 'PriceLevelScheduleEntries', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
+    _exi_required = ('time_anchor', 'price_schedule_id', 'number_of_price_levels', 'price_level_schedule_entries')
+    id: str | None
+    time_anchor: int
+    price_schedule_id: int
     price_schedule_description: str | None
-    number_of_price_levels: int | None
-    price_level_schedule_entries: PriceLevelScheduleEntryListType | None
+    number_of_price_levels: int
+    price_level_schedule_entries: PriceLevelScheduleEntryListType
 
-    def __init__(self, *, id_: str | None = None, time_anchor: int | None = None, price_schedule_id: int | None = None, price_schedule_description: str | None = None, number_of_price_levels: int | None = None, price_level_schedule_entries: PriceLevelScheduleEntryListType | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str | None = None, time_anchor: int, price_schedule_id: int, price_schedule_description: str | None = None, number_of_price_levels: int, price_level_schedule_entries: PriceLevelScheduleEntryListType) -> None:
+        self.id = id
         self.time_anchor = time_anchor
         self.price_schedule_id = price_schedule_id
         self.price_schedule_description = price_schedule_description
@@ -1435,28 +1177,30 @@ class PriceLevelScheduleEntryListType(Model):
     """The complex type PriceLevelScheduleEntryListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('price_level_schedule_entry',)
-    _exi_type = 101
+    __match_args__ = ('price_level_schedule_entry',)
     _exi_name = 'PriceLevelScheduleEntryListType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('price_level_schedule_entry', 'PriceLevelScheduleEntry', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
+    _exi_required = ('price_level_schedule_entry',)
     price_level_schedule_entry: list[PriceLevelScheduleEntryType]
 
-    def __init__(self, *, price_level_schedule_entry: list[PriceLevelScheduleEntryType] | None = None) -> None:
-        self.price_level_schedule_entry = [] if price_level_schedule_entry is None else price_level_schedule_entry
+    def __init__(self, *, price_level_schedule_entry: list[PriceLevelScheduleEntryType]) -> None:
+        self.price_level_schedule_entry = price_level_schedule_entry
 
 
 class PriceLevelScheduleEntryType(Model):
     """The complex type PriceLevelScheduleEntryType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('duration', 'price_level')
-    _exi_type = 102
+    __match_args__ = ('duration', 'price_level')
     _exi_name = 'PriceLevelScheduleEntryType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('duration', 'Duration', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('price_level', 'PriceLevel', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    duration: int | None
-    price_level: int | None
+    _exi_required = ('duration', 'price_level')
+    duration: int
+    price_level: int
 
-    def __init__(self, *, duration: int | None = None, price_level: int | None = None) -> None:
+    def __init__(self, *, duration: int, price_level: int) -> None:
         self.duration = duration
         self.price_level = price_level
 
@@ -1465,29 +1209,31 @@ class Scheduled_SEResControlModeType(Model):
     """The complex type Scheduled_SEResControlModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('schedule_tuple',)
-    _exi_type = 103
+    __match_args__ = ('schedule_tuple',)
     _exi_name = 'Scheduled_SEResControlModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('schedule_tuple', 'ScheduleTuple', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
+    _exi_required = ('schedule_tuple',)
     schedule_tuple: list[ScheduleTupleType]
 
-    def __init__(self, *, schedule_tuple: list[ScheduleTupleType] | None = None) -> None:
-        self.schedule_tuple = [] if schedule_tuple is None else schedule_tuple
+    def __init__(self, *, schedule_tuple: list[ScheduleTupleType]) -> None:
+        self.schedule_tuple = schedule_tuple
 
 
 class ScheduleTupleType(Model):
     """The complex type ScheduleTupleType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('schedule_tuple_id', 'charging_schedule', 'discharging_schedule')
-    _exi_type = 104
+    __match_args__ = ('schedule_tuple_id', 'charging_schedule', 'discharging_schedule')
     _exi_name = 'ScheduleTupleType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('schedule_tuple_id', 'ScheduleTupleID', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('charging_schedule', 'ChargingSchedule', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('discharging_schedule', 'DischargingSchedule', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    schedule_tuple_id: int | None
-    charging_schedule: ChargingScheduleType | None
+    _exi_required = ('schedule_tuple_id', 'charging_schedule')
+    schedule_tuple_id: int
+    charging_schedule: ChargingScheduleType
     discharging_schedule: ChargingScheduleType | None
 
-    def __init__(self, *, schedule_tuple_id: int | None = None, charging_schedule: ChargingScheduleType | None = None, discharging_schedule: ChargingScheduleType | None = None) -> None:
+    def __init__(self, *, schedule_tuple_id: int, charging_schedule: ChargingScheduleType, discharging_schedule: ChargingScheduleType | None = None) -> None:
         self.schedule_tuple_id = schedule_tuple_id
         self.charging_schedule = charging_schedule
         self.discharging_schedule = discharging_schedule
@@ -1497,15 +1243,27 @@ class ChargingScheduleType(Model):
     """The complex type ChargingScheduleType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('power_schedule', 'absolute_price_schedule', 'price_level_schedule')
-    _exi_type = 105
+    __match_args__ = ('power_schedule', 'absolute_price_schedule', 'price_level_schedule')
     _exi_name = 'ChargingScheduleType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('power_schedule', 'PowerSchedule', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('absolute_price_schedule', 'AbsolutePriceSchedule', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('price_level_schedule', 'PriceLevelSchedule', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    power_schedule: PowerScheduleType | None
+    _exi_required = ('power_schedule',)
+    power_schedule: PowerScheduleType
     absolute_price_schedule: AbsolutePriceScheduleType | None
     price_level_schedule: PriceLevelScheduleType | None
 
-    def __init__(self, *, power_schedule: PowerScheduleType | None = None, absolute_price_schedule: AbsolutePriceScheduleType | None = None, price_level_schedule: PriceLevelScheduleType | None = None) -> None:
+    @overload
+    def __init__(self, *, power_schedule: PowerScheduleType, absolute_price_schedule: AbsolutePriceScheduleType, price_level_schedule: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, power_schedule: PowerScheduleType, absolute_price_schedule: None = None, price_level_schedule: PriceLevelScheduleType) -> None: ...
+
+    @overload
+    def __init__(self, *, power_schedule: PowerScheduleType, absolute_price_schedule: None = None, price_level_schedule: None = None) -> None: ...
+
+    def __init__(self, *, power_schedule: PowerScheduleType, absolute_price_schedule: AbsolutePriceScheduleType | None = None, price_level_schedule: PriceLevelScheduleType | None = None) -> None:
+        if (absolute_price_schedule is not None) + (price_level_schedule is not None) > 1:
+            raise TypeError('ChargingScheduleType: give at most one of absolute_price_schedule, price_level_schedule')
         self.power_schedule = power_schedule
         self.absolute_price_schedule = absolute_price_schedule
         self.price_level_schedule = price_level_schedule
@@ -1515,16 +1273,17 @@ class PowerScheduleType(Model):
     """The complex type PowerScheduleType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('time_anchor', 'available_energy', 'power_tolerance', 'power_schedule_entries')
-    _exi_type = 106
+    __match_args__ = ('time_anchor', 'available_energy', 'power_tolerance', 'power_schedule_entries')
     _exi_name = 'PowerScheduleType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('time_anchor', 'TimeAnchor', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('available_energy', 'AvailableEnergy', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('power_tolerance', 'PowerTolerance', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('power_schedule_entries', 'PowerScheduleEntries', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    time_anchor: int | None
+    _exi_required = ('time_anchor', 'power_schedule_entries')
+    time_anchor: int
     available_energy: RationalNumberType | None
     power_tolerance: RationalNumberType | None
-    power_schedule_entries: PowerScheduleEntryListType | None
+    power_schedule_entries: PowerScheduleEntryListType
 
-    def __init__(self, *, time_anchor: int | None = None, available_energy: RationalNumberType | None = None, power_tolerance: RationalNumberType | None = None, power_schedule_entries: PowerScheduleEntryListType | None = None) -> None:
+    def __init__(self, *, time_anchor: int, available_energy: RationalNumberType | None = None, power_tolerance: RationalNumberType | None = None, power_schedule_entries: PowerScheduleEntryListType) -> None:
         self.time_anchor = time_anchor
         self.available_energy = available_energy
         self.power_tolerance = power_tolerance
@@ -1535,30 +1294,32 @@ class PowerScheduleEntryListType(Model):
     """The complex type PowerScheduleEntryListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('power_schedule_entry',)
-    _exi_type = 107
+    __match_args__ = ('power_schedule_entry',)
     _exi_name = 'PowerScheduleEntryListType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('power_schedule_entry', 'PowerScheduleEntry', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
+    _exi_required = ('power_schedule_entry',)
     power_schedule_entry: list[PowerScheduleEntryType]
 
-    def __init__(self, *, power_schedule_entry: list[PowerScheduleEntryType] | None = None) -> None:
-        self.power_schedule_entry = [] if power_schedule_entry is None else power_schedule_entry
+    def __init__(self, *, power_schedule_entry: list[PowerScheduleEntryType]) -> None:
+        self.power_schedule_entry = power_schedule_entry
 
 
 class PowerScheduleEntryType(Model):
     """The complex type PowerScheduleEntryType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('duration', 'power', 'power_l2', 'power_l3')
-    _exi_type = 108
+    __match_args__ = ('duration', 'power', 'power_l2', 'power_l3')
     _exi_name = 'PowerScheduleEntryType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('duration', 'Duration', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('power', 'Power', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('power_l2', 'Power_L2', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('power_l3', 'Power_L3', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    duration: int | None
-    power: RationalNumberType | None
+    _exi_required = ('duration', 'power')
+    duration: int
+    power: RationalNumberType
     power_l2: RationalNumberType | None
     power_l3: RationalNumberType | None
 
-    def __init__(self, *, duration: int | None = None, power: RationalNumberType | None = None, power_l2: RationalNumberType | None = None, power_l3: RationalNumberType | None = None) -> None:
+    def __init__(self, *, duration: int, power: RationalNumberType, power_l2: RationalNumberType | None = None, power_l3: RationalNumberType | None = None) -> None:
         self.duration = duration
         self.power = power
         self.power_l2 = power_l2
@@ -1569,17 +1330,18 @@ class PowerDeliveryReqType(Model):
     """The complex type PowerDeliveryReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('header', 'ev_processing', 'charge_progress', 'ev_power_profile', 'bpt_channel_selection')
-    _exi_type = 109
+    __match_args__ = ('header', 'ev_processing', 'charge_progress', 'ev_power_profile', 'bpt_channel_selection')
     _exi_name = 'PowerDeliveryReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_processing', 'EVProcessing', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('charge_progress', 'ChargeProgress', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ev_power_profile', 'EVPowerProfile', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('bpt_channel_selection', 'BPT_ChannelSelection', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    header: MessageHeaderType | None
-    ev_processing: ProcessingType | None
-    charge_progress: ChargeProgressType | None
+    _exi_required = ('header', 'ev_processing', 'charge_progress')
+    header: MessageHeaderType
+    ev_processing: ProcessingType
+    charge_progress: ChargeProgressType
     ev_power_profile: EVPowerProfileType | None
     bpt_channel_selection: ChannelSelectionType | None
 
-    def __init__(self, *, header: MessageHeaderType | None = None, ev_processing: ProcessingType | None = None, charge_progress: ChargeProgressType | None = None, ev_power_profile: EVPowerProfileType | None = None, bpt_channel_selection: ChannelSelectionType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, ev_processing: ProcessingType, charge_progress: ChargeProgressType, ev_power_profile: EVPowerProfileType | None = None, bpt_channel_selection: ChannelSelectionType | None = None) -> None:
         self.header = header
         self.ev_processing = ev_processing
         self.charge_progress = charge_progress
@@ -1591,16 +1353,25 @@ class EVPowerProfileType(Model):
     """The complex type EVPowerProfileType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('time_anchor', 'dynamic_evppt_control_mode', 'scheduled_evppt_control_mode', 'ev_power_profile_entries')
-    _exi_type = 111
+    __match_args__ = ('time_anchor', 'dynamic_evppt_control_mode', 'scheduled_evppt_control_mode', 'ev_power_profile_entries')
     _exi_name = 'EVPowerProfileType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('time_anchor', 'TimeAnchor', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('dynamic_evppt_control_mode', 'Dynamic_EVPPTControlMode', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('scheduled_evppt_control_mode', 'Scheduled_EVPPTControlMode', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ev_power_profile_entries', 'EVPowerProfileEntries', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    time_anchor: int | None
+    _exi_required = ('time_anchor', 'ev_power_profile_entries')
+    time_anchor: int
     dynamic_evppt_control_mode: Dynamic_EVPPTControlModeType | None
     scheduled_evppt_control_mode: Scheduled_EVPPTControlModeType | None
-    ev_power_profile_entries: EVPowerProfileEntryListType | None
+    ev_power_profile_entries: EVPowerProfileEntryListType
 
-    def __init__(self, *, time_anchor: int | None = None, dynamic_evppt_control_mode: Dynamic_EVPPTControlModeType | None = None, scheduled_evppt_control_mode: Scheduled_EVPPTControlModeType | None = None, ev_power_profile_entries: EVPowerProfileEntryListType | None = None) -> None:
+    @overload
+    def __init__(self, *, time_anchor: int, dynamic_evppt_control_mode: Dynamic_EVPPTControlModeType, scheduled_evppt_control_mode: None = None, ev_power_profile_entries: EVPowerProfileEntryListType) -> None: ...
+
+    @overload
+    def __init__(self, *, time_anchor: int, dynamic_evppt_control_mode: None = None, scheduled_evppt_control_mode: Scheduled_EVPPTControlModeType, ev_power_profile_entries: EVPowerProfileEntryListType) -> None: ...
+
+    def __init__(self, *, time_anchor: int, dynamic_evppt_control_mode: Dynamic_EVPPTControlModeType | None = None, scheduled_evppt_control_mode: Scheduled_EVPPTControlModeType | None = None, ev_power_profile_entries: EVPowerProfileEntryListType) -> None:
+        if (dynamic_evppt_control_mode is not None) + (scheduled_evppt_control_mode is not None) != 1:
+            raise TypeError('EVPowerProfileType: give exactly one of dynamic_evppt_control_mode, scheduled_evppt_control_mode')
         self.time_anchor = time_anchor
         self.dynamic_evppt_control_mode = dynamic_evppt_control_mode
         self.scheduled_evppt_control_mode = scheduled_evppt_control_mode
@@ -1611,24 +1382,26 @@ class Dynamic_EVPPTControlModeType(Model):
     """The complex type Dynamic_EVPPTControlModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ()
-    _exi_type = 112
+    __match_args__ = ()
     _exi_name = 'Dynamic_EVPPTControlModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = ()
+    _exi_required = ()
 
 
 class Scheduled_EVPPTControlModeType(Model):
     """The complex type Scheduled_EVPPTControlModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('selected_schedule_tuple_id', 'power_tolerance_acceptance')
-    _exi_type = 113
+    __match_args__ = ('selected_schedule_tuple_id', 'power_tolerance_acceptance')
     _exi_name = 'Scheduled_EVPPTControlModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('selected_schedule_tuple_id', 'SelectedScheduleTupleID', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('power_tolerance_acceptance', 'PowerToleranceAcceptance', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    selected_schedule_tuple_id: int | None
+    _exi_required = ('selected_schedule_tuple_id',)
+    selected_schedule_tuple_id: int
     power_tolerance_acceptance: PowerToleranceAcceptanceType | None
 
-    def __init__(self, *, selected_schedule_tuple_id: int | None = None, power_tolerance_acceptance: PowerToleranceAcceptanceType | None = None) -> None:
+    def __init__(self, *, selected_schedule_tuple_id: int, power_tolerance_acceptance: PowerToleranceAcceptanceType | None = None) -> None:
         self.selected_schedule_tuple_id = selected_schedule_tuple_id
         self.power_tolerance_acceptance = power_tolerance_acceptance
 
@@ -1637,62 +1410,49 @@ class EVPowerProfileEntryListType(Model):
     """The complex type EVPowerProfileEntryListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('ev_power_profile_entry',)
-    _exi_type = 115
+    __match_args__ = ('ev_power_profile_entry',)
     _exi_name = 'EVPowerProfileEntryListType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('ev_power_profile_entry', 'EVPowerProfileEntry', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
+    _exi_required = ('ev_power_profile_entry',)
     ev_power_profile_entry: list[PowerScheduleEntryType]
 
-    def __init__(self, *, ev_power_profile_entry: list[PowerScheduleEntryType] | None = None) -> None:
-        self.ev_power_profile_entry = [] if ev_power_profile_entry is None else ev_power_profile_entry
+    def __init__(self, *, ev_power_profile_entry: list[PowerScheduleEntryType]) -> None:
+        self.ev_power_profile_entry = ev_power_profile_entry
 
 
 class PowerDeliveryResType(Model):
     """The complex type PowerDeliveryResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('header', 'response_code', 'evse_status')
-    _exi_type = 117
+    __match_args__ = ('header', 'response_code', 'evse_status')
     _exi_name = 'PowerDeliveryResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_status', 'EVSEStatus', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
+    _exi_required = ('header', 'response_code')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
     evse_status: EVSEStatusType | None
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_status: EVSEStatusType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, evse_status: EVSEStatusType | None = None) -> None:
         self.header = header
         self.response_code = response_code
         self.evse_status = evse_status
-
-
-class EVSEStatusType(Model):
-    """The complex type EVSEStatusType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('notification_max_delay', 'evse_notification')
-    _exi_type = 118
-    _exi_name = 'EVSEStatusType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('notification_max_delay', 'NotificationMaxDelay', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_notification', 'EVSENotification', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    notification_max_delay: int | None
-    evse_notification: EvseNotificationType | None
-
-    def __init__(self, *, notification_max_delay: int | None = None, evse_notification: EvseNotificationType | None = None) -> None:
-        self.notification_max_delay = notification_max_delay
-        self.evse_notification = evse_notification
 
 
 class MeteringConfirmationReqType(Model):
     """The complex type MeteringConfirmationReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('header', 'signed_metering_data')
-    _exi_type = 120
+    __match_args__ = ('header', 'signed_metering_data')
     _exi_name = 'MeteringConfirmationReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('signed_metering_data', 'SignedMeteringData', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    header: MessageHeaderType | None
-    signed_metering_data: SignedMeteringDataType | None
+    _exi_required = ('header', 'signed_metering_data')
+    header: MessageHeaderType
+    signed_metering_data: SignedMeteringDataType
 
-    def __init__(self, *, header: MessageHeaderType | None = None, signed_metering_data: SignedMeteringDataType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, signed_metering_data: SignedMeteringDataType) -> None:
         self.header = header
         self.signed_metering_data = signed_metering_data
 
@@ -1700,20 +1460,29 @@ class MeteringConfirmationReqType(Model):
 class SignedMeteringDataType(Model):
     """The complex type SignedMeteringDataType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
-    __slots__ = ('id_', 'session_id', 'meter_info', 'receipt', 'dynamic_smdt_control_mode', 'scheduled_smdt_control_mode')
-    _exi_type = 121
+    __slots__ = ('id', 'session_id', 'meter_info', 'receipt', 'dynamic_smdt_control_mode', 'scheduled_smdt_control_mode')
+    __match_args__ = ('id', 'session_id', 'meter_info', 'receipt', 'dynamic_smdt_control_mode', 'scheduled_smdt_control_mode')
     _exi_name = 'SignedMeteringDataType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
-    _exi_members = (('id_', 'Id', 0, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('session_id', 'SessionID', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('meter_info', 'MeterInfo', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('receipt', 'Receipt', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('dynamic_smdt_control_mode', 'Dynamic_SMDTControlMode', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('scheduled_smdt_control_mode', 'Scheduled_SMDTControlMode', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    id_: str | None
-    session_id: bytes | None
-    meter_info: MeterInfoType | None
+    _exi_members = (('id', 'Id', 0, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('session_id', 'SessionID', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('meter_info', 'MeterInfo', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('receipt', 'Receipt', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('dynamic_smdt_control_mode', 'Dynamic_SMDTControlMode', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('scheduled_smdt_control_mode', 'Scheduled_SMDTControlMode', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
+    _exi_required = ('id', 'session_id', 'meter_info')
+    id: str
+    session_id: bytes
+    meter_info: MeterInfoType
     receipt: ReceiptType | None
     dynamic_smdt_control_mode: Dynamic_SMDTControlModeType | None
     scheduled_smdt_control_mode: Scheduled_SMDTControlModeType | None
 
-    def __init__(self, *, id_: str | None = None, session_id: bytes | None = None, meter_info: MeterInfoType | None = None, receipt: ReceiptType | None = None, dynamic_smdt_control_mode: Dynamic_SMDTControlModeType | None = None, scheduled_smdt_control_mode: Scheduled_SMDTControlModeType | None = None) -> None:
-        self.id_ = id_
+    @overload
+    def __init__(self, *, id: str, session_id: bytes, meter_info: MeterInfoType, receipt: ReceiptType | None = None, dynamic_smdt_control_mode: Dynamic_SMDTControlModeType, scheduled_smdt_control_mode: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, id: str, session_id: bytes, meter_info: MeterInfoType, receipt: ReceiptType | None = None, dynamic_smdt_control_mode: None = None, scheduled_smdt_control_mode: Scheduled_SMDTControlModeType) -> None: ...
+
+    def __init__(self, *, id: str, session_id: bytes, meter_info: MeterInfoType, receipt: ReceiptType | None = None, dynamic_smdt_control_mode: Dynamic_SMDTControlModeType | None = None, scheduled_smdt_control_mode: Scheduled_SMDTControlModeType | None = None) -> None:
+        if (dynamic_smdt_control_mode is not None) + (scheduled_smdt_control_mode is not None) != 1:
+            raise TypeError('SignedMeteringDataType: give exactly one of dynamic_smdt_control_mode, scheduled_smdt_control_mode')
+        self.id = id
         self.session_id = session_id
         self.meter_info = meter_info
         self.receipt = receipt
@@ -1721,111 +1490,29 @@ class SignedMeteringDataType(Model):
         self.scheduled_smdt_control_mode = scheduled_smdt_control_mode
 
 
-class MeterInfoType(Model):
-    """The complex type MeterInfoType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('meter_id', 'charged_energy_reading_wh', 'bpt_discharged_energy_reading_wh', 'capacitive_energy_reading_va_rh', 'bpt_inductive_energy_reading_va_rh', 'meter_signature', 'meter_status', 'meter_timestamp')
-    _exi_type = 122
-    _exi_name = 'MeterInfoType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('meter_id', 'MeterID', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('charged_energy_reading_wh', 'ChargedEnergyReadingWh', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('bpt_discharged_energy_reading_wh', 'BPT_DischargedEnergyReadingWh', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('capacitive_energy_reading_va_rh', 'CapacitiveEnergyReadingVARh', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('bpt_inductive_energy_reading_va_rh', 'BPT_InductiveEnergyReadingVARh', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_signature', 'MeterSignature', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_status', 'MeterStatus', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_timestamp', 'MeterTimestamp', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    meter_id: str | None
-    charged_energy_reading_wh: int | None
-    bpt_discharged_energy_reading_wh: int | None
-    capacitive_energy_reading_va_rh: int | None
-    bpt_inductive_energy_reading_va_rh: int | None
-    meter_signature: bytes | None
-    meter_status: int | None
-    meter_timestamp: int | None
-
-    def __init__(self, *, meter_id: str | None = None, charged_energy_reading_wh: int | None = None, bpt_discharged_energy_reading_wh: int | None = None, capacitive_energy_reading_va_rh: int | None = None, bpt_inductive_energy_reading_va_rh: int | None = None, meter_signature: bytes | None = None, meter_status: int | None = None, meter_timestamp: int | None = None) -> None:
-        self.meter_id = meter_id
-        self.charged_energy_reading_wh = charged_energy_reading_wh
-        self.bpt_discharged_energy_reading_wh = bpt_discharged_energy_reading_wh
-        self.capacitive_energy_reading_va_rh = capacitive_energy_reading_va_rh
-        self.bpt_inductive_energy_reading_va_rh = bpt_inductive_energy_reading_va_rh
-        self.meter_signature = meter_signature
-        self.meter_status = meter_status
-        self.meter_timestamp = meter_timestamp
-
-
-class ReceiptType(Model):
-    """The complex type ReceiptType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('time_anchor', 'energy_costs', 'occupancy_costs', 'additional_services_costs', 'overstay_costs', 'tax_costs')
-    _exi_type = 125
-    _exi_name = 'ReceiptType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('time_anchor', 'TimeAnchor', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('energy_costs', 'EnergyCosts', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('occupancy_costs', 'OccupancyCosts', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('additional_services_costs', 'AdditionalServicesCosts', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('overstay_costs', 'OverstayCosts', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('tax_costs', 'TaxCosts', 1, True, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    time_anchor: int | None
-    energy_costs: DetailedCostType | None
-    occupancy_costs: DetailedCostType | None
-    additional_services_costs: DetailedCostType | None
-    overstay_costs: DetailedCostType | None
-    tax_costs: list[DetailedTaxType]
-
-    def __init__(self, *, time_anchor: int | None = None, energy_costs: DetailedCostType | None = None, occupancy_costs: DetailedCostType | None = None, additional_services_costs: DetailedCostType | None = None, overstay_costs: DetailedCostType | None = None, tax_costs: list[DetailedTaxType] | None = None) -> None:
-        self.time_anchor = time_anchor
-        self.energy_costs = energy_costs
-        self.occupancy_costs = occupancy_costs
-        self.additional_services_costs = additional_services_costs
-        self.overstay_costs = overstay_costs
-        self.tax_costs = [] if tax_costs is None else tax_costs
-
-
-class DetailedCostType(Model):
-    """The complex type DetailedCostType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('amount', 'cost_per_unit')
-    _exi_type = 126
-    _exi_name = 'DetailedCostType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('amount', 'Amount', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('cost_per_unit', 'CostPerUnit', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    amount: RationalNumberType | None
-    cost_per_unit: RationalNumberType | None
-
-    def __init__(self, *, amount: RationalNumberType | None = None, cost_per_unit: RationalNumberType | None = None) -> None:
-        self.amount = amount
-        self.cost_per_unit = cost_per_unit
-
-
-class DetailedTaxType(Model):
-    """The complex type DetailedTaxType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('tax_rule_id', 'amount')
-    _exi_type = 127
-    _exi_name = 'DetailedTaxType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('tax_rule_id', 'TaxRuleID', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('amount', 'Amount', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    tax_rule_id: int | None
-    amount: RationalNumberType | None
-
-    def __init__(self, *, tax_rule_id: int | None = None, amount: RationalNumberType | None = None) -> None:
-        self.tax_rule_id = tax_rule_id
-        self.amount = amount
-
-
 class Dynamic_SMDTControlModeType(Model):
     """The complex type Dynamic_SMDTControlModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ()
-    _exi_type = 128
+    __match_args__ = ()
     _exi_name = 'Dynamic_SMDTControlModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = ()
+    _exi_required = ()
 
 
 class Scheduled_SMDTControlModeType(Model):
     """The complex type Scheduled_SMDTControlModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('selected_schedule_tuple_id',)
-    _exi_type = 129
+    __match_args__ = ('selected_schedule_tuple_id',)
     _exi_name = 'Scheduled_SMDTControlModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('selected_schedule_tuple_id', 'SelectedScheduleTupleID', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
-    selected_schedule_tuple_id: int | None
+    _exi_required = ('selected_schedule_tuple_id',)
+    selected_schedule_tuple_id: int
 
-    def __init__(self, *, selected_schedule_tuple_id: int | None = None) -> None:
+    def __init__(self, *, selected_schedule_tuple_id: int) -> None:
         self.selected_schedule_tuple_id = selected_schedule_tuple_id
 
 
@@ -1833,14 +1520,15 @@ class MeteringConfirmationResType(Model):
     """The complex type MeteringConfirmationResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('header', 'response_code')
-    _exi_type = 130
+    __match_args__ = ('header', 'response_code')
     _exi_name = 'MeteringConfirmationResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
+    _exi_required = ('header', 'response_code')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType) -> None:
         self.header = header
         self.response_code = response_code
 
@@ -1849,16 +1537,17 @@ class SessionStopReqType(Model):
     """The complex type SessionStopReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('header', 'charging_session', 'ev_termination_code', 'ev_termination_explanation')
-    _exi_type = 131
+    __match_args__ = ('header', 'charging_session', 'ev_termination_code', 'ev_termination_explanation')
     _exi_name = 'SessionStopReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('charging_session', 'ChargingSession', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ev_termination_code', 'EVTerminationCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ev_termination_explanation', 'EVTerminationExplanation', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    header: MessageHeaderType | None
-    charging_session: ChargingSessionType | None
+    _exi_required = ('header', 'charging_session')
+    header: MessageHeaderType
+    charging_session: ChargingSessionType
     ev_termination_code: str | None
     ev_termination_explanation: str | None
 
-    def __init__(self, *, header: MessageHeaderType | None = None, charging_session: ChargingSessionType | None = None, ev_termination_code: str | None = None, ev_termination_explanation: str | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, charging_session: ChargingSessionType, ev_termination_code: str | None = None, ev_termination_explanation: str | None = None) -> None:
         self.header = header
         self.charging_session = charging_session
         self.ev_termination_code = ev_termination_code
@@ -1869,14 +1558,15 @@ class SessionStopResType(Model):
     """The complex type SessionStopResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('header', 'response_code')
-    _exi_type = 133
+    __match_args__ = ('header', 'response_code')
     _exi_name = 'SessionStopResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
+    _exi_required = ('header', 'response_code')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType) -> None:
         self.header = header
         self.response_code = response_code
 
@@ -1884,87 +1574,77 @@ class SessionStopResType(Model):
 class CertificateInstallationReqType(Model):
     """The complex type CertificateInstallationReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
-    __slots__ = ('header', 'oem_provisioning_certificate_chain', 'list_of_root_certificate_i_ds', 'maximum_contract_certificate_chains', 'prioritized_emai_ds')
-    _exi_type = 134
+    __slots__ = ('header', 'oem_provisioning_certificate_chain', 'list_of_root_certificate_ids', 'maximum_contract_certificate_chains', 'prioritized_emaids')
+    __match_args__ = ('header', 'oem_provisioning_certificate_chain', 'list_of_root_certificate_ids', 'maximum_contract_certificate_chains', 'prioritized_emaids')
     _exi_name = 'CertificateInstallationReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('oem_provisioning_certificate_chain', 'OEMProvisioningCertificateChain', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('list_of_root_certificate_i_ds', 'ListOfRootCertificateIDs', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('maximum_contract_certificate_chains', 'MaximumContractCertificateChains', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('prioritized_emai_ds', 'PrioritizedEMAIDs', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    header: MessageHeaderType | None
-    oem_provisioning_certificate_chain: SignedCertificateChainType | None
-    list_of_root_certificate_i_ds: ListOfRootCertificateIDsType | None
-    maximum_contract_certificate_chains: int | None
-    prioritized_emai_ds: EMAIDListType | None
+    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('oem_provisioning_certificate_chain', 'OEMProvisioningCertificateChain', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('list_of_root_certificate_ids', 'ListOfRootCertificateIDs', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('maximum_contract_certificate_chains', 'MaximumContractCertificateChains', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('prioritized_emaids', 'PrioritizedEMAIDs', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
+    _exi_required = ('header', 'oem_provisioning_certificate_chain', 'list_of_root_certificate_ids', 'maximum_contract_certificate_chains')
+    header: MessageHeaderType
+    oem_provisioning_certificate_chain: SignedCertificateChainType
+    list_of_root_certificate_ids: ListOfRootCertificateIDsType
+    maximum_contract_certificate_chains: int
+    prioritized_emaids: EMAIDListType | None
 
-    def __init__(self, *, header: MessageHeaderType | None = None, oem_provisioning_certificate_chain: SignedCertificateChainType | None = None, list_of_root_certificate_i_ds: ListOfRootCertificateIDsType | None = None, maximum_contract_certificate_chains: int | None = None, prioritized_emai_ds: EMAIDListType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, oem_provisioning_certificate_chain: SignedCertificateChainType, list_of_root_certificate_ids: ListOfRootCertificateIDsType, maximum_contract_certificate_chains: int, prioritized_emaids: EMAIDListType | None = None) -> None:
         self.header = header
         self.oem_provisioning_certificate_chain = oem_provisioning_certificate_chain
-        self.list_of_root_certificate_i_ds = list_of_root_certificate_i_ds
+        self.list_of_root_certificate_ids = list_of_root_certificate_ids
         self.maximum_contract_certificate_chains = maximum_contract_certificate_chains
-        self.prioritized_emai_ds = prioritized_emai_ds
+        self.prioritized_emaids = prioritized_emaids
 
 
 class SignedCertificateChainType(Model):
     """The complex type SignedCertificateChainType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
-    __slots__ = ('id_', 'certificate', 'sub_certificates')
-    _exi_type = 135
+    __slots__ = ('id', 'certificate', 'sub_certificates')
+    __match_args__ = ('id', 'certificate', 'sub_certificates')
     _exi_name = 'SignedCertificateChainType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
-    _exi_members = (('id_', 'Id', 0, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('certificate', 'Certificate', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('sub_certificates', 'SubCertificates', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    id_: str | None
-    certificate: bytes | None
+    _exi_members = (('id', 'Id', 0, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('certificate', 'Certificate', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('sub_certificates', 'SubCertificates', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
+    _exi_required = ('id', 'certificate')
+    id: str
+    certificate: bytes
     sub_certificates: SubCertificatesType | None
 
-    def __init__(self, *, id_: str | None = None, certificate: bytes | None = None, sub_certificates: SubCertificatesType | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str, certificate: bytes, sub_certificates: SubCertificatesType | None = None) -> None:
+        self.id = id
         self.certificate = certificate
         self.sub_certificates = sub_certificates
-
-
-class ListOfRootCertificateIDsType(Model):
-    """The complex type ListOfRootCertificateIDsType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('root_certificate_id',)
-    _exi_type = 136
-    _exi_name = 'ListOfRootCertificateIDsType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('root_certificate_id', 'RootCertificateID', 1, True, 'urn:iso:std:iso:15118:-20:CommonTypes'),)
-    root_certificate_id: list[X509IssuerSerialType]
-
-    def __init__(self, *, root_certificate_id: list[X509IssuerSerialType] | None = None) -> None:
-        self.root_certificate_id = [] if root_certificate_id is None else root_certificate_id
 
 
 class EMAIDListType(Model):
     """The complex type EMAIDListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('emaid',)
-    _exi_type = 137
+    __match_args__ = ('emaid',)
     _exi_name = 'EMAIDListType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('emaid', 'EMAID', 1, True, 'urn:iso:std:iso:15118:-20:CommonMessages'),)
+    _exi_required = ('emaid',)
     emaid: list[str]
 
-    def __init__(self, *, emaid: list[str] | None = None) -> None:
-        self.emaid = [] if emaid is None else emaid
+    def __init__(self, *, emaid: list[str]) -> None:
+        self.emaid = emaid
 
 
 class CertificateInstallationResType(Model):
     """The complex type CertificateInstallationResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('header', 'response_code', 'evse_processing', 'cps_certificate_chain', 'signed_installation_data', 'remaining_contract_certificate_chains')
-    _exi_type = 138
+    __match_args__ = ('header', 'response_code', 'evse_processing', 'cps_certificate_chain', 'signed_installation_data', 'remaining_contract_certificate_chains')
     _exi_name = 'CertificateInstallationResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_processing', 'EVSEProcessing', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('cps_certificate_chain', 'CPSCertificateChain', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('signed_installation_data', 'SignedInstallationData', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('remaining_contract_certificate_chains', 'RemainingContractCertificateChains', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-    evse_processing: ProcessingType | None
-    cps_certificate_chain: CertificateChainType | None
-    signed_installation_data: SignedInstallationDataType | None
-    remaining_contract_certificate_chains: int | None
+    _exi_required = ('header', 'response_code', 'evse_processing', 'cps_certificate_chain', 'signed_installation_data', 'remaining_contract_certificate_chains')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
+    evse_processing: ProcessingType
+    cps_certificate_chain: CertificateChainType
+    signed_installation_data: SignedInstallationDataType
+    remaining_contract_certificate_chains: int
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_processing: ProcessingType | None = None, cps_certificate_chain: CertificateChainType | None = None, signed_installation_data: SignedInstallationDataType | None = None, remaining_contract_certificate_chains: int | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, evse_processing: ProcessingType, cps_certificate_chain: CertificateChainType, signed_installation_data: SignedInstallationDataType, remaining_contract_certificate_chains: int) -> None:
         self.header = header
         self.response_code = response_code
         self.evse_processing = evse_processing
@@ -1977,14 +1657,15 @@ class CertificateChainType(Model):
     """The complex type CertificateChainType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('certificate', 'sub_certificates')
-    _exi_type = 139
+    __match_args__ = ('certificate', 'sub_certificates')
     _exi_name = 'CertificateChainType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('certificate', 'Certificate', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('sub_certificates', 'SubCertificates', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    certificate: bytes | None
+    _exi_required = ('certificate',)
+    certificate: bytes
     sub_certificates: SubCertificatesType | None
 
-    def __init__(self, *, certificate: bytes | None = None, sub_certificates: SubCertificatesType | None = None) -> None:
+    def __init__(self, *, certificate: bytes, sub_certificates: SubCertificatesType | None = None) -> None:
         self.certificate = certificate
         self.sub_certificates = sub_certificates
 
@@ -1992,21 +1673,33 @@ class CertificateChainType(Model):
 class SignedInstallationDataType(Model):
     """The complex type SignedInstallationDataType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
-    __slots__ = ('id_', 'contract_certificate_chain', 'ecdh_curve', 'dh_public_key', 'secp521_encrypted_private_key', 'x448_encrypted_private_key', 'tpm_encrypted_private_key')
-    _exi_type = 140
+    __slots__ = ('id', 'contract_certificate_chain', 'ecdh_curve', 'dh_public_key', 'secp521_encrypted_private_key', 'x448_encrypted_private_key', 'tpm_encrypted_private_key')
+    __match_args__ = ('id', 'contract_certificate_chain', 'ecdh_curve', 'dh_public_key', 'secp521_encrypted_private_key', 'x448_encrypted_private_key', 'tpm_encrypted_private_key')
     _exi_name = 'SignedInstallationDataType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
-    _exi_members = (('id_', 'Id', 0, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('contract_certificate_chain', 'ContractCertificateChain', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ecdh_curve', 'ECDHCurve', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('dh_public_key', 'DHPublicKey', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('secp521_encrypted_private_key', 'SECP521_EncryptedPrivateKey', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('x448_encrypted_private_key', 'X448_EncryptedPrivateKey', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('tpm_encrypted_private_key', 'TPM_EncryptedPrivateKey', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    id_: str | None
-    contract_certificate_chain: ContractCertificateChainType | None
-    ecdh_curve: EcdhCurveType | None
-    dh_public_key: bytes | None
+    _exi_members = (('id', 'Id', 0, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('contract_certificate_chain', 'ContractCertificateChain', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('ecdh_curve', 'ECDHCurve', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('dh_public_key', 'DHPublicKey', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('secp521_encrypted_private_key', 'SECP521_EncryptedPrivateKey', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('x448_encrypted_private_key', 'X448_EncryptedPrivateKey', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('tpm_encrypted_private_key', 'TPM_EncryptedPrivateKey', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
+    _exi_required = ('id', 'contract_certificate_chain', 'ecdh_curve', 'dh_public_key')
+    id: str
+    contract_certificate_chain: ContractCertificateChainType
+    ecdh_curve: EcdhCurveType
+    dh_public_key: bytes
     secp521_encrypted_private_key: bytes | None
     x448_encrypted_private_key: bytes | None
     tpm_encrypted_private_key: bytes | None
 
-    def __init__(self, *, id_: str | None = None, contract_certificate_chain: ContractCertificateChainType | None = None, ecdh_curve: EcdhCurveType | None = None, dh_public_key: bytes | None = None, secp521_encrypted_private_key: bytes | None = None, x448_encrypted_private_key: bytes | None = None, tpm_encrypted_private_key: bytes | None = None) -> None:
-        self.id_ = id_
+    @overload
+    def __init__(self, *, id: str, contract_certificate_chain: ContractCertificateChainType, ecdh_curve: EcdhCurveType, dh_public_key: bytes, secp521_encrypted_private_key: bytes, x448_encrypted_private_key: None = None, tpm_encrypted_private_key: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, id: str, contract_certificate_chain: ContractCertificateChainType, ecdh_curve: EcdhCurveType, dh_public_key: bytes, secp521_encrypted_private_key: None = None, x448_encrypted_private_key: bytes, tpm_encrypted_private_key: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, id: str, contract_certificate_chain: ContractCertificateChainType, ecdh_curve: EcdhCurveType, dh_public_key: bytes, secp521_encrypted_private_key: None = None, x448_encrypted_private_key: None = None, tpm_encrypted_private_key: bytes) -> None: ...
+
+    def __init__(self, *, id: str, contract_certificate_chain: ContractCertificateChainType, ecdh_curve: EcdhCurveType, dh_public_key: bytes, secp521_encrypted_private_key: bytes | None = None, x448_encrypted_private_key: bytes | None = None, tpm_encrypted_private_key: bytes | None = None) -> None:
+        if (secp521_encrypted_private_key is not None) + (x448_encrypted_private_key is not None) + (tpm_encrypted_private_key is not None) != 1:
+            raise TypeError('SignedInstallationDataType: give exactly one of secp521_encrypted_private_key, x448_encrypted_private_key, tpm_encrypted_private_key')
+        self.id = id
         self.contract_certificate_chain = contract_certificate_chain
         self.ecdh_curve = ecdh_curve
         self.dh_public_key = dh_public_key
@@ -2019,18 +1712,19 @@ class VehicleCheckInReqType(Model):
     """The complex type VehicleCheckInReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('header', 'ev_check_in_status', 'parking_method', 'vehicle_frame', 'device_offset', 'vehicle_travel')
-    _exi_type = 146
+    __match_args__ = ('header', 'ev_check_in_status', 'parking_method', 'vehicle_frame', 'device_offset', 'vehicle_travel')
     _exi_name = 'VehicleCheckInReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_check_in_status', 'EVCheckInStatus', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('parking_method', 'ParkingMethod', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('vehicle_frame', 'VehicleFrame', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('device_offset', 'DeviceOffset', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('vehicle_travel', 'VehicleTravel', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    header: MessageHeaderType | None
-    ev_check_in_status: EvCheckInStatusType | None
-    parking_method: ParkingMethodType | None
+    _exi_required = ('header', 'ev_check_in_status', 'parking_method')
+    header: MessageHeaderType
+    ev_check_in_status: EvCheckInStatusType
+    parking_method: ParkingMethodType
     vehicle_frame: int | None
     device_offset: int | None
     vehicle_travel: int | None
 
-    def __init__(self, *, header: MessageHeaderType | None = None, ev_check_in_status: EvCheckInStatusType | None = None, parking_method: ParkingMethodType | None = None, vehicle_frame: int | None = None, device_offset: int | None = None, vehicle_travel: int | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, ev_check_in_status: EvCheckInStatusType, parking_method: ParkingMethodType, vehicle_frame: int | None = None, device_offset: int | None = None, vehicle_travel: int | None = None) -> None:
         self.header = header
         self.ev_check_in_status = ev_check_in_status
         self.parking_method = parking_method
@@ -2043,17 +1737,18 @@ class VehicleCheckInResType(Model):
     """The complex type VehicleCheckInResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('header', 'response_code', 'parking_space', 'device_location', 'target_distance')
-    _exi_type = 149
+    __match_args__ = ('header', 'response_code', 'parking_space', 'device_location', 'target_distance')
     _exi_name = 'VehicleCheckInResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('parking_space', 'ParkingSpace', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('device_location', 'DeviceLocation', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('target_distance', 'TargetDistance', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
+    _exi_required = ('header', 'response_code')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
     parking_space: int | None
     device_location: int | None
     target_distance: int | None
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, parking_space: int | None = None, device_location: int | None = None, target_distance: int | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, parking_space: int | None = None, device_location: int | None = None, target_distance: int | None = None) -> None:
         self.header = header
         self.response_code = response_code
         self.parking_space = parking_space
@@ -2065,15 +1760,16 @@ class VehicleCheckOutReqType(Model):
     """The complex type VehicleCheckOutReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('header', 'ev_check_out_status', 'check_out_time')
-    _exi_type = 150
+    __match_args__ = ('header', 'ev_check_out_status', 'check_out_time')
     _exi_name = 'VehicleCheckOutReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_check_out_status', 'EVCheckOutStatus', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('check_out_time', 'CheckOutTime', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    header: MessageHeaderType | None
-    ev_check_out_status: EvCheckOutStatusType | None
-    check_out_time: int | None
+    _exi_required = ('header', 'ev_check_out_status', 'check_out_time')
+    header: MessageHeaderType
+    ev_check_out_status: EvCheckOutStatusType
+    check_out_time: int
 
-    def __init__(self, *, header: MessageHeaderType | None = None, ev_check_out_status: EvCheckOutStatusType | None = None, check_out_time: int | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, ev_check_out_status: EvCheckOutStatusType, check_out_time: int) -> None:
         self.header = header
         self.ev_check_out_status = ev_check_out_status
         self.check_out_time = check_out_time
@@ -2083,160 +1779,34 @@ class VehicleCheckOutResType(Model):
     """The complex type VehicleCheckOutResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('header', 'response_code', 'evse_check_out_status')
-    _exi_type = 152
+    __match_args__ = ('header', 'response_code', 'evse_check_out_status')
     _exi_name = 'VehicleCheckOutResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_check_out_status', 'EVSECheckOutStatus', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-    evse_check_out_status: EvseCheckOutStatusType | None
+    _exi_required = ('header', 'response_code', 'evse_check_out_status')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
+    evse_check_out_status: EvseCheckOutStatusType
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_check_out_status: EvseCheckOutStatusType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, evse_check_out_status: EvseCheckOutStatusType) -> None:
         self.header = header
         self.response_code = response_code
         self.evse_check_out_status = evse_check_out_status
-
-
-class CLReqControlModeType(Model):
-    """The complex type CLReqControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ()
-    _exi_type = 154
-    _exi_name = 'CLReqControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = ()
-
-
-class CLResControlModeType(Model):
-    """The complex type CLResControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ()
-    _exi_type = 155
-    _exi_name = 'CLResControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = ()
-
-
-class ManifestType(Model):
-    """The complex type ManifestType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'reference')
-    _exi_type = 156
-    _exi_name = 'ManifestType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('reference', 'Reference', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    reference: list[ReferenceType]
-
-    def __init__(self, *, id_: str | None = None, reference: list[ReferenceType] | None = None) -> None:
-        self.id_ = id_
-        self.reference = [] if reference is None else reference
-
-
-class SignaturePropertiesType(Model):
-    """The complex type SignaturePropertiesType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'signature_property')
-    _exi_type = 157
-    _exi_name = 'SignaturePropertiesType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('signature_property', 'SignatureProperty', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    signature_property: list[SignaturePropertyType]
-
-    def __init__(self, *, id_: str | None = None, signature_property: list[SignaturePropertyType] | None = None) -> None:
-        self.id_ = id_
-        self.signature_property = [] if signature_property is None else signature_property
-
-
-class SignaturePropertyType(Model):
-    """The complex type SignaturePropertyType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'target', 'children')
-    _exi_type = 158
-    _exi_name = 'SignaturePropertyType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('target', 'Target', 0, False, ''), ('children', '#children', 3, True, ''))
-    id_: str | None
-    target: str | None
-    children: list[Any]
-
-    def __init__(self, *, id_: str | None = None, target: str | None = None, children: list[Any] | None = None) -> None:
-        self.id_ = id_
-        self.target = target
-        self.children = [] if children is None else children
-
-
-class anyType(Model):
-    """The complex type anyType (http://www.w3.org/2001/XMLSchema)."""
-
-    __slots__ = ('children',)
-    _exi_type = 159
-    _exi_name = 'anyType'
-    _exi_namespace = 'http://www.w3.org/2001/XMLSchema'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class V2GMessageType(Model):
-    """The complex type V2GMessageType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header',)
-    _exi_type = 160
-    _exi_name = 'V2GMessageType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'),)
-    header: MessageHeaderType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None) -> None:
-        self.header = header
-
-
-class V2GRequestType(Model):
-    """The complex type V2GRequestType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header',)
-    _exi_type = 161
-    _exi_name = 'V2GRequestType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'),)
-    header: MessageHeaderType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None) -> None:
-        self.header = header
-
-
-class V2GResponseType(Model):
-    """The complex type V2GResponseType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header', 'response_code')
-    _exi_type = 162
-    _exi_name = 'V2GResponseType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None) -> None:
-        self.header = header
-        self.response_code = response_code
 
 
 class TargetPositionType(Model):
     """The complex type TargetPositionType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('target_offset_x', 'target_offset_y')
-    _exi_type = 163
+    __match_args__ = ('target_offset_x', 'target_offset_y')
     _exi_name = 'TargetPositionType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('target_offset_x', 'TargetOffsetX', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('target_offset_y', 'TargetOffsetY', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    target_offset_x: int | None
-    target_offset_y: int | None
+    _exi_required = ('target_offset_x', 'target_offset_y')
+    target_offset_x: int
+    target_offset_y: int
 
-    def __init__(self, *, target_offset_x: int | None = None, target_offset_y: int | None = None) -> None:
+    def __init__(self, *, target_offset_x: int, target_offset_y: int) -> None:
         self.target_offset_x = target_offset_x
         self.target_offset_y = target_offset_y
 
@@ -2245,335 +1815,168 @@ class PriceScheduleType(Model):
     """The complex type PriceScheduleType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __slots__ = ('time_anchor', 'price_schedule_id', 'price_schedule_description')
-    _exi_type = 164
+    __match_args__ = ('time_anchor', 'price_schedule_id', 'price_schedule_description')
     _exi_name = 'PriceScheduleType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonMessages'
     _exi_members = (('time_anchor', 'TimeAnchor', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('price_schedule_id', 'PriceScheduleID', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'), ('price_schedule_description', 'PriceScheduleDescription', 1, False, 'urn:iso:std:iso:15118:-20:CommonMessages'))
-    time_anchor: int | None
-    price_schedule_id: int | None
+    _exi_required = ('time_anchor', 'price_schedule_id')
+    time_anchor: int
+    price_schedule_id: int
     price_schedule_description: str | None
 
-    def __init__(self, *, time_anchor: int | None = None, price_schedule_id: int | None = None, price_schedule_description: str | None = None) -> None:
+    def __init__(self, *, time_anchor: int, price_schedule_id: int, price_schedule_description: str | None = None) -> None:
         self.time_anchor = time_anchor
         self.price_schedule_id = price_schedule_id
         self.price_schedule_description = price_schedule_description
 
 
-class ChargeParameterDiscoveryReqType(Model):
-    """The complex type ChargeParameterDiscoveryReqType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header',)
-    _exi_type = 165
-    _exi_name = 'ChargeParameterDiscoveryReqType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'),)
-    header: MessageHeaderType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None) -> None:
-        self.header = header
-
-
-class ChargeParameterDiscoveryResType(Model):
-    """The complex type ChargeParameterDiscoveryResType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header', 'response_code')
-    _exi_type = 166
-    _exi_name = 'ChargeParameterDiscoveryResType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None) -> None:
-        self.header = header
-        self.response_code = response_code
-
-
-class ChargeLoopReqType(Model):
-    """The complex type ChargeLoopReqType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header', 'display_parameters', 'meter_info_requested')
-    _exi_type = 167
-    _exi_name = 'ChargeLoopReqType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('display_parameters', 'DisplayParameters', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_info_requested', 'MeterInfoRequested', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    header: MessageHeaderType | None
-    display_parameters: DisplayParametersType | None
-    meter_info_requested: bool | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None, display_parameters: DisplayParametersType | None = None, meter_info_requested: bool | None = None) -> None:
-        self.header = header
-        self.display_parameters = display_parameters
-        self.meter_info_requested = meter_info_requested
-
-
-class DisplayParametersType(Model):
-    """The complex type DisplayParametersType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('present_soc', 'minimum_soc', 'target_soc', 'maximum_soc', 'remaining_time_to_minimum_soc', 'remaining_time_to_target_soc', 'remaining_time_to_maximum_soc', 'charging_complete', 'battery_energy_capacity', 'inlet_hot')
-    _exi_type = 168
-    _exi_name = 'DisplayParametersType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('present_soc', 'PresentSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('minimum_soc', 'MinimumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('target_soc', 'TargetSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('maximum_soc', 'MaximumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('remaining_time_to_minimum_soc', 'RemainingTimeToMinimumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('remaining_time_to_target_soc', 'RemainingTimeToTargetSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('remaining_time_to_maximum_soc', 'RemainingTimeToMaximumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('charging_complete', 'ChargingComplete', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('battery_energy_capacity', 'BatteryEnergyCapacity', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('inlet_hot', 'InletHot', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    present_soc: int | None
-    minimum_soc: int | None
-    target_soc: int | None
-    maximum_soc: int | None
-    remaining_time_to_minimum_soc: int | None
-    remaining_time_to_target_soc: int | None
-    remaining_time_to_maximum_soc: int | None
-    charging_complete: bool | None
-    battery_energy_capacity: RationalNumberType | None
-    inlet_hot: bool | None
-
-    def __init__(self, *, present_soc: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, maximum_soc: int | None = None, remaining_time_to_minimum_soc: int | None = None, remaining_time_to_target_soc: int | None = None, remaining_time_to_maximum_soc: int | None = None, charging_complete: bool | None = None, battery_energy_capacity: RationalNumberType | None = None, inlet_hot: bool | None = None) -> None:
-        self.present_soc = present_soc
-        self.minimum_soc = minimum_soc
-        self.target_soc = target_soc
-        self.maximum_soc = maximum_soc
-        self.remaining_time_to_minimum_soc = remaining_time_to_minimum_soc
-        self.remaining_time_to_target_soc = remaining_time_to_target_soc
-        self.remaining_time_to_maximum_soc = remaining_time_to_maximum_soc
-        self.charging_complete = charging_complete
-        self.battery_energy_capacity = battery_energy_capacity
-        self.inlet_hot = inlet_hot
-
-
-class ChargeLoopResType(Model):
-    """The complex type ChargeLoopResType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header', 'response_code', 'evse_status', 'meter_info', 'receipt')
-    _exi_type = 169
-    _exi_name = 'ChargeLoopResType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_status', 'EVSEStatus', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_info', 'MeterInfo', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('receipt', 'Receipt', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-    evse_status: EVSEStatusType | None
-    meter_info: MeterInfoType | None
-    receipt: ReceiptType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_status: EVSEStatusType | None = None, meter_info: MeterInfoType | None = None, receipt: ReceiptType | None = None) -> None:
-        self.header = header
-        self.response_code = response_code
-        self.evse_status = evse_status
-        self.meter_info = meter_info
-        self.receipt = receipt
-
-
-class Scheduled_CLReqControlModeType(Model):
-    """The complex type Scheduled_CLReqControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request')
-    _exi_type = 170
-    _exi_name = 'Scheduled_CLReqControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('ev_target_energy_request', 'EVTargetEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_maximum_energy_request', 'EVMaximumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_minimum_energy_request', 'EVMinimumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    ev_target_energy_request: RationalNumberType | None
-    ev_maximum_energy_request: RationalNumberType | None
-    ev_minimum_energy_request: RationalNumberType | None
-
-    def __init__(self, *, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None) -> None:
-        self.ev_target_energy_request = ev_target_energy_request
-        self.ev_maximum_energy_request = ev_maximum_energy_request
-        self.ev_minimum_energy_request = ev_minimum_energy_request
-
-
-class Scheduled_CLResControlModeType(Model):
-    """The complex type Scheduled_CLResControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ()
-    _exi_type = 171
-    _exi_name = 'Scheduled_CLResControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = ()
-
-
-class Dynamic_CLReqControlModeType(Model):
-    """The complex type Dynamic_CLReqControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request')
-    _exi_type = 172
-    _exi_name = 'Dynamic_CLReqControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('departure_time', 'DepartureTime', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_target_energy_request', 'EVTargetEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_maximum_energy_request', 'EVMaximumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_minimum_energy_request', 'EVMinimumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    departure_time: int | None
-    ev_target_energy_request: RationalNumberType | None
-    ev_maximum_energy_request: RationalNumberType | None
-    ev_minimum_energy_request: RationalNumberType | None
-
-    def __init__(self, *, departure_time: int | None = None, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None) -> None:
-        self.departure_time = departure_time
-        self.ev_target_energy_request = ev_target_energy_request
-        self.ev_maximum_energy_request = ev_maximum_energy_request
-        self.ev_minimum_energy_request = ev_minimum_energy_request
-
-
-class Dynamic_CLResControlModeType(Model):
-    """The complex type Dynamic_CLResControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('departure_time', 'minimum_soc', 'target_soc', 'ack_max_delay')
-    _exi_type = 173
-    _exi_name = 'Dynamic_CLResControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('departure_time', 'DepartureTime', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('minimum_soc', 'MinimumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('target_soc', 'TargetSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ack_max_delay', 'AckMaxDelay', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    departure_time: int | None
-    minimum_soc: int | None
-    target_soc: int | None
-    ack_max_delay: int | None
-
-    def __init__(self, *, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, ack_max_delay: int | None = None) -> None:
-        self.departure_time = departure_time
-        self.minimum_soc = minimum_soc
-        self.target_soc = target_soc
-        self.ack_max_delay = ack_max_delay
-
-
-CLASSES: dict[int, type[Model]] = {
-    0: SessionSetupReqType,
-    1: MessageHeaderType,
-    4: SignatureType,
-    5: SignedInfoType,
-    6: CanonicalizationMethodType,
-    7: SignatureMethodType,
-    9: ReferenceType,
-    10: TransformsType,
-    11: TransformType,
-    13: DigestMethodType,
-    15: SignatureValueType,
-    16: KeyInfoType,
-    17: KeyValueType,
-    18: DSAKeyValueType,
-    20: RSAKeyValueType,
-    21: RetrievalMethodType,
-    22: X509DataType,
-    23: X509IssuerSerialType,
-    26: PGPDataType,
-    27: SPKIDataType,
-    28: ObjectType,
-    30: SessionSetupResType,
-    32: AuthorizationSetupReqType,
-    33: AuthorizationSetupResType,
-    36: EIM_ASResAuthorizationModeType,
-    37: PnC_ASResAuthorizationModeType,
-    39: SupportedProvidersListType,
-    41: AuthorizationReqType,
-    42: EIM_AReqAuthorizationModeType,
-    43: PnC_AReqAuthorizationModeType,
-    44: ContractCertificateChainType,
-    46: SubCertificatesType,
-    47: AuthorizationResType,
-    49: ServiceDiscoveryReqType,
-    50: ServiceIDListType,
-    52: ServiceDiscoveryResType,
-    53: ServiceListType,
-    54: ServiceType,
-    55: ServiceDetailReqType,
-    56: ServiceDetailResType,
-    57: ServiceParameterListType,
-    58: ParameterSetType,
-    59: ParameterType,
-    63: RationalNumberType,
-    64: ServiceSelectionReqType,
-    65: SelectedServiceType,
-    66: SelectedServiceListType,
-    67: ServiceSelectionResType,
-    68: ScheduleExchangeReqType,
-    70: Dynamic_SEReqControlModeType,
-    73: Scheduled_SEReqControlModeType,
-    74: EVEnergyOfferType,
-    75: EVPowerScheduleType,
-    76: EVPowerScheduleEntryListType,
-    77: EVPowerScheduleEntryType,
-    78: EVAbsolutePriceScheduleType,
-    80: EVPriceRuleStackListType,
-    81: EVPriceRuleStackType,
-    82: EVPriceRuleType,
-    83: ScheduleExchangeResType,
-    84: Dynamic_SEResControlModeType,
-    85: AbsolutePriceScheduleType,
-    89: TaxRuleListType,
-    90: TaxRuleType,
-    91: PriceRuleStackListType,
-    92: PriceRuleStackType,
-    93: PriceRuleType,
-    96: OverstayRuleListType,
-    97: OverstayRuleType,
-    98: AdditionalServiceListType,
-    99: AdditionalServiceType,
-    100: PriceLevelScheduleType,
-    101: PriceLevelScheduleEntryListType,
-    102: PriceLevelScheduleEntryType,
-    103: Scheduled_SEResControlModeType,
-    104: ScheduleTupleType,
-    105: ChargingScheduleType,
-    106: PowerScheduleType,
-    107: PowerScheduleEntryListType,
-    108: PowerScheduleEntryType,
-    109: PowerDeliveryReqType,
-    111: EVPowerProfileType,
-    112: Dynamic_EVPPTControlModeType,
-    113: Scheduled_EVPPTControlModeType,
-    115: EVPowerProfileEntryListType,
-    117: PowerDeliveryResType,
-    118: EVSEStatusType,
-    120: MeteringConfirmationReqType,
-    121: SignedMeteringDataType,
-    122: MeterInfoType,
-    125: ReceiptType,
-    126: DetailedCostType,
-    127: DetailedTaxType,
-    128: Dynamic_SMDTControlModeType,
-    129: Scheduled_SMDTControlModeType,
-    130: MeteringConfirmationResType,
-    131: SessionStopReqType,
-    133: SessionStopResType,
-    134: CertificateInstallationReqType,
-    135: SignedCertificateChainType,
-    136: ListOfRootCertificateIDsType,
-    137: EMAIDListType,
-    138: CertificateInstallationResType,
-    139: CertificateChainType,
-    140: SignedInstallationDataType,
-    146: VehicleCheckInReqType,
-    149: VehicleCheckInResType,
-    150: VehicleCheckOutReqType,
-    152: VehicleCheckOutResType,
-    154: CLReqControlModeType,
-    155: CLResControlModeType,
-    156: ManifestType,
-    157: SignaturePropertiesType,
-    158: SignaturePropertyType,
-    159: anyType,
-    160: V2GMessageType,
-    161: V2GRequestType,
-    162: V2GResponseType,
-    163: TargetPositionType,
-    164: PriceScheduleType,
-    165: ChargeParameterDiscoveryReqType,
-    166: ChargeParameterDiscoveryResType,
-    167: ChargeLoopReqType,
-    168: DisplayParametersType,
-    169: ChargeLoopResType,
-    170: Scheduled_CLReqControlModeType,
-    171: Scheduled_CLResControlModeType,
-    172: Dynamic_CLReqControlModeType,
-    173: Dynamic_CLResControlModeType,
+# every complex type and string enumeration of this protocol's grammar, by
+# (namespace, XSD name): what the codec binds its compiled types to
+CLASSES: dict[tuple[str, str], type[Model]] = {
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SessionSetupReqType'): SessionSetupReqType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MessageHeaderType'): MessageHeaderType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureType'): SignatureType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfoType'): SignedInfoType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethodType'): CanonicalizationMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethodType'): SignatureMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'ReferenceType'): ReferenceType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformsType'): TransformsType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformType'): TransformType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethodType'): DigestMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValueType'): SignatureValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfoType'): KeyInfoType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyValueType'): KeyValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValueType'): DSAKeyValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValueType'): RSAKeyValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethodType'): RetrievalMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509DataType'): X509DataType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerialType'): X509IssuerSerialType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPDataType'): PGPDataType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKIDataType'): SPKIDataType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'ObjectType'): ObjectType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SessionSetupResType'): SessionSetupResType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AuthorizationSetupReqType'): AuthorizationSetupReqType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AuthorizationSetupResType'): AuthorizationSetupResType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EIM_ASResAuthorizationModeType'): EIM_ASResAuthorizationModeType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PnC_ASResAuthorizationModeType'): PnC_ASResAuthorizationModeType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SupportedProvidersListType'): SupportedProvidersListType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AuthorizationReqType'): AuthorizationReqType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EIM_AReqAuthorizationModeType'): EIM_AReqAuthorizationModeType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PnC_AReqAuthorizationModeType'): PnC_AReqAuthorizationModeType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ContractCertificateChainType'): ContractCertificateChainType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SubCertificatesType'): SubCertificatesType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AuthorizationResType'): AuthorizationResType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceDiscoveryReqType'): ServiceDiscoveryReqType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceIDListType'): ServiceIDListType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceDiscoveryResType'): ServiceDiscoveryResType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceListType'): ServiceListType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceType'): ServiceType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceDetailReqType'): ServiceDetailReqType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceDetailResType'): ServiceDetailResType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceParameterListType'): ServiceParameterListType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ParameterSetType'): ParameterSetType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ParameterType'): ParameterType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RationalNumberType'): RationalNumberType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceSelectionReqType'): ServiceSelectionReqType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SelectedServiceType'): SelectedServiceType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SelectedServiceListType'): SelectedServiceListType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceSelectionResType'): ServiceSelectionResType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ScheduleExchangeReqType'): ScheduleExchangeReqType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Dynamic_SEReqControlModeType'): Dynamic_SEReqControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Scheduled_SEReqControlModeType'): Scheduled_SEReqControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVEnergyOfferType'): EVEnergyOfferType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPowerScheduleType'): EVPowerScheduleType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPowerScheduleEntryListType'): EVPowerScheduleEntryListType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPowerScheduleEntryType'): EVPowerScheduleEntryType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVAbsolutePriceScheduleType'): EVAbsolutePriceScheduleType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPriceRuleStackListType'): EVPriceRuleStackListType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPriceRuleStackType'): EVPriceRuleStackType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPriceRuleType'): EVPriceRuleType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ScheduleExchangeResType'): ScheduleExchangeResType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Dynamic_SEResControlModeType'): Dynamic_SEResControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AbsolutePriceScheduleType'): AbsolutePriceScheduleType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TaxRuleListType'): TaxRuleListType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TaxRuleType'): TaxRuleType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceRuleStackListType'): PriceRuleStackListType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceRuleStackType'): PriceRuleStackType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceRuleType'): PriceRuleType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'OverstayRuleListType'): OverstayRuleListType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'OverstayRuleType'): OverstayRuleType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AdditionalServiceListType'): AdditionalServiceListType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'AdditionalServiceType'): AdditionalServiceType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceLevelScheduleType'): PriceLevelScheduleType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceLevelScheduleEntryListType'): PriceLevelScheduleEntryListType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceLevelScheduleEntryType'): PriceLevelScheduleEntryType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Scheduled_SEResControlModeType'): Scheduled_SEResControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ScheduleTupleType'): ScheduleTupleType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ChargingScheduleType'): ChargingScheduleType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerScheduleType'): PowerScheduleType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerScheduleEntryListType'): PowerScheduleEntryListType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerScheduleEntryType'): PowerScheduleEntryType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerDeliveryReqType'): PowerDeliveryReqType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPowerProfileType'): EVPowerProfileType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Dynamic_EVPPTControlModeType'): Dynamic_EVPPTControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Scheduled_EVPPTControlModeType'): Scheduled_EVPPTControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPowerProfileEntryListType'): EVPowerProfileEntryListType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerDeliveryResType'): PowerDeliveryResType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatusType'): EVSEStatusType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'MeteringConfirmationReqType'): MeteringConfirmationReqType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SignedMeteringDataType'): SignedMeteringDataType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoType'): MeterInfoType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ReceiptType'): ReceiptType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DetailedCostType'): DetailedCostType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DetailedTaxType'): DetailedTaxType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Dynamic_SMDTControlModeType'): Dynamic_SMDTControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'Scheduled_SMDTControlModeType'): Scheduled_SMDTControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'MeteringConfirmationResType'): MeteringConfirmationResType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SessionStopReqType'): SessionStopReqType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SessionStopResType'): SessionStopResType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'CertificateInstallationReqType'): CertificateInstallationReqType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SignedCertificateChainType'): SignedCertificateChainType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ListOfRootCertificateIDsType'): ListOfRootCertificateIDsType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EMAIDListType'): EMAIDListType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'CertificateInstallationResType'): CertificateInstallationResType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'CertificateChainType'): CertificateChainType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'SignedInstallationDataType'): SignedInstallationDataType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'VehicleCheckInReqType'): VehicleCheckInReqType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'VehicleCheckInResType'): VehicleCheckInResType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'VehicleCheckOutReqType'): VehicleCheckOutReqType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'VehicleCheckOutResType'): VehicleCheckOutResType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLReqControlModeType'): CLReqControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLResControlModeType'): CLResControlModeType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'ManifestType'): ManifestType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertiesType'): SignaturePropertiesType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertyType'): SignaturePropertyType,
+    ('http://www.w3.org/2001/XMLSchema', 'anyType'): anyType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GMessageType'): V2GMessageType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GRequestType'): V2GRequestType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GResponseType'): V2GResponseType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'TargetPositionType'): TargetPositionType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceScheduleType'): PriceScheduleType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeParameterDiscoveryReqType'): ChargeParameterDiscoveryReqType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeParameterDiscoveryResType'): ChargeParameterDiscoveryResType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeLoopReqType'): ChargeLoopReqType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParametersType'): DisplayParametersType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeLoopResType'): ChargeLoopResType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Scheduled_CLReqControlModeType'): Scheduled_CLReqControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Scheduled_CLResControlModeType'): Scheduled_CLResControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Dynamic_CLReqControlModeType'): Dynamic_CLReqControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Dynamic_CLResControlModeType'): Dynamic_CLResControlModeType,
 }
-ENUMS: dict[int, type[Enum]] = {
-    12: ResponseCodeType,
-    13: AuthorizationType,
-    18: ProcessingType,
-    32: ChargeProgressType,
-    33: PowerToleranceAcceptanceType,
-    34: ChannelSelectionType,
-    35: EvseNotificationType,
-    38: ChargingSessionType,
-    39: EcdhCurveType,
-    44: EvCheckInStatusType,
-    45: ParkingMethodType,
-    46: EvCheckOutStatusType,
-    47: EvseCheckOutStatusType,
+ENUMS: dict[tuple[str, str], type[Enum]] = {
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'): ResponseCodeType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'authorizationType'): AuthorizationType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType'): ProcessingType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'chargeProgressType'): ChargeProgressType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'powerToleranceAcceptanceType'): PowerToleranceAcceptanceType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'channelSelectionType'): ChannelSelectionType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'evseNotificationType'): EvseNotificationType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'chargingSessionType'): ChargingSessionType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ecdhCurveType'): EcdhCurveType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'evCheckInStatusType'): EvCheckInStatusType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'parkingMethodType'): ParkingMethodType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'evCheckOutStatusType'): EvCheckOutStatusType,
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'evseCheckOutStatusType'): EvseCheckOutStatusType,
 }
 GLOBAL_ELEMENTS: dict[str, type[Model]] = {
     '{urn:iso:std:iso:15118:-20:CommonMessages}SessionSetupReq': SessionSetupReqType,

@@ -5,461 +5,107 @@ from __future__ import annotations
 
 from decimal import Decimal  # noqa: F401
 from enum import Enum
-from typing import Any  # noqa: F401
+from typing import Any, overload  # noqa: F401
 
 from exi_codec.model import Model
+from iso15118.messages.iso20_types import (  # noqa: F401
+    CLReqControlModeType as CLReqControlModeType,
+    CLResControlModeType as CLResControlModeType,
+    ChargeLoopReqType as ChargeLoopReqType,
+    ChargeLoopResType as ChargeLoopResType,
+    ChargeParameterDiscoveryReqType as ChargeParameterDiscoveryReqType,
+    ChargeParameterDiscoveryResType as ChargeParameterDiscoveryResType,
+    DetailedCostType as DetailedCostType,
+    DetailedTaxType as DetailedTaxType,
+    DisplayParametersType as DisplayParametersType,
+    Dynamic_CLReqControlModeType as Dynamic_CLReqControlModeType,
+    Dynamic_CLResControlModeType as Dynamic_CLResControlModeType,
+    EVSEStatusType as EVSEStatusType,
+    EvseNotificationType as EvseNotificationType,
+    ListOfRootCertificateIDsType as ListOfRootCertificateIDsType,
+    MessageHeaderType as MessageHeaderType,
+    MeterInfoType as MeterInfoType,
+    ProcessingType as ProcessingType,
+    RationalNumberType as RationalNumberType,
+    ReceiptType as ReceiptType,
+    ResponseCodeType as ResponseCodeType,
+    Scheduled_CLReqControlModeType as Scheduled_CLReqControlModeType,
+    Scheduled_CLResControlModeType as Scheduled_CLResControlModeType,
+    V2GMessageType as V2GMessageType,
+    V2GRequestType as V2GRequestType,
+    V2GResponseType as V2GResponseType,
+)
+from iso15118.messages.xmldsig import (  # noqa: F401
+    CanonicalizationMethodType as CanonicalizationMethodType,
+    DSAKeyValueType as DSAKeyValueType,
+    DigestMethodType as DigestMethodType,
+    KeyInfoType as KeyInfoType,
+    KeyValueType as KeyValueType,
+    ManifestType as ManifestType,
+    ObjectType as ObjectType,
+    PGPDataType as PGPDataType,
+    RSAKeyValueType as RSAKeyValueType,
+    ReferenceType as ReferenceType,
+    RetrievalMethodType as RetrievalMethodType,
+    SPKIDataType as SPKIDataType,
+    SignatureMethodType as SignatureMethodType,
+    SignaturePropertiesType as SignaturePropertiesType,
+    SignaturePropertyType as SignaturePropertyType,
+    SignatureType as SignatureType,
+    SignatureValueType as SignatureValueType,
+    SignedInfoType as SignedInfoType,
+    TransformType as TransformType,
+    TransformsType as TransformsType,
+    X509DataType as X509DataType,
+    X509IssuerSerialType as X509IssuerSerialType,
+)
+from iso15118.messages.xsd import (  # noqa: F401
+    anyType as anyType,
+)
 
 XSD = 'iso15118_20/V2G_CI_DC.xsd'
 XSD_SHA256 = '050b1393bd70c5b0f0408801c4963741e9553c34b6435070017f76dfcc708a63'
-
-
-class ResponseCodeType(str, Enum):
-    """Values of responseCodeType."""
-
-    OK = 'OK'
-    OK_CertificateExpiresSoon = 'OK_CertificateExpiresSoon'
-    OK_NewSessionEstablished = 'OK_NewSessionEstablished'
-    OK_OldSessionJoined = 'OK_OldSessionJoined'
-    OK_PowerToleranceConfirmed = 'OK_PowerToleranceConfirmed'
-    WARNING_AuthorizationSelectionInvalid = 'WARNING_AuthorizationSelectionInvalid'
-    WARNING_CertificateExpired = 'WARNING_CertificateExpired'
-    WARNING_CertificateNotYetValid = 'WARNING_CertificateNotYetValid'
-    WARNING_CertificateRevoked = 'WARNING_CertificateRevoked'
-    WARNING_CertificateValidationError = 'WARNING_CertificateValidationError'
-    WARNING_ChallengeInvalid = 'WARNING_ChallengeInvalid'
-    WARNING_EIMAuthorizationFailure = 'WARNING_EIMAuthorizationFailure'
-    WARNING_eMSPUnknown = 'WARNING_eMSPUnknown'
-    WARNING_EVPowerProfileViolation = 'WARNING_EVPowerProfileViolation'
-    WARNING_GeneralPnCAuthorizationError = 'WARNING_GeneralPnCAuthorizationError'
-    WARNING_NoCertificateAvailable = 'WARNING_NoCertificateAvailable'
-    WARNING_NoContractMatchingPCIDFound = 'WARNING_NoContractMatchingPCIDFound'
-    WARNING_PowerToleranceNotConfirmed = 'WARNING_PowerToleranceNotConfirmed'
-    WARNING_ScheduleRenegotiationFailed = 'WARNING_ScheduleRenegotiationFailed'
-    WARNING_StandbyNotAllowed = 'WARNING_StandbyNotAllowed'
-    WARNING_WPT = 'WARNING_WPT'
-    FAILED = 'FAILED'
-    FAILED_AssociationError = 'FAILED_AssociationError'
-    FAILED_ContactorError = 'FAILED_ContactorError'
-    FAILED_EVPowerProfileInvalid = 'FAILED_EVPowerProfileInvalid'
-    FAILED_EVPowerProfileViolation = 'FAILED_EVPowerProfileViolation'
-    FAILED_MeteringSignatureNotValid = 'FAILED_MeteringSignatureNotValid'
-    FAILED_NoEnergyTransferServiceSelected = 'FAILED_NoEnergyTransferServiceSelected'
-    FAILED_NoServiceRenegotiationSupported = 'FAILED_NoServiceRenegotiationSupported'
-    FAILED_PauseNotAllowed = 'FAILED_PauseNotAllowed'
-    FAILED_PowerDeliveryNotApplied = 'FAILED_PowerDeliveryNotApplied'
-    FAILED_PowerToleranceNotConfirmed = 'FAILED_PowerToleranceNotConfirmed'
-    FAILED_ScheduleRenegotiation = 'FAILED_ScheduleRenegotiation'
-    FAILED_ScheduleSelectionInvalid = 'FAILED_ScheduleSelectionInvalid'
-    FAILED_SequenceError = 'FAILED_SequenceError'
-    FAILED_ServiceIDInvalid = 'FAILED_ServiceIDInvalid'
-    FAILED_ServiceSelectionInvalid = 'FAILED_ServiceSelectionInvalid'
-    FAILED_SignatureError = 'FAILED_SignatureError'
-    FAILED_UnknownSession = 'FAILED_UnknownSession'
-    FAILED_WrongChargeParameter = 'FAILED_WrongChargeParameter'
-
-
-class ProcessingType(str, Enum):
-    """Values of processingType."""
-
-    Finished = 'Finished'
-    Ongoing = 'Ongoing'
-    Ongoing_WaitingForCustomerInteraction = 'Ongoing_WaitingForCustomerInteraction'
-
-
-class EvseNotificationType(str, Enum):
-    """Values of evseNotificationType."""
-
-    Pause = 'Pause'
-    ExitStandby = 'ExitStandby'
-    Terminate = 'Terminate'
-    ScheduleRenegotiation = 'ScheduleRenegotiation'
-    ServiceRenegotiation = 'ServiceRenegotiation'
-    MeteringConfirmation = 'MeteringConfirmation'
 
 
 class DC_ChargeParameterDiscoveryReqType(Model):
     """The complex type DC_ChargeParameterDiscoveryReqType (urn:iso:std:iso:15118:-20:DC)."""
 
     __slots__ = ('header', 'dc_cpd_req_energy_transfer_mode')
-    _exi_type = 0
+    __match_args__ = ('header', 'dc_cpd_req_energy_transfer_mode')
     _exi_name = 'DC_ChargeParameterDiscoveryReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:DC'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('dc_cpd_req_energy_transfer_mode', 'DC_CPDReqEnergyTransferMode', 1, False, 'urn:iso:std:iso:15118:-20:DC'))
-    header: MessageHeaderType | None
-    dc_cpd_req_energy_transfer_mode: BPT_DC_CPDReqEnergyTransferModeType | DC_CPDReqEnergyTransferModeType | None
+    _exi_required = ('header', 'dc_cpd_req_energy_transfer_mode')
+    header: MessageHeaderType
+    dc_cpd_req_energy_transfer_mode: BPT_DC_CPDReqEnergyTransferModeType | DC_CPDReqEnergyTransferModeType
 
-    def __init__(self, *, header: MessageHeaderType | None = None, dc_cpd_req_energy_transfer_mode: BPT_DC_CPDReqEnergyTransferModeType | DC_CPDReqEnergyTransferModeType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, dc_cpd_req_energy_transfer_mode: BPT_DC_CPDReqEnergyTransferModeType | DC_CPDReqEnergyTransferModeType) -> None:
         self.header = header
         self.dc_cpd_req_energy_transfer_mode = dc_cpd_req_energy_transfer_mode
-
-
-class MessageHeaderType(Model):
-    """The complex type MessageHeaderType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('session_id', 'time_stamp', 'signature')
-    _exi_type = 1
-    _exi_name = 'MessageHeaderType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('session_id', 'SessionID', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('time_stamp', 'TimeStamp', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('signature', 'Signature', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    session_id: bytes | None
-    time_stamp: int | None
-    signature: SignatureType | None
-
-    def __init__(self, *, session_id: bytes | None = None, time_stamp: int | None = None, signature: SignatureType | None = None) -> None:
-        self.session_id = session_id
-        self.time_stamp = time_stamp
-        self.signature = signature
-
-
-class SignatureType(Model):
-    """The complex type SignatureType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'signed_info', 'signature_value', 'key_info', 'object')
-    _exi_type = 4
-    _exi_name = 'SignatureType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('signed_info', 'SignedInfo', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('signature_value', 'SignatureValue', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('key_info', 'KeyInfo', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('object', 'Object', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    signed_info: SignedInfoType | None
-    signature_value: SignatureValueType | None
-    key_info: KeyInfoType | None
-    object: list[ObjectType]
-
-    def __init__(self, *, id_: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] | None = None) -> None:
-        self.id_ = id_
-        self.signed_info = signed_info
-        self.signature_value = signature_value
-        self.key_info = key_info
-        self.object = [] if object is None else object
-
-
-class SignedInfoType(Model):
-    """The complex type SignedInfoType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'canonicalization_method', 'signature_method', 'reference')
-    _exi_type = 5
-    _exi_name = 'SignedInfoType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('canonicalization_method', 'CanonicalizationMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('signature_method', 'SignatureMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('reference', 'Reference', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    canonicalization_method: CanonicalizationMethodType | None
-    signature_method: SignatureMethodType | None
-    reference: list[ReferenceType]
-
-    def __init__(self, *, id_: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] | None = None) -> None:
-        self.id_ = id_
-        self.canonicalization_method = canonicalization_method
-        self.signature_method = signature_method
-        self.reference = [] if reference is None else reference
-
-
-class CanonicalizationMethodType(Model):
-    """The complex type CanonicalizationMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 6
-    _exi_name = 'CanonicalizationMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class SignatureMethodType(Model):
-    """The complex type SignatureMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 7
-    _exi_name = 'SignatureMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class ReferenceType(Model):
-    """The complex type ReferenceType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'type_', 'uri', 'transforms', 'digest_method', 'digest_value')
-    _exi_type = 9
-    _exi_name = 'ReferenceType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('type_', 'Type', 0, False, ''), ('uri', 'URI', 0, False, ''), ('transforms', 'Transforms', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('digest_method', 'DigestMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('digest_value', 'DigestValue', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    type_: str | None
-    uri: str | None
-    transforms: TransformsType | None
-    digest_method: DigestMethodType | None
-    digest_value: bytes | None
-
-    def __init__(self, *, id_: str | None = None, type_: str | None = None, uri: str | None = None, transforms: TransformsType | None = None, digest_method: DigestMethodType | None = None, digest_value: bytes | None = None) -> None:
-        self.id_ = id_
-        self.type_ = type_
-        self.uri = uri
-        self.transforms = transforms
-        self.digest_method = digest_method
-        self.digest_value = digest_value
-
-
-class TransformsType(Model):
-    """The complex type TransformsType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('transform',)
-    _exi_type = 10
-    _exi_name = 'TransformsType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('transform', 'Transform', 1, True, 'http://www.w3.org/2000/09/xmldsig#'),)
-    transform: list[TransformType]
-
-    def __init__(self, *, transform: list[TransformType] | None = None) -> None:
-        self.transform = [] if transform is None else transform
-
-
-class TransformType(Model):
-    """The complex type TransformType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 11
-    _exi_name = 'TransformType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class DigestMethodType(Model):
-    """The complex type DigestMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 13
-    _exi_name = 'DigestMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class SignatureValueType(Model):
-    """The complex type SignatureValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'value')
-    _exi_type = 15
-    _exi_name = 'SignatureValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('value', '#text', 2, False, ''))
-    id_: str | None
-    value: bytes | None
-
-    def __init__(self, *, id_: str | None = None, value: bytes | None = None) -> None:
-        self.id_ = id_
-        self.value = value
-
-
-class KeyInfoType(Model):
-    """The complex type KeyInfoType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'children')
-    _exi_type = 16
-    _exi_name = 'KeyInfoType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('children', '#children', 3, True, ''))
-    id_: str | None
-    children: list[Any]
-
-    def __init__(self, *, id_: str | None = None, children: list[Any] | None = None) -> None:
-        self.id_ = id_
-        self.children = [] if children is None else children
-
-
-class KeyValueType(Model):
-    """The complex type KeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 17
-    _exi_name = 'KeyValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class DSAKeyValueType(Model):
-    """The complex type DSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('p', 'q', 'g', 'y', 'j', 'seed', 'pgen_counter')
-    _exi_type = 18
-    _exi_name = 'DSAKeyValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('p', 'P', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('q', 'Q', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('g', 'G', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('y', 'Y', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('j', 'J', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('seed', 'Seed', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('pgen_counter', 'PgenCounter', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    p: bytes | None
-    q: bytes | None
-    g: bytes | None
-    y: bytes | None
-    j: bytes | None
-    seed: bytes | None
-    pgen_counter: bytes | None
-
-    def __init__(self, *, p: bytes | None = None, q: bytes | None = None, g: bytes | None = None, y: bytes | None = None, j: bytes | None = None, seed: bytes | None = None, pgen_counter: bytes | None = None) -> None:
-        self.p = p
-        self.q = q
-        self.g = g
-        self.y = y
-        self.j = j
-        self.seed = seed
-        self.pgen_counter = pgen_counter
-
-
-class RSAKeyValueType(Model):
-    """The complex type RSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('modulus', 'exponent')
-    _exi_type = 20
-    _exi_name = 'RSAKeyValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('modulus', 'Modulus', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('exponent', 'Exponent', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    modulus: bytes | None
-    exponent: bytes | None
-
-    def __init__(self, *, modulus: bytes | None = None, exponent: bytes | None = None) -> None:
-        self.modulus = modulus
-        self.exponent = exponent
-
-
-class RetrievalMethodType(Model):
-    """The complex type RetrievalMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('type_', 'uri', 'transforms')
-    _exi_type = 21
-    _exi_name = 'RetrievalMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('type_', 'Type', 0, False, ''), ('uri', 'URI', 0, False, ''), ('transforms', 'Transforms', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    type_: str | None
-    uri: str | None
-    transforms: TransformsType | None
-
-    def __init__(self, *, type_: str | None = None, uri: str | None = None, transforms: TransformsType | None = None) -> None:
-        self.type_ = type_
-        self.uri = uri
-        self.transforms = transforms
-
-
-class X509DataType(Model):
-    """The complex type X509DataType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 22
-    _exi_name = 'X509DataType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class X509IssuerSerialType(Model):
-    """The complex type X509IssuerSerialType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('x509_issuer_name', 'x509_serial_number')
-    _exi_type = 23
-    _exi_name = 'X509IssuerSerialType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('x509_issuer_name', 'X509IssuerName', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('x509_serial_number', 'X509SerialNumber', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    x509_issuer_name: str | None
-    x509_serial_number: int | None
-
-    def __init__(self, *, x509_issuer_name: str | None = None, x509_serial_number: int | None = None) -> None:
-        self.x509_issuer_name = x509_issuer_name
-        self.x509_serial_number = x509_serial_number
-
-
-class PGPDataType(Model):
-    """The complex type PGPDataType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 26
-    _exi_name = 'PGPDataType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class SPKIDataType(Model):
-    """The complex type SPKIDataType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 27
-    _exi_name = 'SPKIDataType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class ObjectType(Model):
-    """The complex type ObjectType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('encoding', 'id_', 'mime_type', 'children')
-    _exi_type = 28
-    _exi_name = 'ObjectType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('encoding', 'Encoding', 0, False, ''), ('id_', 'Id', 0, False, ''), ('mime_type', 'MimeType', 0, False, ''), ('children', '#children', 3, True, ''))
-    encoding: str | None
-    id_: str | None
-    mime_type: str | None
-    children: list[Any]
-
-    def __init__(self, *, encoding: str | None = None, id_: str | None = None, mime_type: str | None = None, children: list[Any] | None = None) -> None:
-        self.encoding = encoding
-        self.id_ = id_
-        self.mime_type = mime_type
-        self.children = [] if children is None else children
 
 
 class BPT_DC_CPDReqEnergyTransferModeType(Model):
     """The complex type BPT_DC_CPDReqEnergyTransferModeType (urn:iso:std:iso:15118:-20:DC)."""
 
     __slots__ = ('ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_minimum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'target_soc', 'ev_maximum_discharge_power', 'ev_minimum_discharge_power', 'ev_maximum_discharge_current', 'ev_minimum_discharge_current')
-    _exi_type = 29
+    __match_args__ = ('ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_minimum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'target_soc', 'ev_maximum_discharge_power', 'ev_minimum_discharge_power', 'ev_maximum_discharge_current', 'ev_minimum_discharge_current')
     _exi_name = 'BPT_DC_CPDReqEnergyTransferModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:DC'
     _exi_members = (('ev_maximum_charge_power', 'EVMaximumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_minimum_charge_power', 'EVMinimumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_charge_current', 'EVMaximumChargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_minimum_charge_current', 'EVMinimumChargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_voltage', 'EVMaximumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_minimum_voltage', 'EVMinimumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('target_soc', 'TargetSOC', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_discharge_power', 'EVMaximumDischargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_minimum_discharge_power', 'EVMinimumDischargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_discharge_current', 'EVMaximumDischargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_minimum_discharge_current', 'EVMinimumDischargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'))
-    ev_maximum_charge_power: RationalNumberType | None
-    ev_minimum_charge_power: RationalNumberType | None
-    ev_maximum_charge_current: RationalNumberType | None
-    ev_minimum_charge_current: RationalNumberType | None
-    ev_maximum_voltage: RationalNumberType | None
-    ev_minimum_voltage: RationalNumberType | None
+    _exi_required = ('ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_minimum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'ev_maximum_discharge_power', 'ev_minimum_discharge_power', 'ev_maximum_discharge_current', 'ev_minimum_discharge_current')
+    ev_maximum_charge_power: RationalNumberType
+    ev_minimum_charge_power: RationalNumberType
+    ev_maximum_charge_current: RationalNumberType
+    ev_minimum_charge_current: RationalNumberType
+    ev_maximum_voltage: RationalNumberType
+    ev_minimum_voltage: RationalNumberType
     target_soc: int | None
-    ev_maximum_discharge_power: RationalNumberType | None
-    ev_minimum_discharge_power: RationalNumberType | None
-    ev_maximum_discharge_current: RationalNumberType | None
-    ev_minimum_discharge_current: RationalNumberType | None
+    ev_maximum_discharge_power: RationalNumberType
+    ev_minimum_discharge_power: RationalNumberType
+    ev_maximum_discharge_current: RationalNumberType
+    ev_minimum_discharge_current: RationalNumberType
 
-    def __init__(self, *, ev_maximum_charge_power: RationalNumberType | None = None, ev_minimum_charge_power: RationalNumberType | None = None, ev_maximum_charge_current: RationalNumberType | None = None, ev_minimum_charge_current: RationalNumberType | None = None, ev_maximum_voltage: RationalNumberType | None = None, ev_minimum_voltage: RationalNumberType | None = None, target_soc: int | None = None, ev_maximum_discharge_power: RationalNumberType | None = None, ev_minimum_discharge_power: RationalNumberType | None = None, ev_maximum_discharge_current: RationalNumberType | None = None, ev_minimum_discharge_current: RationalNumberType | None = None) -> None:
+    def __init__(self, *, ev_maximum_charge_power: RationalNumberType, ev_minimum_charge_power: RationalNumberType, ev_maximum_charge_current: RationalNumberType, ev_minimum_charge_current: RationalNumberType, ev_maximum_voltage: RationalNumberType, ev_minimum_voltage: RationalNumberType, target_soc: int | None = None, ev_maximum_discharge_power: RationalNumberType, ev_minimum_discharge_power: RationalNumberType, ev_maximum_discharge_current: RationalNumberType, ev_minimum_discharge_current: RationalNumberType) -> None:
         self.ev_maximum_charge_power = ev_maximum_charge_power
         self.ev_minimum_charge_power = ev_minimum_charge_power
         self.ev_maximum_charge_current = ev_maximum_charge_current
@@ -473,39 +119,24 @@ class BPT_DC_CPDReqEnergyTransferModeType(Model):
         self.ev_minimum_discharge_current = ev_minimum_discharge_current
 
 
-class RationalNumberType(Model):
-    """The complex type RationalNumberType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('exponent', 'value')
-    _exi_type = 30
-    _exi_name = 'RationalNumberType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('exponent', 'Exponent', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('value', 'Value', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    exponent: int | None
-    value: int | None
-
-    def __init__(self, *, exponent: int | None = None, value: int | None = None) -> None:
-        self.exponent = exponent
-        self.value = value
-
-
 class DC_CPDReqEnergyTransferModeType(Model):
     """The complex type DC_CPDReqEnergyTransferModeType (urn:iso:std:iso:15118:-20:DC)."""
 
     __slots__ = ('ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_minimum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'target_soc')
-    _exi_type = 34
+    __match_args__ = ('ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_minimum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'target_soc')
     _exi_name = 'DC_CPDReqEnergyTransferModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:DC'
     _exi_members = (('ev_maximum_charge_power', 'EVMaximumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_minimum_charge_power', 'EVMinimumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_charge_current', 'EVMaximumChargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_minimum_charge_current', 'EVMinimumChargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_voltage', 'EVMaximumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_minimum_voltage', 'EVMinimumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('target_soc', 'TargetSOC', 1, False, 'urn:iso:std:iso:15118:-20:DC'))
-    ev_maximum_charge_power: RationalNumberType | None
-    ev_minimum_charge_power: RationalNumberType | None
-    ev_maximum_charge_current: RationalNumberType | None
-    ev_minimum_charge_current: RationalNumberType | None
-    ev_maximum_voltage: RationalNumberType | None
-    ev_minimum_voltage: RationalNumberType | None
+    _exi_required = ('ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_minimum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage')
+    ev_maximum_charge_power: RationalNumberType
+    ev_minimum_charge_power: RationalNumberType
+    ev_maximum_charge_current: RationalNumberType
+    ev_minimum_charge_current: RationalNumberType
+    ev_maximum_voltage: RationalNumberType
+    ev_minimum_voltage: RationalNumberType
     target_soc: int | None
 
-    def __init__(self, *, ev_maximum_charge_power: RationalNumberType | None = None, ev_minimum_charge_power: RationalNumberType | None = None, ev_maximum_charge_current: RationalNumberType | None = None, ev_minimum_charge_current: RationalNumberType | None = None, ev_maximum_voltage: RationalNumberType | None = None, ev_minimum_voltage: RationalNumberType | None = None, target_soc: int | None = None) -> None:
+    def __init__(self, *, ev_maximum_charge_power: RationalNumberType, ev_minimum_charge_power: RationalNumberType, ev_maximum_charge_current: RationalNumberType, ev_minimum_charge_current: RationalNumberType, ev_maximum_voltage: RationalNumberType, ev_minimum_voltage: RationalNumberType, target_soc: int | None = None) -> None:
         self.ev_maximum_charge_power = ev_maximum_charge_power
         self.ev_minimum_charge_power = ev_minimum_charge_power
         self.ev_maximum_charge_current = ev_maximum_charge_current
@@ -519,15 +150,16 @@ class DC_ChargeParameterDiscoveryResType(Model):
     """The complex type DC_ChargeParameterDiscoveryResType (urn:iso:std:iso:15118:-20:DC)."""
 
     __slots__ = ('header', 'response_code', 'dc_cpd_res_energy_transfer_mode')
-    _exi_type = 35
+    __match_args__ = ('header', 'response_code', 'dc_cpd_res_energy_transfer_mode')
     _exi_name = 'DC_ChargeParameterDiscoveryResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:DC'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('dc_cpd_res_energy_transfer_mode', 'DC_CPDResEnergyTransferMode', 1, False, 'urn:iso:std:iso:15118:-20:DC'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-    dc_cpd_res_energy_transfer_mode: BPT_DC_CPDResEnergyTransferModeType | DC_CPDResEnergyTransferModeType | None
+    _exi_required = ('header', 'response_code', 'dc_cpd_res_energy_transfer_mode')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
+    dc_cpd_res_energy_transfer_mode: BPT_DC_CPDResEnergyTransferModeType | DC_CPDResEnergyTransferModeType
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, dc_cpd_res_energy_transfer_mode: BPT_DC_CPDResEnergyTransferModeType | DC_CPDResEnergyTransferModeType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, dc_cpd_res_energy_transfer_mode: BPT_DC_CPDResEnergyTransferModeType | DC_CPDResEnergyTransferModeType) -> None:
         self.header = header
         self.response_code = response_code
         self.dc_cpd_res_energy_transfer_mode = dc_cpd_res_energy_transfer_mode
@@ -537,23 +169,24 @@ class BPT_DC_CPDResEnergyTransferModeType(Model):
     """The complex type BPT_DC_CPDResEnergyTransferModeType (urn:iso:std:iso:15118:-20:DC)."""
 
     __slots__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_minimum_charge_current', 'evse_maximum_voltage', 'evse_minimum_voltage', 'evse_power_ramp_limitation', 'evse_maximum_discharge_power', 'evse_minimum_discharge_power', 'evse_maximum_discharge_current', 'evse_minimum_discharge_current')
-    _exi_type = 37
+    __match_args__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_minimum_charge_current', 'evse_maximum_voltage', 'evse_minimum_voltage', 'evse_power_ramp_limitation', 'evse_maximum_discharge_power', 'evse_minimum_discharge_power', 'evse_maximum_discharge_current', 'evse_minimum_discharge_current')
     _exi_name = 'BPT_DC_CPDResEnergyTransferModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:DC'
     _exi_members = (('evse_maximum_charge_power', 'EVSEMaximumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_minimum_charge_power', 'EVSEMinimumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_maximum_charge_current', 'EVSEMaximumChargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_minimum_charge_current', 'EVSEMinimumChargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_maximum_voltage', 'EVSEMaximumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_minimum_voltage', 'EVSEMinimumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_power_ramp_limitation', 'EVSEPowerRampLimitation', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_maximum_discharge_power', 'EVSEMaximumDischargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_minimum_discharge_power', 'EVSEMinimumDischargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_maximum_discharge_current', 'EVSEMaximumDischargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_minimum_discharge_current', 'EVSEMinimumDischargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'))
-    evse_maximum_charge_power: RationalNumberType | None
-    evse_minimum_charge_power: RationalNumberType | None
-    evse_maximum_charge_current: RationalNumberType | None
-    evse_minimum_charge_current: RationalNumberType | None
-    evse_maximum_voltage: RationalNumberType | None
-    evse_minimum_voltage: RationalNumberType | None
+    _exi_required = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_minimum_charge_current', 'evse_maximum_voltage', 'evse_minimum_voltage', 'evse_maximum_discharge_power', 'evse_minimum_discharge_power', 'evse_maximum_discharge_current', 'evse_minimum_discharge_current')
+    evse_maximum_charge_power: RationalNumberType
+    evse_minimum_charge_power: RationalNumberType
+    evse_maximum_charge_current: RationalNumberType
+    evse_minimum_charge_current: RationalNumberType
+    evse_maximum_voltage: RationalNumberType
+    evse_minimum_voltage: RationalNumberType
     evse_power_ramp_limitation: RationalNumberType | None
-    evse_maximum_discharge_power: RationalNumberType | None
-    evse_minimum_discharge_power: RationalNumberType | None
-    evse_maximum_discharge_current: RationalNumberType | None
-    evse_minimum_discharge_current: RationalNumberType | None
+    evse_maximum_discharge_power: RationalNumberType
+    evse_minimum_discharge_power: RationalNumberType
+    evse_maximum_discharge_current: RationalNumberType
+    evse_minimum_discharge_current: RationalNumberType
 
-    def __init__(self, *, evse_maximum_charge_power: RationalNumberType | None = None, evse_minimum_charge_power: RationalNumberType | None = None, evse_maximum_charge_current: RationalNumberType | None = None, evse_minimum_charge_current: RationalNumberType | None = None, evse_maximum_voltage: RationalNumberType | None = None, evse_minimum_voltage: RationalNumberType | None = None, evse_power_ramp_limitation: RationalNumberType | None = None, evse_maximum_discharge_power: RationalNumberType | None = None, evse_minimum_discharge_power: RationalNumberType | None = None, evse_maximum_discharge_current: RationalNumberType | None = None, evse_minimum_discharge_current: RationalNumberType | None = None) -> None:
+    def __init__(self, *, evse_maximum_charge_power: RationalNumberType, evse_minimum_charge_power: RationalNumberType, evse_maximum_charge_current: RationalNumberType, evse_minimum_charge_current: RationalNumberType, evse_maximum_voltage: RationalNumberType, evse_minimum_voltage: RationalNumberType, evse_power_ramp_limitation: RationalNumberType | None = None, evse_maximum_discharge_power: RationalNumberType, evse_minimum_discharge_power: RationalNumberType, evse_maximum_discharge_current: RationalNumberType, evse_minimum_discharge_current: RationalNumberType) -> None:
         self.evse_maximum_charge_power = evse_maximum_charge_power
         self.evse_minimum_charge_power = evse_minimum_charge_power
         self.evse_maximum_charge_current = evse_maximum_charge_current
@@ -571,19 +204,20 @@ class DC_CPDResEnergyTransferModeType(Model):
     """The complex type DC_CPDResEnergyTransferModeType (urn:iso:std:iso:15118:-20:DC)."""
 
     __slots__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_minimum_charge_current', 'evse_maximum_voltage', 'evse_minimum_voltage', 'evse_power_ramp_limitation')
-    _exi_type = 38
+    __match_args__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_minimum_charge_current', 'evse_maximum_voltage', 'evse_minimum_voltage', 'evse_power_ramp_limitation')
     _exi_name = 'DC_CPDResEnergyTransferModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:DC'
     _exi_members = (('evse_maximum_charge_power', 'EVSEMaximumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_minimum_charge_power', 'EVSEMinimumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_maximum_charge_current', 'EVSEMaximumChargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_minimum_charge_current', 'EVSEMinimumChargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_maximum_voltage', 'EVSEMaximumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_minimum_voltage', 'EVSEMinimumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_power_ramp_limitation', 'EVSEPowerRampLimitation', 1, False, 'urn:iso:std:iso:15118:-20:DC'))
-    evse_maximum_charge_power: RationalNumberType | None
-    evse_minimum_charge_power: RationalNumberType | None
-    evse_maximum_charge_current: RationalNumberType | None
-    evse_minimum_charge_current: RationalNumberType | None
-    evse_maximum_voltage: RationalNumberType | None
-    evse_minimum_voltage: RationalNumberType | None
+    _exi_required = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_minimum_charge_current', 'evse_maximum_voltage', 'evse_minimum_voltage')
+    evse_maximum_charge_power: RationalNumberType
+    evse_minimum_charge_power: RationalNumberType
+    evse_maximum_charge_current: RationalNumberType
+    evse_minimum_charge_current: RationalNumberType
+    evse_maximum_voltage: RationalNumberType
+    evse_minimum_voltage: RationalNumberType
     evse_power_ramp_limitation: RationalNumberType | None
 
-    def __init__(self, *, evse_maximum_charge_power: RationalNumberType | None = None, evse_minimum_charge_power: RationalNumberType | None = None, evse_maximum_charge_current: RationalNumberType | None = None, evse_minimum_charge_current: RationalNumberType | None = None, evse_maximum_voltage: RationalNumberType | None = None, evse_minimum_voltage: RationalNumberType | None = None, evse_power_ramp_limitation: RationalNumberType | None = None) -> None:
+    def __init__(self, *, evse_maximum_charge_power: RationalNumberType, evse_minimum_charge_power: RationalNumberType, evse_maximum_charge_current: RationalNumberType, evse_minimum_charge_current: RationalNumberType, evse_maximum_voltage: RationalNumberType, evse_minimum_voltage: RationalNumberType, evse_power_ramp_limitation: RationalNumberType | None = None) -> None:
         self.evse_maximum_charge_power = evse_maximum_charge_power
         self.evse_minimum_charge_power = evse_minimum_charge_power
         self.evse_maximum_charge_current = evse_maximum_charge_current
@@ -597,13 +231,14 @@ class DC_CableCheckReqType(Model):
     """The complex type DC_CableCheckReqType (urn:iso:std:iso:15118:-20:DC)."""
 
     __slots__ = ('header',)
-    _exi_type = 39
+    __match_args__ = ('header',)
     _exi_name = 'DC_CableCheckReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:DC'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'),)
-    header: MessageHeaderType | None
+    _exi_required = ('header',)
+    header: MessageHeaderType
 
-    def __init__(self, *, header: MessageHeaderType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType) -> None:
         self.header = header
 
 
@@ -611,15 +246,16 @@ class DC_CableCheckResType(Model):
     """The complex type DC_CableCheckResType (urn:iso:std:iso:15118:-20:DC)."""
 
     __slots__ = ('header', 'response_code', 'evse_processing')
-    _exi_type = 40
+    __match_args__ = ('header', 'response_code', 'evse_processing')
     _exi_name = 'DC_CableCheckResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:DC'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_processing', 'EVSEProcessing', 1, False, 'urn:iso:std:iso:15118:-20:DC'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-    evse_processing: ProcessingType | None
+    _exi_required = ('header', 'response_code', 'evse_processing')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
+    evse_processing: ProcessingType
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_processing: ProcessingType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, evse_processing: ProcessingType) -> None:
         self.header = header
         self.response_code = response_code
         self.evse_processing = evse_processing
@@ -629,16 +265,17 @@ class DC_PreChargeReqType(Model):
     """The complex type DC_PreChargeReqType (urn:iso:std:iso:15118:-20:DC)."""
 
     __slots__ = ('header', 'ev_processing', 'ev_present_voltage', 'ev_target_voltage')
-    _exi_type = 42
+    __match_args__ = ('header', 'ev_processing', 'ev_present_voltage', 'ev_target_voltage')
     _exi_name = 'DC_PreChargeReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:DC'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_processing', 'EVProcessing', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_present_voltage', 'EVPresentVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_target_voltage', 'EVTargetVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'))
-    header: MessageHeaderType | None
-    ev_processing: ProcessingType | None
-    ev_present_voltage: RationalNumberType | None
-    ev_target_voltage: RationalNumberType | None
+    _exi_required = ('header', 'ev_processing', 'ev_present_voltage', 'ev_target_voltage')
+    header: MessageHeaderType
+    ev_processing: ProcessingType
+    ev_present_voltage: RationalNumberType
+    ev_target_voltage: RationalNumberType
 
-    def __init__(self, *, header: MessageHeaderType | None = None, ev_processing: ProcessingType | None = None, ev_present_voltage: RationalNumberType | None = None, ev_target_voltage: RationalNumberType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, ev_processing: ProcessingType, ev_present_voltage: RationalNumberType, ev_target_voltage: RationalNumberType) -> None:
         self.header = header
         self.ev_processing = ev_processing
         self.ev_present_voltage = ev_present_voltage
@@ -649,15 +286,16 @@ class DC_PreChargeResType(Model):
     """The complex type DC_PreChargeResType (urn:iso:std:iso:15118:-20:DC)."""
 
     __slots__ = ('header', 'response_code', 'evse_present_voltage')
-    _exi_type = 43
+    __match_args__ = ('header', 'response_code', 'evse_present_voltage')
     _exi_name = 'DC_PreChargeResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:DC'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_present_voltage', 'EVSEPresentVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-    evse_present_voltage: RationalNumberType | None
+    _exi_required = ('header', 'response_code', 'evse_present_voltage')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
+    evse_present_voltage: RationalNumberType
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_present_voltage: RationalNumberType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, evse_present_voltage: RationalNumberType) -> None:
         self.header = header
         self.response_code = response_code
         self.evse_present_voltage = evse_present_voltage
@@ -667,17 +305,18 @@ class DC_ChargeLoopReqType(Model):
     """The complex type DC_ChargeLoopReqType (urn:iso:std:iso:15118:-20:DC)."""
 
     __slots__ = ('header', 'display_parameters', 'meter_info_requested', 'ev_present_voltage', 'cl_req_control_mode')
-    _exi_type = 44
+    __match_args__ = ('header', 'display_parameters', 'meter_info_requested', 'ev_present_voltage', 'cl_req_control_mode')
     _exi_name = 'DC_ChargeLoopReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:DC'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('display_parameters', 'DisplayParameters', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_info_requested', 'MeterInfoRequested', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_present_voltage', 'EVPresentVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('cl_req_control_mode', 'CLReqControlMode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    header: MessageHeaderType | None
+    _exi_required = ('header', 'meter_info_requested', 'ev_present_voltage', 'cl_req_control_mode')
+    header: MessageHeaderType
     display_parameters: DisplayParametersType | None
-    meter_info_requested: bool | None
-    ev_present_voltage: RationalNumberType | None
-    cl_req_control_mode: BPT_Dynamic_DC_CLReqControlModeType | BPT_Scheduled_DC_CLReqControlModeType | CLReqControlModeType | Dynamic_DC_CLReqControlModeType | Scheduled_DC_CLReqControlModeType | None
+    meter_info_requested: bool
+    ev_present_voltage: RationalNumberType
+    cl_req_control_mode: BPT_Dynamic_DC_CLReqControlModeType | BPT_Scheduled_DC_CLReqControlModeType | CLReqControlModeType | Dynamic_DC_CLReqControlModeType | Scheduled_DC_CLReqControlModeType
 
-    def __init__(self, *, header: MessageHeaderType | None = None, display_parameters: DisplayParametersType | None = None, meter_info_requested: bool | None = None, ev_present_voltage: RationalNumberType | None = None, cl_req_control_mode: BPT_Dynamic_DC_CLReqControlModeType | BPT_Scheduled_DC_CLReqControlModeType | CLReqControlModeType | Dynamic_DC_CLReqControlModeType | Scheduled_DC_CLReqControlModeType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, display_parameters: DisplayParametersType | None = None, meter_info_requested: bool, ev_present_voltage: RationalNumberType, cl_req_control_mode: BPT_Dynamic_DC_CLReqControlModeType | BPT_Scheduled_DC_CLReqControlModeType | CLReqControlModeType | Dynamic_DC_CLReqControlModeType | Scheduled_DC_CLReqControlModeType) -> None:
         self.header = header
         self.display_parameters = display_parameters
         self.meter_info_requested = meter_info_requested
@@ -685,62 +324,31 @@ class DC_ChargeLoopReqType(Model):
         self.cl_req_control_mode = cl_req_control_mode
 
 
-class DisplayParametersType(Model):
-    """The complex type DisplayParametersType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('present_soc', 'minimum_soc', 'target_soc', 'maximum_soc', 'remaining_time_to_minimum_soc', 'remaining_time_to_target_soc', 'remaining_time_to_maximum_soc', 'charging_complete', 'battery_energy_capacity', 'inlet_hot')
-    _exi_type = 45
-    _exi_name = 'DisplayParametersType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('present_soc', 'PresentSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('minimum_soc', 'MinimumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('target_soc', 'TargetSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('maximum_soc', 'MaximumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('remaining_time_to_minimum_soc', 'RemainingTimeToMinimumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('remaining_time_to_target_soc', 'RemainingTimeToTargetSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('remaining_time_to_maximum_soc', 'RemainingTimeToMaximumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('charging_complete', 'ChargingComplete', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('battery_energy_capacity', 'BatteryEnergyCapacity', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('inlet_hot', 'InletHot', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    present_soc: int | None
-    minimum_soc: int | None
-    target_soc: int | None
-    maximum_soc: int | None
-    remaining_time_to_minimum_soc: int | None
-    remaining_time_to_target_soc: int | None
-    remaining_time_to_maximum_soc: int | None
-    charging_complete: bool | None
-    battery_energy_capacity: RationalNumberType | None
-    inlet_hot: bool | None
-
-    def __init__(self, *, present_soc: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, maximum_soc: int | None = None, remaining_time_to_minimum_soc: int | None = None, remaining_time_to_target_soc: int | None = None, remaining_time_to_maximum_soc: int | None = None, charging_complete: bool | None = None, battery_energy_capacity: RationalNumberType | None = None, inlet_hot: bool | None = None) -> None:
-        self.present_soc = present_soc
-        self.minimum_soc = minimum_soc
-        self.target_soc = target_soc
-        self.maximum_soc = maximum_soc
-        self.remaining_time_to_minimum_soc = remaining_time_to_minimum_soc
-        self.remaining_time_to_target_soc = remaining_time_to_target_soc
-        self.remaining_time_to_maximum_soc = remaining_time_to_maximum_soc
-        self.charging_complete = charging_complete
-        self.battery_energy_capacity = battery_energy_capacity
-        self.inlet_hot = inlet_hot
-
-
 class BPT_Dynamic_DC_CLReqControlModeType(Model):
     """The complex type BPT_Dynamic_DC_CLReqControlModeType (urn:iso:std:iso:15118:-20:DC)."""
 
-    __slots__ = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'ev_maximum_discharge_power', 'ev_minimum_discharge_power', 'ev_maximum_discharge_current', 'ev_maximum_v2_x_energy_request', 'ev_minimum_v2_x_energy_request')
-    _exi_type = 48
+    __slots__ = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'ev_maximum_discharge_power', 'ev_minimum_discharge_power', 'ev_maximum_discharge_current', 'ev_maximum_v2x_energy_request', 'ev_minimum_v2x_energy_request')
+    __match_args__ = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'ev_maximum_discharge_power', 'ev_minimum_discharge_power', 'ev_maximum_discharge_current', 'ev_maximum_v2x_energy_request', 'ev_minimum_v2x_energy_request')
     _exi_name = 'BPT_Dynamic_DC_CLReqControlModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:DC'
-    _exi_members = (('departure_time', 'DepartureTime', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_target_energy_request', 'EVTargetEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_maximum_energy_request', 'EVMaximumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_minimum_energy_request', 'EVMinimumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_maximum_charge_power', 'EVMaximumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_minimum_charge_power', 'EVMinimumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_charge_current', 'EVMaximumChargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_voltage', 'EVMaximumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_minimum_voltage', 'EVMinimumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_discharge_power', 'EVMaximumDischargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_minimum_discharge_power', 'EVMinimumDischargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_discharge_current', 'EVMaximumDischargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_v2_x_energy_request', 'EVMaximumV2XEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_minimum_v2_x_energy_request', 'EVMinimumV2XEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:DC'))
+    _exi_members = (('departure_time', 'DepartureTime', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_target_energy_request', 'EVTargetEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_maximum_energy_request', 'EVMaximumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_minimum_energy_request', 'EVMinimumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_maximum_charge_power', 'EVMaximumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_minimum_charge_power', 'EVMinimumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_charge_current', 'EVMaximumChargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_voltage', 'EVMaximumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_minimum_voltage', 'EVMinimumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_discharge_power', 'EVMaximumDischargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_minimum_discharge_power', 'EVMinimumDischargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_discharge_current', 'EVMaximumDischargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_v2x_energy_request', 'EVMaximumV2XEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_minimum_v2x_energy_request', 'EVMinimumV2XEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:DC'))
+    _exi_required = ('ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'ev_maximum_discharge_power', 'ev_minimum_discharge_power', 'ev_maximum_discharge_current')
     departure_time: int | None
-    ev_target_energy_request: RationalNumberType | None
-    ev_maximum_energy_request: RationalNumberType | None
-    ev_minimum_energy_request: RationalNumberType | None
-    ev_maximum_charge_power: RationalNumberType | None
-    ev_minimum_charge_power: RationalNumberType | None
-    ev_maximum_charge_current: RationalNumberType | None
-    ev_maximum_voltage: RationalNumberType | None
-    ev_minimum_voltage: RationalNumberType | None
-    ev_maximum_discharge_power: RationalNumberType | None
-    ev_minimum_discharge_power: RationalNumberType | None
-    ev_maximum_discharge_current: RationalNumberType | None
-    ev_maximum_v2_x_energy_request: RationalNumberType | None
-    ev_minimum_v2_x_energy_request: RationalNumberType | None
+    ev_target_energy_request: RationalNumberType
+    ev_maximum_energy_request: RationalNumberType
+    ev_minimum_energy_request: RationalNumberType
+    ev_maximum_charge_power: RationalNumberType
+    ev_minimum_charge_power: RationalNumberType
+    ev_maximum_charge_current: RationalNumberType
+    ev_maximum_voltage: RationalNumberType
+    ev_minimum_voltage: RationalNumberType
+    ev_maximum_discharge_power: RationalNumberType
+    ev_minimum_discharge_power: RationalNumberType
+    ev_maximum_discharge_current: RationalNumberType
+    ev_maximum_v2x_energy_request: RationalNumberType | None
+    ev_minimum_v2x_energy_request: RationalNumberType | None
 
-    def __init__(self, *, departure_time: int | None = None, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None, ev_maximum_charge_power: RationalNumberType | None = None, ev_minimum_charge_power: RationalNumberType | None = None, ev_maximum_charge_current: RationalNumberType | None = None, ev_maximum_voltage: RationalNumberType | None = None, ev_minimum_voltage: RationalNumberType | None = None, ev_maximum_discharge_power: RationalNumberType | None = None, ev_minimum_discharge_power: RationalNumberType | None = None, ev_maximum_discharge_current: RationalNumberType | None = None, ev_maximum_v2_x_energy_request: RationalNumberType | None = None, ev_minimum_v2_x_energy_request: RationalNumberType | None = None) -> None:
+    def __init__(self, *, departure_time: int | None = None, ev_target_energy_request: RationalNumberType, ev_maximum_energy_request: RationalNumberType, ev_minimum_energy_request: RationalNumberType, ev_maximum_charge_power: RationalNumberType, ev_minimum_charge_power: RationalNumberType, ev_maximum_charge_current: RationalNumberType, ev_maximum_voltage: RationalNumberType, ev_minimum_voltage: RationalNumberType, ev_maximum_discharge_power: RationalNumberType, ev_minimum_discharge_power: RationalNumberType, ev_maximum_discharge_current: RationalNumberType, ev_maximum_v2x_energy_request: RationalNumberType | None = None, ev_minimum_v2x_energy_request: RationalNumberType | None = None) -> None:
         self.departure_time = departure_time
         self.ev_target_energy_request = ev_target_energy_request
         self.ev_maximum_energy_request = ev_maximum_energy_request
@@ -753,23 +361,24 @@ class BPT_Dynamic_DC_CLReqControlModeType(Model):
         self.ev_maximum_discharge_power = ev_maximum_discharge_power
         self.ev_minimum_discharge_power = ev_minimum_discharge_power
         self.ev_maximum_discharge_current = ev_maximum_discharge_current
-        self.ev_maximum_v2_x_energy_request = ev_maximum_v2_x_energy_request
-        self.ev_minimum_v2_x_energy_request = ev_minimum_v2_x_energy_request
+        self.ev_maximum_v2x_energy_request = ev_maximum_v2x_energy_request
+        self.ev_minimum_v2x_energy_request = ev_minimum_v2x_energy_request
 
 
 class BPT_Scheduled_DC_CLReqControlModeType(Model):
     """The complex type BPT_Scheduled_DC_CLReqControlModeType (urn:iso:std:iso:15118:-20:DC)."""
 
     __slots__ = ('ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_target_current', 'ev_target_voltage', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'ev_maximum_discharge_power', 'ev_minimum_discharge_power', 'ev_maximum_discharge_current')
-    _exi_type = 49
+    __match_args__ = ('ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_target_current', 'ev_target_voltage', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'ev_maximum_discharge_power', 'ev_minimum_discharge_power', 'ev_maximum_discharge_current')
     _exi_name = 'BPT_Scheduled_DC_CLReqControlModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:DC'
     _exi_members = (('ev_target_energy_request', 'EVTargetEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_maximum_energy_request', 'EVMaximumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_minimum_energy_request', 'EVMinimumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_target_current', 'EVTargetCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_target_voltage', 'EVTargetVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_charge_power', 'EVMaximumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_minimum_charge_power', 'EVMinimumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_charge_current', 'EVMaximumChargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_voltage', 'EVMaximumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_minimum_voltage', 'EVMinimumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_discharge_power', 'EVMaximumDischargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_minimum_discharge_power', 'EVMinimumDischargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_discharge_current', 'EVMaximumDischargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'))
+    _exi_required = ('ev_target_current', 'ev_target_voltage')
     ev_target_energy_request: RationalNumberType | None
     ev_maximum_energy_request: RationalNumberType | None
     ev_minimum_energy_request: RationalNumberType | None
-    ev_target_current: RationalNumberType | None
-    ev_target_voltage: RationalNumberType | None
+    ev_target_current: RationalNumberType
+    ev_target_voltage: RationalNumberType
     ev_maximum_charge_power: RationalNumberType | None
     ev_minimum_charge_power: RationalNumberType | None
     ev_maximum_charge_current: RationalNumberType | None
@@ -779,7 +388,7 @@ class BPT_Scheduled_DC_CLReqControlModeType(Model):
     ev_minimum_discharge_power: RationalNumberType | None
     ev_maximum_discharge_current: RationalNumberType | None
 
-    def __init__(self, *, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None, ev_target_current: RationalNumberType | None = None, ev_target_voltage: RationalNumberType | None = None, ev_maximum_charge_power: RationalNumberType | None = None, ev_minimum_charge_power: RationalNumberType | None = None, ev_maximum_charge_current: RationalNumberType | None = None, ev_maximum_voltage: RationalNumberType | None = None, ev_minimum_voltage: RationalNumberType | None = None, ev_maximum_discharge_power: RationalNumberType | None = None, ev_minimum_discharge_power: RationalNumberType | None = None, ev_maximum_discharge_current: RationalNumberType | None = None) -> None:
+    def __init__(self, *, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None, ev_target_current: RationalNumberType, ev_target_voltage: RationalNumberType, ev_maximum_charge_power: RationalNumberType | None = None, ev_minimum_charge_power: RationalNumberType | None = None, ev_maximum_charge_current: RationalNumberType | None = None, ev_maximum_voltage: RationalNumberType | None = None, ev_minimum_voltage: RationalNumberType | None = None, ev_maximum_discharge_power: RationalNumberType | None = None, ev_minimum_discharge_power: RationalNumberType | None = None, ev_maximum_discharge_current: RationalNumberType | None = None) -> None:
         self.ev_target_energy_request = ev_target_energy_request
         self.ev_maximum_energy_request = ev_maximum_energy_request
         self.ev_minimum_energy_request = ev_minimum_energy_request
@@ -795,35 +404,26 @@ class BPT_Scheduled_DC_CLReqControlModeType(Model):
         self.ev_maximum_discharge_current = ev_maximum_discharge_current
 
 
-class CLReqControlModeType(Model):
-    """The complex type CLReqControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ()
-    _exi_type = 50
-    _exi_name = 'CLReqControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = ()
-
-
 class Dynamic_DC_CLReqControlModeType(Model):
     """The complex type Dynamic_DC_CLReqControlModeType (urn:iso:std:iso:15118:-20:DC)."""
 
     __slots__ = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage')
-    _exi_type = 51
+    __match_args__ = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage')
     _exi_name = 'Dynamic_DC_CLReqControlModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:DC'
     _exi_members = (('departure_time', 'DepartureTime', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_target_energy_request', 'EVTargetEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_maximum_energy_request', 'EVMaximumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_minimum_energy_request', 'EVMinimumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_maximum_charge_power', 'EVMaximumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_minimum_charge_power', 'EVMinimumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_charge_current', 'EVMaximumChargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_voltage', 'EVMaximumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_minimum_voltage', 'EVMinimumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'))
+    _exi_required = ('ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage')
     departure_time: int | None
-    ev_target_energy_request: RationalNumberType | None
-    ev_maximum_energy_request: RationalNumberType | None
-    ev_minimum_energy_request: RationalNumberType | None
-    ev_maximum_charge_power: RationalNumberType | None
-    ev_minimum_charge_power: RationalNumberType | None
-    ev_maximum_charge_current: RationalNumberType | None
-    ev_maximum_voltage: RationalNumberType | None
-    ev_minimum_voltage: RationalNumberType | None
+    ev_target_energy_request: RationalNumberType
+    ev_maximum_energy_request: RationalNumberType
+    ev_minimum_energy_request: RationalNumberType
+    ev_maximum_charge_power: RationalNumberType
+    ev_minimum_charge_power: RationalNumberType
+    ev_maximum_charge_current: RationalNumberType
+    ev_maximum_voltage: RationalNumberType
+    ev_minimum_voltage: RationalNumberType
 
-    def __init__(self, *, departure_time: int | None = None, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None, ev_maximum_charge_power: RationalNumberType | None = None, ev_minimum_charge_power: RationalNumberType | None = None, ev_maximum_charge_current: RationalNumberType | None = None, ev_maximum_voltage: RationalNumberType | None = None, ev_minimum_voltage: RationalNumberType | None = None) -> None:
+    def __init__(self, *, departure_time: int | None = None, ev_target_energy_request: RationalNumberType, ev_maximum_energy_request: RationalNumberType, ev_minimum_energy_request: RationalNumberType, ev_maximum_charge_power: RationalNumberType, ev_minimum_charge_power: RationalNumberType, ev_maximum_charge_current: RationalNumberType, ev_maximum_voltage: RationalNumberType, ev_minimum_voltage: RationalNumberType) -> None:
         self.departure_time = departure_time
         self.ev_target_energy_request = ev_target_energy_request
         self.ev_maximum_energy_request = ev_maximum_energy_request
@@ -839,22 +439,23 @@ class Scheduled_DC_CLReqControlModeType(Model):
     """The complex type Scheduled_DC_CLReqControlModeType (urn:iso:std:iso:15118:-20:DC)."""
 
     __slots__ = ('ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_target_current', 'ev_target_voltage', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage')
-    _exi_type = 52
+    __match_args__ = ('ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_target_current', 'ev_target_voltage', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage')
     _exi_name = 'Scheduled_DC_CLReqControlModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:DC'
     _exi_members = (('ev_target_energy_request', 'EVTargetEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_maximum_energy_request', 'EVMaximumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_minimum_energy_request', 'EVMinimumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_target_current', 'EVTargetCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_target_voltage', 'EVTargetVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_charge_power', 'EVMaximumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_minimum_charge_power', 'EVMinimumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_charge_current', 'EVMaximumChargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_maximum_voltage', 'EVMaximumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('ev_minimum_voltage', 'EVMinimumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'))
+    _exi_required = ('ev_target_current', 'ev_target_voltage')
     ev_target_energy_request: RationalNumberType | None
     ev_maximum_energy_request: RationalNumberType | None
     ev_minimum_energy_request: RationalNumberType | None
-    ev_target_current: RationalNumberType | None
-    ev_target_voltage: RationalNumberType | None
+    ev_target_current: RationalNumberType
+    ev_target_voltage: RationalNumberType
     ev_maximum_charge_power: RationalNumberType | None
     ev_minimum_charge_power: RationalNumberType | None
     ev_maximum_charge_current: RationalNumberType | None
     ev_maximum_voltage: RationalNumberType | None
     ev_minimum_voltage: RationalNumberType | None
 
-    def __init__(self, *, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None, ev_target_current: RationalNumberType | None = None, ev_target_voltage: RationalNumberType | None = None, ev_maximum_charge_power: RationalNumberType | None = None, ev_minimum_charge_power: RationalNumberType | None = None, ev_maximum_charge_current: RationalNumberType | None = None, ev_maximum_voltage: RationalNumberType | None = None, ev_minimum_voltage: RationalNumberType | None = None) -> None:
+    def __init__(self, *, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None, ev_target_current: RationalNumberType, ev_target_voltage: RationalNumberType, ev_maximum_charge_power: RationalNumberType | None = None, ev_minimum_charge_power: RationalNumberType | None = None, ev_maximum_charge_current: RationalNumberType | None = None, ev_maximum_voltage: RationalNumberType | None = None, ev_minimum_voltage: RationalNumberType | None = None) -> None:
         self.ev_target_energy_request = ev_target_energy_request
         self.ev_maximum_energy_request = ev_maximum_energy_request
         self.ev_minimum_energy_request = ev_minimum_energy_request
@@ -871,23 +472,24 @@ class DC_ChargeLoopResType(Model):
     """The complex type DC_ChargeLoopResType (urn:iso:std:iso:15118:-20:DC)."""
 
     __slots__ = ('header', 'response_code', 'evse_status', 'meter_info', 'receipt', 'evse_present_current', 'evse_present_voltage', 'evse_power_limit_achieved', 'evse_current_limit_achieved', 'evse_voltage_limit_achieved', 'cl_res_control_mode')
-    _exi_type = 53
+    __match_args__ = ('header', 'response_code', 'evse_status', 'meter_info', 'receipt', 'evse_present_current', 'evse_present_voltage', 'evse_power_limit_achieved', 'evse_current_limit_achieved', 'evse_voltage_limit_achieved', 'cl_res_control_mode')
     _exi_name = 'DC_ChargeLoopResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:DC'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_status', 'EVSEStatus', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_info', 'MeterInfo', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('receipt', 'Receipt', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_present_current', 'EVSEPresentCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_present_voltage', 'EVSEPresentVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_power_limit_achieved', 'EVSEPowerLimitAchieved', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_current_limit_achieved', 'EVSECurrentLimitAchieved', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_voltage_limit_achieved', 'EVSEVoltageLimitAchieved', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('cl_res_control_mode', 'CLResControlMode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
+    _exi_required = ('header', 'response_code', 'evse_present_current', 'evse_present_voltage', 'evse_power_limit_achieved', 'evse_current_limit_achieved', 'evse_voltage_limit_achieved', 'cl_res_control_mode')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
     evse_status: EVSEStatusType | None
     meter_info: MeterInfoType | None
     receipt: ReceiptType | None
-    evse_present_current: RationalNumberType | None
-    evse_present_voltage: RationalNumberType | None
-    evse_power_limit_achieved: bool | None
-    evse_current_limit_achieved: bool | None
-    evse_voltage_limit_achieved: bool | None
-    cl_res_control_mode: BPT_Dynamic_DC_CLResControlModeType | BPT_Scheduled_DC_CLResControlModeType | CLResControlModeType | Dynamic_DC_CLResControlModeType | Scheduled_DC_CLResControlModeType | None
+    evse_present_current: RationalNumberType
+    evse_present_voltage: RationalNumberType
+    evse_power_limit_achieved: bool
+    evse_current_limit_achieved: bool
+    evse_voltage_limit_achieved: bool
+    cl_res_control_mode: BPT_Dynamic_DC_CLResControlModeType | BPT_Scheduled_DC_CLResControlModeType | CLResControlModeType | Dynamic_DC_CLResControlModeType | Scheduled_DC_CLResControlModeType
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_status: EVSEStatusType | None = None, meter_info: MeterInfoType | None = None, receipt: ReceiptType | None = None, evse_present_current: RationalNumberType | None = None, evse_present_voltage: RationalNumberType | None = None, evse_power_limit_achieved: bool | None = None, evse_current_limit_achieved: bool | None = None, evse_voltage_limit_achieved: bool | None = None, cl_res_control_mode: BPT_Dynamic_DC_CLResControlModeType | BPT_Scheduled_DC_CLResControlModeType | CLResControlModeType | Dynamic_DC_CLResControlModeType | Scheduled_DC_CLResControlModeType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, evse_status: EVSEStatusType | None = None, meter_info: MeterInfoType | None = None, receipt: ReceiptType | None = None, evse_present_current: RationalNumberType, evse_present_voltage: RationalNumberType, evse_power_limit_achieved: bool, evse_current_limit_achieved: bool, evse_voltage_limit_achieved: bool, cl_res_control_mode: BPT_Dynamic_DC_CLResControlModeType | BPT_Scheduled_DC_CLResControlModeType | CLResControlModeType | Dynamic_DC_CLResControlModeType | Scheduled_DC_CLResControlModeType) -> None:
         self.header = header
         self.response_code = response_code
         self.evse_status = evse_status
@@ -901,128 +503,29 @@ class DC_ChargeLoopResType(Model):
         self.cl_res_control_mode = cl_res_control_mode
 
 
-class EVSEStatusType(Model):
-    """The complex type EVSEStatusType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('notification_max_delay', 'evse_notification')
-    _exi_type = 54
-    _exi_name = 'EVSEStatusType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('notification_max_delay', 'NotificationMaxDelay', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_notification', 'EVSENotification', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    notification_max_delay: int | None
-    evse_notification: EvseNotificationType | None
-
-    def __init__(self, *, notification_max_delay: int | None = None, evse_notification: EvseNotificationType | None = None) -> None:
-        self.notification_max_delay = notification_max_delay
-        self.evse_notification = evse_notification
-
-
-class MeterInfoType(Model):
-    """The complex type MeterInfoType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('meter_id', 'charged_energy_reading_wh', 'bpt_discharged_energy_reading_wh', 'capacitive_energy_reading_va_rh', 'bpt_inductive_energy_reading_va_rh', 'meter_signature', 'meter_status', 'meter_timestamp')
-    _exi_type = 57
-    _exi_name = 'MeterInfoType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('meter_id', 'MeterID', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('charged_energy_reading_wh', 'ChargedEnergyReadingWh', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('bpt_discharged_energy_reading_wh', 'BPT_DischargedEnergyReadingWh', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('capacitive_energy_reading_va_rh', 'CapacitiveEnergyReadingVARh', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('bpt_inductive_energy_reading_va_rh', 'BPT_InductiveEnergyReadingVARh', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_signature', 'MeterSignature', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_status', 'MeterStatus', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_timestamp', 'MeterTimestamp', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    meter_id: str | None
-    charged_energy_reading_wh: int | None
-    bpt_discharged_energy_reading_wh: int | None
-    capacitive_energy_reading_va_rh: int | None
-    bpt_inductive_energy_reading_va_rh: int | None
-    meter_signature: bytes | None
-    meter_status: int | None
-    meter_timestamp: int | None
-
-    def __init__(self, *, meter_id: str | None = None, charged_energy_reading_wh: int | None = None, bpt_discharged_energy_reading_wh: int | None = None, capacitive_energy_reading_va_rh: int | None = None, bpt_inductive_energy_reading_va_rh: int | None = None, meter_signature: bytes | None = None, meter_status: int | None = None, meter_timestamp: int | None = None) -> None:
-        self.meter_id = meter_id
-        self.charged_energy_reading_wh = charged_energy_reading_wh
-        self.bpt_discharged_energy_reading_wh = bpt_discharged_energy_reading_wh
-        self.capacitive_energy_reading_va_rh = capacitive_energy_reading_va_rh
-        self.bpt_inductive_energy_reading_va_rh = bpt_inductive_energy_reading_va_rh
-        self.meter_signature = meter_signature
-        self.meter_status = meter_status
-        self.meter_timestamp = meter_timestamp
-
-
-class ReceiptType(Model):
-    """The complex type ReceiptType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('time_anchor', 'energy_costs', 'occupancy_costs', 'additional_services_costs', 'overstay_costs', 'tax_costs')
-    _exi_type = 60
-    _exi_name = 'ReceiptType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('time_anchor', 'TimeAnchor', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('energy_costs', 'EnergyCosts', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('occupancy_costs', 'OccupancyCosts', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('additional_services_costs', 'AdditionalServicesCosts', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('overstay_costs', 'OverstayCosts', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('tax_costs', 'TaxCosts', 1, True, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    time_anchor: int | None
-    energy_costs: DetailedCostType | None
-    occupancy_costs: DetailedCostType | None
-    additional_services_costs: DetailedCostType | None
-    overstay_costs: DetailedCostType | None
-    tax_costs: list[DetailedTaxType]
-
-    def __init__(self, *, time_anchor: int | None = None, energy_costs: DetailedCostType | None = None, occupancy_costs: DetailedCostType | None = None, additional_services_costs: DetailedCostType | None = None, overstay_costs: DetailedCostType | None = None, tax_costs: list[DetailedTaxType] | None = None) -> None:
-        self.time_anchor = time_anchor
-        self.energy_costs = energy_costs
-        self.occupancy_costs = occupancy_costs
-        self.additional_services_costs = additional_services_costs
-        self.overstay_costs = overstay_costs
-        self.tax_costs = [] if tax_costs is None else tax_costs
-
-
-class DetailedCostType(Model):
-    """The complex type DetailedCostType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('amount', 'cost_per_unit')
-    _exi_type = 61
-    _exi_name = 'DetailedCostType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('amount', 'Amount', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('cost_per_unit', 'CostPerUnit', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    amount: RationalNumberType | None
-    cost_per_unit: RationalNumberType | None
-
-    def __init__(self, *, amount: RationalNumberType | None = None, cost_per_unit: RationalNumberType | None = None) -> None:
-        self.amount = amount
-        self.cost_per_unit = cost_per_unit
-
-
-class DetailedTaxType(Model):
-    """The complex type DetailedTaxType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('tax_rule_id', 'amount')
-    _exi_type = 62
-    _exi_name = 'DetailedTaxType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('tax_rule_id', 'TaxRuleID', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('amount', 'Amount', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    tax_rule_id: int | None
-    amount: RationalNumberType | None
-
-    def __init__(self, *, tax_rule_id: int | None = None, amount: RationalNumberType | None = None) -> None:
-        self.tax_rule_id = tax_rule_id
-        self.amount = amount
-
-
 class BPT_Dynamic_DC_CLResControlModeType(Model):
     """The complex type BPT_Dynamic_DC_CLResControlModeType (urn:iso:std:iso:15118:-20:DC)."""
 
     __slots__ = ('departure_time', 'minimum_soc', 'target_soc', 'ack_max_delay', 'evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_maximum_voltage', 'evse_maximum_discharge_power', 'evse_minimum_discharge_power', 'evse_maximum_discharge_current', 'evse_minimum_voltage')
-    _exi_type = 64
+    __match_args__ = ('departure_time', 'minimum_soc', 'target_soc', 'ack_max_delay', 'evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_maximum_voltage', 'evse_maximum_discharge_power', 'evse_minimum_discharge_power', 'evse_maximum_discharge_current', 'evse_minimum_voltage')
     _exi_name = 'BPT_Dynamic_DC_CLResControlModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:DC'
     _exi_members = (('departure_time', 'DepartureTime', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('minimum_soc', 'MinimumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('target_soc', 'TargetSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ack_max_delay', 'AckMaxDelay', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_maximum_charge_power', 'EVSEMaximumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_minimum_charge_power', 'EVSEMinimumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_maximum_charge_current', 'EVSEMaximumChargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_maximum_voltage', 'EVSEMaximumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_maximum_discharge_power', 'EVSEMaximumDischargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_minimum_discharge_power', 'EVSEMinimumDischargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_maximum_discharge_current', 'EVSEMaximumDischargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_minimum_voltage', 'EVSEMinimumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'))
+    _exi_required = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_maximum_voltage', 'evse_maximum_discharge_power', 'evse_minimum_discharge_power', 'evse_maximum_discharge_current', 'evse_minimum_voltage')
     departure_time: int | None
     minimum_soc: int | None
     target_soc: int | None
     ack_max_delay: int | None
-    evse_maximum_charge_power: RationalNumberType | None
-    evse_minimum_charge_power: RationalNumberType | None
-    evse_maximum_charge_current: RationalNumberType | None
-    evse_maximum_voltage: RationalNumberType | None
-    evse_maximum_discharge_power: RationalNumberType | None
-    evse_minimum_discharge_power: RationalNumberType | None
-    evse_maximum_discharge_current: RationalNumberType | None
-    evse_minimum_voltage: RationalNumberType | None
+    evse_maximum_charge_power: RationalNumberType
+    evse_minimum_charge_power: RationalNumberType
+    evse_maximum_charge_current: RationalNumberType
+    evse_maximum_voltage: RationalNumberType
+    evse_maximum_discharge_power: RationalNumberType
+    evse_minimum_discharge_power: RationalNumberType
+    evse_maximum_discharge_current: RationalNumberType
+    evse_minimum_voltage: RationalNumberType
 
-    def __init__(self, *, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, ack_max_delay: int | None = None, evse_maximum_charge_power: RationalNumberType | None = None, evse_minimum_charge_power: RationalNumberType | None = None, evse_maximum_charge_current: RationalNumberType | None = None, evse_maximum_voltage: RationalNumberType | None = None, evse_maximum_discharge_power: RationalNumberType | None = None, evse_minimum_discharge_power: RationalNumberType | None = None, evse_maximum_discharge_current: RationalNumberType | None = None, evse_minimum_voltage: RationalNumberType | None = None) -> None:
+    def __init__(self, *, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, ack_max_delay: int | None = None, evse_maximum_charge_power: RationalNumberType, evse_minimum_charge_power: RationalNumberType, evse_maximum_charge_current: RationalNumberType, evse_maximum_voltage: RationalNumberType, evse_maximum_discharge_power: RationalNumberType, evse_minimum_discharge_power: RationalNumberType, evse_maximum_discharge_current: RationalNumberType, evse_minimum_voltage: RationalNumberType) -> None:
         self.departure_time = departure_time
         self.minimum_soc = minimum_soc
         self.target_soc = target_soc
@@ -1041,10 +544,11 @@ class BPT_Scheduled_DC_CLResControlModeType(Model):
     """The complex type BPT_Scheduled_DC_CLResControlModeType (urn:iso:std:iso:15118:-20:DC)."""
 
     __slots__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_maximum_voltage', 'evse_maximum_discharge_power', 'evse_minimum_discharge_power', 'evse_maximum_discharge_current', 'evse_minimum_voltage')
-    _exi_type = 65
+    __match_args__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_maximum_voltage', 'evse_maximum_discharge_power', 'evse_minimum_discharge_power', 'evse_maximum_discharge_current', 'evse_minimum_voltage')
     _exi_name = 'BPT_Scheduled_DC_CLResControlModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:DC'
     _exi_members = (('evse_maximum_charge_power', 'EVSEMaximumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_minimum_charge_power', 'EVSEMinimumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_maximum_charge_current', 'EVSEMaximumChargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_maximum_voltage', 'EVSEMaximumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_maximum_discharge_power', 'EVSEMaximumDischargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_minimum_discharge_power', 'EVSEMinimumDischargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_maximum_discharge_current', 'EVSEMaximumDischargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_minimum_voltage', 'EVSEMinimumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'))
+    _exi_required = ()
     evse_maximum_charge_power: RationalNumberType | None
     evse_minimum_charge_power: RationalNumberType | None
     evse_maximum_charge_current: RationalNumberType | None
@@ -1065,34 +569,25 @@ class BPT_Scheduled_DC_CLResControlModeType(Model):
         self.evse_minimum_voltage = evse_minimum_voltage
 
 
-class CLResControlModeType(Model):
-    """The complex type CLResControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ()
-    _exi_type = 66
-    _exi_name = 'CLResControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = ()
-
-
 class Dynamic_DC_CLResControlModeType(Model):
     """The complex type Dynamic_DC_CLResControlModeType (urn:iso:std:iso:15118:-20:DC)."""
 
     __slots__ = ('departure_time', 'minimum_soc', 'target_soc', 'ack_max_delay', 'evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_maximum_voltage')
-    _exi_type = 67
+    __match_args__ = ('departure_time', 'minimum_soc', 'target_soc', 'ack_max_delay', 'evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_maximum_voltage')
     _exi_name = 'Dynamic_DC_CLResControlModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:DC'
     _exi_members = (('departure_time', 'DepartureTime', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('minimum_soc', 'MinimumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('target_soc', 'TargetSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ack_max_delay', 'AckMaxDelay', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_maximum_charge_power', 'EVSEMaximumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_minimum_charge_power', 'EVSEMinimumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_maximum_charge_current', 'EVSEMaximumChargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_maximum_voltage', 'EVSEMaximumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'))
+    _exi_required = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_maximum_voltage')
     departure_time: int | None
     minimum_soc: int | None
     target_soc: int | None
     ack_max_delay: int | None
-    evse_maximum_charge_power: RationalNumberType | None
-    evse_minimum_charge_power: RationalNumberType | None
-    evse_maximum_charge_current: RationalNumberType | None
-    evse_maximum_voltage: RationalNumberType | None
+    evse_maximum_charge_power: RationalNumberType
+    evse_minimum_charge_power: RationalNumberType
+    evse_maximum_charge_current: RationalNumberType
+    evse_maximum_voltage: RationalNumberType
 
-    def __init__(self, *, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, ack_max_delay: int | None = None, evse_maximum_charge_power: RationalNumberType | None = None, evse_minimum_charge_power: RationalNumberType | None = None, evse_maximum_charge_current: RationalNumberType | None = None, evse_maximum_voltage: RationalNumberType | None = None) -> None:
+    def __init__(self, *, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, ack_max_delay: int | None = None, evse_maximum_charge_power: RationalNumberType, evse_minimum_charge_power: RationalNumberType, evse_maximum_charge_current: RationalNumberType, evse_maximum_voltage: RationalNumberType) -> None:
         self.departure_time = departure_time
         self.minimum_soc = minimum_soc
         self.target_soc = target_soc
@@ -1107,10 +602,11 @@ class Scheduled_DC_CLResControlModeType(Model):
     """The complex type Scheduled_DC_CLResControlModeType (urn:iso:std:iso:15118:-20:DC)."""
 
     __slots__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_maximum_voltage')
-    _exi_type = 68
+    __match_args__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_maximum_voltage')
     _exi_name = 'Scheduled_DC_CLResControlModeType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:DC'
     _exi_members = (('evse_maximum_charge_power', 'EVSEMaximumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_minimum_charge_power', 'EVSEMinimumChargePower', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_maximum_charge_current', 'EVSEMaximumChargeCurrent', 1, False, 'urn:iso:std:iso:15118:-20:DC'), ('evse_maximum_voltage', 'EVSEMaximumVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'))
+    _exi_required = ()
     evse_maximum_charge_power: RationalNumberType | None
     evse_minimum_charge_power: RationalNumberType | None
     evse_maximum_charge_current: RationalNumberType | None
@@ -1127,14 +623,15 @@ class DC_WeldingDetectionReqType(Model):
     """The complex type DC_WeldingDetectionReqType (urn:iso:std:iso:15118:-20:DC)."""
 
     __slots__ = ('header', 'ev_processing')
-    _exi_type = 69
+    __match_args__ = ('header', 'ev_processing')
     _exi_name = 'DC_WeldingDetectionReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:DC'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_processing', 'EVProcessing', 1, False, 'urn:iso:std:iso:15118:-20:DC'))
-    header: MessageHeaderType | None
-    ev_processing: ProcessingType | None
+    _exi_required = ('header', 'ev_processing')
+    header: MessageHeaderType
+    ev_processing: ProcessingType
 
-    def __init__(self, *, header: MessageHeaderType | None = None, ev_processing: ProcessingType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, ev_processing: ProcessingType) -> None:
         self.header = header
         self.ev_processing = ev_processing
 
@@ -1143,353 +640,96 @@ class DC_WeldingDetectionResType(Model):
     """The complex type DC_WeldingDetectionResType (urn:iso:std:iso:15118:-20:DC)."""
 
     __slots__ = ('header', 'response_code', 'evse_present_voltage')
-    _exi_type = 70
+    __match_args__ = ('header', 'response_code', 'evse_present_voltage')
     _exi_name = 'DC_WeldingDetectionResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:DC'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_present_voltage', 'EVSEPresentVoltage', 1, False, 'urn:iso:std:iso:15118:-20:DC'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-    evse_present_voltage: RationalNumberType | None
+    _exi_required = ('header', 'response_code', 'evse_present_voltage')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
+    evse_present_voltage: RationalNumberType
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_present_voltage: RationalNumberType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, evse_present_voltage: RationalNumberType) -> None:
         self.header = header
         self.response_code = response_code
         self.evse_present_voltage = evse_present_voltage
 
 
-class ManifestType(Model):
-    """The complex type ManifestType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'reference')
-    _exi_type = 71
-    _exi_name = 'ManifestType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('reference', 'Reference', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    reference: list[ReferenceType]
-
-    def __init__(self, *, id_: str | None = None, reference: list[ReferenceType] | None = None) -> None:
-        self.id_ = id_
-        self.reference = [] if reference is None else reference
-
-
-class SignaturePropertiesType(Model):
-    """The complex type SignaturePropertiesType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'signature_property')
-    _exi_type = 72
-    _exi_name = 'SignaturePropertiesType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('signature_property', 'SignatureProperty', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    signature_property: list[SignaturePropertyType]
-
-    def __init__(self, *, id_: str | None = None, signature_property: list[SignaturePropertyType] | None = None) -> None:
-        self.id_ = id_
-        self.signature_property = [] if signature_property is None else signature_property
-
-
-class SignaturePropertyType(Model):
-    """The complex type SignaturePropertyType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'target', 'children')
-    _exi_type = 73
-    _exi_name = 'SignaturePropertyType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('target', 'Target', 0, False, ''), ('children', '#children', 3, True, ''))
-    id_: str | None
-    target: str | None
-    children: list[Any]
-
-    def __init__(self, *, id_: str | None = None, target: str | None = None, children: list[Any] | None = None) -> None:
-        self.id_ = id_
-        self.target = target
-        self.children = [] if children is None else children
-
-
-class anyType(Model):
-    """The complex type anyType (http://www.w3.org/2001/XMLSchema)."""
-
-    __slots__ = ('children',)
-    _exi_type = 74
-    _exi_name = 'anyType'
-    _exi_namespace = 'http://www.w3.org/2001/XMLSchema'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class V2GMessageType(Model):
-    """The complex type V2GMessageType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header',)
-    _exi_type = 75
-    _exi_name = 'V2GMessageType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'),)
-    header: MessageHeaderType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None) -> None:
-        self.header = header
-
-
-class V2GRequestType(Model):
-    """The complex type V2GRequestType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header',)
-    _exi_type = 76
-    _exi_name = 'V2GRequestType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'),)
-    header: MessageHeaderType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None) -> None:
-        self.header = header
-
-
-class ChargeParameterDiscoveryReqType(Model):
-    """The complex type ChargeParameterDiscoveryReqType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header',)
-    _exi_type = 77
-    _exi_name = 'ChargeParameterDiscoveryReqType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'),)
-    header: MessageHeaderType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None) -> None:
-        self.header = header
-
-
-class V2GResponseType(Model):
-    """The complex type V2GResponseType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header', 'response_code')
-    _exi_type = 78
-    _exi_name = 'V2GResponseType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None) -> None:
-        self.header = header
-        self.response_code = response_code
-
-
-class ChargeParameterDiscoveryResType(Model):
-    """The complex type ChargeParameterDiscoveryResType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header', 'response_code')
-    _exi_type = 79
-    _exi_name = 'ChargeParameterDiscoveryResType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None) -> None:
-        self.header = header
-        self.response_code = response_code
-
-
-class ChargeLoopReqType(Model):
-    """The complex type ChargeLoopReqType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header', 'display_parameters', 'meter_info_requested')
-    _exi_type = 80
-    _exi_name = 'ChargeLoopReqType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('display_parameters', 'DisplayParameters', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_info_requested', 'MeterInfoRequested', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    header: MessageHeaderType | None
-    display_parameters: DisplayParametersType | None
-    meter_info_requested: bool | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None, display_parameters: DisplayParametersType | None = None, meter_info_requested: bool | None = None) -> None:
-        self.header = header
-        self.display_parameters = display_parameters
-        self.meter_info_requested = meter_info_requested
-
-
-class ChargeLoopResType(Model):
-    """The complex type ChargeLoopResType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header', 'response_code', 'evse_status', 'meter_info', 'receipt')
-    _exi_type = 81
-    _exi_name = 'ChargeLoopResType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_status', 'EVSEStatus', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_info', 'MeterInfo', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('receipt', 'Receipt', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-    evse_status: EVSEStatusType | None
-    meter_info: MeterInfoType | None
-    receipt: ReceiptType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_status: EVSEStatusType | None = None, meter_info: MeterInfoType | None = None, receipt: ReceiptType | None = None) -> None:
-        self.header = header
-        self.response_code = response_code
-        self.evse_status = evse_status
-        self.meter_info = meter_info
-        self.receipt = receipt
-
-
-class Scheduled_CLReqControlModeType(Model):
-    """The complex type Scheduled_CLReqControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request')
-    _exi_type = 82
-    _exi_name = 'Scheduled_CLReqControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('ev_target_energy_request', 'EVTargetEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_maximum_energy_request', 'EVMaximumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_minimum_energy_request', 'EVMinimumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    ev_target_energy_request: RationalNumberType | None
-    ev_maximum_energy_request: RationalNumberType | None
-    ev_minimum_energy_request: RationalNumberType | None
-
-    def __init__(self, *, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None) -> None:
-        self.ev_target_energy_request = ev_target_energy_request
-        self.ev_maximum_energy_request = ev_maximum_energy_request
-        self.ev_minimum_energy_request = ev_minimum_energy_request
-
-
-class Scheduled_CLResControlModeType(Model):
-    """The complex type Scheduled_CLResControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ()
-    _exi_type = 83
-    _exi_name = 'Scheduled_CLResControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = ()
-
-
-class Dynamic_CLReqControlModeType(Model):
-    """The complex type Dynamic_CLReqControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request')
-    _exi_type = 84
-    _exi_name = 'Dynamic_CLReqControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('departure_time', 'DepartureTime', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_target_energy_request', 'EVTargetEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_maximum_energy_request', 'EVMaximumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_minimum_energy_request', 'EVMinimumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    departure_time: int | None
-    ev_target_energy_request: RationalNumberType | None
-    ev_maximum_energy_request: RationalNumberType | None
-    ev_minimum_energy_request: RationalNumberType | None
-
-    def __init__(self, *, departure_time: int | None = None, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None) -> None:
-        self.departure_time = departure_time
-        self.ev_target_energy_request = ev_target_energy_request
-        self.ev_maximum_energy_request = ev_maximum_energy_request
-        self.ev_minimum_energy_request = ev_minimum_energy_request
-
-
-class Dynamic_CLResControlModeType(Model):
-    """The complex type Dynamic_CLResControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('departure_time', 'minimum_soc', 'target_soc', 'ack_max_delay')
-    _exi_type = 85
-    _exi_name = 'Dynamic_CLResControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('departure_time', 'DepartureTime', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('minimum_soc', 'MinimumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('target_soc', 'TargetSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ack_max_delay', 'AckMaxDelay', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    departure_time: int | None
-    minimum_soc: int | None
-    target_soc: int | None
-    ack_max_delay: int | None
-
-    def __init__(self, *, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, ack_max_delay: int | None = None) -> None:
-        self.departure_time = departure_time
-        self.minimum_soc = minimum_soc
-        self.target_soc = target_soc
-        self.ack_max_delay = ack_max_delay
-
-
-class ListOfRootCertificateIDsType(Model):
-    """The complex type ListOfRootCertificateIDsType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('root_certificate_id',)
-    _exi_type = 89
-    _exi_name = 'ListOfRootCertificateIDsType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('root_certificate_id', 'RootCertificateID', 1, True, 'urn:iso:std:iso:15118:-20:CommonTypes'),)
-    root_certificate_id: list[X509IssuerSerialType]
-
-    def __init__(self, *, root_certificate_id: list[X509IssuerSerialType] | None = None) -> None:
-        self.root_certificate_id = [] if root_certificate_id is None else root_certificate_id
-
-
-CLASSES: dict[int, type[Model]] = {
-    0: DC_ChargeParameterDiscoveryReqType,
-    1: MessageHeaderType,
-    4: SignatureType,
-    5: SignedInfoType,
-    6: CanonicalizationMethodType,
-    7: SignatureMethodType,
-    9: ReferenceType,
-    10: TransformsType,
-    11: TransformType,
-    13: DigestMethodType,
-    15: SignatureValueType,
-    16: KeyInfoType,
-    17: KeyValueType,
-    18: DSAKeyValueType,
-    20: RSAKeyValueType,
-    21: RetrievalMethodType,
-    22: X509DataType,
-    23: X509IssuerSerialType,
-    26: PGPDataType,
-    27: SPKIDataType,
-    28: ObjectType,
-    29: BPT_DC_CPDReqEnergyTransferModeType,
-    30: RationalNumberType,
-    34: DC_CPDReqEnergyTransferModeType,
-    35: DC_ChargeParameterDiscoveryResType,
-    37: BPT_DC_CPDResEnergyTransferModeType,
-    38: DC_CPDResEnergyTransferModeType,
-    39: DC_CableCheckReqType,
-    40: DC_CableCheckResType,
-    42: DC_PreChargeReqType,
-    43: DC_PreChargeResType,
-    44: DC_ChargeLoopReqType,
-    45: DisplayParametersType,
-    48: BPT_Dynamic_DC_CLReqControlModeType,
-    49: BPT_Scheduled_DC_CLReqControlModeType,
-    50: CLReqControlModeType,
-    51: Dynamic_DC_CLReqControlModeType,
-    52: Scheduled_DC_CLReqControlModeType,
-    53: DC_ChargeLoopResType,
-    54: EVSEStatusType,
-    57: MeterInfoType,
-    60: ReceiptType,
-    61: DetailedCostType,
-    62: DetailedTaxType,
-    64: BPT_Dynamic_DC_CLResControlModeType,
-    65: BPT_Scheduled_DC_CLResControlModeType,
-    66: CLResControlModeType,
-    67: Dynamic_DC_CLResControlModeType,
-    68: Scheduled_DC_CLResControlModeType,
-    69: DC_WeldingDetectionReqType,
-    70: DC_WeldingDetectionResType,
-    71: ManifestType,
-    72: SignaturePropertiesType,
-    73: SignaturePropertyType,
-    74: anyType,
-    75: V2GMessageType,
-    76: V2GRequestType,
-    77: ChargeParameterDiscoveryReqType,
-    78: V2GResponseType,
-    79: ChargeParameterDiscoveryResType,
-    80: ChargeLoopReqType,
-    81: ChargeLoopResType,
-    82: Scheduled_CLReqControlModeType,
-    83: Scheduled_CLResControlModeType,
-    84: Dynamic_CLReqControlModeType,
-    85: Dynamic_CLResControlModeType,
-    89: ListOfRootCertificateIDsType,
+# every complex type and string enumeration of this protocol's grammar, by
+# (namespace, XSD name): what the codec binds its compiled types to
+CLASSES: dict[tuple[str, str], type[Model]] = {
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_ChargeParameterDiscoveryReqType'): DC_ChargeParameterDiscoveryReqType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MessageHeaderType'): MessageHeaderType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureType'): SignatureType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfoType'): SignedInfoType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethodType'): CanonicalizationMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethodType'): SignatureMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'ReferenceType'): ReferenceType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformsType'): TransformsType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformType'): TransformType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethodType'): DigestMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValueType'): SignatureValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfoType'): KeyInfoType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyValueType'): KeyValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValueType'): DSAKeyValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValueType'): RSAKeyValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethodType'): RetrievalMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509DataType'): X509DataType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerialType'): X509IssuerSerialType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPDataType'): PGPDataType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKIDataType'): SPKIDataType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'ObjectType'): ObjectType,
+    ('urn:iso:std:iso:15118:-20:DC', 'BPT_DC_CPDReqEnergyTransferModeType'): BPT_DC_CPDReqEnergyTransferModeType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RationalNumberType'): RationalNumberType,
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_CPDReqEnergyTransferModeType'): DC_CPDReqEnergyTransferModeType,
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_ChargeParameterDiscoveryResType'): DC_ChargeParameterDiscoveryResType,
+    ('urn:iso:std:iso:15118:-20:DC', 'BPT_DC_CPDResEnergyTransferModeType'): BPT_DC_CPDResEnergyTransferModeType,
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_CPDResEnergyTransferModeType'): DC_CPDResEnergyTransferModeType,
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_CableCheckReqType'): DC_CableCheckReqType,
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_CableCheckResType'): DC_CableCheckResType,
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_PreChargeReqType'): DC_PreChargeReqType,
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_PreChargeResType'): DC_PreChargeResType,
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_ChargeLoopReqType'): DC_ChargeLoopReqType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParametersType'): DisplayParametersType,
+    ('urn:iso:std:iso:15118:-20:DC', 'BPT_Dynamic_DC_CLReqControlModeType'): BPT_Dynamic_DC_CLReqControlModeType,
+    ('urn:iso:std:iso:15118:-20:DC', 'BPT_Scheduled_DC_CLReqControlModeType'): BPT_Scheduled_DC_CLReqControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLReqControlModeType'): CLReqControlModeType,
+    ('urn:iso:std:iso:15118:-20:DC', 'Dynamic_DC_CLReqControlModeType'): Dynamic_DC_CLReqControlModeType,
+    ('urn:iso:std:iso:15118:-20:DC', 'Scheduled_DC_CLReqControlModeType'): Scheduled_DC_CLReqControlModeType,
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_ChargeLoopResType'): DC_ChargeLoopResType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatusType'): EVSEStatusType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoType'): MeterInfoType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ReceiptType'): ReceiptType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DetailedCostType'): DetailedCostType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DetailedTaxType'): DetailedTaxType,
+    ('urn:iso:std:iso:15118:-20:DC', 'BPT_Dynamic_DC_CLResControlModeType'): BPT_Dynamic_DC_CLResControlModeType,
+    ('urn:iso:std:iso:15118:-20:DC', 'BPT_Scheduled_DC_CLResControlModeType'): BPT_Scheduled_DC_CLResControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLResControlModeType'): CLResControlModeType,
+    ('urn:iso:std:iso:15118:-20:DC', 'Dynamic_DC_CLResControlModeType'): Dynamic_DC_CLResControlModeType,
+    ('urn:iso:std:iso:15118:-20:DC', 'Scheduled_DC_CLResControlModeType'): Scheduled_DC_CLResControlModeType,
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_WeldingDetectionReqType'): DC_WeldingDetectionReqType,
+    ('urn:iso:std:iso:15118:-20:DC', 'DC_WeldingDetectionResType'): DC_WeldingDetectionResType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'ManifestType'): ManifestType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertiesType'): SignaturePropertiesType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertyType'): SignaturePropertyType,
+    ('http://www.w3.org/2001/XMLSchema', 'anyType'): anyType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GMessageType'): V2GMessageType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GRequestType'): V2GRequestType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeParameterDiscoveryReqType'): ChargeParameterDiscoveryReqType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GResponseType'): V2GResponseType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeParameterDiscoveryResType'): ChargeParameterDiscoveryResType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeLoopReqType'): ChargeLoopReqType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeLoopResType'): ChargeLoopResType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Scheduled_CLReqControlModeType'): Scheduled_CLReqControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Scheduled_CLResControlModeType'): Scheduled_CLResControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Dynamic_CLReqControlModeType'): Dynamic_CLReqControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Dynamic_CLResControlModeType'): Dynamic_CLResControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ListOfRootCertificateIDsType'): ListOfRootCertificateIDsType,
 }
-ENUMS: dict[int, type[Enum]] = {
-    14: ResponseCodeType,
-    15: ProcessingType,
-    19: EvseNotificationType,
+ENUMS: dict[tuple[str, str], type[Enum]] = {
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'): ResponseCodeType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType'): ProcessingType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'evseNotificationType'): EvseNotificationType,
 }
 GLOBAL_ELEMENTS: dict[str, type[Model]] = {
     '{urn:iso:std:iso:15118:-20:DC}DC_ChargeParameterDiscoveryReq': DC_ChargeParameterDiscoveryReqType,

@@ -5,20 +5,66 @@ from __future__ import annotations
 
 from decimal import Decimal  # noqa: F401
 from enum import Enum
-from typing import Any  # noqa: F401
+from typing import Any, overload  # noqa: F401
 
 from exi_codec.model import Model
+from iso15118.messages.iso20_types import (  # noqa: F401
+    CLReqControlModeType as CLReqControlModeType,
+    CLResControlModeType as CLResControlModeType,
+    ChargeLoopReqType as ChargeLoopReqType,
+    ChargeLoopResType as ChargeLoopResType,
+    ChargeParameterDiscoveryReqType as ChargeParameterDiscoveryReqType,
+    ChargeParameterDiscoveryResType as ChargeParameterDiscoveryResType,
+    DetailedCostType as DetailedCostType,
+    DetailedTaxType as DetailedTaxType,
+    DisplayParametersType as DisplayParametersType,
+    Dynamic_CLReqControlModeType as Dynamic_CLReqControlModeType,
+    Dynamic_CLResControlModeType as Dynamic_CLResControlModeType,
+    EVSEStatusType as EVSEStatusType,
+    EvseNotificationType as EvseNotificationType,
+    ListOfRootCertificateIDsType as ListOfRootCertificateIDsType,
+    MessageHeaderType as MessageHeaderType,
+    MeterInfoType as MeterInfoType,
+    ProcessingType as ProcessingType,
+    RationalNumberType as RationalNumberType,
+    ReceiptType as ReceiptType,
+    ResponseCodeType as ResponseCodeType,
+    Scheduled_CLReqControlModeType as Scheduled_CLReqControlModeType,
+    Scheduled_CLResControlModeType as Scheduled_CLResControlModeType,
+    V2GMessageType as V2GMessageType,
+    V2GRequestType as V2GRequestType,
+    V2GResponseType as V2GResponseType,
+)
+from iso15118.messages.xmldsig import (  # noqa: F401
+    CanonicalizationMethodType as CanonicalizationMethodType,
+    DSAKeyValueType as DSAKeyValueType,
+    DigestMethodType as DigestMethodType,
+    KeyInfoType as KeyInfoType,
+    KeyValueType as KeyValueType,
+    ManifestType as ManifestType,
+    ObjectType as ObjectType,
+    PGPDataType as PGPDataType,
+    RSAKeyValueType as RSAKeyValueType,
+    ReferenceType as ReferenceType,
+    RetrievalMethodType as RetrievalMethodType,
+    SPKIDataType as SPKIDataType,
+    SignatureMethodType as SignatureMethodType,
+    SignaturePropertiesType as SignaturePropertiesType,
+    SignaturePropertyType as SignaturePropertyType,
+    SignatureType as SignatureType,
+    SignatureValueType as SignatureValueType,
+    SignedInfoType as SignedInfoType,
+    TransformType as TransformType,
+    TransformsType as TransformsType,
+    X509DataType as X509DataType,
+    X509IssuerSerialType as X509IssuerSerialType,
+)
+from iso15118.messages.xsd import (  # noqa: F401
+    anyType as anyType,
+)
 
 XSD = 'iso15118_20/V2G_CI_WPT.xsd'
 XSD_SHA256 = 'cae7b9d323b6ea6e69b949fa502c23b65bc43a3a54fea85c855a491817c5beec'
-
-
-class ProcessingType(str, Enum):
-    """Values of processingType."""
-
-    Finished = 'Finished'
-    Ongoing = 'Ongoing'
-    Ongoing_WaitingForCustomerInteraction = 'Ongoing_WaitingForCustomerInteraction'
 
 
 class WPT_FinePositioningMethodType(str, Enum):
@@ -50,51 +96,6 @@ class WPT_AlignmentCheckMethodType(str, Enum):
     Proprietary = 'Proprietary'
 
 
-class ResponseCodeType(str, Enum):
-    """Values of responseCodeType."""
-
-    OK = 'OK'
-    OK_CertificateExpiresSoon = 'OK_CertificateExpiresSoon'
-    OK_NewSessionEstablished = 'OK_NewSessionEstablished'
-    OK_OldSessionJoined = 'OK_OldSessionJoined'
-    OK_PowerToleranceConfirmed = 'OK_PowerToleranceConfirmed'
-    WARNING_AuthorizationSelectionInvalid = 'WARNING_AuthorizationSelectionInvalid'
-    WARNING_CertificateExpired = 'WARNING_CertificateExpired'
-    WARNING_CertificateNotYetValid = 'WARNING_CertificateNotYetValid'
-    WARNING_CertificateRevoked = 'WARNING_CertificateRevoked'
-    WARNING_CertificateValidationError = 'WARNING_CertificateValidationError'
-    WARNING_ChallengeInvalid = 'WARNING_ChallengeInvalid'
-    WARNING_EIMAuthorizationFailure = 'WARNING_EIMAuthorizationFailure'
-    WARNING_eMSPUnknown = 'WARNING_eMSPUnknown'
-    WARNING_EVPowerProfileViolation = 'WARNING_EVPowerProfileViolation'
-    WARNING_GeneralPnCAuthorizationError = 'WARNING_GeneralPnCAuthorizationError'
-    WARNING_NoCertificateAvailable = 'WARNING_NoCertificateAvailable'
-    WARNING_NoContractMatchingPCIDFound = 'WARNING_NoContractMatchingPCIDFound'
-    WARNING_PowerToleranceNotConfirmed = 'WARNING_PowerToleranceNotConfirmed'
-    WARNING_ScheduleRenegotiationFailed = 'WARNING_ScheduleRenegotiationFailed'
-    WARNING_StandbyNotAllowed = 'WARNING_StandbyNotAllowed'
-    WARNING_WPT = 'WARNING_WPT'
-    FAILED = 'FAILED'
-    FAILED_AssociationError = 'FAILED_AssociationError'
-    FAILED_ContactorError = 'FAILED_ContactorError'
-    FAILED_EVPowerProfileInvalid = 'FAILED_EVPowerProfileInvalid'
-    FAILED_EVPowerProfileViolation = 'FAILED_EVPowerProfileViolation'
-    FAILED_MeteringSignatureNotValid = 'FAILED_MeteringSignatureNotValid'
-    FAILED_NoEnergyTransferServiceSelected = 'FAILED_NoEnergyTransferServiceSelected'
-    FAILED_NoServiceRenegotiationSupported = 'FAILED_NoServiceRenegotiationSupported'
-    FAILED_PauseNotAllowed = 'FAILED_PauseNotAllowed'
-    FAILED_PowerDeliveryNotApplied = 'FAILED_PowerDeliveryNotApplied'
-    FAILED_PowerToleranceNotConfirmed = 'FAILED_PowerToleranceNotConfirmed'
-    FAILED_ScheduleRenegotiation = 'FAILED_ScheduleRenegotiation'
-    FAILED_ScheduleSelectionInvalid = 'FAILED_ScheduleSelectionInvalid'
-    FAILED_SequenceError = 'FAILED_SequenceError'
-    FAILED_ServiceIDInvalid = 'FAILED_ServiceIDInvalid'
-    FAILED_ServiceSelectionInvalid = 'FAILED_ServiceSelectionInvalid'
-    FAILED_SignatureError = 'FAILED_SignatureError'
-    FAILED_UnknownSession = 'FAILED_UnknownSession'
-    FAILED_WrongChargeParameter = 'FAILED_WrongChargeParameter'
-
-
 class WPT_EVResultType(str, Enum):
     """Values of WPT_EVResultType."""
 
@@ -121,17 +122,6 @@ class WPT_EVPCChargeDiagnosticsType(str, Enum):
     EVPCAnomalyDetected = 'EVPCAnomalyDetected'
 
 
-class EvseNotificationType(str, Enum):
-    """Values of evseNotificationType."""
-
-    Pause = 'Pause'
-    ExitStandby = 'ExitStandby'
-    Terminate = 'Terminate'
-    ScheduleRenegotiation = 'ScheduleRenegotiation'
-    ServiceRenegotiation = 'ServiceRenegotiation'
-    MeteringConfirmation = 'MeteringConfirmation'
-
-
 class WPT_SPCChargeDiagnosticsType(str, Enum):
     """Values of WPT_SPCChargeDiagnosticsType."""
 
@@ -147,20 +137,21 @@ class WPT_FinePositioningSetupReqType(Model):
     """The complex type WPT_FinePositioningSetupReqType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('header', 'ev_processing', 'ev_device_fine_positioning_method_list', 'ev_device_pairing_method_list', 'ev_device_alignment_check_method_list', 'natural_offset', 'vendor_specific_data_container', 'lf_system_setup_data')
-    _exi_type = 0
+    __match_args__ = ('header', 'ev_processing', 'ev_device_fine_positioning_method_list', 'ev_device_pairing_method_list', 'ev_device_alignment_check_method_list', 'natural_offset', 'vendor_specific_data_container', 'lf_system_setup_data')
     _exi_name = 'WPT_FinePositioningSetupReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_processing', 'EVProcessing', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('ev_device_fine_positioning_method_list', 'EVDeviceFinePositioningMethodList', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('ev_device_pairing_method_list', 'EVDevicePairingMethodList', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('ev_device_alignment_check_method_list', 'EVDeviceAlignmentCheckMethodList', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('natural_offset', 'NaturalOffset', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 1, True, 'urn:iso:std:iso:15118:-20:WPT'), ('lf_system_setup_data', 'LF_SystemSetupData', 1, False, 'urn:iso:std:iso:15118:-20:WPT'))
-    header: MessageHeaderType | None
-    ev_processing: ProcessingType | None
-    ev_device_fine_positioning_method_list: WPT_FinePositioningMethodListType | None
-    ev_device_pairing_method_list: WPT_PairingMethodListType | None
-    ev_device_alignment_check_method_list: WPT_AlignmentCheckMethodListType | None
-    natural_offset: int | None
+    _exi_required = ('header', 'ev_processing', 'ev_device_fine_positioning_method_list', 'ev_device_pairing_method_list', 'ev_device_alignment_check_method_list', 'natural_offset')
+    header: MessageHeaderType
+    ev_processing: ProcessingType
+    ev_device_fine_positioning_method_list: WPT_FinePositioningMethodListType
+    ev_device_pairing_method_list: WPT_PairingMethodListType
+    ev_device_alignment_check_method_list: WPT_AlignmentCheckMethodListType
+    natural_offset: int
     vendor_specific_data_container: list[bytes]
     lf_system_setup_data: WPT_LF_SystemSetupDataType | None
 
-    def __init__(self, *, header: MessageHeaderType | None = None, ev_processing: ProcessingType | None = None, ev_device_fine_positioning_method_list: WPT_FinePositioningMethodListType | None = None, ev_device_pairing_method_list: WPT_PairingMethodListType | None = None, ev_device_alignment_check_method_list: WPT_AlignmentCheckMethodListType | None = None, natural_offset: int | None = None, vendor_specific_data_container: list[bytes] | None = None, lf_system_setup_data: WPT_LF_SystemSetupDataType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, ev_processing: ProcessingType, ev_device_fine_positioning_method_list: WPT_FinePositioningMethodListType, ev_device_pairing_method_list: WPT_PairingMethodListType, ev_device_alignment_check_method_list: WPT_AlignmentCheckMethodListType, natural_offset: int, vendor_specific_data_container: list[bytes] | None = None, lf_system_setup_data: WPT_LF_SystemSetupDataType | None = None) -> None:
         self.header = header
         self.ev_processing = ev_processing
         self.ev_device_fine_positioning_method_list = ev_device_fine_positioning_method_list
@@ -171,406 +162,72 @@ class WPT_FinePositioningSetupReqType(Model):
         self.lf_system_setup_data = lf_system_setup_data
 
 
-class MessageHeaderType(Model):
-    """The complex type MessageHeaderType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('session_id', 'time_stamp', 'signature')
-    _exi_type = 1
-    _exi_name = 'MessageHeaderType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('session_id', 'SessionID', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('time_stamp', 'TimeStamp', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('signature', 'Signature', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    session_id: bytes | None
-    time_stamp: int | None
-    signature: SignatureType | None
-
-    def __init__(self, *, session_id: bytes | None = None, time_stamp: int | None = None, signature: SignatureType | None = None) -> None:
-        self.session_id = session_id
-        self.time_stamp = time_stamp
-        self.signature = signature
-
-
-class SignatureType(Model):
-    """The complex type SignatureType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'signed_info', 'signature_value', 'key_info', 'object')
-    _exi_type = 4
-    _exi_name = 'SignatureType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('signed_info', 'SignedInfo', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('signature_value', 'SignatureValue', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('key_info', 'KeyInfo', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('object', 'Object', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    signed_info: SignedInfoType | None
-    signature_value: SignatureValueType | None
-    key_info: KeyInfoType | None
-    object: list[ObjectType]
-
-    def __init__(self, *, id_: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] | None = None) -> None:
-        self.id_ = id_
-        self.signed_info = signed_info
-        self.signature_value = signature_value
-        self.key_info = key_info
-        self.object = [] if object is None else object
-
-
-class SignedInfoType(Model):
-    """The complex type SignedInfoType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'canonicalization_method', 'signature_method', 'reference')
-    _exi_type = 5
-    _exi_name = 'SignedInfoType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('canonicalization_method', 'CanonicalizationMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('signature_method', 'SignatureMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('reference', 'Reference', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    canonicalization_method: CanonicalizationMethodType | None
-    signature_method: SignatureMethodType | None
-    reference: list[ReferenceType]
-
-    def __init__(self, *, id_: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] | None = None) -> None:
-        self.id_ = id_
-        self.canonicalization_method = canonicalization_method
-        self.signature_method = signature_method
-        self.reference = [] if reference is None else reference
-
-
-class CanonicalizationMethodType(Model):
-    """The complex type CanonicalizationMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 6
-    _exi_name = 'CanonicalizationMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class SignatureMethodType(Model):
-    """The complex type SignatureMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 7
-    _exi_name = 'SignatureMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class ReferenceType(Model):
-    """The complex type ReferenceType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'type_', 'uri', 'transforms', 'digest_method', 'digest_value')
-    _exi_type = 9
-    _exi_name = 'ReferenceType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('type_', 'Type', 0, False, ''), ('uri', 'URI', 0, False, ''), ('transforms', 'Transforms', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('digest_method', 'DigestMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('digest_value', 'DigestValue', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    type_: str | None
-    uri: str | None
-    transforms: TransformsType | None
-    digest_method: DigestMethodType | None
-    digest_value: bytes | None
-
-    def __init__(self, *, id_: str | None = None, type_: str | None = None, uri: str | None = None, transforms: TransformsType | None = None, digest_method: DigestMethodType | None = None, digest_value: bytes | None = None) -> None:
-        self.id_ = id_
-        self.type_ = type_
-        self.uri = uri
-        self.transforms = transforms
-        self.digest_method = digest_method
-        self.digest_value = digest_value
-
-
-class TransformsType(Model):
-    """The complex type TransformsType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('transform',)
-    _exi_type = 10
-    _exi_name = 'TransformsType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('transform', 'Transform', 1, True, 'http://www.w3.org/2000/09/xmldsig#'),)
-    transform: list[TransformType]
-
-    def __init__(self, *, transform: list[TransformType] | None = None) -> None:
-        self.transform = [] if transform is None else transform
-
-
-class TransformType(Model):
-    """The complex type TransformType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 11
-    _exi_name = 'TransformType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class DigestMethodType(Model):
-    """The complex type DigestMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('algorithm', 'children')
-    _exi_type = 13
-    _exi_name = 'DigestMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
-    children: list[Any]
-
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
-        self.algorithm = algorithm
-        self.children = [] if children is None else children
-
-
-class SignatureValueType(Model):
-    """The complex type SignatureValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'value')
-    _exi_type = 15
-    _exi_name = 'SignatureValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('value', '#text', 2, False, ''))
-    id_: str | None
-    value: bytes | None
-
-    def __init__(self, *, id_: str | None = None, value: bytes | None = None) -> None:
-        self.id_ = id_
-        self.value = value
-
-
-class KeyInfoType(Model):
-    """The complex type KeyInfoType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'children')
-    _exi_type = 16
-    _exi_name = 'KeyInfoType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('children', '#children', 3, True, ''))
-    id_: str | None
-    children: list[Any]
-
-    def __init__(self, *, id_: str | None = None, children: list[Any] | None = None) -> None:
-        self.id_ = id_
-        self.children = [] if children is None else children
-
-
-class KeyValueType(Model):
-    """The complex type KeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 17
-    _exi_name = 'KeyValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class DSAKeyValueType(Model):
-    """The complex type DSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('p', 'q', 'g', 'y', 'j', 'seed', 'pgen_counter')
-    _exi_type = 18
-    _exi_name = 'DSAKeyValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('p', 'P', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('q', 'Q', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('g', 'G', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('y', 'Y', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('j', 'J', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('seed', 'Seed', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('pgen_counter', 'PgenCounter', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    p: bytes | None
-    q: bytes | None
-    g: bytes | None
-    y: bytes | None
-    j: bytes | None
-    seed: bytes | None
-    pgen_counter: bytes | None
-
-    def __init__(self, *, p: bytes | None = None, q: bytes | None = None, g: bytes | None = None, y: bytes | None = None, j: bytes | None = None, seed: bytes | None = None, pgen_counter: bytes | None = None) -> None:
-        self.p = p
-        self.q = q
-        self.g = g
-        self.y = y
-        self.j = j
-        self.seed = seed
-        self.pgen_counter = pgen_counter
-
-
-class RSAKeyValueType(Model):
-    """The complex type RSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('modulus', 'exponent')
-    _exi_type = 20
-    _exi_name = 'RSAKeyValueType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('modulus', 'Modulus', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('exponent', 'Exponent', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    modulus: bytes | None
-    exponent: bytes | None
-
-    def __init__(self, *, modulus: bytes | None = None, exponent: bytes | None = None) -> None:
-        self.modulus = modulus
-        self.exponent = exponent
-
-
-class RetrievalMethodType(Model):
-    """The complex type RetrievalMethodType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('type_', 'uri', 'transforms')
-    _exi_type = 21
-    _exi_name = 'RetrievalMethodType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('type_', 'Type', 0, False, ''), ('uri', 'URI', 0, False, ''), ('transforms', 'Transforms', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    type_: str | None
-    uri: str | None
-    transforms: TransformsType | None
-
-    def __init__(self, *, type_: str | None = None, uri: str | None = None, transforms: TransformsType | None = None) -> None:
-        self.type_ = type_
-        self.uri = uri
-        self.transforms = transforms
-
-
-class X509DataType(Model):
-    """The complex type X509DataType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 22
-    _exi_name = 'X509DataType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class X509IssuerSerialType(Model):
-    """The complex type X509IssuerSerialType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('x509_issuer_name', 'x509_serial_number')
-    _exi_type = 23
-    _exi_name = 'X509IssuerSerialType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('x509_issuer_name', 'X509IssuerName', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('x509_serial_number', 'X509SerialNumber', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    x509_issuer_name: str | None
-    x509_serial_number: int | None
-
-    def __init__(self, *, x509_issuer_name: str | None = None, x509_serial_number: int | None = None) -> None:
-        self.x509_issuer_name = x509_issuer_name
-        self.x509_serial_number = x509_serial_number
-
-
-class PGPDataType(Model):
-    """The complex type PGPDataType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 26
-    _exi_name = 'PGPDataType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class SPKIDataType(Model):
-    """The complex type SPKIDataType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('children',)
-    _exi_type = 27
-    _exi_name = 'SPKIDataType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class ObjectType(Model):
-    """The complex type ObjectType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('encoding', 'id_', 'mime_type', 'children')
-    _exi_type = 28
-    _exi_name = 'ObjectType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('encoding', 'Encoding', 0, False, ''), ('id_', 'Id', 0, False, ''), ('mime_type', 'MimeType', 0, False, ''), ('children', '#children', 3, True, ''))
-    encoding: str | None
-    id_: str | None
-    mime_type: str | None
-    children: list[Any]
-
-    def __init__(self, *, encoding: str | None = None, id_: str | None = None, mime_type: str | None = None, children: list[Any] | None = None) -> None:
-        self.encoding = encoding
-        self.id_ = id_
-        self.mime_type = mime_type
-        self.children = [] if children is None else children
-
-
 class WPT_FinePositioningMethodListType(Model):
     """The complex type WPT_FinePositioningMethodListType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('wpt_fine_positioning_method',)
-    _exi_type = 30
+    __match_args__ = ('wpt_fine_positioning_method',)
     _exi_name = 'WPT_FinePositioningMethodListType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('wpt_fine_positioning_method', 'WPT_FinePositioningMethod', 1, True, 'urn:iso:std:iso:15118:-20:WPT'),)
+    _exi_required = ('wpt_fine_positioning_method',)
     wpt_fine_positioning_method: list[WPT_FinePositioningMethodType]
 
-    def __init__(self, *, wpt_fine_positioning_method: list[WPT_FinePositioningMethodType] | None = None) -> None:
-        self.wpt_fine_positioning_method = [] if wpt_fine_positioning_method is None else wpt_fine_positioning_method
+    def __init__(self, *, wpt_fine_positioning_method: list[WPT_FinePositioningMethodType]) -> None:
+        self.wpt_fine_positioning_method = wpt_fine_positioning_method
 
 
 class WPT_PairingMethodListType(Model):
     """The complex type WPT_PairingMethodListType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('wpt_pairing_method',)
-    _exi_type = 32
+    __match_args__ = ('wpt_pairing_method',)
     _exi_name = 'WPT_PairingMethodListType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('wpt_pairing_method', 'WPT_PairingMethod', 1, True, 'urn:iso:std:iso:15118:-20:WPT'),)
+    _exi_required = ('wpt_pairing_method',)
     wpt_pairing_method: list[WPT_PairingMethodType]
 
-    def __init__(self, *, wpt_pairing_method: list[WPT_PairingMethodType] | None = None) -> None:
-        self.wpt_pairing_method = [] if wpt_pairing_method is None else wpt_pairing_method
+    def __init__(self, *, wpt_pairing_method: list[WPT_PairingMethodType]) -> None:
+        self.wpt_pairing_method = wpt_pairing_method
 
 
 class WPT_AlignmentCheckMethodListType(Model):
     """The complex type WPT_AlignmentCheckMethodListType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('wpt_alignment_check_method',)
-    _exi_type = 34
+    __match_args__ = ('wpt_alignment_check_method',)
     _exi_name = 'WPT_AlignmentCheckMethodListType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('wpt_alignment_check_method', 'WPT_AlignmentCheckMethod', 1, True, 'urn:iso:std:iso:15118:-20:WPT'),)
+    _exi_required = ('wpt_alignment_check_method',)
     wpt_alignment_check_method: list[WPT_AlignmentCheckMethodType]
 
-    def __init__(self, *, wpt_alignment_check_method: list[WPT_AlignmentCheckMethodType] | None = None) -> None:
-        self.wpt_alignment_check_method = [] if wpt_alignment_check_method is None else wpt_alignment_check_method
+    def __init__(self, *, wpt_alignment_check_method: list[WPT_AlignmentCheckMethodType]) -> None:
+        self.wpt_alignment_check_method = wpt_alignment_check_method
 
 
 class WPT_LF_SystemSetupDataType(Model):
     """The complex type WPT_LF_SystemSetupDataType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('lf_transmitter_setup_data', 'lf_receiver_setup_data')
-    _exi_type = 38
+    __match_args__ = ('lf_transmitter_setup_data', 'lf_receiver_setup_data')
     _exi_name = 'WPT_LF_SystemSetupDataType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('lf_transmitter_setup_data', 'LF_TransmitterSetupData', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('lf_receiver_setup_data', 'LF_ReceiverSetupData', 1, False, 'urn:iso:std:iso:15118:-20:WPT'))
+    _exi_required = ()
     lf_transmitter_setup_data: WPT_LF_TransmitterDataType | None
     lf_receiver_setup_data: WPT_LF_ReceiverDataType | None
 
+    @overload
+    def __init__(self, *, lf_transmitter_setup_data: WPT_LF_TransmitterDataType, lf_receiver_setup_data: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, lf_transmitter_setup_data: None = None, lf_receiver_setup_data: WPT_LF_ReceiverDataType) -> None: ...
+
     def __init__(self, *, lf_transmitter_setup_data: WPT_LF_TransmitterDataType | None = None, lf_receiver_setup_data: WPT_LF_ReceiverDataType | None = None) -> None:
+        if (lf_transmitter_setup_data is not None) + (lf_receiver_setup_data is not None) != 1:
+            raise TypeError('WPT_LF_SystemSetupDataType: give exactly one of lf_transmitter_setup_data, lf_receiver_setup_data')
         self.lf_transmitter_setup_data = lf_transmitter_setup_data
         self.lf_receiver_setup_data = lf_receiver_setup_data
 
@@ -579,51 +236,37 @@ class WPT_LF_TransmitterDataType(Model):
     """The complex type WPT_LF_TransmitterDataType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('number_of_transmitters', 'signal_frequency', 'tx_spec_data', 'tx_package_spec_data')
-    _exi_type = 39
+    __match_args__ = ('number_of_transmitters', 'signal_frequency', 'tx_spec_data', 'tx_package_spec_data')
     _exi_name = 'WPT_LF_TransmitterDataType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('number_of_transmitters', 'NumberOfTransmitters', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('signal_frequency', 'SignalFrequency', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('tx_spec_data', 'TxSpecData', 1, True, 'urn:iso:std:iso:15118:-20:WPT'), ('tx_package_spec_data', 'TxPackageSpecData', 1, False, 'urn:iso:std:iso:15118:-20:WPT'))
-    number_of_transmitters: int | None
-    signal_frequency: RationalNumberType | None
+    _exi_required = ('number_of_transmitters', 'signal_frequency', 'tx_spec_data')
+    number_of_transmitters: int
+    signal_frequency: RationalNumberType
     tx_spec_data: list[WPT_TxRxSpecDataType]
     tx_package_spec_data: WPT_TxRxPackageSpecDataType | None
 
-    def __init__(self, *, number_of_transmitters: int | None = None, signal_frequency: RationalNumberType | None = None, tx_spec_data: list[WPT_TxRxSpecDataType] | None = None, tx_package_spec_data: WPT_TxRxPackageSpecDataType | None = None) -> None:
+    def __init__(self, *, number_of_transmitters: int, signal_frequency: RationalNumberType, tx_spec_data: list[WPT_TxRxSpecDataType], tx_package_spec_data: WPT_TxRxPackageSpecDataType | None = None) -> None:
         self.number_of_transmitters = number_of_transmitters
         self.signal_frequency = signal_frequency
-        self.tx_spec_data = [] if tx_spec_data is None else tx_spec_data
+        self.tx_spec_data = tx_spec_data
         self.tx_package_spec_data = tx_package_spec_data
-
-
-class RationalNumberType(Model):
-    """The complex type RationalNumberType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('exponent', 'value')
-    _exi_type = 41
-    _exi_name = 'RationalNumberType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('exponent', 'Exponent', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('value', 'Value', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    exponent: int | None
-    value: int | None
-
-    def __init__(self, *, exponent: int | None = None, value: int | None = None) -> None:
-        self.exponent = exponent
-        self.value = value
 
 
 class WPT_TxRxSpecDataType(Model):
     """The complex type WPT_TxRxSpecDataType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('tx_rx_identifier', 'tx_rx_position', 'tx_rx_orientation')
-    _exi_type = 44
+    __match_args__ = ('tx_rx_identifier', 'tx_rx_position', 'tx_rx_orientation')
     _exi_name = 'WPT_TxRxSpecDataType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('tx_rx_identifier', 'TxRxIdentifier', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('tx_rx_position', 'TxRxPosition', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('tx_rx_orientation', 'TxRxOrientation', 1, False, 'urn:iso:std:iso:15118:-20:WPT'))
-    tx_rx_identifier: int | None
-    tx_rx_position: WPT_CoordinateXYZType | None
-    tx_rx_orientation: WPT_CoordinateXYZType | None
+    _exi_required = ('tx_rx_identifier', 'tx_rx_position', 'tx_rx_orientation')
+    tx_rx_identifier: int
+    tx_rx_position: WPT_CoordinateXYZType
+    tx_rx_orientation: WPT_CoordinateXYZType
 
-    def __init__(self, *, tx_rx_identifier: int | None = None, tx_rx_position: WPT_CoordinateXYZType | None = None, tx_rx_orientation: WPT_CoordinateXYZType | None = None) -> None:
+    def __init__(self, *, tx_rx_identifier: int, tx_rx_position: WPT_CoordinateXYZType, tx_rx_orientation: WPT_CoordinateXYZType) -> None:
         self.tx_rx_identifier = tx_rx_identifier
         self.tx_rx_position = tx_rx_position
         self.tx_rx_orientation = tx_rx_orientation
@@ -633,15 +276,16 @@ class WPT_CoordinateXYZType(Model):
     """The complex type WPT_CoordinateXYZType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('coord_x', 'coord_y', 'coord_z')
-    _exi_type = 46
+    __match_args__ = ('coord_x', 'coord_y', 'coord_z')
     _exi_name = 'WPT_CoordinateXYZType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('coord_x', 'Coord_X', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('coord_y', 'Coord_Y', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('coord_z', 'Coord_Z', 1, False, 'urn:iso:std:iso:15118:-20:WPT'))
-    coord_x: int | None
-    coord_y: int | None
-    coord_z: int | None
+    _exi_required = ('coord_x', 'coord_y', 'coord_z')
+    coord_x: int
+    coord_y: int
+    coord_z: int
 
-    def __init__(self, *, coord_x: int | None = None, coord_y: int | None = None, coord_z: int | None = None) -> None:
+    def __init__(self, *, coord_x: int, coord_y: int, coord_z: int) -> None:
         self.coord_x = coord_x
         self.coord_y = coord_y
         self.coord_z = coord_z
@@ -651,17 +295,18 @@ class WPT_TxRxPackageSpecDataType(Model):
     """The complex type WPT_TxRxPackageSpecDataType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('pulse_sequence_order', 'pulse_separation_time', 'pulse_duration', 'package_separation_time')
-    _exi_type = 47
+    __match_args__ = ('pulse_sequence_order', 'pulse_separation_time', 'pulse_duration', 'package_separation_time')
     _exi_name = 'WPT_TxRxPackageSpecDataType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('pulse_sequence_order', 'PulseSequenceOrder', 1, True, 'urn:iso:std:iso:15118:-20:WPT'), ('pulse_separation_time', 'PulseSeparationTime', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('pulse_duration', 'PulseDuration', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('package_separation_time', 'PackageSeparationTime', 1, False, 'urn:iso:std:iso:15118:-20:WPT'))
+    _exi_required = ('pulse_sequence_order', 'pulse_separation_time', 'pulse_duration', 'package_separation_time')
     pulse_sequence_order: list[WPT_TxRxPulseOrderType]
-    pulse_separation_time: int | None
-    pulse_duration: int | None
-    package_separation_time: int | None
+    pulse_separation_time: int
+    pulse_duration: int
+    package_separation_time: int
 
-    def __init__(self, *, pulse_sequence_order: list[WPT_TxRxPulseOrderType] | None = None, pulse_separation_time: int | None = None, pulse_duration: int | None = None, package_separation_time: int | None = None) -> None:
-        self.pulse_sequence_order = [] if pulse_sequence_order is None else pulse_sequence_order
+    def __init__(self, *, pulse_sequence_order: list[WPT_TxRxPulseOrderType], pulse_separation_time: int, pulse_duration: int, package_separation_time: int) -> None:
+        self.pulse_sequence_order = pulse_sequence_order
         self.pulse_separation_time = pulse_separation_time
         self.pulse_duration = pulse_duration
         self.package_separation_time = package_separation_time
@@ -671,14 +316,15 @@ class WPT_TxRxPulseOrderType(Model):
     """The complex type WPT_TxRxPulseOrderType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('index_number', 'tx_rx_identifier')
-    _exi_type = 48
+    __match_args__ = ('index_number', 'tx_rx_identifier')
     _exi_name = 'WPT_TxRxPulseOrderType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('index_number', 'IndexNumber', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('tx_rx_identifier', 'TxRxIdentifier', 1, False, 'urn:iso:std:iso:15118:-20:WPT'))
-    index_number: int | None
-    tx_rx_identifier: int | None
+    _exi_required = ('index_number', 'tx_rx_identifier')
+    index_number: int
+    tx_rx_identifier: int
 
-    def __init__(self, *, index_number: int | None = None, tx_rx_identifier: int | None = None) -> None:
+    def __init__(self, *, index_number: int, tx_rx_identifier: int) -> None:
         self.index_number = index_number
         self.tx_rx_identifier = tx_rx_identifier
 
@@ -687,36 +333,38 @@ class WPT_LF_ReceiverDataType(Model):
     """The complex type WPT_LF_ReceiverDataType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('number_of_receivers', 'rx_spec_data')
-    _exi_type = 49
+    __match_args__ = ('number_of_receivers', 'rx_spec_data')
     _exi_name = 'WPT_LF_ReceiverDataType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('number_of_receivers', 'NumberOfReceivers', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('rx_spec_data', 'RxSpecData', 1, True, 'urn:iso:std:iso:15118:-20:WPT'))
-    number_of_receivers: int | None
+    _exi_required = ('number_of_receivers', 'rx_spec_data')
+    number_of_receivers: int
     rx_spec_data: list[WPT_TxRxSpecDataType]
 
-    def __init__(self, *, number_of_receivers: int | None = None, rx_spec_data: list[WPT_TxRxSpecDataType] | None = None) -> None:
+    def __init__(self, *, number_of_receivers: int, rx_spec_data: list[WPT_TxRxSpecDataType]) -> None:
         self.number_of_receivers = number_of_receivers
-        self.rx_spec_data = [] if rx_spec_data is None else rx_spec_data
+        self.rx_spec_data = rx_spec_data
 
 
 class WPT_FinePositioningSetupResType(Model):
     """The complex type WPT_FinePositioningSetupResType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('header', 'response_code', 'primary_device_fine_positioning_method_list', 'primary_device_pairing_method_list', 'primary_device_alignment_check_method_list', 'natural_offset', 'vendor_specific_data_container', 'lf_system_setup_data')
-    _exi_type = 50
+    __match_args__ = ('header', 'response_code', 'primary_device_fine_positioning_method_list', 'primary_device_pairing_method_list', 'primary_device_alignment_check_method_list', 'natural_offset', 'vendor_specific_data_container', 'lf_system_setup_data')
     _exi_name = 'WPT_FinePositioningSetupResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('primary_device_fine_positioning_method_list', 'PrimaryDeviceFinePositioningMethodList', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('primary_device_pairing_method_list', 'PrimaryDevicePairingMethodList', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('primary_device_alignment_check_method_list', 'PrimaryDeviceAlignmentCheckMethodList', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('natural_offset', 'NaturalOffset', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 1, True, 'urn:iso:std:iso:15118:-20:WPT'), ('lf_system_setup_data', 'LF_SystemSetupData', 1, False, 'urn:iso:std:iso:15118:-20:WPT'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-    primary_device_fine_positioning_method_list: WPT_FinePositioningMethodListType | None
-    primary_device_pairing_method_list: WPT_PairingMethodListType | None
-    primary_device_alignment_check_method_list: WPT_AlignmentCheckMethodListType | None
-    natural_offset: int | None
+    _exi_required = ('header', 'response_code', 'primary_device_fine_positioning_method_list', 'primary_device_pairing_method_list', 'primary_device_alignment_check_method_list', 'natural_offset')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
+    primary_device_fine_positioning_method_list: WPT_FinePositioningMethodListType
+    primary_device_pairing_method_list: WPT_PairingMethodListType
+    primary_device_alignment_check_method_list: WPT_AlignmentCheckMethodListType
+    natural_offset: int
     vendor_specific_data_container: list[bytes]
     lf_system_setup_data: WPT_LF_SystemSetupDataType | None
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, primary_device_fine_positioning_method_list: WPT_FinePositioningMethodListType | None = None, primary_device_pairing_method_list: WPT_PairingMethodListType | None = None, primary_device_alignment_check_method_list: WPT_AlignmentCheckMethodListType | None = None, natural_offset: int | None = None, vendor_specific_data_container: list[bytes] | None = None, lf_system_setup_data: WPT_LF_SystemSetupDataType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, primary_device_fine_positioning_method_list: WPT_FinePositioningMethodListType, primary_device_pairing_method_list: WPT_PairingMethodListType, primary_device_alignment_check_method_list: WPT_AlignmentCheckMethodListType, natural_offset: int, vendor_specific_data_container: list[bytes] | None = None, lf_system_setup_data: WPT_LF_SystemSetupDataType | None = None) -> None:
         self.header = header
         self.response_code = response_code
         self.primary_device_fine_positioning_method_list = primary_device_fine_positioning_method_list
@@ -731,17 +379,18 @@ class WPT_FinePositioningReqType(Model):
     """The complex type WPT_FinePositioningReqType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('header', 'ev_processing', 'ev_result_code', 'vendor_specific_data_container', 'wpt_lf_data_package_list')
-    _exi_type = 52
+    __match_args__ = ('header', 'ev_processing', 'ev_result_code', 'vendor_specific_data_container', 'wpt_lf_data_package_list')
     _exi_name = 'WPT_FinePositioningReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_processing', 'EVProcessing', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('ev_result_code', 'EVResultCode', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 1, True, 'urn:iso:std:iso:15118:-20:WPT'), ('wpt_lf_data_package_list', 'WPT_LF_DataPackageList', 1, False, 'urn:iso:std:iso:15118:-20:WPT'))
-    header: MessageHeaderType | None
-    ev_processing: ProcessingType | None
-    ev_result_code: WPT_EVResultType | None
+    _exi_required = ('header', 'ev_processing', 'ev_result_code')
+    header: MessageHeaderType
+    ev_processing: ProcessingType
+    ev_result_code: WPT_EVResultType
     vendor_specific_data_container: list[bytes]
     wpt_lf_data_package_list: WPT_LF_DataPackageListType | None
 
-    def __init__(self, *, header: MessageHeaderType | None = None, ev_processing: ProcessingType | None = None, ev_result_code: WPT_EVResultType | None = None, vendor_specific_data_container: list[bytes] | None = None, wpt_lf_data_package_list: WPT_LF_DataPackageListType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, ev_processing: ProcessingType, ev_result_code: WPT_EVResultType, vendor_specific_data_container: list[bytes] | None = None, wpt_lf_data_package_list: WPT_LF_DataPackageListType | None = None) -> None:
         self.header = header
         self.ev_processing = ev_processing
         self.ev_result_code = ev_result_code
@@ -753,14 +402,15 @@ class WPT_LF_DataPackageListType(Model):
     """The complex type WPT_LF_DataPackageListType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('num_packages', 'wpt_lf_data_package')
-    _exi_type = 54
+    __match_args__ = ('num_packages', 'wpt_lf_data_package')
     _exi_name = 'WPT_LF_DataPackageListType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('num_packages', 'NumPackages', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('wpt_lf_data_package', 'WPT_LF_DataPackage', 1, False, 'urn:iso:std:iso:15118:-20:WPT'))
-    num_packages: int | None
-    wpt_lf_data_package: WPT_LF_DataPackageType | None
+    _exi_required = ('num_packages', 'wpt_lf_data_package')
+    num_packages: int
+    wpt_lf_data_package: WPT_LF_DataPackageType
 
-    def __init__(self, *, num_packages: int | None = None, wpt_lf_data_package: WPT_LF_DataPackageType | None = None) -> None:
+    def __init__(self, *, num_packages: int, wpt_lf_data_package: WPT_LF_DataPackageType) -> None:
         self.num_packages = num_packages
         self.wpt_lf_data_package = wpt_lf_data_package
 
@@ -769,15 +419,24 @@ class WPT_LF_DataPackageType(Model):
     """The complex type WPT_LF_DataPackageType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('package_index', 'lf_tx_data', 'lf_rx_data')
-    _exi_type = 55
+    __match_args__ = ('package_index', 'lf_tx_data', 'lf_rx_data')
     _exi_name = 'WPT_LF_DataPackageType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('package_index', 'PackageIndex', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('lf_tx_data', 'LF_TxData', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('lf_rx_data', 'LF_RxData', 1, False, 'urn:iso:std:iso:15118:-20:WPT'))
-    package_index: int | None
+    _exi_required = ('package_index',)
+    package_index: int
     lf_tx_data: WPT_LF_TxDataListType | None
     lf_rx_data: WPT_LF_RxDataListType | None
 
-    def __init__(self, *, package_index: int | None = None, lf_tx_data: WPT_LF_TxDataListType | None = None, lf_rx_data: WPT_LF_RxDataListType | None = None) -> None:
+    @overload
+    def __init__(self, *, package_index: int, lf_tx_data: WPT_LF_TxDataListType, lf_rx_data: None = None) -> None: ...
+
+    @overload
+    def __init__(self, *, package_index: int, lf_tx_data: None = None, lf_rx_data: WPT_LF_RxDataListType) -> None: ...
+
+    def __init__(self, *, package_index: int, lf_tx_data: WPT_LF_TxDataListType | None = None, lf_rx_data: WPT_LF_RxDataListType | None = None) -> None:
+        if (lf_tx_data is not None) + (lf_rx_data is not None) != 1:
+            raise TypeError('WPT_LF_DataPackageType: give exactly one of lf_tx_data, lf_rx_data')
         self.package_index = package_index
         self.lf_tx_data = lf_tx_data
         self.lf_rx_data = lf_rx_data
@@ -787,13 +446,14 @@ class WPT_LF_TxDataListType(Model):
     """The complex type WPT_LF_TxDataListType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('wpt_lf_tx_data_list',)
-    _exi_type = 56
+    __match_args__ = ('wpt_lf_tx_data_list',)
     _exi_name = 'WPT_LF_TxDataListType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('wpt_lf_tx_data_list', 'WPT_LF_TxDataList', 1, False, 'urn:iso:std:iso:15118:-20:WPT'),)
-    wpt_lf_tx_data_list: WPT_LF_TxDataType | None
+    _exi_required = ('wpt_lf_tx_data_list',)
+    wpt_lf_tx_data_list: WPT_LF_TxDataType
 
-    def __init__(self, *, wpt_lf_tx_data_list: WPT_LF_TxDataType | None = None) -> None:
+    def __init__(self, *, wpt_lf_tx_data_list: WPT_LF_TxDataType) -> None:
         self.wpt_lf_tx_data_list = wpt_lf_tx_data_list
 
 
@@ -801,14 +461,15 @@ class WPT_LF_TxDataType(Model):
     """The complex type WPT_LF_TxDataType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('tx_identifier', 'eirp')
-    _exi_type = 57
+    __match_args__ = ('tx_identifier', 'eirp')
     _exi_name = 'WPT_LF_TxDataType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('tx_identifier', 'TxIdentifier', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('eirp', 'EIRP', 1, False, 'urn:iso:std:iso:15118:-20:WPT'))
-    tx_identifier: int | None
-    eirp: RationalNumberType | None
+    _exi_required = ('tx_identifier', 'eirp')
+    tx_identifier: int
+    eirp: RationalNumberType
 
-    def __init__(self, *, tx_identifier: int | None = None, eirp: RationalNumberType | None = None) -> None:
+    def __init__(self, *, tx_identifier: int, eirp: RationalNumberType) -> None:
         self.tx_identifier = tx_identifier
         self.eirp = eirp
 
@@ -817,13 +478,14 @@ class WPT_LF_RxDataListType(Model):
     """The complex type WPT_LF_RxDataListType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('wpt_lf_rx_data_list',)
-    _exi_type = 58
+    __match_args__ = ('wpt_lf_rx_data_list',)
     _exi_name = 'WPT_LF_RxDataListType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('wpt_lf_rx_data_list', 'WPT_LF_RxDataList', 1, False, 'urn:iso:std:iso:15118:-20:WPT'),)
-    wpt_lf_rx_data_list: WPT_LF_RxDataType | None
+    _exi_required = ('wpt_lf_rx_data_list',)
+    wpt_lf_rx_data_list: WPT_LF_RxDataType
 
-    def __init__(self, *, wpt_lf_rx_data_list: WPT_LF_RxDataType | None = None) -> None:
+    def __init__(self, *, wpt_lf_rx_data_list: WPT_LF_RxDataType) -> None:
         self.wpt_lf_rx_data_list = wpt_lf_rx_data_list
 
 
@@ -831,14 +493,15 @@ class WPT_LF_RxDataType(Model):
     """The complex type WPT_LF_RxDataType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('rx_identifier', 'rssi_data')
-    _exi_type = 59
+    __match_args__ = ('rx_identifier', 'rssi_data')
     _exi_name = 'WPT_LF_RxDataType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('rx_identifier', 'RxIdentifier', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('rssi_data', 'RSSIData', 1, False, 'urn:iso:std:iso:15118:-20:WPT'))
-    rx_identifier: int | None
-    rssi_data: WPT_LF_RxRSSIListType | None
+    _exi_required = ('rx_identifier', 'rssi_data')
+    rx_identifier: int
+    rssi_data: WPT_LF_RxRSSIListType
 
-    def __init__(self, *, rx_identifier: int | None = None, rssi_data: WPT_LF_RxRSSIListType | None = None) -> None:
+    def __init__(self, *, rx_identifier: int, rssi_data: WPT_LF_RxRSSIListType) -> None:
         self.rx_identifier = rx_identifier
         self.rssi_data = rssi_data
 
@@ -847,13 +510,14 @@ class WPT_LF_RxRSSIListType(Model):
     """The complex type WPT_LF_RxRSSIListType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('rssi_data_list',)
-    _exi_type = 60
+    __match_args__ = ('rssi_data_list',)
     _exi_name = 'WPT_LF_RxRSSIListType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('rssi_data_list', 'RSSIDataList', 1, False, 'urn:iso:std:iso:15118:-20:WPT'),)
-    rssi_data_list: WPT_LF_RxRSSIType | None
+    _exi_required = ('rssi_data_list',)
+    rssi_data_list: WPT_LF_RxRSSIType
 
-    def __init__(self, *, rssi_data_list: WPT_LF_RxRSSIType | None = None) -> None:
+    def __init__(self, *, rssi_data_list: WPT_LF_RxRSSIType) -> None:
         self.rssi_data_list = rssi_data_list
 
 
@@ -861,14 +525,15 @@ class WPT_LF_RxRSSIType(Model):
     """The complex type WPT_LF_RxRSSIType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('tx_identifier', 'rssi')
-    _exi_type = 61
+    __match_args__ = ('tx_identifier', 'rssi')
     _exi_name = 'WPT_LF_RxRSSIType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('tx_identifier', 'TxIdentifier', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('rssi', 'RSSI', 1, False, 'urn:iso:std:iso:15118:-20:WPT'))
-    tx_identifier: int | None
-    rssi: RationalNumberType | None
+    _exi_required = ('tx_identifier', 'rssi')
+    tx_identifier: int
+    rssi: RationalNumberType
 
-    def __init__(self, *, tx_identifier: int | None = None, rssi: RationalNumberType | None = None) -> None:
+    def __init__(self, *, tx_identifier: int, rssi: RationalNumberType) -> None:
         self.tx_identifier = tx_identifier
         self.rssi = rssi
 
@@ -877,17 +542,18 @@ class WPT_FinePositioningResType(Model):
     """The complex type WPT_FinePositioningResType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('header', 'response_code', 'evse_processing', 'vendor_specific_data_container', 'wpt_lf_data_package_list')
-    _exi_type = 62
+    __match_args__ = ('header', 'response_code', 'evse_processing', 'vendor_specific_data_container', 'wpt_lf_data_package_list')
     _exi_name = 'WPT_FinePositioningResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_processing', 'EVSEProcessing', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 1, True, 'urn:iso:std:iso:15118:-20:WPT'), ('wpt_lf_data_package_list', 'WPT_LF_DataPackageList', 1, False, 'urn:iso:std:iso:15118:-20:WPT'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-    evse_processing: ProcessingType | None
+    _exi_required = ('header', 'response_code', 'evse_processing')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
+    evse_processing: ProcessingType
     vendor_specific_data_container: list[bytes]
     wpt_lf_data_package_list: WPT_LF_DataPackageListType | None
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_processing: ProcessingType | None = None, vendor_specific_data_container: list[bytes] | None = None, wpt_lf_data_package_list: WPT_LF_DataPackageListType | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, evse_processing: ProcessingType, vendor_specific_data_container: list[bytes] | None = None, wpt_lf_data_package_list: WPT_LF_DataPackageListType | None = None) -> None:
         self.header = header
         self.response_code = response_code
         self.evse_processing = evse_processing
@@ -899,17 +565,18 @@ class WPT_PairingReqType(Model):
     """The complex type WPT_PairingReqType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('header', 'ev_processing', 'observed_id_code', 'ev_result_code', 'vendor_specific_data_container')
-    _exi_type = 63
+    __match_args__ = ('header', 'ev_processing', 'observed_id_code', 'ev_result_code', 'vendor_specific_data_container')
     _exi_name = 'WPT_PairingReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_processing', 'EVProcessing', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('observed_id_code', 'ObservedIDCode', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('ev_result_code', 'EVResultCode', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 1, True, 'urn:iso:std:iso:15118:-20:WPT'))
-    header: MessageHeaderType | None
-    ev_processing: ProcessingType | None
+    _exi_required = ('header', 'ev_processing', 'ev_result_code')
+    header: MessageHeaderType
+    ev_processing: ProcessingType
     observed_id_code: int | None
-    ev_result_code: WPT_EVResultType | None
+    ev_result_code: WPT_EVResultType
     vendor_specific_data_container: list[bytes]
 
-    def __init__(self, *, header: MessageHeaderType | None = None, ev_processing: ProcessingType | None = None, observed_id_code: int | None = None, ev_result_code: WPT_EVResultType | None = None, vendor_specific_data_container: list[bytes] | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, ev_processing: ProcessingType, observed_id_code: int | None = None, ev_result_code: WPT_EVResultType, vendor_specific_data_container: list[bytes] | None = None) -> None:
         self.header = header
         self.ev_processing = ev_processing
         self.observed_id_code = observed_id_code
@@ -921,18 +588,19 @@ class WPT_PairingResType(Model):
     """The complex type WPT_PairingResType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('header', 'response_code', 'evse_processing', 'observed_id_code', 'alternative_secc_list', 'vendor_specific_data_container')
-    _exi_type = 64
+    __match_args__ = ('header', 'response_code', 'evse_processing', 'observed_id_code', 'alternative_secc_list', 'vendor_specific_data_container')
     _exi_name = 'WPT_PairingResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_processing', 'EVSEProcessing', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('observed_id_code', 'ObservedIDCode', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('alternative_secc_list', 'AlternativeSECCList', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 1, True, 'urn:iso:std:iso:15118:-20:WPT'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-    evse_processing: ProcessingType | None
+    _exi_required = ('header', 'response_code', 'evse_processing')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
+    evse_processing: ProcessingType
     observed_id_code: int | None
     alternative_secc_list: AlternativeSECCListType | None
     vendor_specific_data_container: list[bytes]
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_processing: ProcessingType | None = None, observed_id_code: int | None = None, alternative_secc_list: AlternativeSECCListType | None = None, vendor_specific_data_container: list[bytes] | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, evse_processing: ProcessingType, observed_id_code: int | None = None, alternative_secc_list: AlternativeSECCListType | None = None, vendor_specific_data_container: list[bytes] | None = None) -> None:
         self.header = header
         self.response_code = response_code
         self.evse_processing = evse_processing
@@ -945,24 +613,26 @@ class AlternativeSECCListType(Model):
     """The complex type AlternativeSECCListType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('alternative_secc',)
-    _exi_type = 65
+    __match_args__ = ('alternative_secc',)
     _exi_name = 'AlternativeSECCListType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('alternative_secc', 'AlternativeSECC', 1, True, 'urn:iso:std:iso:15118:-20:WPT'),)
+    _exi_required = ('alternative_secc',)
     alternative_secc: list[AlternativeSECCType]
 
-    def __init__(self, *, alternative_secc: list[AlternativeSECCType] | None = None) -> None:
-        self.alternative_secc = [] if alternative_secc is None else alternative_secc
+    def __init__(self, *, alternative_secc: list[AlternativeSECCType]) -> None:
+        self.alternative_secc = alternative_secc
 
 
 class AlternativeSECCType(Model):
     """The complex type AlternativeSECCType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('ssid', 'bssid', 'ip_address', 'port')
-    _exi_type = 66
+    __match_args__ = ('ssid', 'bssid', 'ip_address', 'port')
     _exi_name = 'AlternativeSECCType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('ssid', 'SSID', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('bssid', 'BSSID', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('ip_address', 'IPAddress', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('port', 'Port', 1, False, 'urn:iso:std:iso:15118:-20:WPT'))
+    _exi_required = ()
     ssid: str | None
     bssid: str | None
     ip_address: str | None
@@ -979,19 +649,20 @@ class WPT_ChargeParameterDiscoveryReqType(Model):
     """The complex type WPT_ChargeParameterDiscoveryReqType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('header', 'evpc_max_receivable_power', 'sd_max_ground_clearence', 'sd_min_ground_clearence', 'evpc_natural_frequency', 'evpc_device_local_control', 'vendor_specific_data_container')
-    _exi_type = 70
+    __match_args__ = ('header', 'evpc_max_receivable_power', 'sd_max_ground_clearence', 'sd_min_ground_clearence', 'evpc_natural_frequency', 'evpc_device_local_control', 'vendor_specific_data_container')
     _exi_name = 'WPT_ChargeParameterDiscoveryReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evpc_max_receivable_power', 'EVPCMaxReceivablePower', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('sd_max_ground_clearence', 'SDMaxGroundClearence', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('sd_min_ground_clearence', 'SDMinGroundClearence', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('evpc_natural_frequency', 'EVPCNaturalFrequency', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('evpc_device_local_control', 'EVPCDeviceLocalControl', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 1, True, 'urn:iso:std:iso:15118:-20:WPT'))
-    header: MessageHeaderType | None
-    evpc_max_receivable_power: RationalNumberType | None
-    sd_max_ground_clearence: int | None
-    sd_min_ground_clearence: int | None
-    evpc_natural_frequency: RationalNumberType | None
-    evpc_device_local_control: bool | None
+    _exi_required = ('header', 'evpc_max_receivable_power', 'sd_max_ground_clearence', 'sd_min_ground_clearence', 'evpc_natural_frequency', 'evpc_device_local_control')
+    header: MessageHeaderType
+    evpc_max_receivable_power: RationalNumberType
+    sd_max_ground_clearence: int
+    sd_min_ground_clearence: int
+    evpc_natural_frequency: RationalNumberType
+    evpc_device_local_control: bool
     vendor_specific_data_container: list[bytes]
 
-    def __init__(self, *, header: MessageHeaderType | None = None, evpc_max_receivable_power: RationalNumberType | None = None, sd_max_ground_clearence: int | None = None, sd_min_ground_clearence: int | None = None, evpc_natural_frequency: RationalNumberType | None = None, evpc_device_local_control: bool | None = None, vendor_specific_data_container: list[bytes] | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, evpc_max_receivable_power: RationalNumberType, sd_max_ground_clearence: int, sd_min_ground_clearence: int, evpc_natural_frequency: RationalNumberType, evpc_device_local_control: bool, vendor_specific_data_container: list[bytes] | None = None) -> None:
         self.header = header
         self.evpc_max_receivable_power = evpc_max_receivable_power
         self.sd_max_ground_clearence = sd_max_ground_clearence
@@ -1005,22 +676,23 @@ class WPT_ChargeParameterDiscoveryResType(Model):
     """The complex type WPT_ChargeParameterDiscoveryResType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('header', 'response_code', 'pd_input_power_class', 'sd_min_output_power', 'sd_max_output_power', 'sd_max_ground_clearance_support', 'sd_min_ground_clearance_support', 'pd_min_coil_current', 'pd_max_coil_current', 'sd_manufacturer_specific_data_container')
-    _exi_type = 72
+    __match_args__ = ('header', 'response_code', 'pd_input_power_class', 'sd_min_output_power', 'sd_max_output_power', 'sd_max_ground_clearance_support', 'sd_min_ground_clearance_support', 'pd_min_coil_current', 'pd_max_coil_current', 'sd_manufacturer_specific_data_container')
     _exi_name = 'WPT_ChargeParameterDiscoveryResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('pd_input_power_class', 'PDInputPowerClass', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('sd_min_output_power', 'SDMinOutputPower', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('sd_max_output_power', 'SDMaxOutputPower', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('sd_max_ground_clearance_support', 'SDMaxGroundClearanceSupport', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('sd_min_ground_clearance_support', 'SDMinGroundClearanceSupport', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('pd_min_coil_current', 'PDMinCoilCurrent', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('pd_max_coil_current', 'PDMaxCoilCurrent', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('sd_manufacturer_specific_data_container', 'SDManufacturerSpecificDataContainer', 1, True, 'urn:iso:std:iso:15118:-20:WPT'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-    pd_input_power_class: WPT_PowerClassType | None
-    sd_min_output_power: RationalNumberType | None
-    sd_max_output_power: RationalNumberType | None
-    sd_max_ground_clearance_support: int | None
-    sd_min_ground_clearance_support: int | None
-    pd_min_coil_current: RationalNumberType | None
-    pd_max_coil_current: RationalNumberType | None
+    _exi_required = ('header', 'response_code', 'pd_input_power_class', 'sd_min_output_power', 'sd_max_output_power', 'sd_max_ground_clearance_support', 'sd_min_ground_clearance_support', 'pd_min_coil_current', 'pd_max_coil_current')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
+    pd_input_power_class: WPT_PowerClassType
+    sd_min_output_power: RationalNumberType
+    sd_max_output_power: RationalNumberType
+    sd_max_ground_clearance_support: int
+    sd_min_ground_clearance_support: int
+    pd_min_coil_current: RationalNumberType
+    pd_max_coil_current: RationalNumberType
     sd_manufacturer_specific_data_container: list[bytes]
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, pd_input_power_class: WPT_PowerClassType | None = None, sd_min_output_power: RationalNumberType | None = None, sd_max_output_power: RationalNumberType | None = None, sd_max_ground_clearance_support: int | None = None, sd_min_ground_clearance_support: int | None = None, pd_min_coil_current: RationalNumberType | None = None, pd_max_coil_current: RationalNumberType | None = None, sd_manufacturer_specific_data_container: list[bytes] | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, pd_input_power_class: WPT_PowerClassType, sd_min_output_power: RationalNumberType, sd_max_output_power: RationalNumberType, sd_max_ground_clearance_support: int, sd_min_ground_clearance_support: int, pd_min_coil_current: RationalNumberType, pd_max_coil_current: RationalNumberType, sd_manufacturer_specific_data_container: list[bytes] | None = None) -> None:
         self.header = header
         self.response_code = response_code
         self.pd_input_power_class = pd_input_power_class
@@ -1037,17 +709,18 @@ class WPT_AlignmentCheckReqType(Model):
     """The complex type WPT_AlignmentCheckReqType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('header', 'ev_processing', 'target_coil_current', 'ev_result_code', 'vendor_specific_data_container')
-    _exi_type = 74
+    __match_args__ = ('header', 'ev_processing', 'target_coil_current', 'ev_result_code', 'vendor_specific_data_container')
     _exi_name = 'WPT_AlignmentCheckReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_processing', 'EVProcessing', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('target_coil_current', 'TargetCoilCurrent', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('ev_result_code', 'EVResultCode', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 1, True, 'urn:iso:std:iso:15118:-20:WPT'))
-    header: MessageHeaderType | None
-    ev_processing: ProcessingType | None
+    _exi_required = ('header', 'ev_processing', 'ev_result_code')
+    header: MessageHeaderType
+    ev_processing: ProcessingType
     target_coil_current: RationalNumberType | None
-    ev_result_code: WPT_EVResultType | None
+    ev_result_code: WPT_EVResultType
     vendor_specific_data_container: list[bytes]
 
-    def __init__(self, *, header: MessageHeaderType | None = None, ev_processing: ProcessingType | None = None, target_coil_current: RationalNumberType | None = None, ev_result_code: WPT_EVResultType | None = None, vendor_specific_data_container: list[bytes] | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, ev_processing: ProcessingType, target_coil_current: RationalNumberType | None = None, ev_result_code: WPT_EVResultType, vendor_specific_data_container: list[bytes] | None = None) -> None:
         self.header = header
         self.ev_processing = ev_processing
         self.target_coil_current = target_coil_current
@@ -1059,18 +732,19 @@ class WPT_AlignmentCheckResType(Model):
     """The complex type WPT_AlignmentCheckResType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('header', 'response_code', 'evse_processing', 'power_transmitted', 'supply_device_current', 'vendor_specific_data_container')
-    _exi_type = 75
+    __match_args__ = ('header', 'response_code', 'evse_processing', 'power_transmitted', 'supply_device_current', 'vendor_specific_data_container')
     _exi_name = 'WPT_AlignmentCheckResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_processing', 'EVSEProcessing', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('power_transmitted', 'PowerTransmitted', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('supply_device_current', 'SupplyDeviceCurrent', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 1, True, 'urn:iso:std:iso:15118:-20:WPT'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-    evse_processing: ProcessingType | None
+    _exi_required = ('header', 'response_code', 'evse_processing')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
+    evse_processing: ProcessingType
     power_transmitted: RationalNumberType | None
     supply_device_current: RationalNumberType | None
     vendor_specific_data_container: list[bytes]
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_processing: ProcessingType | None = None, power_transmitted: RationalNumberType | None = None, supply_device_current: RationalNumberType | None = None, vendor_specific_data_container: list[bytes] | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, evse_processing: ProcessingType, power_transmitted: RationalNumberType | None = None, supply_device_current: RationalNumberType | None = None, vendor_specific_data_container: list[bytes] | None = None) -> None:
         self.header = header
         self.response_code = response_code
         self.evse_processing = evse_processing
@@ -1083,21 +757,22 @@ class WPT_ChargeLoopReqType(Model):
     """The complex type WPT_ChargeLoopReqType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('header', 'display_parameters', 'meter_info_requested', 'evpc_power_request', 'evpc_power_output', 'evpc_charge_diagnostics', 'evpc_operating_frequency', 'evpc_power_control_parameter', 'manufacturer_specific_data_container')
-    _exi_type = 76
+    __match_args__ = ('header', 'display_parameters', 'meter_info_requested', 'evpc_power_request', 'evpc_power_output', 'evpc_charge_diagnostics', 'evpc_operating_frequency', 'evpc_power_control_parameter', 'manufacturer_specific_data_container')
     _exi_name = 'WPT_ChargeLoopReqType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('display_parameters', 'DisplayParameters', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_info_requested', 'MeterInfoRequested', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evpc_power_request', 'EVPCPowerRequest', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('evpc_power_output', 'EVPCPowerOutput', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('evpc_charge_diagnostics', 'EVPCChargeDiagnostics', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('evpc_operating_frequency', 'EVPCOperatingFrequency', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('evpc_power_control_parameter', 'EVPCPowerControlParameter', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('manufacturer_specific_data_container', 'ManufacturerSpecificDataContainer', 1, True, 'urn:iso:std:iso:15118:-20:WPT'))
-    header: MessageHeaderType | None
+    _exi_required = ('header', 'meter_info_requested', 'evpc_power_request', 'evpc_power_output', 'evpc_charge_diagnostics')
+    header: MessageHeaderType
     display_parameters: DisplayParametersType | None
-    meter_info_requested: bool | None
-    evpc_power_request: RationalNumberType | None
-    evpc_power_output: RationalNumberType | None
-    evpc_charge_diagnostics: WPT_EVPCChargeDiagnosticsType | None
+    meter_info_requested: bool
+    evpc_power_request: RationalNumberType
+    evpc_power_output: RationalNumberType
+    evpc_charge_diagnostics: WPT_EVPCChargeDiagnosticsType
     evpc_operating_frequency: RationalNumberType | None
     evpc_power_control_parameter: WPT_EVPCPowerControlParameterType | None
     manufacturer_specific_data_container: list[bytes]
 
-    def __init__(self, *, header: MessageHeaderType | None = None, display_parameters: DisplayParametersType | None = None, meter_info_requested: bool | None = None, evpc_power_request: RationalNumberType | None = None, evpc_power_output: RationalNumberType | None = None, evpc_charge_diagnostics: WPT_EVPCChargeDiagnosticsType | None = None, evpc_operating_frequency: RationalNumberType | None = None, evpc_power_control_parameter: WPT_EVPCPowerControlParameterType | None = None, manufacturer_specific_data_container: list[bytes] | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, display_parameters: DisplayParametersType | None = None, meter_info_requested: bool, evpc_power_request: RationalNumberType, evpc_power_output: RationalNumberType, evpc_charge_diagnostics: WPT_EVPCChargeDiagnosticsType, evpc_operating_frequency: RationalNumberType | None = None, evpc_power_control_parameter: WPT_EVPCPowerControlParameterType | None = None, manufacturer_specific_data_container: list[bytes] | None = None) -> None:
         self.header = header
         self.display_parameters = display_parameters
         self.meter_info_requested = meter_info_requested
@@ -1109,52 +784,21 @@ class WPT_ChargeLoopReqType(Model):
         self.manufacturer_specific_data_container = [] if manufacturer_specific_data_container is None else manufacturer_specific_data_container
 
 
-class DisplayParametersType(Model):
-    """The complex type DisplayParametersType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('present_soc', 'minimum_soc', 'target_soc', 'maximum_soc', 'remaining_time_to_minimum_soc', 'remaining_time_to_target_soc', 'remaining_time_to_maximum_soc', 'charging_complete', 'battery_energy_capacity', 'inlet_hot')
-    _exi_type = 77
-    _exi_name = 'DisplayParametersType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('present_soc', 'PresentSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('minimum_soc', 'MinimumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('target_soc', 'TargetSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('maximum_soc', 'MaximumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('remaining_time_to_minimum_soc', 'RemainingTimeToMinimumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('remaining_time_to_target_soc', 'RemainingTimeToTargetSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('remaining_time_to_maximum_soc', 'RemainingTimeToMaximumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('charging_complete', 'ChargingComplete', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('battery_energy_capacity', 'BatteryEnergyCapacity', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('inlet_hot', 'InletHot', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    present_soc: int | None
-    minimum_soc: int | None
-    target_soc: int | None
-    maximum_soc: int | None
-    remaining_time_to_minimum_soc: int | None
-    remaining_time_to_target_soc: int | None
-    remaining_time_to_maximum_soc: int | None
-    charging_complete: bool | None
-    battery_energy_capacity: RationalNumberType | None
-    inlet_hot: bool | None
-
-    def __init__(self, *, present_soc: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, maximum_soc: int | None = None, remaining_time_to_minimum_soc: int | None = None, remaining_time_to_target_soc: int | None = None, remaining_time_to_maximum_soc: int | None = None, charging_complete: bool | None = None, battery_energy_capacity: RationalNumberType | None = None, inlet_hot: bool | None = None) -> None:
-        self.present_soc = present_soc
-        self.minimum_soc = minimum_soc
-        self.target_soc = target_soc
-        self.maximum_soc = maximum_soc
-        self.remaining_time_to_minimum_soc = remaining_time_to_minimum_soc
-        self.remaining_time_to_target_soc = remaining_time_to_target_soc
-        self.remaining_time_to_maximum_soc = remaining_time_to_maximum_soc
-        self.charging_complete = charging_complete
-        self.battery_energy_capacity = battery_energy_capacity
-        self.inlet_hot = inlet_hot
-
-
 class WPT_EVPCPowerControlParameterType(Model):
     """The complex type WPT_EVPCPowerControlParameterType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('evpc_coil_current_request', 'evpc_coil_current_information', 'evpc_current_output_information', 'evpc_voltage_output_information')
-    _exi_type = 81
+    __match_args__ = ('evpc_coil_current_request', 'evpc_coil_current_information', 'evpc_current_output_information', 'evpc_voltage_output_information')
     _exi_name = 'WPT_EVPCPowerControlParameterType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('evpc_coil_current_request', 'EVPCCoilCurrentRequest', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('evpc_coil_current_information', 'EVPCCoilCurrentInformation', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('evpc_current_output_information', 'EVPCCurrentOutputInformation', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('evpc_voltage_output_information', 'EVPCVoltageOutputInformation', 1, False, 'urn:iso:std:iso:15118:-20:WPT'))
-    evpc_coil_current_request: RationalNumberType | None
-    evpc_coil_current_information: RationalNumberType | None
-    evpc_current_output_information: RationalNumberType | None
-    evpc_voltage_output_information: RationalNumberType | None
+    _exi_required = ('evpc_coil_current_request', 'evpc_coil_current_information', 'evpc_current_output_information', 'evpc_voltage_output_information')
+    evpc_coil_current_request: RationalNumberType
+    evpc_coil_current_information: RationalNumberType
+    evpc_current_output_information: RationalNumberType
+    evpc_voltage_output_information: RationalNumberType
 
-    def __init__(self, *, evpc_coil_current_request: RationalNumberType | None = None, evpc_coil_current_information: RationalNumberType | None = None, evpc_current_output_information: RationalNumberType | None = None, evpc_voltage_output_information: RationalNumberType | None = None) -> None:
+    def __init__(self, *, evpc_coil_current_request: RationalNumberType, evpc_coil_current_information: RationalNumberType, evpc_current_output_information: RationalNumberType, evpc_voltage_output_information: RationalNumberType) -> None:
         self.evpc_coil_current_request = evpc_coil_current_request
         self.evpc_coil_current_information = evpc_coil_current_information
         self.evpc_current_output_information = evpc_current_output_information
@@ -1165,25 +809,26 @@ class WPT_ChargeLoopResType(Model):
     """The complex type WPT_ChargeLoopResType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('header', 'response_code', 'evse_status', 'meter_info', 'receipt', 'evpc_power_request', 'sd_power_input', 'spc_max_output_power_limit', 'spc_min_output_power_limit', 'spc_charge_diagnostics', 'spc_operating_frequency', 'spc_power_control_parameter', 'manufacturer_specific_data_container')
-    _exi_type = 82
+    __match_args__ = ('header', 'response_code', 'evse_status', 'meter_info', 'receipt', 'evpc_power_request', 'sd_power_input', 'spc_max_output_power_limit', 'spc_min_output_power_limit', 'spc_charge_diagnostics', 'spc_operating_frequency', 'spc_power_control_parameter', 'manufacturer_specific_data_container')
     _exi_name = 'WPT_ChargeLoopResType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_status', 'EVSEStatus', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_info', 'MeterInfo', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('receipt', 'Receipt', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evpc_power_request', 'EVPCPowerRequest', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('sd_power_input', 'SDPowerInput', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('spc_max_output_power_limit', 'SPCMaxOutputPowerLimit', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('spc_min_output_power_limit', 'SPCMinOutputPowerLimit', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('spc_charge_diagnostics', 'SPCChargeDiagnostics', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('spc_operating_frequency', 'SPCOperatingFrequency', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('spc_power_control_parameter', 'SPCPowerControlParameter', 1, False, 'urn:iso:std:iso:15118:-20:WPT'), ('manufacturer_specific_data_container', 'ManufacturerSpecificDataContainer', 1, True, 'urn:iso:std:iso:15118:-20:WPT'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
+    _exi_required = ('header', 'response_code', 'evpc_power_request', 'spc_max_output_power_limit', 'spc_min_output_power_limit', 'spc_charge_diagnostics')
+    header: MessageHeaderType
+    response_code: ResponseCodeType
     evse_status: EVSEStatusType | None
     meter_info: MeterInfoType | None
     receipt: ReceiptType | None
-    evpc_power_request: RationalNumberType | None
+    evpc_power_request: RationalNumberType
     sd_power_input: RationalNumberType | None
-    spc_max_output_power_limit: RationalNumberType | None
-    spc_min_output_power_limit: RationalNumberType | None
-    spc_charge_diagnostics: WPT_SPCChargeDiagnosticsType | None
+    spc_max_output_power_limit: RationalNumberType
+    spc_min_output_power_limit: RationalNumberType
+    spc_charge_diagnostics: WPT_SPCChargeDiagnosticsType
     spc_operating_frequency: RationalNumberType | None
     spc_power_control_parameter: WPT_SPCPowerControlParameterType | None
     manufacturer_specific_data_container: list[bytes]
 
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_status: EVSEStatusType | None = None, meter_info: MeterInfoType | None = None, receipt: ReceiptType | None = None, evpc_power_request: RationalNumberType | None = None, sd_power_input: RationalNumberType | None = None, spc_max_output_power_limit: RationalNumberType | None = None, spc_min_output_power_limit: RationalNumberType | None = None, spc_charge_diagnostics: WPT_SPCChargeDiagnosticsType | None = None, spc_operating_frequency: RationalNumberType | None = None, spc_power_control_parameter: WPT_SPCPowerControlParameterType | None = None, manufacturer_specific_data_container: list[bytes] | None = None) -> None:
+    def __init__(self, *, header: MessageHeaderType, response_code: ResponseCodeType, evse_status: EVSEStatusType | None = None, meter_info: MeterInfoType | None = None, receipt: ReceiptType | None = None, evpc_power_request: RationalNumberType, sd_power_input: RationalNumberType | None = None, spc_max_output_power_limit: RationalNumberType, spc_min_output_power_limit: RationalNumberType, spc_charge_diagnostics: WPT_SPCChargeDiagnosticsType, spc_operating_frequency: RationalNumberType | None = None, spc_power_control_parameter: WPT_SPCPowerControlParameterType | None = None, manufacturer_specific_data_container: list[bytes] | None = None) -> None:
         self.header = header
         self.response_code = response_code
         self.evse_status = evse_status
@@ -1199,492 +844,115 @@ class WPT_ChargeLoopResType(Model):
         self.manufacturer_specific_data_container = [] if manufacturer_specific_data_container is None else manufacturer_specific_data_container
 
 
-class EVSEStatusType(Model):
-    """The complex type EVSEStatusType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('notification_max_delay', 'evse_notification')
-    _exi_type = 83
-    _exi_name = 'EVSEStatusType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('notification_max_delay', 'NotificationMaxDelay', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_notification', 'EVSENotification', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    notification_max_delay: int | None
-    evse_notification: EvseNotificationType | None
-
-    def __init__(self, *, notification_max_delay: int | None = None, evse_notification: EvseNotificationType | None = None) -> None:
-        self.notification_max_delay = notification_max_delay
-        self.evse_notification = evse_notification
-
-
-class MeterInfoType(Model):
-    """The complex type MeterInfoType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('meter_id', 'charged_energy_reading_wh', 'bpt_discharged_energy_reading_wh', 'capacitive_energy_reading_va_rh', 'bpt_inductive_energy_reading_va_rh', 'meter_signature', 'meter_status', 'meter_timestamp')
-    _exi_type = 85
-    _exi_name = 'MeterInfoType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('meter_id', 'MeterID', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('charged_energy_reading_wh', 'ChargedEnergyReadingWh', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('bpt_discharged_energy_reading_wh', 'BPT_DischargedEnergyReadingWh', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('capacitive_energy_reading_va_rh', 'CapacitiveEnergyReadingVARh', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('bpt_inductive_energy_reading_va_rh', 'BPT_InductiveEnergyReadingVARh', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_signature', 'MeterSignature', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_status', 'MeterStatus', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_timestamp', 'MeterTimestamp', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    meter_id: str | None
-    charged_energy_reading_wh: int | None
-    bpt_discharged_energy_reading_wh: int | None
-    capacitive_energy_reading_va_rh: int | None
-    bpt_inductive_energy_reading_va_rh: int | None
-    meter_signature: bytes | None
-    meter_status: int | None
-    meter_timestamp: int | None
-
-    def __init__(self, *, meter_id: str | None = None, charged_energy_reading_wh: int | None = None, bpt_discharged_energy_reading_wh: int | None = None, capacitive_energy_reading_va_rh: int | None = None, bpt_inductive_energy_reading_va_rh: int | None = None, meter_signature: bytes | None = None, meter_status: int | None = None, meter_timestamp: int | None = None) -> None:
-        self.meter_id = meter_id
-        self.charged_energy_reading_wh = charged_energy_reading_wh
-        self.bpt_discharged_energy_reading_wh = bpt_discharged_energy_reading_wh
-        self.capacitive_energy_reading_va_rh = capacitive_energy_reading_va_rh
-        self.bpt_inductive_energy_reading_va_rh = bpt_inductive_energy_reading_va_rh
-        self.meter_signature = meter_signature
-        self.meter_status = meter_status
-        self.meter_timestamp = meter_timestamp
-
-
-class ReceiptType(Model):
-    """The complex type ReceiptType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('time_anchor', 'energy_costs', 'occupancy_costs', 'additional_services_costs', 'overstay_costs', 'tax_costs')
-    _exi_type = 88
-    _exi_name = 'ReceiptType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('time_anchor', 'TimeAnchor', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('energy_costs', 'EnergyCosts', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('occupancy_costs', 'OccupancyCosts', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('additional_services_costs', 'AdditionalServicesCosts', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('overstay_costs', 'OverstayCosts', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('tax_costs', 'TaxCosts', 1, True, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    time_anchor: int | None
-    energy_costs: DetailedCostType | None
-    occupancy_costs: DetailedCostType | None
-    additional_services_costs: DetailedCostType | None
-    overstay_costs: DetailedCostType | None
-    tax_costs: list[DetailedTaxType]
-
-    def __init__(self, *, time_anchor: int | None = None, energy_costs: DetailedCostType | None = None, occupancy_costs: DetailedCostType | None = None, additional_services_costs: DetailedCostType | None = None, overstay_costs: DetailedCostType | None = None, tax_costs: list[DetailedTaxType] | None = None) -> None:
-        self.time_anchor = time_anchor
-        self.energy_costs = energy_costs
-        self.occupancy_costs = occupancy_costs
-        self.additional_services_costs = additional_services_costs
-        self.overstay_costs = overstay_costs
-        self.tax_costs = [] if tax_costs is None else tax_costs
-
-
-class DetailedCostType(Model):
-    """The complex type DetailedCostType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('amount', 'cost_per_unit')
-    _exi_type = 89
-    _exi_name = 'DetailedCostType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('amount', 'Amount', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('cost_per_unit', 'CostPerUnit', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    amount: RationalNumberType | None
-    cost_per_unit: RationalNumberType | None
-
-    def __init__(self, *, amount: RationalNumberType | None = None, cost_per_unit: RationalNumberType | None = None) -> None:
-        self.amount = amount
-        self.cost_per_unit = cost_per_unit
-
-
-class DetailedTaxType(Model):
-    """The complex type DetailedTaxType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('tax_rule_id', 'amount')
-    _exi_type = 90
-    _exi_name = 'DetailedTaxType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('tax_rule_id', 'TaxRuleID', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('amount', 'Amount', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    tax_rule_id: int | None
-    amount: RationalNumberType | None
-
-    def __init__(self, *, tax_rule_id: int | None = None, amount: RationalNumberType | None = None) -> None:
-        self.tax_rule_id = tax_rule_id
-        self.amount = amount
-
-
 class WPT_SPCPowerControlParameterType(Model):
     """The complex type WPT_SPCPowerControlParameterType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __slots__ = ('spc_primary_device_coil_current_information',)
-    _exi_type = 92
+    __match_args__ = ('spc_primary_device_coil_current_information',)
     _exi_name = 'WPT_SPCPowerControlParameterType'
     _exi_namespace = 'urn:iso:std:iso:15118:-20:WPT'
     _exi_members = (('spc_primary_device_coil_current_information', 'SPCPrimaryDeviceCoilCurrentInformation', 1, False, 'urn:iso:std:iso:15118:-20:WPT'),)
-    spc_primary_device_coil_current_information: RationalNumberType | None
+    _exi_required = ('spc_primary_device_coil_current_information',)
+    spc_primary_device_coil_current_information: RationalNumberType
 
-    def __init__(self, *, spc_primary_device_coil_current_information: RationalNumberType | None = None) -> None:
+    def __init__(self, *, spc_primary_device_coil_current_information: RationalNumberType) -> None:
         self.spc_primary_device_coil_current_information = spc_primary_device_coil_current_information
 
 
-class CLReqControlModeType(Model):
-    """The complex type CLReqControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ()
-    _exi_type = 93
-    _exi_name = 'CLReqControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = ()
-
-
-class CLResControlModeType(Model):
-    """The complex type CLResControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ()
-    _exi_type = 94
-    _exi_name = 'CLResControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = ()
-
-
-class ManifestType(Model):
-    """The complex type ManifestType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'reference')
-    _exi_type = 95
-    _exi_name = 'ManifestType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('reference', 'Reference', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    reference: list[ReferenceType]
-
-    def __init__(self, *, id_: str | None = None, reference: list[ReferenceType] | None = None) -> None:
-        self.id_ = id_
-        self.reference = [] if reference is None else reference
-
-
-class SignaturePropertiesType(Model):
-    """The complex type SignaturePropertiesType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'signature_property')
-    _exi_type = 96
-    _exi_name = 'SignaturePropertiesType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('signature_property', 'SignatureProperty', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    signature_property: list[SignaturePropertyType]
-
-    def __init__(self, *, id_: str | None = None, signature_property: list[SignaturePropertyType] | None = None) -> None:
-        self.id_ = id_
-        self.signature_property = [] if signature_property is None else signature_property
-
-
-class SignaturePropertyType(Model):
-    """The complex type SignaturePropertyType (http://www.w3.org/2000/09/xmldsig#)."""
-
-    __slots__ = ('id_', 'target', 'children')
-    _exi_type = 97
-    _exi_name = 'SignaturePropertyType'
-    _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('target', 'Target', 0, False, ''), ('children', '#children', 3, True, ''))
-    id_: str | None
-    target: str | None
-    children: list[Any]
-
-    def __init__(self, *, id_: str | None = None, target: str | None = None, children: list[Any] | None = None) -> None:
-        self.id_ = id_
-        self.target = target
-        self.children = [] if children is None else children
-
-
-class anyType(Model):
-    """The complex type anyType (http://www.w3.org/2001/XMLSchema)."""
-
-    __slots__ = ('children',)
-    _exi_type = 98
-    _exi_name = 'anyType'
-    _exi_namespace = 'http://www.w3.org/2001/XMLSchema'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-class V2GMessageType(Model):
-    """The complex type V2GMessageType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header',)
-    _exi_type = 99
-    _exi_name = 'V2GMessageType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'),)
-    header: MessageHeaderType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None) -> None:
-        self.header = header
-
-
-class V2GRequestType(Model):
-    """The complex type V2GRequestType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header',)
-    _exi_type = 100
-    _exi_name = 'V2GRequestType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'),)
-    header: MessageHeaderType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None) -> None:
-        self.header = header
-
-
-class V2GResponseType(Model):
-    """The complex type V2GResponseType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header', 'response_code')
-    _exi_type = 101
-    _exi_name = 'V2GResponseType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None) -> None:
-        self.header = header
-        self.response_code = response_code
-
-
-class ChargeParameterDiscoveryReqType(Model):
-    """The complex type ChargeParameterDiscoveryReqType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header',)
-    _exi_type = 102
-    _exi_name = 'ChargeParameterDiscoveryReqType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'),)
-    header: MessageHeaderType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None) -> None:
-        self.header = header
-
-
-class ChargeParameterDiscoveryResType(Model):
-    """The complex type ChargeParameterDiscoveryResType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header', 'response_code')
-    _exi_type = 103
-    _exi_name = 'ChargeParameterDiscoveryResType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None) -> None:
-        self.header = header
-        self.response_code = response_code
-
-
-class ChargeLoopReqType(Model):
-    """The complex type ChargeLoopReqType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header', 'display_parameters', 'meter_info_requested')
-    _exi_type = 104
-    _exi_name = 'ChargeLoopReqType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('display_parameters', 'DisplayParameters', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_info_requested', 'MeterInfoRequested', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    header: MessageHeaderType | None
-    display_parameters: DisplayParametersType | None
-    meter_info_requested: bool | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None, display_parameters: DisplayParametersType | None = None, meter_info_requested: bool | None = None) -> None:
-        self.header = header
-        self.display_parameters = display_parameters
-        self.meter_info_requested = meter_info_requested
-
-
-class ChargeLoopResType(Model):
-    """The complex type ChargeLoopResType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('header', 'response_code', 'evse_status', 'meter_info', 'receipt')
-    _exi_type = 105
-    _exi_name = 'ChargeLoopResType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('header', 'Header', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('response_code', 'ResponseCode', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('evse_status', 'EVSEStatus', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('meter_info', 'MeterInfo', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('receipt', 'Receipt', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    header: MessageHeaderType | None
-    response_code: ResponseCodeType | None
-    evse_status: EVSEStatusType | None
-    meter_info: MeterInfoType | None
-    receipt: ReceiptType | None
-
-    def __init__(self, *, header: MessageHeaderType | None = None, response_code: ResponseCodeType | None = None, evse_status: EVSEStatusType | None = None, meter_info: MeterInfoType | None = None, receipt: ReceiptType | None = None) -> None:
-        self.header = header
-        self.response_code = response_code
-        self.evse_status = evse_status
-        self.meter_info = meter_info
-        self.receipt = receipt
-
-
-class Scheduled_CLReqControlModeType(Model):
-    """The complex type Scheduled_CLReqControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request')
-    _exi_type = 106
-    _exi_name = 'Scheduled_CLReqControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('ev_target_energy_request', 'EVTargetEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_maximum_energy_request', 'EVMaximumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_minimum_energy_request', 'EVMinimumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    ev_target_energy_request: RationalNumberType | None
-    ev_maximum_energy_request: RationalNumberType | None
-    ev_minimum_energy_request: RationalNumberType | None
-
-    def __init__(self, *, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None) -> None:
-        self.ev_target_energy_request = ev_target_energy_request
-        self.ev_maximum_energy_request = ev_maximum_energy_request
-        self.ev_minimum_energy_request = ev_minimum_energy_request
-
-
-class Scheduled_CLResControlModeType(Model):
-    """The complex type Scheduled_CLResControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ()
-    _exi_type = 107
-    _exi_name = 'Scheduled_CLResControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = ()
-
-
-class Dynamic_CLReqControlModeType(Model):
-    """The complex type Dynamic_CLReqControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request')
-    _exi_type = 108
-    _exi_name = 'Dynamic_CLReqControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('departure_time', 'DepartureTime', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_target_energy_request', 'EVTargetEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_maximum_energy_request', 'EVMaximumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ev_minimum_energy_request', 'EVMinimumEnergyRequest', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    departure_time: int | None
-    ev_target_energy_request: RationalNumberType | None
-    ev_maximum_energy_request: RationalNumberType | None
-    ev_minimum_energy_request: RationalNumberType | None
-
-    def __init__(self, *, departure_time: int | None = None, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None) -> None:
-        self.departure_time = departure_time
-        self.ev_target_energy_request = ev_target_energy_request
-        self.ev_maximum_energy_request = ev_maximum_energy_request
-        self.ev_minimum_energy_request = ev_minimum_energy_request
-
-
-class Dynamic_CLResControlModeType(Model):
-    """The complex type Dynamic_CLResControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('departure_time', 'minimum_soc', 'target_soc', 'ack_max_delay')
-    _exi_type = 109
-    _exi_name = 'Dynamic_CLResControlModeType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('departure_time', 'DepartureTime', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('minimum_soc', 'MinimumSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('target_soc', 'TargetSOC', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'), ('ack_max_delay', 'AckMaxDelay', 1, False, 'urn:iso:std:iso:15118:-20:CommonTypes'))
-    departure_time: int | None
-    minimum_soc: int | None
-    target_soc: int | None
-    ack_max_delay: int | None
-
-    def __init__(self, *, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, ack_max_delay: int | None = None) -> None:
-        self.departure_time = departure_time
-        self.minimum_soc = minimum_soc
-        self.target_soc = target_soc
-        self.ack_max_delay = ack_max_delay
-
-
-class ListOfRootCertificateIDsType(Model):
-    """The complex type ListOfRootCertificateIDsType (urn:iso:std:iso:15118:-20:CommonTypes)."""
-
-    __slots__ = ('root_certificate_id',)
-    _exi_type = 112
-    _exi_name = 'ListOfRootCertificateIDsType'
-    _exi_namespace = 'urn:iso:std:iso:15118:-20:CommonTypes'
-    _exi_members = (('root_certificate_id', 'RootCertificateID', 1, True, 'urn:iso:std:iso:15118:-20:CommonTypes'),)
-    root_certificate_id: list[X509IssuerSerialType]
-
-    def __init__(self, *, root_certificate_id: list[X509IssuerSerialType] | None = None) -> None:
-        self.root_certificate_id = [] if root_certificate_id is None else root_certificate_id
-
-
-CLASSES: dict[int, type[Model]] = {
-    0: WPT_FinePositioningSetupReqType,
-    1: MessageHeaderType,
-    4: SignatureType,
-    5: SignedInfoType,
-    6: CanonicalizationMethodType,
-    7: SignatureMethodType,
-    9: ReferenceType,
-    10: TransformsType,
-    11: TransformType,
-    13: DigestMethodType,
-    15: SignatureValueType,
-    16: KeyInfoType,
-    17: KeyValueType,
-    18: DSAKeyValueType,
-    20: RSAKeyValueType,
-    21: RetrievalMethodType,
-    22: X509DataType,
-    23: X509IssuerSerialType,
-    26: PGPDataType,
-    27: SPKIDataType,
-    28: ObjectType,
-    30: WPT_FinePositioningMethodListType,
-    32: WPT_PairingMethodListType,
-    34: WPT_AlignmentCheckMethodListType,
-    38: WPT_LF_SystemSetupDataType,
-    39: WPT_LF_TransmitterDataType,
-    41: RationalNumberType,
-    44: WPT_TxRxSpecDataType,
-    46: WPT_CoordinateXYZType,
-    47: WPT_TxRxPackageSpecDataType,
-    48: WPT_TxRxPulseOrderType,
-    49: WPT_LF_ReceiverDataType,
-    50: WPT_FinePositioningSetupResType,
-    52: WPT_FinePositioningReqType,
-    54: WPT_LF_DataPackageListType,
-    55: WPT_LF_DataPackageType,
-    56: WPT_LF_TxDataListType,
-    57: WPT_LF_TxDataType,
-    58: WPT_LF_RxDataListType,
-    59: WPT_LF_RxDataType,
-    60: WPT_LF_RxRSSIListType,
-    61: WPT_LF_RxRSSIType,
-    62: WPT_FinePositioningResType,
-    63: WPT_PairingReqType,
-    64: WPT_PairingResType,
-    65: AlternativeSECCListType,
-    66: AlternativeSECCType,
-    70: WPT_ChargeParameterDiscoveryReqType,
-    72: WPT_ChargeParameterDiscoveryResType,
-    74: WPT_AlignmentCheckReqType,
-    75: WPT_AlignmentCheckResType,
-    76: WPT_ChargeLoopReqType,
-    77: DisplayParametersType,
-    81: WPT_EVPCPowerControlParameterType,
-    82: WPT_ChargeLoopResType,
-    83: EVSEStatusType,
-    85: MeterInfoType,
-    88: ReceiptType,
-    89: DetailedCostType,
-    90: DetailedTaxType,
-    92: WPT_SPCPowerControlParameterType,
-    93: CLReqControlModeType,
-    94: CLResControlModeType,
-    95: ManifestType,
-    96: SignaturePropertiesType,
-    97: SignaturePropertyType,
-    98: anyType,
-    99: V2GMessageType,
-    100: V2GRequestType,
-    101: V2GResponseType,
-    102: ChargeParameterDiscoveryReqType,
-    103: ChargeParameterDiscoveryResType,
-    104: ChargeLoopReqType,
-    105: ChargeLoopResType,
-    106: Scheduled_CLReqControlModeType,
-    107: Scheduled_CLResControlModeType,
-    108: Dynamic_CLReqControlModeType,
-    109: Dynamic_CLResControlModeType,
-    112: ListOfRootCertificateIDsType,
+# every complex type and string enumeration of this protocol's grammar, by
+# (namespace, XSD name): what the codec binds its compiled types to
+CLASSES: dict[tuple[str, str], type[Model]] = {
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningSetupReqType'): WPT_FinePositioningSetupReqType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MessageHeaderType'): MessageHeaderType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureType'): SignatureType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfoType'): SignedInfoType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethodType'): CanonicalizationMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethodType'): SignatureMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'ReferenceType'): ReferenceType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformsType'): TransformsType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformType'): TransformType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethodType'): DigestMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValueType'): SignatureValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfoType'): KeyInfoType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyValueType'): KeyValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValueType'): DSAKeyValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValueType'): RSAKeyValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethodType'): RetrievalMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509DataType'): X509DataType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerialType'): X509IssuerSerialType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPDataType'): PGPDataType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKIDataType'): SPKIDataType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'ObjectType'): ObjectType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningMethodListType'): WPT_FinePositioningMethodListType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PairingMethodListType'): WPT_PairingMethodListType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_AlignmentCheckMethodListType'): WPT_AlignmentCheckMethodListType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_SystemSetupDataType'): WPT_LF_SystemSetupDataType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_TransmitterDataType'): WPT_LF_TransmitterDataType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'RationalNumberType'): RationalNumberType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_TxRxSpecDataType'): WPT_TxRxSpecDataType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_CoordinateXYZType'): WPT_CoordinateXYZType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_TxRxPackageSpecDataType'): WPT_TxRxPackageSpecDataType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_TxRxPulseOrderType'): WPT_TxRxPulseOrderType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_ReceiverDataType'): WPT_LF_ReceiverDataType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningSetupResType'): WPT_FinePositioningSetupResType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningReqType'): WPT_FinePositioningReqType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_DataPackageListType'): WPT_LF_DataPackageListType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_DataPackageType'): WPT_LF_DataPackageType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_TxDataListType'): WPT_LF_TxDataListType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_TxDataType'): WPT_LF_TxDataType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_RxDataListType'): WPT_LF_RxDataListType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_RxDataType'): WPT_LF_RxDataType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_RxRSSIListType'): WPT_LF_RxRSSIListType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_RxRSSIType'): WPT_LF_RxRSSIType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningResType'): WPT_FinePositioningResType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PairingReqType'): WPT_PairingReqType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PairingResType'): WPT_PairingResType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'AlternativeSECCListType'): AlternativeSECCListType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'AlternativeSECCType'): AlternativeSECCType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_ChargeParameterDiscoveryReqType'): WPT_ChargeParameterDiscoveryReqType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_ChargeParameterDiscoveryResType'): WPT_ChargeParameterDiscoveryResType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_AlignmentCheckReqType'): WPT_AlignmentCheckReqType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_AlignmentCheckResType'): WPT_AlignmentCheckResType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_ChargeLoopReqType'): WPT_ChargeLoopReqType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParametersType'): DisplayParametersType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_EVPCPowerControlParameterType'): WPT_EVPCPowerControlParameterType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_ChargeLoopResType'): WPT_ChargeLoopResType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatusType'): EVSEStatusType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoType'): MeterInfoType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ReceiptType'): ReceiptType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DetailedCostType'): DetailedCostType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'DetailedTaxType'): DetailedTaxType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_SPCPowerControlParameterType'): WPT_SPCPowerControlParameterType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLReqControlModeType'): CLReqControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLResControlModeType'): CLResControlModeType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'ManifestType'): ManifestType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertiesType'): SignaturePropertiesType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertyType'): SignaturePropertyType,
+    ('http://www.w3.org/2001/XMLSchema', 'anyType'): anyType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GMessageType'): V2GMessageType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GRequestType'): V2GRequestType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'V2GResponseType'): V2GResponseType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeParameterDiscoveryReqType'): ChargeParameterDiscoveryReqType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeParameterDiscoveryResType'): ChargeParameterDiscoveryResType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeLoopReqType'): ChargeLoopReqType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargeLoopResType'): ChargeLoopResType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Scheduled_CLReqControlModeType'): Scheduled_CLReqControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Scheduled_CLResControlModeType'): Scheduled_CLResControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Dynamic_CLReqControlModeType'): Dynamic_CLReqControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'Dynamic_CLResControlModeType'): Dynamic_CLResControlModeType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ListOfRootCertificateIDsType'): ListOfRootCertificateIDsType,
 }
-ENUMS: dict[int, type[Enum]] = {
-    11: ProcessingType,
-    12: WPT_FinePositioningMethodType,
-    13: WPT_PairingMethodType,
-    14: WPT_AlignmentCheckMethodType,
-    21: ResponseCodeType,
-    22: WPT_EVResultType,
-    27: WPT_PowerClassType,
-    30: WPT_EVPCChargeDiagnosticsType,
-    31: EvseNotificationType,
-    34: WPT_SPCChargeDiagnosticsType,
+ENUMS: dict[tuple[str, str], type[Enum]] = {
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'processingType'): ProcessingType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningMethodType'): WPT_FinePositioningMethodType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PairingMethodType'): WPT_PairingMethodType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_AlignmentCheckMethodType'): WPT_AlignmentCheckMethodType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'responseCodeType'): ResponseCodeType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_EVResultType'): WPT_EVResultType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PowerClassType'): WPT_PowerClassType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_EVPCChargeDiagnosticsType'): WPT_EVPCChargeDiagnosticsType,
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'evseNotificationType'): EvseNotificationType,
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_SPCChargeDiagnosticsType'): WPT_SPCChargeDiagnosticsType,
 }
 GLOBAL_ELEMENTS: dict[str, type[Model]] = {
     '{urn:iso:std:iso:15118:-20:WPT}WPT_FinePositioningSetupReq': WPT_FinePositioningSetupReqType,

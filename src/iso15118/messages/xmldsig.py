@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from decimal import Decimal  # noqa: F401
 from enum import Enum
-from typing import Any  # noqa: F401
+from typing import Any, overload  # noqa: F401
 
 from exi_codec.model import Model
+from iso15118.messages.xsd import (  # noqa: F401
+    anyType as anyType,
+)
 
 XSD = 'xmldsig-core-schema.xsd'
 XSD_SHA256 = '35cf8197da812c85e40d57891b35c94187569ed474a2dac813ce5090dafcd35c'
@@ -16,19 +19,20 @@ XSD_SHA256 = '35cf8197da812c85e40d57891b35c94187569ed474a2dac813ce5090dafcd35c'
 class SignatureType(Model):
     """The complex type SignatureType (http://www.w3.org/2000/09/xmldsig#)."""
 
-    __slots__ = ('id_', 'signed_info', 'signature_value', 'key_info', 'object')
-    _exi_type = 0
+    __slots__ = ('id', 'signed_info', 'signature_value', 'key_info', 'object')
+    __match_args__ = ('id', 'signed_info', 'signature_value', 'key_info', 'object')
     _exi_name = 'SignatureType'
     _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('signed_info', 'SignedInfo', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('signature_value', 'SignatureValue', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('key_info', 'KeyInfo', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('object', 'Object', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    signed_info: SignedInfoType | None
-    signature_value: SignatureValueType | None
+    _exi_members = (('id', 'Id', 0, False, ''), ('signed_info', 'SignedInfo', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('signature_value', 'SignatureValue', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('key_info', 'KeyInfo', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('object', 'Object', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
+    _exi_required = ('signed_info', 'signature_value')
+    id: str | None
+    signed_info: SignedInfoType
+    signature_value: SignatureValueType
     key_info: KeyInfoType | None
     object: list[ObjectType]
 
-    def __init__(self, *, id_: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str | None = None, signed_info: SignedInfoType, signature_value: SignatureValueType, key_info: KeyInfoType | None = None, object: list[ObjectType] | None = None) -> None:
+        self.id = id
         self.signed_info = signed_info
         self.signature_value = signature_value
         self.key_info = key_info
@@ -38,35 +42,37 @@ class SignatureType(Model):
 class SignedInfoType(Model):
     """The complex type SignedInfoType (http://www.w3.org/2000/09/xmldsig#)."""
 
-    __slots__ = ('id_', 'canonicalization_method', 'signature_method', 'reference')
-    _exi_type = 1
+    __slots__ = ('id', 'canonicalization_method', 'signature_method', 'reference')
+    __match_args__ = ('id', 'canonicalization_method', 'signature_method', 'reference')
     _exi_name = 'SignedInfoType'
     _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('canonicalization_method', 'CanonicalizationMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('signature_method', 'SignatureMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('reference', 'Reference', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    canonicalization_method: CanonicalizationMethodType | None
-    signature_method: SignatureMethodType | None
+    _exi_members = (('id', 'Id', 0, False, ''), ('canonicalization_method', 'CanonicalizationMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('signature_method', 'SignatureMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('reference', 'Reference', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
+    _exi_required = ('canonicalization_method', 'signature_method', 'reference')
+    id: str | None
+    canonicalization_method: CanonicalizationMethodType
+    signature_method: SignatureMethodType
     reference: list[ReferenceType]
 
-    def __init__(self, *, id_: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str | None = None, canonicalization_method: CanonicalizationMethodType, signature_method: SignatureMethodType, reference: list[ReferenceType]) -> None:
+        self.id = id
         self.canonicalization_method = canonicalization_method
         self.signature_method = signature_method
-        self.reference = [] if reference is None else reference
+        self.reference = reference
 
 
 class CanonicalizationMethodType(Model):
     """The complex type CanonicalizationMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __slots__ = ('algorithm', 'children')
-    _exi_type = 2
+    __match_args__ = ('algorithm', 'children')
     _exi_name = 'CanonicalizationMethodType'
     _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
     _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
+    _exi_required = ('algorithm',)
+    algorithm: str
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
+    def __init__(self, *, algorithm: str, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -75,14 +81,15 @@ class SignatureMethodType(Model):
     """The complex type SignatureMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __slots__ = ('algorithm', 'children')
-    _exi_type = 3
+    __match_args__ = ('algorithm', 'children')
     _exi_name = 'SignatureMethodType'
     _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
     _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
+    _exi_required = ('algorithm',)
+    algorithm: str
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
+    def __init__(self, *, algorithm: str, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -90,21 +97,22 @@ class SignatureMethodType(Model):
 class ReferenceType(Model):
     """The complex type ReferenceType (http://www.w3.org/2000/09/xmldsig#)."""
 
-    __slots__ = ('id_', 'type_', 'uri', 'transforms', 'digest_method', 'digest_value')
-    _exi_type = 5
+    __slots__ = ('id', 'type', 'uri', 'transforms', 'digest_method', 'digest_value')
+    __match_args__ = ('id', 'type', 'uri', 'transforms', 'digest_method', 'digest_value')
     _exi_name = 'ReferenceType'
     _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('type_', 'Type', 0, False, ''), ('uri', 'URI', 0, False, ''), ('transforms', 'Transforms', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('digest_method', 'DigestMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('digest_value', 'DigestValue', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
-    type_: str | None
+    _exi_members = (('id', 'Id', 0, False, ''), ('type', 'Type', 0, False, ''), ('uri', 'URI', 0, False, ''), ('transforms', 'Transforms', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('digest_method', 'DigestMethod', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('digest_value', 'DigestValue', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
+    _exi_required = ('digest_method', 'digest_value')
+    id: str | None
+    type: str | None
     uri: str | None
     transforms: TransformsType | None
-    digest_method: DigestMethodType | None
-    digest_value: bytes | None
+    digest_method: DigestMethodType
+    digest_value: bytes
 
-    def __init__(self, *, id_: str | None = None, type_: str | None = None, uri: str | None = None, transforms: TransformsType | None = None, digest_method: DigestMethodType | None = None, digest_value: bytes | None = None) -> None:
-        self.id_ = id_
-        self.type_ = type_
+    def __init__(self, *, id: str | None = None, type: str | None = None, uri: str | None = None, transforms: TransformsType | None = None, digest_method: DigestMethodType, digest_value: bytes) -> None:
+        self.id = id
+        self.type = type
         self.uri = uri
         self.transforms = transforms
         self.digest_method = digest_method
@@ -115,28 +123,30 @@ class TransformsType(Model):
     """The complex type TransformsType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __slots__ = ('transform',)
-    _exi_type = 6
+    __match_args__ = ('transform',)
     _exi_name = 'TransformsType'
     _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
     _exi_members = (('transform', 'Transform', 1, True, 'http://www.w3.org/2000/09/xmldsig#'),)
+    _exi_required = ('transform',)
     transform: list[TransformType]
 
-    def __init__(self, *, transform: list[TransformType] | None = None) -> None:
-        self.transform = [] if transform is None else transform
+    def __init__(self, *, transform: list[TransformType]) -> None:
+        self.transform = transform
 
 
 class TransformType(Model):
     """The complex type TransformType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __slots__ = ('algorithm', 'children')
-    _exi_type = 7
+    __match_args__ = ('algorithm', 'children')
     _exi_name = 'TransformType'
     _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
     _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
+    _exi_required = ('algorithm',)
+    algorithm: str
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
+    def __init__(self, *, algorithm: str, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -145,14 +155,15 @@ class DigestMethodType(Model):
     """The complex type DigestMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __slots__ = ('algorithm', 'children')
-    _exi_type = 9
+    __match_args__ = ('algorithm', 'children')
     _exi_name = 'DigestMethodType'
     _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
     _exi_members = (('algorithm', 'Algorithm', 0, False, ''), ('children', '#children', 3, True, ''))
-    algorithm: str | None
+    _exi_required = ('algorithm',)
+    algorithm: str
     children: list[Any]
 
-    def __init__(self, *, algorithm: str | None = None, children: list[Any] | None = None) -> None:
+    def __init__(self, *, algorithm: str, children: list[Any] | None = None) -> None:
         self.algorithm = algorithm
         self.children = [] if children is None else children
 
@@ -160,32 +171,34 @@ class DigestMethodType(Model):
 class SignatureValueType(Model):
     """The complex type SignatureValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
-    __slots__ = ('id_', 'value')
-    _exi_type = 11
+    __slots__ = ('id', 'value')
+    __match_args__ = ('id', 'value')
     _exi_name = 'SignatureValueType'
     _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('value', '#text', 2, False, ''))
-    id_: str | None
-    value: bytes | None
+    _exi_members = (('id', 'Id', 0, False, ''), ('value', '#text', 2, False, ''))
+    _exi_required = ('value',)
+    id: str | None
+    value: bytes
 
-    def __init__(self, *, id_: str | None = None, value: bytes | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str | None = None, value: bytes) -> None:
+        self.id = id
         self.value = value
 
 
 class KeyInfoType(Model):
     """The complex type KeyInfoType (http://www.w3.org/2000/09/xmldsig#)."""
 
-    __slots__ = ('id_', 'children')
-    _exi_type = 12
+    __slots__ = ('id', 'children')
+    __match_args__ = ('id', 'children')
     _exi_name = 'KeyInfoType'
     _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('children', '#children', 3, True, ''))
-    id_: str | None
+    _exi_members = (('id', 'Id', 0, False, ''), ('children', '#children', 3, True, ''))
+    _exi_required = ()
+    id: str | None
     children: list[Any]
 
-    def __init__(self, *, id_: str | None = None, children: list[Any] | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str | None = None, children: list[Any] | None = None) -> None:
+        self.id = id
         self.children = [] if children is None else children
 
 
@@ -193,10 +206,11 @@ class KeyValueType(Model):
     """The complex type KeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __slots__ = ('children',)
-    _exi_type = 13
+    __match_args__ = ('children',)
     _exi_name = 'KeyValueType'
     _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
     _exi_members = (('children', '#children', 3, True, ''),)
+    _exi_required = ()
     children: list[Any]
 
     def __init__(self, *, children: list[Any] | None = None) -> None:
@@ -207,19 +221,20 @@ class DSAKeyValueType(Model):
     """The complex type DSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __slots__ = ('p', 'q', 'g', 'y', 'j', 'seed', 'pgen_counter')
-    _exi_type = 14
+    __match_args__ = ('p', 'q', 'g', 'y', 'j', 'seed', 'pgen_counter')
     _exi_name = 'DSAKeyValueType'
     _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
     _exi_members = (('p', 'P', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('q', 'Q', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('g', 'G', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('y', 'Y', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('j', 'J', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('seed', 'Seed', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('pgen_counter', 'PgenCounter', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
+    _exi_required = ('y',)
     p: bytes | None
     q: bytes | None
     g: bytes | None
-    y: bytes | None
+    y: bytes
     j: bytes | None
     seed: bytes | None
     pgen_counter: bytes | None
 
-    def __init__(self, *, p: bytes | None = None, q: bytes | None = None, g: bytes | None = None, y: bytes | None = None, j: bytes | None = None, seed: bytes | None = None, pgen_counter: bytes | None = None) -> None:
+    def __init__(self, *, p: bytes | None = None, q: bytes | None = None, g: bytes | None = None, y: bytes, j: bytes | None = None, seed: bytes | None = None, pgen_counter: bytes | None = None) -> None:
         self.p = p
         self.q = q
         self.g = g
@@ -233,14 +248,15 @@ class RSAKeyValueType(Model):
     """The complex type RSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __slots__ = ('modulus', 'exponent')
-    _exi_type = 16
+    __match_args__ = ('modulus', 'exponent')
     _exi_name = 'RSAKeyValueType'
     _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
     _exi_members = (('modulus', 'Modulus', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('exponent', 'Exponent', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    modulus: bytes | None
-    exponent: bytes | None
+    _exi_required = ('modulus', 'exponent')
+    modulus: bytes
+    exponent: bytes
 
-    def __init__(self, *, modulus: bytes | None = None, exponent: bytes | None = None) -> None:
+    def __init__(self, *, modulus: bytes, exponent: bytes) -> None:
         self.modulus = modulus
         self.exponent = exponent
 
@@ -248,17 +264,18 @@ class RSAKeyValueType(Model):
 class RetrievalMethodType(Model):
     """The complex type RetrievalMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
-    __slots__ = ('type_', 'uri', 'transforms')
-    _exi_type = 17
+    __slots__ = ('type', 'uri', 'transforms')
+    __match_args__ = ('type', 'uri', 'transforms')
     _exi_name = 'RetrievalMethodType'
     _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('type_', 'Type', 0, False, ''), ('uri', 'URI', 0, False, ''), ('transforms', 'Transforms', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    type_: str | None
+    _exi_members = (('type', 'Type', 0, False, ''), ('uri', 'URI', 0, False, ''), ('transforms', 'Transforms', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
+    _exi_required = ()
+    type: str | None
     uri: str | None
     transforms: TransformsType | None
 
-    def __init__(self, *, type_: str | None = None, uri: str | None = None, transforms: TransformsType | None = None) -> None:
-        self.type_ = type_
+    def __init__(self, *, type: str | None = None, uri: str | None = None, transforms: TransformsType | None = None) -> None:
+        self.type = type
         self.uri = uri
         self.transforms = transforms
 
@@ -267,10 +284,11 @@ class X509DataType(Model):
     """The complex type X509DataType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __slots__ = ('children',)
-    _exi_type = 18
+    __match_args__ = ('children',)
     _exi_name = 'X509DataType'
     _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
     _exi_members = (('children', '#children', 3, True, ''),)
+    _exi_required = ()
     children: list[Any]
 
     def __init__(self, *, children: list[Any] | None = None) -> None:
@@ -281,14 +299,15 @@ class X509IssuerSerialType(Model):
     """The complex type X509IssuerSerialType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __slots__ = ('x509_issuer_name', 'x509_serial_number')
-    _exi_type = 19
+    __match_args__ = ('x509_issuer_name', 'x509_serial_number')
     _exi_name = 'X509IssuerSerialType'
     _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
     _exi_members = (('x509_issuer_name', 'X509IssuerName', 1, False, 'http://www.w3.org/2000/09/xmldsig#'), ('x509_serial_number', 'X509SerialNumber', 1, False, 'http://www.w3.org/2000/09/xmldsig#'))
-    x509_issuer_name: str | None
-    x509_serial_number: int | None
+    _exi_required = ('x509_issuer_name', 'x509_serial_number')
+    x509_issuer_name: str
+    x509_serial_number: int
 
-    def __init__(self, *, x509_issuer_name: str | None = None, x509_serial_number: int | None = None) -> None:
+    def __init__(self, *, x509_issuer_name: str, x509_serial_number: int) -> None:
         self.x509_issuer_name = x509_issuer_name
         self.x509_serial_number = x509_serial_number
 
@@ -297,10 +316,11 @@ class PGPDataType(Model):
     """The complex type PGPDataType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __slots__ = ('children',)
-    _exi_type = 22
+    __match_args__ = ('children',)
     _exi_name = 'PGPDataType'
     _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
     _exi_members = (('children', '#children', 3, True, ''),)
+    _exi_required = ()
     children: list[Any]
 
     def __init__(self, *, children: list[Any] | None = None) -> None:
@@ -311,10 +331,11 @@ class SPKIDataType(Model):
     """The complex type SPKIDataType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __slots__ = ('children',)
-    _exi_type = 23
+    __match_args__ = ('children',)
     _exi_name = 'SPKIDataType'
     _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
     _exi_members = (('children', '#children', 3, True, ''),)
+    _exi_required = ()
     children: list[Any]
 
     def __init__(self, *, children: list[Any] | None = None) -> None:
@@ -324,19 +345,20 @@ class SPKIDataType(Model):
 class ObjectType(Model):
     """The complex type ObjectType (http://www.w3.org/2000/09/xmldsig#)."""
 
-    __slots__ = ('encoding', 'id_', 'mime_type', 'children')
-    _exi_type = 24
+    __slots__ = ('encoding', 'id', 'mime_type', 'children')
+    __match_args__ = ('encoding', 'id', 'mime_type', 'children')
     _exi_name = 'ObjectType'
     _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('encoding', 'Encoding', 0, False, ''), ('id_', 'Id', 0, False, ''), ('mime_type', 'MimeType', 0, False, ''), ('children', '#children', 3, True, ''))
+    _exi_members = (('encoding', 'Encoding', 0, False, ''), ('id', 'Id', 0, False, ''), ('mime_type', 'MimeType', 0, False, ''), ('children', '#children', 3, True, ''))
+    _exi_required = ()
     encoding: str | None
-    id_: str | None
+    id: str | None
     mime_type: str | None
     children: list[Any]
 
-    def __init__(self, *, encoding: str | None = None, id_: str | None = None, mime_type: str | None = None, children: list[Any] | None = None) -> None:
+    def __init__(self, *, encoding: str | None = None, id: str | None = None, mime_type: str | None = None, children: list[Any] | None = None) -> None:
         self.encoding = encoding
-        self.id_ = id_
+        self.id = id
         self.mime_type = mime_type
         self.children = [] if children is None else children
 
@@ -344,93 +366,84 @@ class ObjectType(Model):
 class ManifestType(Model):
     """The complex type ManifestType (http://www.w3.org/2000/09/xmldsig#)."""
 
-    __slots__ = ('id_', 'reference')
-    _exi_type = 25
+    __slots__ = ('id', 'reference')
+    __match_args__ = ('id', 'reference')
     _exi_name = 'ManifestType'
     _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('reference', 'Reference', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
+    _exi_members = (('id', 'Id', 0, False, ''), ('reference', 'Reference', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
+    _exi_required = ('reference',)
+    id: str | None
     reference: list[ReferenceType]
 
-    def __init__(self, *, id_: str | None = None, reference: list[ReferenceType] | None = None) -> None:
-        self.id_ = id_
-        self.reference = [] if reference is None else reference
+    def __init__(self, *, id: str | None = None, reference: list[ReferenceType]) -> None:
+        self.id = id
+        self.reference = reference
 
 
 class SignaturePropertiesType(Model):
     """The complex type SignaturePropertiesType (http://www.w3.org/2000/09/xmldsig#)."""
 
-    __slots__ = ('id_', 'signature_property')
-    _exi_type = 26
+    __slots__ = ('id', 'signature_property')
+    __match_args__ = ('id', 'signature_property')
     _exi_name = 'SignaturePropertiesType'
     _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('signature_property', 'SignatureProperty', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
-    id_: str | None
+    _exi_members = (('id', 'Id', 0, False, ''), ('signature_property', 'SignatureProperty', 1, True, 'http://www.w3.org/2000/09/xmldsig#'))
+    _exi_required = ('signature_property',)
+    id: str | None
     signature_property: list[SignaturePropertyType]
 
-    def __init__(self, *, id_: str | None = None, signature_property: list[SignaturePropertyType] | None = None) -> None:
-        self.id_ = id_
-        self.signature_property = [] if signature_property is None else signature_property
+    def __init__(self, *, id: str | None = None, signature_property: list[SignaturePropertyType]) -> None:
+        self.id = id
+        self.signature_property = signature_property
 
 
 class SignaturePropertyType(Model):
     """The complex type SignaturePropertyType (http://www.w3.org/2000/09/xmldsig#)."""
 
-    __slots__ = ('id_', 'target', 'children')
-    _exi_type = 27
+    __slots__ = ('id', 'target', 'children')
+    __match_args__ = ('id', 'target', 'children')
     _exi_name = 'SignaturePropertyType'
     _exi_namespace = 'http://www.w3.org/2000/09/xmldsig#'
-    _exi_members = (('id_', 'Id', 0, False, ''), ('target', 'Target', 0, False, ''), ('children', '#children', 3, True, ''))
-    id_: str | None
-    target: str | None
+    _exi_members = (('id', 'Id', 0, False, ''), ('target', 'Target', 0, False, ''), ('children', '#children', 3, True, ''))
+    _exi_required = ('target',)
+    id: str | None
+    target: str
     children: list[Any]
 
-    def __init__(self, *, id_: str | None = None, target: str | None = None, children: list[Any] | None = None) -> None:
-        self.id_ = id_
+    def __init__(self, *, id: str | None = None, target: str, children: list[Any] | None = None) -> None:
+        self.id = id
         self.target = target
         self.children = [] if children is None else children
 
 
-class anyType(Model):
-    """The complex type anyType (http://www.w3.org/2001/XMLSchema)."""
-
-    __slots__ = ('children',)
-    _exi_type = 28
-    _exi_name = 'anyType'
-    _exi_namespace = 'http://www.w3.org/2001/XMLSchema'
-    _exi_members = (('children', '#children', 3, True, ''),)
-    children: list[Any]
-
-    def __init__(self, *, children: list[Any] | None = None) -> None:
-        self.children = [] if children is None else children
-
-
-CLASSES: dict[int, type[Model]] = {
-    0: SignatureType,
-    1: SignedInfoType,
-    2: CanonicalizationMethodType,
-    3: SignatureMethodType,
-    5: ReferenceType,
-    6: TransformsType,
-    7: TransformType,
-    9: DigestMethodType,
-    11: SignatureValueType,
-    12: KeyInfoType,
-    13: KeyValueType,
-    14: DSAKeyValueType,
-    16: RSAKeyValueType,
-    17: RetrievalMethodType,
-    18: X509DataType,
-    19: X509IssuerSerialType,
-    22: PGPDataType,
-    23: SPKIDataType,
-    24: ObjectType,
-    25: ManifestType,
-    26: SignaturePropertiesType,
-    27: SignaturePropertyType,
-    28: anyType,
+# every complex type and string enumeration of this protocol's grammar, by
+# (namespace, XSD name): what the codec binds its compiled types to
+CLASSES: dict[tuple[str, str], type[Model]] = {
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureType'): SignatureType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfoType'): SignedInfoType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethodType'): CanonicalizationMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethodType'): SignatureMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'ReferenceType'): ReferenceType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformsType'): TransformsType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformType'): TransformType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethodType'): DigestMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValueType'): SignatureValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfoType'): KeyInfoType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyValueType'): KeyValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValueType'): DSAKeyValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValueType'): RSAKeyValueType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethodType'): RetrievalMethodType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509DataType'): X509DataType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerialType'): X509IssuerSerialType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPDataType'): PGPDataType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKIDataType'): SPKIDataType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'ObjectType'): ObjectType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'ManifestType'): ManifestType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertiesType'): SignaturePropertiesType,
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertyType'): SignaturePropertyType,
+    ('http://www.w3.org/2001/XMLSchema', 'anyType'): anyType,
 }
-ENUMS: dict[int, type[Enum]] = {
+ENUMS: dict[tuple[str, str], type[Enum]] = {
 }
 GLOBAL_ELEMENTS: dict[str, type[Model]] = {
     '{http://www.w3.org/2000/09/xmldsig#}Signature': SignatureType,

@@ -44,7 +44,7 @@ def root_qname(protocol: str, message: Any) -> str:
     if p.root:
         return p.root
     c = codec.get_codec(protocol)
-    tid = type(message)._exi_type
+    tid = c.class_type_ids.get(type(message), -1)
     for q, t in c.xml.global_types.items():
         if t == tid:
             return str(q)
@@ -95,7 +95,10 @@ def id_elements(message: Any, protocol: str | None = None) -> list[tuple[str, st
     protocol = protocol or protocol_of(message)
     c = codec.get_codec(protocol)
     out: list[tuple[str, str, Any]] = []
-    for q, v, ident in _walk(c, root_qname(protocol, message), message, type(message)._exi_type):
+    tid = c.class_type_ids.get(type(message), -1)
+    if tid < 0:
+        raise SignatureError(f"{type(message).__name__} is not a model of {protocol}")
+    for q, v, ident in _walk(c, root_qname(protocol, message), message, tid):
         if ident is not None and not q.startswith("{" + protocols.XMLDSIG_NS + "}"):
             out.append((ident, q, v))
     return out
@@ -129,8 +132,8 @@ def _classes_by_name(module_name: str) -> dict[tuple[str, str], type[Model]]:
 def convert(value: Any, module_name: str) -> Any:
     """The same xmldsig value with the classes of another protocol's model module.
 
-    Each generated module has its own copy of the xmldsig types (they are compiled into
-    each grammar), and SignedInfo must be encoded with the xmldsig module's ones.
+    The xmldsig types are one set of classes shared by every protocol, so this is the
+    identity for them; it stays for values built with the generic codec's classes.
     """
     if isinstance(value, Model):
         cls = type(value)

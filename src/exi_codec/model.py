@@ -40,8 +40,8 @@ class Nil:
             return NotImplemented
         return self.attributes == other.attributes
 
-    def __hash__(self) -> int:
-        return hash((Nil, None)) if self.attributes is None else hash(Nil)
+    def __hash__(self) -> int:  # as hashable as its attributes (a Model object is not)
+        return hash((Nil, self.attributes))
 
     def __repr__(self) -> str:
         return "Nil()" if self.attributes is None else f"Nil({self.attributes!r})"

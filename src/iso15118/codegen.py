@@ -188,7 +188,8 @@ class _Gen:
                 c.name = name
         for mod in self.modules.values():  # an imported name must not shadow an own one
             own = {e.name for e in mod.enums} | {c.name for c in mod.classes}
-            for x in [*mod.all_classes, *mod.all_enums]:
+            items: list[_Class | _Enum] = [*mod.all_classes, *mod.all_enums]
+            for x in items:
                 if x.home != mod.name and x.name in own:
                     raise SystemExit(f"{mod.name}: {x.name} is both its own and imported")
 
@@ -269,8 +270,8 @@ class _Gen:
             lines += self._render_class(c)
         lines.append("")
         if mod.proto is not None and mod.cs is not None:
-            lines.append("# every complex type and string enumeration of this protocol's grammar, by")
-            lines.append("# (namespace, XSD name): what the codec binds its compiled types to")
+            lines.append("# every complex type and string enumeration of this protocol's grammar,")
+            lines.append("# by (namespace, XSD name): what the codec binds its compiled types to")
             lines.append("CLASSES: dict[tuple[str, str], type[Model]] = {")
             for c in mod.all_classes:
                 lines.append(f"    {c.key!r}: {c.name},")
@@ -301,10 +302,12 @@ class _Gen:
 
     def _referenced(self, mod: _Module) -> list[Any]:
         """Classes and enums the module names: its grammar's, and those its hints use."""
-        out: dict[str, Any] = {}
-        for x in [*mod.all_classes, *mod.all_enums]:
+        out: dict[str, _Class | _Enum] = {}
+        items: list[_Class | _Enum] = [*mod.all_classes, *mod.all_enums]
+        for x in items:
             out[x.name] = x
-        by_name = {x.name: x for x in [*self.classes.values(), *self.enums.values()]}
+        every: list[_Class | _Enum] = [*self.classes.values(), *self.enums.values()]
+        by_name = {x.name: x for x in every}
         for c in mod.classes:
             for m in c.t.members:
                 for word in re.findall(r"\w+", self.base_hint(c.cs, m)):
@@ -367,7 +370,8 @@ class _Gen:
             else:
                 cond, what = f"{given} != 1", "exactly one"
             lines.append(f"        if {cond}:")
-            lines.append(f"            raise TypeError({c.name + ': give ' + what + ' of ' + names_txt!r})")
+            message = f"{c.name}: give {what} of {names_txt}"
+            lines.append(f"            raise TypeError({message!r})")
         for m in members:
             if self._is_list(m) and not self._required(m):
                 lines.append(f"        self.{m.name} = [] if {m.name} is None else {m.name}")
@@ -409,10 +413,12 @@ class _Gen:
         return base if self._required(m) else f"{base} | None"
 
     def _arg(self, cs: CompiledSchema, m: Any, combo: dict[int, Any] | None) -> str:
+        """One ``__init__`` parameter; in an overload (``combo``: the branch taken per
+        choice) the other branches of each choice are ``None``."""
         hint = self.field_hint(cs, m)
         if combo is not None and m.choice >= 0:
             chosen = combo.get(m.choice)
-            if chosen is m:
+            if chosen is not None and chosen.name == m.name:
                 return f"{m.name}: {self.base_hint(cs, m)}"
             return f"{m.name}: None = None"
         if self._required(m):
@@ -428,7 +434,8 @@ class _Gen:
             options: list[Any] = list(branches)
             if branches[0].choice_optional:
                 options.append(None)
-            combos = [{**c, branches[0].choice: o} for c in combos for o in options]
+            key = int(branches[0].choice)
+            combos = [{**c, key: o} for c in combos for o in options]
         return combos
 
 

@@ -26,7 +26,7 @@ complete = iso2.CurrentDemandReqType(dc_ev_status=status, ev_target_current=amps
                                      ev_target_voltage=volts, charging_complete=False)
 incomplete = iso2.CurrentDemandReqType(ev_target_current=amps,  # mypy: missing dc_ev_status
                                        ev_target_voltage=volts, charging_complete=False)
-wrong_type = iso2.CurrentDemandReqType(dc_ev_status=status, ev_target_current=50,  # mypy: 50 is not a PhysicalValue
+wrong_type = iso2.CurrentDemandReqType(dc_ev_status=status, ev_target_current=50,  # mypy: an int
                                        ev_target_voltage=volts, charging_complete=False)
 
 header = iso20_types.MessageHeaderType(session_id=bytes(8), time_stamp=0)

@@ -79,8 +79,8 @@ class supportedAppProtocolRes(Model):
         self.schema_id = schema_id
 
 
-# every complex type and string enumeration of this protocol's grammar, by
-# (namespace, XSD name): what the codec binds its compiled types to
+# every complex type and string enumeration of this protocol's grammar,
+# by (namespace, XSD name): what the codec binds its compiled types to
 CLASSES: dict[tuple[str, str], type[Model]] = {
     ('urn:iso:15118:2:2010:AppProtocol', 'supportedAppProtocolReq'): supportedAppProtocolReq,
     ('urn:iso:15118:2:2010:AppProtocol', 'AppProtocolType'): AppProtocolType,

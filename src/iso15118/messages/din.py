@@ -1712,8 +1712,8 @@ class EVStatusType(Model):
     _exi_required = ()
 
 
-# every complex type and string enumeration of this protocol's grammar, by
-# (namespace, XSD name): what the codec binds its compiled types to
+# every complex type and string enumeration of this protocol's grammar,
+# by (namespace, XSD name): what the codec binds its compiled types to
 CLASSES: dict[tuple[str, str], type[Model]] = {
     ('urn:din:70121:2012:MsgDef', 'V2G_Message'): V2G_Message,
     ('urn:din:70121:2012:MsgHeader', 'MessageHeaderType'): MessageHeaderType,

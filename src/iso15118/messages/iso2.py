@@ -1820,8 +1820,8 @@ class ElementFragment(Model):
         self.children = [] if children is None else children
 
 
-# every complex type and string enumeration of this protocol's grammar, by
-# (namespace, XSD name): what the codec binds its compiled types to
+# every complex type and string enumeration of this protocol's grammar,
+# by (namespace, XSD name): what the codec binds its compiled types to
 CLASSES: dict[tuple[str, str], type[Model]] = {
     ('urn:iso:15118:2:2013:MsgDef', 'V2G_Message'): V2G_Message,
     ('urn:iso:15118:2:2013:MsgHeader', 'MessageHeaderType'): MessageHeaderType,

@@ -643,8 +643,8 @@ class Scheduled_AC_CLResControlModeType(Model):
         self.evse_present_active_power_l3 = evse_present_active_power_l3
 
 
-# every complex type and string enumeration of this protocol's grammar, by
-# (namespace, XSD name): what the codec binds its compiled types to
+# every complex type and string enumeration of this protocol's grammar,
+# by (namespace, XSD name): what the codec binds its compiled types to
 CLASSES: dict[tuple[str, str], type[Model]] = {
     ('urn:iso:std:iso:15118:-20:AC', 'AC_ChargeParameterDiscoveryReqType'): AC_ChargeParameterDiscoveryReqType,
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'MessageHeaderType'): MessageHeaderType,

@@ -289,8 +289,8 @@ class ACDP_SystemStatusResType(Model):
         self.ev_association_status = ev_association_status
 
 
-# every complex type and string enumeration of this protocol's grammar, by
-# (namespace, XSD name): what the codec binds its compiled types to
+# every complex type and string enumeration of this protocol's grammar,
+# by (namespace, XSD name): what the codec binds its compiled types to
 CLASSES: dict[tuple[str, str], type[Model]] = {
     ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_VehiclePositioningReqType'): ACDP_VehiclePositioningReqType,
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'MessageHeaderType'): MessageHeaderType,

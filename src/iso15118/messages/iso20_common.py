@@ -1830,8 +1830,8 @@ class PriceScheduleType(Model):
         self.price_schedule_description = price_schedule_description
 
 
-# every complex type and string enumeration of this protocol's grammar, by
-# (namespace, XSD name): what the codec binds its compiled types to
+# every complex type and string enumeration of this protocol's grammar,
+# by (namespace, XSD name): what the codec binds its compiled types to
 CLASSES: dict[tuple[str, str], type[Model]] = {
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'SessionSetupReqType'): SessionSetupReqType,
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'MessageHeaderType'): MessageHeaderType,

@@ -655,8 +655,8 @@ class DC_WeldingDetectionResType(Model):
         self.evse_present_voltage = evse_present_voltage
 
 
-# every complex type and string enumeration of this protocol's grammar, by
-# (namespace, XSD name): what the codec binds its compiled types to
+# every complex type and string enumeration of this protocol's grammar,
+# by (namespace, XSD name): what the codec binds its compiled types to
 CLASSES: dict[tuple[str, str], type[Model]] = {
     ('urn:iso:std:iso:15118:-20:DC', 'DC_ChargeParameterDiscoveryReqType'): DC_ChargeParameterDiscoveryReqType,
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'MessageHeaderType'): MessageHeaderType,

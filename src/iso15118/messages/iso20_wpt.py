@@ -859,8 +859,8 @@ class WPT_SPCPowerControlParameterType(Model):
         self.spc_primary_device_coil_current_information = spc_primary_device_coil_current_information
 
 
-# every complex type and string enumeration of this protocol's grammar, by
-# (namespace, XSD name): what the codec binds its compiled types to
+# every complex type and string enumeration of this protocol's grammar,
+# by (namespace, XSD name): what the codec binds its compiled types to
 CLASSES: dict[tuple[str, str], type[Model]] = {
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningSetupReqType'): WPT_FinePositioningSetupReqType,
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'MessageHeaderType'): MessageHeaderType,

@@ -416,8 +416,8 @@ class SignaturePropertyType(Model):
         self.children = [] if children is None else children
 
 
-# every complex type and string enumeration of this protocol's grammar, by
-# (namespace, XSD name): what the codec binds its compiled types to
+# every complex type and string enumeration of this protocol's grammar,
+# by (namespace, XSD name): what the codec binds its compiled types to
 CLASSES: dict[tuple[str, str], type[Model]] = {
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureType'): SignatureType,
     ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfoType'): SignedInfoType,

@@ -9,11 +9,12 @@ Not part of the library: the examples import it from beside themselves.
 
 from __future__ import annotations
 
+import decimal
 import enum
 from typing import Any
 
 from exi_codec.model import Model
-from iso15118 import codec, protocols
+from iso15118 import Iso15118Error, codec, protocols
 from iso15118.messages import iso2
 
 #: The namespaces announced in supportedAppProtocolReq (ISO 15118-2 clause 8.2).
@@ -33,21 +34,19 @@ def warm_up() -> None:
 
 
 def physical(value: float, unit: iso2.UnitSymbolType) -> iso2.PhysicalValueType:
-    """``value`` as ISO-2's value * 10^multiplier, with value a 16-bit integer."""
-    multiplier = 0
-    while abs(value) > 32767 and multiplier < 3:
-        value /= 10
-        multiplier += 1
-    while value != round(value) and abs(value) * 10 <= 32767 and multiplier > -3:
-        value *= 10
-        multiplier -= 1
-    return iso2.PhysicalValueType(multiplier=multiplier, unit=unit, value=round(value))
+    """``value`` as ISO-2's Value x 10^Multiplier. The simulated quantities are computed
+    floats (ramps, limits), so rounding to what the message can carry is the intent here;
+    a real charger would pass exact readings and let ``from_number`` refuse the rest."""
+    return iso2.PhysicalValueType.from_number(value, unit, rounding=decimal.ROUND_HALF_EVEN)
 
 
 def value_of(pv: iso2.PhysicalValueType | None) -> float:
-    if pv is None or pv.value is None:
+    if pv is None:
         raise SessionError("a required physical value is missing")
-    return float(pv.value * 10 ** (pv.multiplier or 0))
+    try:
+        return float(pv)
+    except Iso15118Error as e:  # a decoded value without its number
+        raise SessionError(f"a physical value is incomplete: {e}") from None
 
 
 #: Fields left out of the summaries: they never change in this example's session.

@@ -14,13 +14,25 @@ import decimal
 from collections.abc import Callable
 from typing import Any
 
-from lxml import etree
-
 from exi_codec import datatypes as D
 from exi_codec.errors import EncodeError
 from exi_codec.grammar import M_ATTRIBUTE, M_CHILDREN, M_ELEMENT, M_VALUE
 
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+
+
+class _LazyEtree:
+    """Stands in for ``lxml.etree`` until XML is first built: the JSON side of this
+    module, and every codec that never touches XML, then starts without lxml."""
+
+    def __getattr__(self, name: str) -> Any:
+        from lxml import etree as real
+
+        globals()["etree"] = real
+        return getattr(real, name)
+
+
+etree: Any = _LazyEtree()
 
 
 def _sub_element(parent: Any, tag: Any) -> Any:

@@ -5,22 +5,27 @@
 (lxml) and EXI bytes, and ``encode_value``/``decode_value`` do the same for model
 objects without XML in between. Options are those of ISO 15118 and DIN 70121:
 non-strict, bit-packed, no string-table insertion on encode, header byte 0x80.
+
+``xmlschema`` and ``lxml`` are imported only by the paths that need them (compiling,
+XML in and out), so a codec built from stored tables (:mod:`exi_codec.stored`) starts
+without either.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from typing import Any
-
-from lxml import etree
+from typing import TYPE_CHECKING, Any
 
 from exi_codec import _core
 from exi_codec.errors import DecodeError, EncodeError, ExiError, SchemaError
 from exi_codec.grammar import M_ATTRIBUTE, M_CHILDREN, M_VALUE, CompiledSchema, compile_schema
 from exi_codec.model import Model, make_class
+from exi_codec.stored import StoredSchema
 from exi_codec.tables import to_tables
-from exi_codec.xmlconv import JsonConverter, XmlConverter
+
+if TYPE_CHECKING:
+    from exi_codec.xmlconv import JsonConverter, XmlConverter
 
 __all__ = [
     "Codec", "compile", "compile_xmlschema", "ExiError", "EncodeError", "DecodeError",
@@ -33,12 +38,15 @@ XMLDSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
 class Codec:
     """Encoder and decoder for one schema set (see the module docstring)."""
 
-    def __init__(self, compiled: CompiledSchema, classes: Sequence[Any] | None = None,
+    def __init__(self, compiled: CompiledSchema | StoredSchema,
+                 classes: Sequence[Any] | None = None,
                  enum_types: dict[int, Any] | None = None) -> None:
-        """``enum_types`` maps datatype ids to callables (e.g. Enum classes) that turn
+        """``compiled`` is a freshly compiled schema or stored tables read back;
+        ``enum_types`` maps datatype ids to callables (e.g. Enum classes) that turn
         an enumeration's schema values into the objects decoding returns."""
         self.compiled = compiled
-        self.tables = to_tables(compiled)
+        self.tables = (compiled.tables if isinstance(compiled, StoredSchema)
+                       else to_tables(compiled))
         if classes is None:
             classes = self._make_classes()
         self.classes = list(classes)
@@ -51,12 +59,31 @@ class Codec:
             make = enum_types.get(i)
             d["decoded"] = tuple(make(v) for v in d["values"]) if make else tuple(d["values"])
         self.grammar = _core.Grammar(self.tables, self.classes)
-        self.xml = XmlConverter(self.tables, self.classes, self.grammar.qname_of)
-        for i in enum_types:
-            self.xml.enum_values[i] = self.tables["datatypes"][i]["decoded"]
-        self.json = JsonConverter(self.xml)
+        self._enum_ids = tuple(enum_types)
+        self._xml: XmlConverter | None = None
+        self._json: JsonConverter | None = None
         self._nsmap = self._default_nsmap()
         self._qname_ids: dict[str, int] = {}
+
+    @property
+    def xml(self) -> XmlConverter:
+        """The XML side (built on first use: it needs lxml, the binary path does not)."""
+        if self._xml is None:
+            from exi_codec.xmlconv import XmlConverter
+
+            xml = XmlConverter(self.tables, self.classes, self.grammar.qname_of)
+            for i in self._enum_ids:
+                xml.enum_values[i] = self.tables["datatypes"][i]["decoded"]
+            self._xml = xml
+        return self._xml
+
+    @property
+    def json(self) -> JsonConverter:
+        if self._json is None:
+            from exi_codec.xmlconv import JsonConverter
+
+            self._json = JsonConverter(self.xml)
+        return self._json
 
     def _make_classes(self) -> list[Any]:
         out: list[Any] = []
@@ -231,6 +258,8 @@ def _as_bytes(data: Any) -> bytes:
 
 
 def _parse(xml: Any) -> Any:
+    from lxml import etree
+
     if isinstance(xml, etree._Element):
         return xml
     if isinstance(xml, etree._ElementTree):

@@ -14,8 +14,9 @@ from exi_codec.grammar import CompiledSchema
 
 def to_tables(cs: CompiledSchema) -> dict[str, Any]:
     """Turn a :class:`CompiledSchema` into the dict of lists that ``_core.Grammar`` takes."""
+    # lists, not tuples, all the way down: the stored form (exi_codec.stored) is JSON
     states = [
-        (st.kind, st.owner, [(p.event, p.qname, p.target, p.child, p.member) for p in st.prods])
+        [st.kind, st.owner, [[p.event, p.qname, p.target, p.child, p.member] for p in st.prods]]
         for st in cs.states
     ]
     datatypes = []

@@ -14,8 +14,6 @@ import decimal
 from collections.abc import Callable
 from typing import Any
 
-from lxml import etree
-
 from exi_codec import datatypes as D
 from exi_codec.errors import EncodeError
 from exi_codec.grammar import M_ATTRIBUTE, M_CHILDREN, M_ELEMENT, M_VALUE
@@ -26,6 +24,20 @@ XSI_NIL = f"{{{XSI_NS}}}nil"
 # the JSON key of xsi:nil on a nil element that carries attributes (a plain nil element
 # is JSON null); ":" cannot occur in an XSD local name, so it never meets a field
 JSON_NIL_KEY = "xsi:nil"
+
+
+class _LazyEtree:
+    """Stands in for ``lxml.etree`` until XML is first built: the JSON side of this
+    module, and every codec that never touches XML, then starts without lxml."""
+
+    def __getattr__(self, name: str) -> Any:
+        from lxml import etree as real
+
+        globals()["etree"] = real
+        return getattr(real, name)
+
+
+etree: Any = _LazyEtree()
 
 
 def _sub_element(parent: Any, tag: Any) -> Any:

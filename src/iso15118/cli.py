@@ -198,7 +198,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, err("error:", "red", "bold") + f" {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Command groups whose modules are imported only when their command runs: cryptography,
+# asyncio and lxml would otherwise cost more than all of `iso15118 decode`. The help
+# lines are what the modules register (tests/iso15118/test_cli_lazy.py checks they agree).
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "sdp": ("cli_sdp", "SECC Discovery Protocol: find SECCs or answer as one"),
+    "pki": ("cli_pki", "Plug & Charge PKI: test PKI, chain verification, eMAID"),
+    "pcap": ("cli_capture", "decode the V2G sessions in a pcap/pcapng capture"),
+    "validate": ("cli_convert", "check an XML (or JSON) message against its XSD"),
+    "convert": ("cli_convert", "convert a message between XML, JSON and EXI hex"),
+    "fuzz": ("cli_fuzz", "generate valid, mutated or facet-breaking messages as hex lines"),
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or (``command`` given) one whose other command groups are
+    placeholders that only carry their help line, so that their modules stay unloaded."""
     ap = _Parser(
         prog="iso15118", description="ISO 15118-2/-20 and DIN 70121 messages: EXI codec and tools.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -219,21 +234,31 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--empty-as-ch", action="store_true",
                    help="write empty elements as CH(\"\") like the C codecs (default: EE)")
     e.set_defaults(func=lambda a: _run(a, _encode_one), format="hex", pretty=False)
-    for name in ("cli_sdp", "cli_pki", "cli_capture", "cli_convert", "cli_fuzz"):
+    loaded: set[str] = set()
+    for name, (module, help_line) in LAZY_COMMANDS.items():
+        if name in sub.choices:
+            continue
+        if command is not None and LAZY_COMMANDS.get(command, ("",))[0] != module:
+            sub.add_parser(name, help=help_line)
+            continue
+        if module in loaded:
+            continue
+        loaded.add(module)
         try:
-            mod: Any = __import__(f"iso15118.{name}", fromlist=["add_subparser"])
+            mod: Any = __import__(f"iso15118.{module}", fromlist=["add_subparser"])
         except ImportError:
             continue
         mod.add_subparser(sub)
-    for command, parser in sub.choices.items():
-        if not parser.epilog and command in COMMAND_EXAMPLES:
-            parser.epilog = COMMAND_EXAMPLES[command]
+    for name, parser in sub.choices.items():
+        if not parser.epilog and name in COMMAND_EXAMPLES:
+            parser.epilog = COMMAND_EXAMPLES[name]
             parser.formatter_class = argparse.RawDescriptionHelpFormatter
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    ap = build_parser(argv[0] if argv else "")
     args = ap.parse_args(argv)
     if getattr(args, "protocol", None) is not None and args.command in ("encode", "decode"):
         try:

@@ -1,7 +1,8 @@
 """Encode and decode ISO 15118 / DIN 70121 messages: typed models <-> EXI, XML, JSON.
 
-One :class:`exi_codec.Codec` per protocol, compiled from the shipped XSDs on first use
-and bound to the generated model classes of :mod:`iso15118.messages`. Every codec
+One :class:`exi_codec.Codec` per protocol, built on first use from the grammar tables
+stored with the package (:mod:`iso15118.grammar_cache`) and bound to the generated
+model classes of :mod:`iso15118.messages`. Every codec
 error surfaces as a subclass of :class:`iso15118.errors.Iso15118Error`.
 """
 
@@ -12,12 +13,10 @@ import json
 import threading
 from typing import Any
 
-from lxml import etree
-
 from exi_codec import Codec
 from exi_codec.errors import ExiError
 from exi_codec.grammar import M_CHILDREN
-from iso15118 import protocols
+from iso15118 import grammar_cache, protocols
 from iso15118.errors import Iso15118Error, wrap_codec_error
 
 __all__ = ["ExiError", "Iso15118Error"]
@@ -46,9 +45,8 @@ def get_codec(protocol: str) -> Codec:
 
 def _build(p: protocols.Protocol) -> Codec:
     from exi_codec.datatypes import DT_ENUM, DT_STRING
-    from iso15118.grammars import compile_protocol
 
-    cs, _sha = compile_protocol(p)
+    cs = grammar_cache.compiled_schema(p)
     module = importlib.import_module(f"iso15118.messages.{p.module}")
     classes: list[Any] = [None] * len(cs.types)
     for t in cs.types:
@@ -159,6 +157,8 @@ def to_xml(message: Any, protocol: str, *, element: str | None = None,
         el = codec.to_xml(qn, message, fragment=fragment)
     except ExiError as e:
         raise wrap_codec_error(e) from None
+    from lxml import etree
+
     return str(etree.tostring(el, pretty_print=pretty, encoding="unicode"))
 
 

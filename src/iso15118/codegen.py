@@ -42,7 +42,7 @@ from typing import Any
 from exi_codec import datatypes as D
 from exi_codec.grammar import M_ATTRIBUTE, M_CHILDREN, M_ELEMENT, M_VALUE, CompiledSchema
 from iso15118 import protocols
-from iso15118.grammars import compile_protocol
+from iso15118.grammar_cache import compile_protocol
 
 MESSAGES_DIR = Path(__file__).resolve().parent / "messages"
 
@@ -116,7 +116,8 @@ class _Gen:
         self.enums: dict[tuple[str, str], _Enum] = {}
         self.compiled: dict[str, CompiledSchema] = {}
         for proto in protocols.PROTOCOLS.values():
-            cs, sha = compile_protocol(proto)
+            cs = compile_protocol(proto)
+            sha = hashlib.sha256((protocols.schema_dir() / proto.xsd).read_bytes()).hexdigest()
             self.compiled[proto.name] = cs
             mod = self.modules.setdefault(proto.module, _Module(proto.module, proto, proto.xsd,
                                                                 sha))

@@ -8,7 +8,9 @@ ClientHello ties each secret to its TLS session:
 * TLS 1.2: ``CLIENT_RANDOM`` gives the 48-byte master secret (RFC 5246 clause 8.1);
 * TLS 1.3: ``CLIENT_HANDSHAKE_TRAFFIC_SECRET``, ``SERVER_HANDSHAKE_TRAFFIC_SECRET``,
   ``CLIENT_TRAFFIC_SECRET_0`` and ``SERVER_TRAFFIC_SECRET_0`` give the traffic secrets
-  of RFC 8446 clause 7.1 (the ``EXPORTER_SECRET`` and early-data labels are not needed).
+  of RFC 8446 clause 7.1; ``CLIENT_EARLY_TRAFFIC_SECRET`` the key of 0-RTT early data
+  (clause 7.1, ``client_early_traffic_secret``). The ``EXPORTER_SECRET`` labels are not
+  needed, and secrets after a KeyUpdate are derived, not looked up.
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ class KeyLog:
 
     def secret(self, client_random: bytes, label: str) -> bytes | None:
         return self._secrets.get(client_random, {}).get(label)
+
+    def labels(self, client_random: bytes) -> frozenset[str]:
+        """The labels logged for one session: tells "no entry" from "entry incomplete"."""
+        return frozenset(self._secrets.get(client_random, {}))
 
     def __len__(self) -> int:
         return len(self._secrets)

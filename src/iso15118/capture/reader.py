@@ -175,6 +175,7 @@ class _TcpConnection:
         self.decoder = SessionDecoder()
         self.raw: list[tuple[int, Entry]] = []  # (side, entry without direction)
         self.has_data = False
+        self.last_chunk = (first.number, first.timestamp)  # where end-of-capture notices go
 
     @property
     def stream(self) -> str:
@@ -201,10 +202,10 @@ class _TcpConnection:
             self.info.retransmitted += self.halves[side].retransmitted
             self.info.skipped_bytes += self.framers[side].skipped
         if self.tls is not None:
+            number, ts = self.last_chunk
+            self._tls_events(self.tls.finish(), number, ts)
             self.info.undecrypted_records = self.tls.undecrypted_records
-            suite = self.tls.suite.name if self.tls.suite else "unknown cipher suite"
-            keys = "decrypted" if self.tls.have_keys else "not decrypted"
-            self.info.tls = f"{self.tls.version_name} {suite}, {keys}"
+            self.info.tls = self.tls.description
 
     def _notice(self, side: int, number: int, ts: float, text: str, problem: bool) -> None:
         self.raw.append((side, Entry(number, ts, self.stream, "", "notice", text,
@@ -239,12 +240,16 @@ class _TcpConnection:
         if self.tls is None:
             self._frames(side, chunk.number, chunk.timestamp, chunk.data)
             return
-        for event in self.tls.feed(side, chunk.data):
+        self.last_chunk = (chunk.number, chunk.timestamp)
+        self._tls_events(self.tls.feed(side, chunk.data), chunk.number, chunk.timestamp)
+
+    def _tls_events(self, events: list[TlsPlaintext | TlsNotice], number: int, ts: float
+                    ) -> None:
+        for event in events:
             if isinstance(event, TlsPlaintext):
-                self._frames(event.side, chunk.number, chunk.timestamp, event.data)
-            elif isinstance(event, TlsNotice):
-                self._notice(event.side, chunk.number, chunk.timestamp, event.text,
-                             event.problem)
+                self._frames(event.side, number, ts, event.data)
+            else:
+                self._notice(event.side, number, ts, event.text, event.problem)
 
     def _frames(self, side: int, number: int, ts: float, data: bytes) -> None:
         for event in self.framers[side].feed(data):

@@ -59,6 +59,11 @@ class CipherSuite:
     def mac_hash(self) -> str:
         return self.mac_name or self.hash_name
 
+    @property
+    def hash_length(self) -> int:
+        """Length of the suite's hash, hence of every TLS 1.3 secret it derives."""
+        return _HASH_LENGTH[self.hash_name]
+
 
 def _suites(*suites: tuple[int, CipherSuite]) -> dict[int, CipherSuite]:
     return dict(suites)

@@ -5,7 +5,7 @@ The protocol logic lives in the sans-IO modules :mod:`iso15118.v2gtp` and
 :mod:`iso15118.sdp`; this package only moves their bytes through sockets.
 """
 
-from iso15118.transport.connection import V2GConnection, connect, open_connection, serve
+from iso15118.transport.connection import V2GConnection, connect, open_connection
 from iso15118.transport.errors import (
     ConnectionClosedError,
     ConnectTimeoutError,
@@ -23,6 +23,7 @@ from iso15118.transport.sdp_io import (
     link_local_address,
     serve_sdp,
 )
+from iso15118.transport.server import V2GServer, serve
 from iso15118.transport.tls import (
     iso2_client_context,
     iso2_server_context,
@@ -42,6 +43,7 @@ __all__ = [
     "TLSError",
     "TransportError",
     "V2GConnection",
+    "V2GServer",
     "connect",
     "discover",
     "interface_index",

@@ -17,7 +17,7 @@ import contextlib
 import enum
 import logging
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from iso15118.sdp import SECCInfo
@@ -36,16 +36,16 @@ from iso15118.v2gtp import (
     Frame,
     FrameDiscarded,
     ProtocolViolation,
-    RemoteProtocolError,
     V2GTPParser,
     encode_frame,
 )
 
-__all__ = ["V2GConnection", "connect", "open_connection", "serve"]
+__all__ = ["V2GConnection", "connect", "open_connection"]
 
 logger = logging.getLogger(__name__)
 
-_READ_SIZE = 65536
+READ_LIMIT = 65536  # bytes per read, and the stream buffer limit
+_CLOSE_TIMEOUT = 2.0  # for the peer to answer a TLS close_notify
 
 
 class _Unset(enum.Enum):
@@ -169,7 +169,7 @@ class V2GConnection:
                 raise ConnectionClosedError("connection closed")
             remaining = None if deadline is None else max(0.0, deadline - loop.time())
             try:
-                data = await asyncio.wait_for(self._reader.read(_READ_SIZE), remaining)
+                data = await asyncio.wait_for(self._reader.read(READ_LIMIT), remaining)
             except asyncio.TimeoutError:
                 raise ReceiveTimeoutError(f"no V2GTP frame within {timeout} s") from None
             except (ConnectionError, OSError) as exc:
@@ -218,12 +218,24 @@ class V2GConnection:
     # ----------------------------------------------------------------- closing
 
     async def close(self) -> None:
+        """Close gracefully (TLS: close_notify), within a bound; cancelled, cut at once.
+
+        The bound matters at shutdown: a peer that never answers the close_notify would
+        otherwise keep the transport open past the end of the event loop.
+        """
         if self._closed:
             return
         self._closed = True
         self._writer.close()
-        with contextlib.suppress(ConnectionError, OSError, ssl.SSLError, asyncio.TimeoutError):
-            await asyncio.wait_for(self._writer.wait_closed(), 2.0)
+        try:
+            await asyncio.wait_for(self._writer.wait_closed(), _CLOSE_TIMEOUT)
+        except asyncio.TimeoutError:
+            self._writer.transport.abort()
+        except (ConnectionError, OSError, ssl.SSLError):
+            pass
+        except asyncio.CancelledError:
+            self._writer.transport.abort()
+            raise
 
     async def _abort(self) -> None:
         """Close without a graceful TLS shutdown: the peer misbehaved."""
@@ -266,7 +278,7 @@ async def open_connection(
         kwargs["server_hostname"] = server_hostname or host.split("%", 1)[0]
     try:
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port, limit=_READ_SIZE, **kwargs), connect_timeout
+            asyncio.open_connection(host, port, limit=READ_LIMIT, **kwargs), connect_timeout
         )
     except asyncio.TimeoutError:
         raise ConnectTimeoutError(f"connecting to [{host}]:{port} timed out") from None
@@ -309,41 +321,3 @@ async def connect(
         connect_timeout=connect_timeout,
         **connection_options,
     )
-
-
-# --------------------------------------------------------------------------- server
-
-
-async def serve(
-    handler: Callable[[V2GConnection], Awaitable[None]],
-    host: str | None,
-    port: int,
-    *,
-    ssl_context: ssl.SSLContext | None = None,
-    ssl_handshake_timeout: float | None = None,
-    **connection_options: Any,
-) -> asyncio.Server:
-    """Accept V2G connections and run ``handler(connection)`` for each.
-
-    The connection is closed when the handler returns; a peer closing or breaking the
-    protocol inside the handler is logged, not propagated (one bad EV must not stop the
-    server). Use the returned :class:`asyncio.Server` as an async context manager.
-    """
-
-    async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = V2GConnection(reader, writer, **connection_options)
-        try:
-            await handler(conn)
-        except (ConnectionClosedError, PeerProtocolError, RemoteProtocolError) as exc:
-            logger.info("V2G connection from %s ended: %s", conn.peer, exc)
-        except Exception:
-            logger.exception("V2G connection handler failed for %s", conn.peer)
-        finally:
-            await conn.close()
-
-    kwargs: dict[str, Any] = {}
-    if ssl_context is not None:
-        kwargs["ssl"] = ssl_context
-        if ssl_handshake_timeout is not None:
-            kwargs["ssl_handshake_timeout"] = ssl_handshake_timeout
-    return await asyncio.start_server(on_client, host, port, limit=_READ_SIZE, **kwargs)

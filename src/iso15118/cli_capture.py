@@ -33,11 +33,13 @@ EXAMPLES = """examples:
   iso15118 pcap tls.pcapng --keylog sslkeys.txt         # TLS 1.2 / 1.3 decrypted
   iso15118 pcap --format json session.pcap | jq .message
   iso15118 pcap --problems session.pcap                 # only what went wrong
+  iso15118 pcap --problems tls.pcapng -k sslkeys.txt    # and why TLS stayed encrypted
 
 Reads pcap and pcapng (Ethernet, Linux cooked, loopback, raw IP). Follows SDP and
 every V2GTP TCP stream (reassembly, retransmissions, both directions), decodes with
 the protocol negotiated in supportedAppProtocol. FILE.keylog.txt beside the capture
-is used as key log when --keylog is not given.
+is used as key log when --keylog is not given. TLS 1.3 is followed through
+HelloRetryRequest, resumption, 0-RTT early data and KeyUpdate.
 """
 
 

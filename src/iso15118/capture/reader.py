@@ -81,7 +81,7 @@ class Connection:
     client: tuple[str, int]  # the EV side once known (else the first side seen)
     server: tuple[str, int]
     transport: str = "tcp"  # "tcp", "tls" or "other" (not V2G)
-    tls: str | None = None  # "TLS 1.2 <suite>" when TLS
+    tls: str | None = None  # "TLS 1.3 <suite> (<handshake shape>), decrypted" or why not
     negotiated: str | None = None  # namespace chosen in supportedAppProtocolRes
     protocol: str | None = None  # protocol used for 0x8001 frames (negotiated or detected)
     frames: int = 0

@@ -102,7 +102,7 @@ def _decode_one(text: str, args: argparse.Namespace) -> str:
             else:
                 out.append(codec.to_xml(value, args.protocol, element=qn, fragment=True,
                                         pretty=args.pretty))
-        return "\n".join(out)
+        return (" " if args.batch else "\n").join(out)
     qn, value = codec.decode_element(data, args.protocol, strict=args.strict)
     if args.format == "json":
         return codec.to_json(value, args.protocol, element=qn, indent=2 if args.pretty else None)
@@ -146,17 +146,38 @@ def _encode_one(text: str, args: argparse.Namespace) -> str:
     return data.hex()
 
 
+# Characters that end a line for some reader (Python's universal newlines, str.splitlines,
+# JavaScript) and how each output format writes them without one.
+_XML_LINE_BREAKS = {"\n": "&#10;", "\r": "&#13;", "\x85": "&#133;", "\u2028": "&#8232;",
+                    "\u2029": "&#8233;"}
+_JSON_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def single_line(result: str, fmt: str) -> str:
+    """One batch result on one line, losslessly.
+
+    Without ``--pretty`` neither serializer puts a line break of its own into the output,
+    so every break left in it comes from a value (a string with CR or LF): XML gets it as
+    a character reference, JSON as an escape, both of which parse back to the same value,
+    so ``decode --batch | encode --batch`` gives back the input bytes.
+    """
+    table = _JSON_LINE_BREAKS if fmt == "json" else _XML_LINE_BREAKS
+    for ch, escaped in table.items():
+        if ch in result:
+            result = result.replace(ch, escaped)
+    return result
+
+
 def _run(args: argparse.Namespace, one: Callable[[str, argparse.Namespace], str]) -> int:
     if args.batch:
+        args.pretty = False  # one item per line: a pretty-printed item would span several
         status = 0
         for line in sys.stdin:
             line = line.strip()
             if not line:
                 continue
             try:
-                result = one(line, args)
-                print(result.replace("\n", " ") if args.format != "xml" or not args.pretty
-                      else result.replace("\n", ""))
+                print(single_line(one(line, args), args.format))
             except (Iso15118Error, ValueError) as e:
                 print(f"error: {_one_line(e)}")
                 status = 1

@@ -178,7 +178,7 @@ def _entry_dict(e: Entry, t0: float) -> dict[str, Any]:
         d["text"] = e.name
         d["problem"] = e.error is not None
         return d
-    d.update({"protocol": e.protocol, "message": e.name, "values": dict(e.values),
+    d.update({"protocol": e.protocol, "message": e.name, "values": values_object(e.values),
               "payload_type": e.payload_type, "hex": e.payload.hex()})
     if e.error:
         d["error"] = e.error
@@ -187,6 +187,23 @@ def _entry_dict(e: Entry, t0: float) -> dict[str, Any]:
     if e.kind == "exi" and e.protocol and e.element and not e.error:
         d["decoded"] = json.loads(codec.to_json(e.value, e.protocol, element=e.element))
     return d
+
+
+def values_object(pairs: Any) -> dict[str, Any]:
+    """A summary's key values as a JSON object; a key that occurs more than once (two
+    offered AppProtocols) maps to the list of its values, in order, instead of keeping
+    only the last one. Keys that occur once keep their plain string value."""
+    out: dict[str, Any] = {}
+    repeated: set[str] = set()
+    for key, value in pairs:
+        if key not in out:
+            out[key] = value
+        elif key in repeated:
+            out[key].append(value)
+        else:
+            out[key] = [out[key], value]
+            repeated.add(key)
+    return out
 
 
 def format_json(result: CaptureResult) -> list[str]:

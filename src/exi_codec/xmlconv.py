@@ -48,6 +48,42 @@ def _sub_element(parent: Any, tag: Any) -> Any:
         raise EncodeError(f"{tag!r} is not an XML element name: {e}") from None
 
 
+def _xml_text(el: Any, text: str, *, tail: bool = False) -> None:
+    """Set an element's text (or tail): a value holding characters that XML 1.0 cannot
+    carry (C0 controls other than tab/LF/CR, lone surrogates), which a decoded EXI string
+    may, is an encode error naming the element, not lxml's ValueError."""
+    try:
+        if tail:
+            el.tail = text
+        else:
+            el.text = text
+    except ValueError:
+        raise EncodeError(_not_xml(text), _local(el.tag)) from None
+
+
+def _xml_attr(el: Any, key: str, text: str) -> None:
+    try:
+        el.set(key, text)
+    except ValueError:
+        raise EncodeError(_not_xml(text), f"{_local(el.tag)}/@{_local(key)}") from None
+
+
+def _not_xml(text: str) -> str:
+    bad = next((c for c in text if not _xml_char(c)), "")
+    code = f"U+{ord(bad):04X}" if bad else "a character"
+    return f"the value holds {code}, which XML 1.0 cannot represent (JSON can)"
+
+
+def _xml_char(c: str) -> bool:
+    o = ord(c)
+    return (o in (0x9, 0xA, 0xD) or 0x20 <= o <= 0xD7FF or 0xE000 <= o <= 0xFFFD
+            or 0x10000 <= o <= 0x10FFFF)
+
+
+def _local(tag: Any) -> str:
+    return str(tag).rsplit("}", 1)[-1]
+
+
 def _split(tag: str) -> tuple[str, str]:
     if tag.startswith("{"):
         ns, sep, local = tag[1:].partition("}")
@@ -277,10 +313,10 @@ class XmlConverter:
                 if m["kind"] == M_ATTRIBUTE and v is not None:
                     key = (f"{{{m['namespace']}}}{m['xml_name']}" if m["namespace"]
                            else m["xml_name"])
-                    el.set(key, self.format_value(m["datatype"], v))
+                    _xml_attr(el, key, self.format_value(m["datatype"], v))
             return
         if t["simple"]:
-            el.text = self.format_value(t["datatype"], value)
+            _xml_text(el, self.format_value(t["datatype"], value))
             return
         if value is None:
             return
@@ -291,9 +327,9 @@ class XmlConverter:
             kind = m["kind"]
             if kind == M_ATTRIBUTE:
                 key = f"{{{m['namespace']}}}{m['xml_name']}" if m["namespace"] else m["xml_name"]
-                el.set(key, self.format_value(m["datatype"], v))
+                _xml_attr(el, key, self.format_value(m["datatype"], v))
             elif kind == M_VALUE:
-                el.text = self.format_value(m["datatype"], v)
+                _xml_text(el, self.format_value(m["datatype"], v))
             elif kind == M_ELEMENT:
                 items = v if m["is_list"] else [v]
                 for item in items:
@@ -305,9 +341,9 @@ class XmlConverter:
                 for item in v:
                     if isinstance(item, str):
                         if last is None:
-                            el.text = (el.text or "") + item
+                            _xml_text(el, (el.text or "") + item)
                         else:
-                            last.tail = (last.tail or "") + item
+                            _xml_text(last, (last.tail or "") + item, tail=True)
                         continue
                     tag, cv = item
                     c = _sub_element(el, tag)
@@ -326,7 +362,7 @@ class XmlConverter:
             return
         for item in getattr(value, "children", []) or []:
             if isinstance(item, str):
-                el.text = (el.text or "") + item
+                _xml_text(el, (el.text or "") + item)
             else:
                 c = _sub_element(el, item[0])
                 self._fill_any(c, item[1])

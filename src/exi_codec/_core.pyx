@@ -1387,6 +1387,8 @@ cdef class Encoder:
         for c in v:
             if c < 128:
                 self.w.bits(8, c)
+            elif 0xD800 <= c <= 0xDFFF:
+                raise EncodeError("code point U+%04X is a surrogate, not a character" % (<long>c))
             else:
                 self.w.uint_small(c)
         return 0
@@ -1658,6 +1660,10 @@ cdef class Decoder:
             c = self.r.uint_small()
             if c > 0x10FFFF:
                 self.r.fail("invalid code point %d" % c)
+            if 0xD800 <= c <= 0xDFFF:
+                # not a character (XML's Char excludes them, UTF-8 cannot carry them):
+                # accepting one would only move the failure into whatever prints it
+                self.r.fail("code point U+%04X is a surrogate, not a character" % c)
             out.append(chr(c))
         return "".join(out)
 

@@ -19,7 +19,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, Final
 
-from exi_codec.model import Model
+from exi_codec.model import Model, Nil
 from iso15118 import codec
 
 __all__ = ["KEY_FIELDS", "key_values", "message_name", "physical_value"]
@@ -95,6 +95,8 @@ def physical_value(obj: Any, name: str = "") -> str | None:
         return None
     exponent = getattr(obj, "multiplier", None) if "Multiplier" in fields else getattr(
         obj, "exponent", None)
+    if exponent is not None and not isinstance(exponent, int):
+        return None  # a nil scale (xsi:nil in a damaged stream): no number to show
     text = _number(value, int(exponent or 0))
     unit = getattr(obj, "unit", None)
     if isinstance(unit, enum.Enum):
@@ -105,6 +107,8 @@ def physical_value(obj: Any, name: str = "") -> str | None:
 
 
 def _scalar(value: Any) -> str:
+    if isinstance(value, Nil):
+        return "nil"
     if isinstance(value, enum.Enum):
         return str(value.value)
     if isinstance(value, bool):
@@ -151,8 +155,13 @@ def key_values(value: Any) -> list[tuple[str, str]]:
 def _app_protocols(msg: Any) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for ap in getattr(msg, "app_protocol", None) or []:
-        out.append(("AppProtocol", f"{ap.protocol_namespace} {ap.version_number_major}."
-                    f"{ap.version_number_minor} id={ap.schema_id} prio={ap.priority}"))
+        if not isinstance(ap, Model):  # nil in a damaged stream
+            out.append(("AppProtocol", _scalar(ap)))
+            continue
+        ns, major, minor, ident, prio = (_scalar(getattr(ap, a, None)) for a in (
+            "protocol_namespace", "version_number_major", "version_number_minor", "schema_id",
+            "priority"))
+        out.append(("AppProtocol", f"{ns} {major}.{minor} id={ident} prio={prio}"))
     for attr, xml in (("response_code", "ResponseCode"), ("schema_id", "SchemaID")):
         v = getattr(msg, attr, None)
         if v is not None:

@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from iso15118 import codec, protocols, summary
-from iso15118.errors import Iso15118Error, MessageEncodeError
+from iso15118.errors import Iso15118Error, MessageDecodeError, MessageEncodeError
 from iso15118.messages import iso2
 from iso15118.testing.generate import generator_for
 from iso15118.testing.mutate import mutate
@@ -69,3 +69,26 @@ def test_a_string_xml_cannot_carry_is_an_encode_error_with_the_element() -> None
     with pytest.raises(MessageEncodeError, match="U\\+0001"):
         codec.to_xml(msg, "iso2")
     assert '"EVSEID": "E\\u0001"' in codec.to_json(msg, "iso2")
+
+
+def test_a_surrogate_code_point_is_a_decode_error_not_a_string_nothing_can_print() -> None:
+    # fuzz find (fuzz/outputs.py): a Reference whose string holds U+DC43
+    stream = bytes.fromhex(
+        "8060084919c3b8031e15af37803d3c443173767340d343a3a381d1797b2bc30b6b836329731b7b697baab3"
+        "19c3b8031e15af37803d3cf1bc80d9d8990100f4e080e001e9a5c41c803f803ac02c89901d80e4b5b3802"
+        "70d44834d0e8e8e0e6745e5eec64ce5ccaf0c2dae0d8ca5ee05ed0ae8112770a787f275ce9200")
+    with pytest.raises(MessageDecodeError, match="U\\+DC43 is a surrogate"):
+        codec.decode_element(stream, "xmldsig")
+    res = iso2.SessionSetupResType(response_code=iso2.ResponseCodeType.OK, evse_id="DE*ABC\udc43")
+    with pytest.raises(MessageEncodeError, match="surrogate"):
+        codec.encode(iso2.V2G_Message(header=iso2.MessageHeaderType(session_id=bytes(8)),
+                                      body=iso2.BodyType(body_element=res)), "iso2")
+
+
+def test_summaries_show_nil_values_instead_of_failing() -> None:
+    from exi_codec.model import NIL
+
+    _, res = codec.decode_element(bytes.fromhex("8054a9"), "apphand")
+    assert summary.key_values(res) == [("ResponseCode", "nil")]
+    pv = iso2.PhysicalValueType.construct(multiplier=NIL, unit=iso2.UnitSymbolType.V, value=4)
+    assert summary.physical_value(pv) is None

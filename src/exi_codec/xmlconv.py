@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import decimal
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ XSI_NIL = f"{{{XSI_NS}}}nil"
 # the JSON key of xsi:nil on a nil element that carries attributes (a plain nil element
 # is JSON null); ":" cannot occur in an XSD local name, so it never meets a field
 JSON_NIL_KEY = "xsi:nil"
+_JSON_INT_MAX = 10 ** 4000  # comfortably below CPython's 4,300-digit str() limit
 
 
 class _LazyEtree:
@@ -46,6 +48,29 @@ def _sub_element(parent: Any, tag: Any) -> Any:
         return etree.SubElement(parent, tag)
     except (ValueError, TypeError) as e:
         raise EncodeError(f"{tag!r} is not an XML element name: {e}") from None
+
+
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+
+
+def int_text(v: int) -> str:
+    """Decimal text of any integer. ``str()`` refuses more than 4,300 digits (CPython's
+    guard against quadratic conversion); an unbounded ``xs:integer`` in a stream can be
+    longer, and ``decimal`` converts it without the limit, in linear time."""
+    try:
+        return str(v)
+    except ValueError:
+        return format(decimal.Decimal(v), "f")
+
+
+def text_int(s: str) -> int:
+    """The inverse of :func:`int_text` (``int()`` has the same 4,300-digit limit)."""
+    try:
+        return int(s)
+    except ValueError:
+        if not _INTEGER_TEXT.fullmatch(s.strip()):
+            raise
+        return int(decimal.Decimal(s.strip()))
 
 
 def _xml_text(el: Any, text: str, *, tail: bool = False) -> None:
@@ -128,7 +153,7 @@ class XmlConverter:
                 return text
             s = text.strip()
             if kind in (D.DT_NBIT, D.DT_UNSIGNED, D.DT_INTEGER):
-                return int(s)
+                return text_int(s)
             if kind == D.DT_BOOLEAN:
                 if s in ("true", "1"):
                     return True
@@ -190,6 +215,8 @@ class XmlConverter:
             if f in (float("inf"), float("-inf")):
                 return "INF" if f > 0 else "-INF"
             return repr(f)
+        if type(v) is int:
+            return int_text(v)
         return str(v)
 
     # ------------------------------------------------------------------ XML -> model
@@ -394,6 +421,10 @@ class JsonConverter:
     def _scalar_out(self, dt_id: int, v: Any) -> Any:
         kind = self.x.dts[dt_id]["kind"]
         if kind in (D.DT_NBIT, D.DT_UNSIGNED, D.DT_INTEGER, D.DT_BOOLEAN):
+            if type(v) is int and (v > _JSON_INT_MAX or v < -_JSON_INT_MAX):
+                # past what json (str()) can write: the digits as a string, which
+                # from_dict reads back to the same integer
+                return int_text(v)
             return v
         if kind == D.DT_FLOAT:
             return v if v == v and v not in (float("inf"), float("-inf")) else self.x.format_value(

@@ -106,16 +106,31 @@ def physical_value(obj: Any, name: str = "") -> str | None:
     return f"{text} {unit_text}".rstrip()
 
 
+def one_line(text: str) -> str:
+    """``text`` with every non-printable character (line breaks, controls) written as a
+    Python escape, so a summary stays one line whatever a decoded string holds."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
 def _scalar(value: Any) -> str:
+    """The text of a value on one line."""
     if isinstance(value, Nil):
         return "nil"
     if isinstance(value, enum.Enum):
-        return str(value.value)
+        return one_line(str(value.value))
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, bytes):
         return value.hex().upper()
-    return str(value)
+    if isinstance(value, int):
+        try:
+            return str(value)
+        except ValueError:  # past CPython's 4,300-digit limit: only a damaged stream
+            return f"<integer of {value.bit_length()} bits>"
+    return one_line(str(value))
 
 
 def _walk(obj: Any, depth: int, out: list[tuple[str, str]]) -> None:

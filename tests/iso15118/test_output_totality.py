@@ -92,3 +92,34 @@ def test_summaries_show_nil_values_instead_of_failing() -> None:
     assert summary.key_values(res) == [("ResponseCode", "nil")]
     pv = iso2.PhysicalValueType.construct(multiplier=NIL, unit=iso2.UnitSymbolType.V, value=4)
     assert summary.physical_value(pv) is None
+
+
+def test_integers_past_the_str_limit_round_trip_through_xml_and_json() -> None:
+    # an unbounded xs:integer (xmldsig HMACOutputLength) may be longer than the 4,300
+    # digits CPython's int <-> str conversion allows
+    from iso15118.messages import xmldsig
+
+    ds = "{http://www.w3.org/2000/09/xmldsig#}"
+    big = 10 ** 6000 + 7
+    value = xmldsig.SignatureMethodType(algorithm="urn:x",
+                                        children=[(ds + "HMACOutputLength", big)])
+    element = ds + "SignatureMethod"
+    data = codec.encode(value, "xmldsig", element=element)
+    _, back = codec.decode_element(data, "xmldsig")
+    assert back == value
+    xml = codec.to_xml(back, "xmldsig", element=element)
+    assert codec.from_xml(xml, "xmldsig") == (element, value)
+    assert codec.from_json(codec.to_json(back, "xmldsig", element=element), "xmldsig") == (
+        element, value)
+    summary.key_values(back)  # renders (the summary shows no such field)
+
+
+def test_summaries_stay_on_one_line_whatever_a_string_holds() -> None:
+    res = iso2.SessionSetupResType(response_code=iso2.ResponseCodeType.OK,
+                                   evse_id="DE*A\nB\rC\x00")
+    msg = iso2.V2G_Message(header=iso2.MessageHeaderType(session_id=bytes(8)),
+                           body=iso2.BodyType(body_element=res))
+    line = " ".join(f"{k}={v}" for k, v in summary.key_values(msg))
+    assert "\n" not in line and "\r" not in line and "\x00" not in line
+    assert "EVSEID=DE*A\\nB\\rC\\x00" in line
+    assert summary.one_line("plain text") == "plain text"

@@ -21,20 +21,11 @@ import sys
 import time
 import traceback
 
-from iso15118 import codec, protocols, summary
+from iso15118 import codec, protocols
 from iso15118.errors import Iso15118Error
 from iso15118.testing.generate import generator_for
 from iso15118.testing.mutate import mutate
-
-
-def _paths(protocol: str, element: str, value: object) -> list[tuple[str, object]]:
-    return [
-        ("xml", lambda: codec.to_xml(value, protocol, element=element)),
-        ("json", lambda: codec.to_json(value, protocol, element=element).encode("utf-8")),
-        ("summary", lambda: " ".join(f"{k}={v}" for k, v in summary.key_values(value)
-                                     ).encode("utf-8")),
-        ("name", lambda: summary.message_name(protocol, element, value)),
-    ]
+from iso15118.testing.outputs import render_paths
 
 
 def run(protocol: str, count: int, seed: int, failures: dict) -> tuple[int, int, int]:
@@ -50,9 +41,9 @@ def run(protocol: str, count: int, seed: int, failures: dict) -> tuple[int, int,
         except Iso15118Error:
             continue
         decoded += 1
-        for name, render in _paths(protocol, element, value):
+        for name, render in render_paths(protocol, element, value):
             try:
-                render()  # type: ignore[operator]
+                render()
             except Iso15118Error:
                 pass
             except Exception as e:  # noqa: BLE001 (what the campaign looks for)

@@ -899,9 +899,9 @@ cdef class Encoder:
         if depth > MAX_DEPTH:
             raise EncodeError("nesting too deep")
         s = ct.start
-        if <PyObject*>Py_TYPE(v) == _NIL_TYPE:
-            return self.nil(t, v)
         if ct.simple:
+            if <PyObject*>Py_TYPE(v) == _NIL_TYPE:
+                return self.nil(t, v)
             if v is None:
                 raise EncodeError("a value is required")
             if not self.empty_as_ch and isinstance(v, (str, bytes)) and len(v) == 0:
@@ -914,8 +914,11 @@ cdef class Encoder:
             self.w.bits(g.states[s].width1, g.states[s].ee)
             return 0
         fast = ct.fast and <PyObject*>Py_TYPE(v) == ct.klass
-        if not fast and ct.klass != NULL and <PyObject*>Py_TYPE(v) != ct.klass:
-            self.check_class(t, v)
+        if not fast:  # off the common path: nil, or a class that is not the bound one
+            if <PyObject*>Py_TYPE(v) == _NIL_TYPE:
+                return self.nil(t, v)
+            if ct.klass != NULL and <PyObject*>Py_TYPE(v) != ct.klass:
+                self.check_class(t, v)
         for mi in range(ct.n):
             cm = &g.members[ct.first + mi]
             ptr = (<PyObject**>((<char*><PyObject*>v) + cm.offset))[0] if fast else NULL

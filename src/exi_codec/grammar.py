@@ -138,6 +138,13 @@ class Member:
     choice_optional: bool = False
 
 
+def model_spec(members: Sequence[Member]) -> tuple[tuple[str, str, int, bool, str], ...]:
+    """A type's members as a model class's ``_exi_members``: (python name, XSD name, kind,
+    is_list, namespace). Generated classes carry it; binding compares it to the grammar."""
+    return tuple((m.name, m.xml_name, m.kind, m.is_list or m.kind == M_CHILDREN, m.namespace)
+                 for m in members)
+
+
 @dataclass
 class TypeInfo:
     """A type grammar: where it starts, and how its values map to model objects."""
@@ -193,14 +200,21 @@ class CompiledSchema:
         return f"{{{uri}}}{local}" if uri else local
 
 
-def snake_case(name: str) -> str:
-    """``EVTargetCurrent`` -> ``ev_target_current``; ``DC_EVStatus`` -> ``dc_ev_status``."""
+def snake_words(name: str) -> str:
+    """The CamelCase split alone: a run of capitals is one word, ``_``/``-``/``.``
+    separate words, all lower case, ``f_`` before a leading digit (no keyword check)."""
     s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
     s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)
     s = s.replace("-", "_").replace(".", "_")
     s = re.sub(r"_+", "_", s).lower().strip("_")
     if not s or s[0].isdigit():
         s = "f_" + s
+    return s
+
+
+def snake_case(name: str) -> str:
+    """``EVTargetCurrent`` -> ``ev_target_current``; ``DC_EVStatus`` -> ``dc_ev_status``."""
+    s = snake_words(name)
     if s in _PY_KEYWORDS:
         s += "_"
     return s

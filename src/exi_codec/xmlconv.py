@@ -109,6 +109,15 @@ def _local(tag: Any) -> str:
     return str(tag).rsplit("}", 1)[-1]
 
 
+def _blank(klass: Any, members: list[dict[str, Any]]) -> Any:
+    """An object of ``klass`` with every member unset (None, lists empty), made without
+    ``__init__``: its required arguments are filled in by the caller as they are read."""
+    obj = klass.__new__(klass)
+    for m in members:
+        object.__setattr__(obj, m["name"], [] if m["is_list"] else None)
+    return obj
+
+
 def _split(tag: str) -> tuple[str, str]:
     if tag.startswith("{"):
         ns, sep, local = tag[1:].partition("}")
@@ -235,10 +244,8 @@ class XmlConverter:
         klass = self.classes[type_id]
         if klass is None:
             raise EncodeError(f"type {t['name']} is abstract", path)
-        obj = klass.__new__(klass)
         members = t["members"]
-        for m in members:
-            object.__setattr__(obj, m["name"], [] if m["is_list"] else None)
+        obj = _blank(klass, members)
         attrs = dict(el.attrib)
         for m in members:
             if m["kind"] == M_ATTRIBUTE:
@@ -300,9 +307,7 @@ class XmlConverter:
         klass = self.classes[type_id]
         if t["simple"] or klass is None:
             raise EncodeError(f"attribute {next(iter(attrs))} is not declared", path)
-        obj = klass.__new__(klass)
-        for m in t["members"]:
-            object.__setattr__(obj, m["name"], [] if m["is_list"] else None)
+        obj = _blank(klass, t["members"])
         for m in t["members"]:
             if m["kind"] == M_ATTRIBUTE:
                 key = f"{{{m['namespace']}}}{m['xml_name']}" if m["namespace"] else m["xml_name"]
@@ -504,10 +509,8 @@ class JsonConverter:
         klass = self.x.classes[type_id]
         if klass is None:
             raise EncodeError(f"type {t['name']} is abstract", path)
-        obj = klass.__new__(klass)
         members = t["members"]
-        for m in members:
-            object.__setattr__(obj, m["name"], [] if m["is_list"] else None)
+        obj = _blank(klass, members)
         rest = dict(d)
         by_local: dict[str, tuple[int, int]] = {}
         for qtext, (mi, ct) in self.x._children[type_id].items():
@@ -554,9 +557,7 @@ class JsonConverter:
         klass = self.x.classes[type_id]
         if t["simple"] or klass is None:
             raise EncodeError(f"{next(iter(rest))} is not an attribute of {t['name']}", path)
-        obj = klass.__new__(klass)
-        for m in t["members"]:
-            object.__setattr__(obj, m["name"], [] if m["is_list"] else None)
+        obj = _blank(klass, t["members"])
         for m in t["members"]:
             if m["kind"] == M_ATTRIBUTE and m["xml_name"] in rest:
                 object.__setattr__(obj, m["name"], self._scalar_in(

@@ -15,7 +15,7 @@ from typing import Any
 
 from exi_codec import Codec
 from exi_codec.errors import ExiError
-from exi_codec.grammar import M_CHILDREN
+from exi_codec.grammar import model_spec
 from iso15118 import grammar_cache, protocols
 from iso15118.errors import Iso15118Error, wrap_codec_error
 
@@ -53,9 +53,7 @@ def _build(p: protocols.Protocol) -> Codec:
         if t.simple:
             continue
         klass = module.CLASSES.get((t.namespace, t.name))
-        want = tuple((m.name, m.xml_name, m.kind, m.is_list or m.kind == M_CHILDREN,
-                      m.namespace) for m in t.members)
-        if klass is None or klass._exi_members != want:
+        if klass is None or klass._exi_members != model_spec(t.members):
             raise Iso15118Error(f"generated models of {p.name} are stale at {t.name} "
                                 "(run python -m iso15118.codegen)")
         classes[t.id] = klass

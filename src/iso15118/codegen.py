@@ -40,7 +40,14 @@ from pathlib import Path
 from typing import Any
 
 from exi_codec import datatypes as D
-from exi_codec.grammar import M_ATTRIBUTE, M_CHILDREN, M_ELEMENT, M_VALUE, CompiledSchema
+from exi_codec.grammar import (
+    M_ATTRIBUTE,
+    M_CHILDREN,
+    M_ELEMENT,
+    M_VALUE,
+    CompiledSchema,
+    model_spec,
+)
 from iso15118 import protocols
 from iso15118.grammar_cache import compile_protocol
 
@@ -270,33 +277,28 @@ class _Gen:
         for c in mod.classes:
             lines += self._render_class(c)
         lines.append("")
-        if mod.proto is not None and mod.cs is not None:
+        # a protocol module maps its whole grammar (shared types included), a shared
+        # module its own types
+        protocol = mod.proto is not None and mod.cs is not None
+        if protocol:
             lines.append("# every complex type and string enumeration of this protocol's grammar,")
             lines.append("# by (namespace, XSD name): what the codec binds its compiled types to")
-            lines.append("CLASSES: dict[tuple[str, str], type[Model]] = {")
-            for c in mod.all_classes:
-                lines.append(f"    {c.key!r}: {c.name},")
-            lines.append("}")
-            lines.append("ENUMS: dict[tuple[str, str], type[Enum]] = {")
-            for e in mod.all_enums:
-                lines.append(f"    {e.key!r}: {e.name},")
-            lines.append("}")
+        lines.append("CLASSES: dict[tuple[str, str], type[Model]] = {")
+        lines += [f"    {c.key!r}: {c.name}," for c in (mod.all_classes if protocol
+                                                         else mod.classes)]
+        lines.append("}")
+        lines.append("ENUMS: dict[tuple[str, str], type[Enum]] = {")
+        lines += [f"    {e.key!r}: {e.name}," for e in (mod.all_enums if protocol
+                                                       else mod.enums)]
+        lines.append("}")
+        if protocol and mod.cs is not None:
             cs = mod.cs
             lines.append("GLOBAL_ELEMENTS: dict[str, type[Model]] = {")
             for q, tid in sorted(cs.element_types.items()):
-                if not cs.types[tid].simple:
-                    t = cs.types[tid]
+                t = cs.types[tid]
+                if not t.simple:
                     lines.append(f"    {cs.qname_str(q)!r}: "
                                  f"{self.classes[(t.namespace, t.name)].name},")
-            lines.append("}")
-        else:
-            lines.append("CLASSES: dict[tuple[str, str], type[Model]] = {")
-            for c in mod.classes:
-                lines.append(f"    {c.key!r}: {c.name},")
-            lines.append("}")
-            lines.append("ENUMS: dict[tuple[str, str], type[Enum]] = {")
-            for e in mod.enums:
-                lines.append(f"    {e.key!r}: {e.name},")
             lines.append("}")
         lines.append("")
         return "\n".join(lines)
@@ -342,8 +344,7 @@ class _Gen:
                  f"    __match_args__ = {names!r}",
                  f"    _exi_name = {t.name!r}",
                  f"    _exi_namespace = {t.namespace!r}"]
-        spec = tuple((m.name, m.xml_name, m.kind, m.is_list or m.kind == M_CHILDREN,
-                      m.namespace) for m in members)
+        spec = model_spec(members)
         lines.append(f"    _exi_members = {spec!r}")
         lines.append(f"    _exi_required = {required!r}")
         if scaled:

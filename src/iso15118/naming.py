@@ -24,6 +24,8 @@ from __future__ import annotations
 import keyword
 import re
 
+from exi_codec.grammar import snake_words
+
 # (pattern, replacement) on the XSD name, before the CamelCase split. A pattern only
 # matches a whole word: the next character is a capital, a digit, "_" or the end.
 _WORDS: tuple[tuple[str, str], ...] = (
@@ -47,12 +49,7 @@ def field_name(xsd_name: str) -> str:
     s = xsd_name
     for pattern, replacement in _WORD_RES:
         s = pattern.sub(replacement, s)
-    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", s)
-    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)
-    s = s.replace("-", "_").replace(".", "_")
-    s = re.sub(r"_+", "_", s).lower().strip("_")
-    if not s or s[0].isdigit():
-        s = "f_" + s
+    s = snake_words(s)
     if keyword.iskeyword(s) or s in ("none", "true", "false"):
         s += "_"
     return s

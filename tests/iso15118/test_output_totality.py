@@ -19,19 +19,9 @@ from iso15118.errors import Iso15118Error, MessageDecodeError, MessageEncodeErro
 from iso15118.messages import iso2
 from iso15118.testing.generate import generator_for
 from iso15118.testing.mutate import mutate
+from iso15118.testing.outputs import render_paths
 
 STREAMS_PER_GRAMMAR = 400
-
-
-def _render_everything(protocol: str, element: str, value: object) -> None:
-    for render in (lambda: codec.to_xml(value, protocol, element=element),
-                   lambda: codec.to_json(value, protocol, element=element).encode("utf-8"),
-                   lambda: " ".join(f"{k}={v}" for k, v in summary.key_values(value)),
-                   lambda: summary.message_name(protocol, element, value)):
-        try:
-            render()
-        except Iso15118Error:
-            pass
 
 
 @pytest.mark.parametrize("protocol", list(protocols.PROTOCOLS))
@@ -48,7 +38,11 @@ def test_decoded_mutations_render_or_raise_the_library_error(protocol: str) -> N
         except Iso15118Error:
             continue
         decoded += 1
-        _render_everything(protocol, element, value)
+        for _name, render in render_paths(protocol, element, value):
+            try:
+                render()
+            except Iso15118Error:
+                pass
     assert decoded > STREAMS_PER_GRAMMAR // 10
 
 

@@ -11,7 +11,9 @@ send. The parts:
 * :mod:`~iso15118.testing.lenient`: an encoder that writes facet violations, and the list
   of violations a message admits;
 * :mod:`~iso15118.testing.mutate`: byte-level damage (truncation, bit flips, claimed
-  lengths) of valid streams.
+  lengths) of valid streams;
+* :mod:`~iso15118.testing.outputs`: every output path of a decoded value, for totality
+  checks (``fuzz/outputs.py`` and the tests).
 
 ``iso15118 fuzz`` (:mod:`iso15118.cli_fuzz`) prints the same as hex lines for a device
 under test; ``fuzz/`` in the repository holds the atheris harnesses of the decoders.

@@ -1,0 +1,83 @@
+"""supportedAppProtocol (ISO 15118-2 8.2, DIN 70121 9.2): which protocol the session speaks.
+
+The EVCC offers its protocols with a priority (1 = preferred) and a SchemaID; the SECC
+picks, among those it speaks, the one the EV prefers, and answers with its SchemaID:
+OK_SuccessfulNegotiation when the minor version matches,
+OK_SuccessfulNegotiationWithMinorDeviation when only the major does, Failed_NoNegotiation
+when nothing fits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from iso15118.errors import Iso15118Error
+from iso15118.messages import apphand
+
+__all__ = ["APP_PROTOCOLS", "AppProtocol", "choose", "offer", "protocol_of_response"]
+
+
+@dataclass(frozen=True)
+class AppProtocol:
+    name: str
+    namespace: str
+    major: int
+    minor: int
+
+
+APP_PROTOCOLS: dict[str, AppProtocol] = {
+    p.name: p for p in (
+        AppProtocol("iso2", "urn:iso:15118:2:2013:MsgDef", 2, 0),
+        AppProtocol("din", "urn:din:70121:2012:MsgDef", 2, 0),
+    )
+}
+
+_OK = apphand.ResponseCodeType.OK_SuccessfulNegotiation
+_OK_MINOR = apphand.ResponseCodeType.OK_SuccessfulNegotiationWithMinorDeviation
+_FAILED = apphand.ResponseCodeType.Failed_NoNegotiation
+
+
+def offer(protocols: Sequence[str]) -> apphand.supportedAppProtocolReq:
+    """The EV's request: ``protocols`` in order of preference (SchemaID = priority)."""
+    entries = []
+    for i, name in enumerate(protocols, start=1):
+        p = APP_PROTOCOLS.get(name)
+        if p is None:
+            raise Iso15118Error(f"cannot offer {name!r}: one of {', '.join(APP_PROTOCOLS)}")
+        entries.append(apphand.AppProtocolType(
+            protocol_namespace=p.namespace, version_number_major=p.major,
+            version_number_minor=p.minor, schema_id=i, priority=i))
+    return apphand.supportedAppProtocolReq(app_protocol=entries)
+
+
+def choose(request: apphand.supportedAppProtocolReq, supported: Sequence[str]
+           ) -> tuple[apphand.supportedAppProtocolRes, str | None]:
+    """The SECC's answer, and the protocol chosen (None: no negotiation)."""
+    by_namespace = {APP_PROTOCOLS[n].namespace: APP_PROTOCOLS[n] for n in supported}
+    best: tuple[int, apphand.AppProtocolType, AppProtocol] | None = None
+    for entry in request.app_protocol:
+        ours = by_namespace.get(entry.protocol_namespace)
+        if ours is None or entry.version_number_major != ours.major:
+            continue
+        if best is None or entry.priority < best[0]:
+            best = (entry.priority, entry, ours)
+    if best is None:
+        return apphand.supportedAppProtocolRes(response_code=_FAILED), None
+    _, entry, ours = best
+    code = _OK if entry.version_number_minor == ours.minor else _OK_MINOR
+    return apphand.supportedAppProtocolRes(response_code=code, schema_id=entry.schema_id), \
+        ours.name
+
+
+def protocol_of_response(request: apphand.supportedAppProtocolReq,
+                         response: apphand.supportedAppProtocolRes) -> str | None:
+    """The EV's reading of the answer: the protocol agreed, or None."""
+    if response.response_code not in (_OK, _OK_MINOR):
+        return None
+    for entry in request.app_protocol:
+        if entry.schema_id == response.schema_id:
+            for p in APP_PROTOCOLS.values():
+                if p.namespace == entry.protocol_namespace:
+                    return p.name
+    return None

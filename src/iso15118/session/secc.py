@@ -1,0 +1,569 @@
+"""The charger's session (SECC), sans-IO: requests in, responses and events out.
+
+One :class:`SeccSession` per V2G connection. The caller (an asyncio runner, a test on a
+virtual clock, a fuzzer) feeds it each received V2GTP payload with the time
+(:meth:`~SeccSession.receive`), calls :meth:`~SeccSession.tick` at the deadline it gives,
+and passes the application's decisions in (:meth:`~SeccSession.authorize`,
+:meth:`~SeccSession.finish_cable_check`, :meth:`~SeccSession.set_schedules`). The
+response to every request is composed at once from the :class:`EVSEState` the
+application keeps up to date, so the SECC meets its performance times by construction;
+what is not decided yet is answered ``EVSEProcessing=Ongoing``.
+
+The rules come from the protocol's table (:mod:`.rules_din`, :mod:`.rules_iso2`): a
+request the table does not allow next is answered FAILED_SequenceError, a wrong
+SessionID FAILED_UnknownSession, and any FAILED response ends the session (the connection
+closes after it). Undecodable input ends the session without a response (there is no
+request to answer).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from iso15118 import codec
+from iso15118.errors import Iso15118Error
+from iso15118.messages import apphand
+from iso15118.session import handshake
+from iso15118.session.core import PAYLOAD_SAP_DIN_ISO2, Outgoing, Step, Timers
+from iso15118.session.dialects import SeccDialect, secc_dialect
+from iso15118.session.events import (
+    AuthorizationRequested,
+    CableCheckRequested,
+    ChargeLoop,
+    ChargeParametersReceived,
+    MessageReceived,
+    MessageSent,
+    MeteringReceiptReceived,
+    Outcome,
+    PowerDeliveryRequested,
+    PreChargeRequested,
+    ProtocolNegotiated,
+    SessionEnded,
+    SessionStarted,
+    SessionStopRequested,
+    TimerExpired,
+)
+from iso15118.session.evse_state import EVSEState
+from iso15118.session.rules import state_after
+from iso15118.session.values import (
+    IsolationLevel,
+    Notification,
+    Payment,
+    Processing,
+    Progress,
+    Schedule,
+    StopKind,
+)
+from iso15118.session.views import VehicleInfo
+
+__all__ = ["PausedSessions", "SeccConfig", "SeccSession"]
+
+#: A hook that may change a response before it is encoded: (step, request body,
+#: response body) -> response body. Protocol-specific fields, test variations and the
+#: live fuzzer attach here.
+ResponseHook = Callable[[str, Any, Any], Any]
+
+
+@dataclass
+class SeccConfig:
+    """How a charger's sessions behave (defaults: what a public DC charger does)."""
+
+    #: protocols accepted in supportedAppProtocol (the EV's priority decides among them)
+    protocols: tuple[str, ...] = ("iso2", "din")
+    #: answer Authorization at once with the EVSE's default decision, without waiting
+    #: for :meth:`SeccSession.authorize` (free charging, or EIM done before plug-in)
+    auto_authorize: bool = True
+    #: answer CableCheck Finished at once with ``EVSEState.isolation`` (or Valid)
+    auto_cable_check: bool = True
+    #: answer ChargeParameterDiscovery Ongoing until :meth:`SeccSession.set_schedules`
+    await_schedules: bool = False
+    #: real cars send SessionStopReq from any state (e.g. after a failed authorization);
+    #: accept it everywhere after SessionSetup rather than answering a sequence error
+    accept_session_stop_anywhere: bool = True
+    #: SessionID length in bytes (1..8); 8 unless a peer needs otherwise
+    session_id_length: int = 8
+    #: override the table's V2G_SECC_Sequence_Timeout / the SECC's ongoing limit
+    sequence_timeout: float | None = None
+    ongoing_limit: float | None = None
+    response_hook: ResponseHook | None = None
+    #: PnC: contract chain / signature checks and the certificate backend (see pnc.py)
+    pnc: Any = None
+
+
+@dataclass
+class PausedSession:
+    session_id: bytes
+    protocol: str
+    evcc_id: bytes | None
+    payment: Payment | None
+    paused_at: float
+
+
+@dataclass
+class PausedSessions:
+    """Sessions paused with SessionStop(Pause), by SessionID, shared by the connections of
+    one EVSE (or charger) so an EV that comes back can resume (OK_OldSessionJoined)."""
+
+    sessions: dict[bytes, PausedSession] = field(default_factory=dict)
+
+    def add(self, paused: PausedSession) -> None:
+        self.sessions[paused.session_id] = paused
+
+    def take(self, session_id: bytes) -> PausedSession | None:
+        return self.sessions.pop(session_id, None)
+
+
+class SeccSession:
+    """One charging session on the charger's side, from supportedAppProtocol to the end."""
+
+    def __init__(self, evse: EVSEState, config: SeccConfig | None = None, *,
+                 tls: bool = False, paused: PausedSessions | None = None,
+                 rng: Callable[[int], bytes] = secrets.token_bytes,
+                 refresh: Callable[[float], None] | None = None) -> None:
+        self.evse = evse
+        #: called with the time before each request is handled, so an application that
+        #: models its hardware (a simulator) can bring the EVSEState up to date lazily
+        self.refresh = refresh
+        self.config = config or SeccConfig()
+        self.tls = tls
+        self.paused_store = paused if paused is not None else PausedSessions()
+        self._rng = rng
+        self.protocol: str | None = None
+        self.dialect: SeccDialect | None = None
+        self.state = "Handshake"
+        self.session_id: bytes = b""
+        self.resumed = False
+        self.ev = VehicleInfo()
+        self.ended: SessionEnded | None = None
+        self.timers = Timers()
+        #: decisions: None = not decided yet (answer Ongoing)
+        self.authorization: bool | None = None
+        self.authorization_code: str | None = None
+        self.isolation: IsolationLevel | None = None
+        self.schedules_ready = not self.config.await_schedules
+        self.gen_challenge: bytes | None = None
+        self.renegotiating = False
+        self.notification: Notification | None = None  # per-session override
+        self.charging = False
+        self._asked: set[str] = set()  # steps whose "requested" event was emitted
+        self._ongoing_since: dict[str, float] = {}
+        self.last_request_at: float | None = None
+        self.responses = 0
+
+    # ------------------------------------------------------------------ inputs
+
+    def start(self, now: float) -> Step:
+        """The connection is up: wait for supportedAppProtocolReq."""
+        step = Step()
+        self.timers.arm("secc_sequence", now, self._sequence_timeout())
+        return self._finish(step)
+
+    def receive(self, payload_type: int, payload: bytes, now: float) -> Step:
+        """One V2GTP payload from the EV."""
+        step = Step()
+        if self.ended is not None:
+            return self._finish(step)
+        if payload_type != PAYLOAD_SAP_DIN_ISO2:
+            return self._end(step, now, Outcome.FAILED,
+                             f"payload type 0x{payload_type:04x} is not a DIN/ISO-2 request")
+        protocol = self.protocol or "apphand"
+        try:
+            message = codec.decode(payload, protocol)
+        except Iso15118Error as exc:
+            return self._end(step, now, Outcome.FAILED, f"undecodable {protocol} request: {exc}")
+        self.last_request_at = now
+        if self.refresh is not None:
+            self.refresh(now)
+        if self.protocol is None:
+            return self._handshake(step, message, now)
+        return self._request(step, message, now)
+
+    def tick(self, now: float) -> Step:
+        """Call at (or after) the deadline: expired timers end the session."""
+        step = Step()
+        if self.ended is None:
+            expired = self.timers.expired(now)
+            if expired is not None:
+                name, seconds = expired
+                step.events.append(TimerExpired(now, name, seconds))
+                return self._end(step, now, Outcome.FAILED, f"{name} timer expired ({seconds} s)")
+        return self._finish(step)
+
+    # -------------------------------------------------- application decisions
+
+    def authorize(self, accepted: bool = True, code: str | None = None) -> None:
+        """Decide the pending authorization; ``code`` overrides the FAILED code sent when
+        refused (default FAILED)."""
+        self.authorization = accepted
+        self.authorization_code = code
+
+    def finish_cable_check(self, isolation: IsolationLevel = IsolationLevel.Valid) -> None:
+        """The isolation test is done: CableCheck is answered Finished from now on."""
+        self.isolation = isolation
+        self.evse.isolation = isolation
+
+    def set_schedules(self, schedules: Sequence[Schedule]) -> None:
+        """Schedules for ChargeParameterDiscoveryRes (e.g. from OCPP SetChargingProfile)."""
+        self.evse.schedules = list(schedules)
+        self.schedules_ready = True
+
+    def request_stop(self) -> None:
+        """EVSE-initiated stop: the next status asks the EV to stop (StopCharging)."""
+        self.notification = Notification.STOP_CHARGING
+
+    def request_renegotiation(self) -> None:
+        """EVSE-initiated renegotiation (ReNegotiation in the next status); the new
+        schedules are taken from ``EVSEState.schedules`` when the EV asks."""
+        self.notification = Notification.RENEGOTIATION
+
+    @property
+    def current_notification(self) -> Notification:
+        if self.notification is not None:
+            return self.notification
+        return self.evse.notification
+
+    @property
+    def deadline(self) -> float | None:
+        return None if self.ended is not None else self.timers.deadline()
+
+    # ------------------------------------------------------------------ handshake
+
+    def _handshake(self, step: Step, message: Any, now: float) -> Step:
+        step.events.append(MessageReceived(now, "apphand", type(message).__name__, message))
+        if not isinstance(message, apphand.supportedAppProtocolReq):
+            return self._end(step, now, Outcome.FAILED,
+                             f"expected supportedAppProtocolReq, got {type(message).__name__}")
+        response, chosen = handshake.choose(message, self.config.protocols)
+        self._send(step, response, "apphand", now)
+        if chosen is None:
+            return self._end(step, now, Outcome.FAILED, "no common protocol",
+                             response.response_code.value)
+        self.protocol = chosen
+        self.dialect = secc_dialect(chosen)
+        self.state = "Idle"
+        assert response.schema_id is not None
+        namespace = handshake.APP_PROTOCOLS[chosen].namespace
+        step.events.append(ProtocolNegotiated(now, chosen, namespace, response.schema_id))
+        self.timers.arm("secc_sequence", now, self._sequence_timeout())
+        return self._finish(step)
+
+    # ------------------------------------------------------------------ requests
+
+    def _request(self, step: Step, message: Any, now: float) -> Step:
+        d = self.dialect
+        assert d is not None
+        body = d.body(message)
+        name = d.element_name(body)
+        step.events.append(MessageReceived(now, d.protocol, name, message))
+        exchange = d.rules.exchange_of_request(body)
+        if exchange is None:
+            return self._end(step, now, Outcome.FAILED, f"{name} is not a request")
+        name_step = exchange.step
+        code = "OK"
+        extras: dict[str, Any] = {}
+        if name_step == "SessionSetup":
+            if self.state != "Idle":
+                code = "FAILED_SequenceError"
+            else:
+                code = self._session_setup(d.session_id(message), body, step, now)
+        elif d.session_id(message) != self.session_id:
+            code = "FAILED_UnknownSession"
+        elif name_step not in self._allowed():
+            code = "FAILED_SequenceError"
+        if code.startswith("FAILED"):
+            extras = d.read(name_step, body, self.ev)
+        elif name_step != "SessionSetup":
+            extras = d.read(name_step, body, self.ev)
+            code = self._handle(name_step, extras, message, step, now)
+        return self._respond(step, name_step, body, code, extras, now)
+
+    def _allowed(self) -> tuple[str, ...]:
+        assert self.dialect is not None
+        allowed = self.dialect.rules.allowed(self.state)
+        if self.config.accept_session_stop_anywhere and self.state != "Idle" \
+                and "SessionStop" not in allowed:
+            allowed = (*allowed, "SessionStop")
+        return allowed
+
+    def _session_setup(self, header_id: bytes | None, body: Any, step: Step, now: float) -> str:
+        assert self.dialect is not None
+        self.ev.evcc_id = self.dialect.evcc_id(body)
+        old = self.paused_store.take(header_id) if header_id and any(header_id) else None
+        if old is not None and old.protocol == self.protocol:
+            self.session_id = old.session_id
+            self.resumed = True
+            self.ev.payment = old.payment
+            code = "OK_OldSessionJoined"
+        else:
+            self.session_id = self._new_session_id()
+            code = "OK_NewSessionEstablished"
+        step.events.append(SessionStarted(now, self.session_id, self.resumed))
+        return code
+
+    def _new_session_id(self) -> bytes:
+        n = max(1, min(8, self.config.session_id_length))
+        while True:
+            sid = self._rng(n)
+            if any(sid):  # all-zero means "no session" on the wire
+                return sid
+
+    def _handle(self, name: str, extras: dict[str, Any], message: Any, step: Step,
+                now: float) -> str:
+        """Act on an allowed request; returns the response code (and sets extras)."""
+        ev = self.ev
+        if name == "ServiceDiscovery":
+            return "OK"
+        if name == "ServiceDetail":
+            known = {s.service_id for s in self.evse.services}
+            return "OK" if extras.get("service_id") in known else "FAILED_ServiceIDInvalid"
+        if name == "PaymentServiceSelection":
+            payment = extras.get("payment")
+            if payment not in self._payment_options():
+                return "FAILED_PaymentSelectionInvalid"
+            offered = {self.charge_service_id} | {s.service_id for s in self.evse.services}
+            chosen = {sid for sid, _ in ev.selected_services}
+            if self.charge_service_id not in chosen:
+                return "FAILED_NoChargeServiceSelected"
+            if not chosen <= offered:
+                return "FAILED_ServiceSelectionInvalid"
+            ev.payment = payment
+            return "OK"
+        if name in ("PaymentDetails", "CertificateInstallation", "CertificateUpdate"):
+            return self._pnc_step(name, extras, message, step, now)
+        if name == "Authorization":
+            return self._authorization(extras, message, step, now)
+        if name == "ChargeParameterDiscovery":
+            return self._charge_parameters(extras, step, now)
+        if name == "CableCheck":
+            if "CableCheck" not in self._asked:
+                self._asked.add("CableCheck")
+                self.isolation = None
+                step.events.append(CableCheckRequested(now))
+                if self.config.auto_cable_check:
+                    level = self.evse.isolation
+                    if level in (IsolationLevel.Invalid,):
+                        level = IsolationLevel.Valid
+                    self.finish_cable_check(level)
+            extras["processing"] = self._decided("CableCheck", self.isolation is not None, now)
+            if extras["processing"] is None:
+                return "FAILED"
+            return "OK"
+        if name == "PreCharge":
+            step.events.append(PreChargeRequested(now, ev.target_voltage or 0.0,
+                                                  ev.target_current or 0.0))
+            return "OK"
+        if name == "PowerDelivery":
+            return self._power_delivery(extras, step, now)
+        if name in ("CurrentDemand", "ChargingStatus"):
+            step.events.append(ChargeLoop(now, ev.target_voltage, ev.target_current, ev.soc,
+                                          ev.charging_complete))
+            return "OK"
+        if name == "MeteringReceipt":
+            return self._metering_receipt(extras, message, step, now)
+        if name == "WeldingDetection":
+            return "OK"
+        if name == "SessionStop":
+            kind = extras.get("stop_kind", StopKind.TERMINATE)
+            step.events.append(SessionStopRequested(now, kind))
+            return "OK"
+        raise AssertionError(name)  # pragma: no cover - every step of the tables is handled
+
+    @property
+    def charge_service_id(self) -> int:
+        assert self.dialect is not None
+        return self.dialect.charge_service_id
+
+    def _payment_options(self) -> tuple[Payment, ...]:
+        """PnC only over TLS (ISO 15118-2 7.7.4 security; DESIGN: security by default)."""
+        options = self.evse.payment_options
+        if self.protocol == "din":
+            return tuple(p for p in options if p is Payment.EIM) or (Payment.EIM,)
+        if not self.tls or self.config.pnc is None:
+            options = tuple(p for p in options if p is not Payment.PNC)
+        return options or (Payment.EIM,)
+
+    def _decided(self, name: str, decided: bool, now: float) -> Processing | None:
+        """Finished when decided, Ongoing while not and within the ongoing limit, None
+        when the limit has passed (the session then fails)."""
+        if decided:
+            self._ongoing_since.pop(name, None)
+            return Processing.FINISHED
+        since = self._ongoing_since.setdefault(name, now)
+        limit = self.config.ongoing_limit
+        if limit is None:
+            assert self.dialect is not None
+            limit = self.dialect.rules.timer("secc_ongoing")
+        if now - since >= limit:
+            return None
+        return Processing.ONGOING
+
+    def _authorization(self, extras: dict[str, Any], message: Any, step: Step,
+                       now: float) -> str:
+        ev = self.ev
+        if "Authorization" not in self._asked:
+            self._asked.add("Authorization")
+            if ev.payment is Payment.PNC:
+                code = self._pnc_authorization_check(extras, message)
+                if code != "OK":
+                    return code
+            step.events.append(AuthorizationRequested(now, ev.payment or Payment.EIM, ev.emaid,
+                                                      ev.contract_chain))
+            if self.config.auto_authorize and self.authorization is None:
+                self.authorize(True)
+        processing = self._decided("Authorization", self.authorization is not None, now)
+        if processing is None:
+            extras["processing"] = Processing.FINISHED
+            return "FAILED"
+        extras["processing"] = processing
+        if processing is Processing.FINISHED and not self.authorization:
+            return self.authorization_code or "FAILED"
+        return "OK"
+
+    def _charge_parameters(self, extras: dict[str, Any], step: Step, now: float) -> str:
+        ev = self.ev
+        mode = ev.energy_mode
+        if "ChargeParameterDiscovery" not in self._asked:
+            self._asked.add("ChargeParameterDiscovery")
+            if mode is not None:
+                step.events.append(ChargeParametersReceived(now, mode, _copy(ev),
+                                                            self.renegotiating))
+        if mode not in self.evse.energy_modes:
+            extras["processing"] = Processing.FINISHED
+            return "FAILED_WrongEnergyTransferMode"
+        processing = self._decided("ChargeParameterDiscovery", self.schedules_ready, now)
+        if processing is None:
+            extras["processing"] = Processing.FINISHED
+            return "FAILED"
+        extras["processing"] = processing
+        if mode is not None and mode.is_dc != bool(extras.get("dc_parameters")):
+            return "FAILED_WrongChargeParameter"
+        return "OK"
+
+    def _power_delivery(self, extras: dict[str, Any], step: Step, now: float) -> str:
+        progress: Progress = extras["progress"]
+        schedule_id = extras.get("schedule_id")
+        if progress is Progress.START:
+            known = {s.schedule_id for s in self.evse.schedules}
+            if schedule_id is not None and known and schedule_id not in known:
+                return "FAILED_TariffSelectionInvalid"
+            if self.evse.status.stops_charging and self.ev.energy_mode is not None \
+                    and self.ev.energy_mode.is_dc:
+                return "FAILED_PowerDeliveryNotApplied"
+        step.events.append(PowerDeliveryRequested(now, progress, schedule_id))
+        return "OK"
+
+    def _metering_receipt(self, extras: dict[str, Any], message: Any, step: Step,
+                          now: float) -> str:
+        signed = False
+        code = "OK"
+        if self.ev.payment is Payment.PNC and self.config.pnc is not None:
+            code = self.config.pnc.check_metering_receipt(self, message)
+            signed = code == "OK"
+        meter = extras.get("meter")
+        step.events.append(MeteringReceiptReceived(
+            now, getattr(meter, "meter_id", None), getattr(meter, "energy_wh", None), signed))
+        return code
+
+    def _pnc_step(self, name: str, extras: dict[str, Any], message: Any, step: Step,
+                  now: float) -> str:
+        pnc = self.config.pnc
+        if pnc is None or self.ev.payment is not Payment.PNC:
+            return "FAILED"
+        result: str = pnc.handle(self, name, extras, message, step, now)
+        return result
+
+    def _pnc_authorization_check(self, extras: dict[str, Any], message: Any) -> str:
+        pnc = self.config.pnc
+        if pnc is None:
+            return "FAILED"
+        result: str = pnc.check_authorization(self, extras, message)
+        return result
+
+    # ------------------------------------------------------------------ responses
+
+    def _respond(self, step: Step, name: str, request: Any, code: str,
+                 extras: dict[str, Any], now: float) -> Step:
+        d = self.dialect
+        assert d is not None
+        extras.setdefault("processing", Processing.FINISHED)
+        body = d.compose(name, self, code, extras)
+        hook = self.config.response_hook
+        if hook is not None:
+            body = hook(name, request, body)
+        message = d.wrap(body, self.session_id or bytes(1))
+        self._send(step, message, d.protocol, now)
+        self.responses += 1
+        if code.startswith("FAILED"):
+            return self._end(step, now, Outcome.FAILED, f"{name}: {code}", code)
+        self.state = state_after(
+            name, ongoing=extras["processing"] is not Processing.FINISHED,
+            dc=self.ev.energy_mode is None or self.ev.energy_mode.is_dc,
+            pnc=self.ev.payment is Payment.PNC,
+            progress=extras["progress"].value if "progress" in extras else None,
+            renegotiating=self.renegotiating)
+        self._after(name, extras, now)
+        if name == "SessionStop":
+            kind = extras.get("stop_kind", StopKind.TERMINATE)
+            if kind is StopKind.PAUSE:
+                assert self.protocol is not None
+                self.paused_store.add(PausedSession(self.session_id, self.protocol,
+                                                    self.ev.evcc_id, self.ev.payment, now))
+                return self._end(step, now, Outcome.PAUSED, "paused by the EV")
+            return self._end(step, now, Outcome.COMPLETED, "SessionStop")
+        self.timers.arm("secc_sequence", now, self._sequence_timeout())
+        return self._finish(step)
+
+    def _after(self, name: str, extras: dict[str, Any], now: float) -> None:
+        """Bookkeeping once a response went out OK."""
+        if name == "PowerDelivery":
+            progress = extras["progress"]
+            self.charging = progress is Progress.START
+            if progress is Progress.RENEGOTIATE:
+                self.renegotiating = True
+                self._asked.discard("ChargeParameterDiscovery")
+                self.schedules_ready = not self.config.await_schedules
+                if self.notification is Notification.RENEGOTIATION:
+                    self.notification = None
+            elif progress is Progress.START:
+                self.renegotiating = False
+            if progress is not Progress.START and self.notification is Notification.STOP_CHARGING:
+                self.notification = None
+        elif name == "Authorization" and extras["processing"] is Processing.FINISHED:
+            self._asked.discard("Authorization")
+
+    def _send(self, step: Step, message: Any, protocol: str, now: float) -> None:
+        payload = codec.encode(message, protocol)
+        step.send.append(Outgoing(PAYLOAD_SAP_DIN_ISO2, payload, message))
+        if protocol == "apphand":
+            name = type(message).__name__
+        else:
+            assert self.dialect is not None
+            name = self.dialect.element_name(self.dialect.body(message))
+        step.events.append(MessageSent(now, protocol, name, message))
+
+    def _sequence_timeout(self) -> float:
+        if self.config.sequence_timeout is not None:
+            return self.config.sequence_timeout
+        if self.dialect is not None:
+            return self.dialect.rules.timer("secc_sequence")
+        return 60.0  # before the handshake: the value both protocols share
+
+    def _end(self, step: Step, now: float, outcome: Outcome, reason: str,
+             code: str | None = None) -> Step:
+        if self.ended is None:
+            self.ended = SessionEnded(now, outcome, reason, code, self.session_id or None)
+            step.events.append(self.ended)
+        self.timers.clear()
+        step.close = True
+        return self._finish(step)
+
+    def _finish(self, step: Step) -> Step:
+        step.deadline = self.deadline
+        return step
+
+
+def _copy(ev: VehicleInfo) -> VehicleInfo:
+    return replace(ev)

@@ -182,6 +182,13 @@ class EvccSession:
             self._send_request(step, pending, now)
         return self._finish(step)
 
+    def connection_lost(self, now: float, reason: str = "connection closed") -> Step:
+        """The connection is gone (the EVSE closed it, or it broke): the session ends."""
+        step = Step()
+        if self.ended is None:
+            return self._end(step, now, Outcome.FAILED, f"connection lost: {reason}")
+        return self._finish(step)
+
     # -------------------------------------------------- application wishes
 
     def request_stop(self) -> None:

@@ -59,12 +59,16 @@ from iso15118.session.values import (
 )
 from iso15118.session.views import VehicleInfo
 
-__all__ = ["PausedSessions", "SeccConfig", "SeccSession"]
+__all__ = ["DEFER", "PausedSessions", "SeccConfig", "SeccSession"]
 
 #: A hook that may change a response before it is encoded: (step, request body,
 #: response body) -> response body. Protocol-specific fields, test variations and the
 #: live fuzzer attach here.
 ResponseHook = Callable[[str, Any, Any], Any]
+
+#: what a handler returns when the application (a backend) will answer later through
+#: :meth:`SeccSession.complete`
+DEFER = "DEFER"
 
 
 @dataclass
@@ -151,6 +155,7 @@ class SeccSession:
         self._asked: set[str] = set()  # steps whose "requested" event was emitted
         self._ongoing_since: dict[str, float] = {}
         self.last_request_at: float | None = None
+        self._deferred: tuple[str, Any, dict[str, Any]] | None = None
         self.responses = 0
 
     # ------------------------------------------------------------------ inputs
@@ -189,7 +194,21 @@ class SeccSession:
             if expired is not None:
                 name, seconds = expired
                 step.events.append(TimerExpired(now, name, seconds))
+                if self._deferred is not None and name.startswith("secc_performance:"):
+                    # the backend did not answer in time: say so rather than fall silent
+                    deferred, body, extras = self._deferred
+                    self._deferred = None
+                    return self._respond(step, deferred, body, "FAILED_NoCertificateAvailable"
+                                         if deferred.startswith("Certificate") else "FAILED",
+                                         extras, now)
                 return self._end(step, now, Outcome.FAILED, f"{name} timer expired ({seconds} s)")
+        return self._finish(step)
+
+    def connection_lost(self, now: float, reason: str = "connection closed") -> Step:
+        """The connection is gone (the EV closed it, or it broke): the session ends."""
+        step = Step()
+        if self.ended is None:
+            return self._end(step, now, Outcome.FAILED, f"connection lost: {reason}")
         return self._finish(step)
 
     # -------------------------------------------------- application decisions
@@ -264,7 +283,10 @@ class SeccSession:
         name_step = exchange.step
         code = "OK"
         extras: dict[str, Any] = {}
-        if name_step == "SessionSetup":
+        if self._deferred is not None:
+            self._deferred = None  # the EV did not wait for the answer it asked for
+            code = "FAILED_SequenceError"
+        elif name_step == "SessionSetup":
             if self.state != "Idle":
                 code = "FAILED_SequenceError"
             else:
@@ -273,12 +295,37 @@ class SeccSession:
             code = "FAILED_UnknownSession"
         elif name_step not in self._allowed():
             code = "FAILED_SequenceError"
-        if code.startswith("FAILED"):
+        try:
             extras = d.read(name_step, body, self.ev)
-        elif name_step != "SessionSetup":
-            extras = d.read(name_step, body, self.ev)
+        except (AttributeError, TypeError, ValueError, Iso15118Error) as exc:
+            # non-strict decoding lets through content a request cannot do without
+            step.events.append(MessageReceived(now, d.protocol, f"{name} (incomplete: {exc})",
+                                               message))
+            extras, code = {}, "FAILED"
+        if not code.startswith("FAILED") and name_step != "SessionSetup":
             code = self._handle(name_step, extras, message, step, now)
+        if code == DEFER:
+            exchange = d.rules.exchange(name_step)
+            self._deferred = (name_step, body, extras)
+            self.timers.cancel("secc_sequence")
+            self.timers.arm(f"secc_performance:{name_step}", now, exchange.secc_performance)
+            return self._finish(step)
         return self._respond(step, name_step, body, code, extras, now)
+
+    def complete(self, now: float, code: str = "OK", response: Any = None) -> Step:
+        """Answer the request whose response was deferred to the application (a backend
+        round trip such as OCPP's Get15118EVCertificate): ``response`` is the body to
+        send (e.g. the CertificateInstallationRes the backend made), or None with a
+        FAILED ``code``. Too late (past the SECC's performance time) it does nothing."""
+        step = Step()
+        if self._deferred is None or self.ended is not None:
+            return self._finish(step)
+        name, body, extras = self._deferred
+        self._deferred = None
+        self.timers.cancel(f"secc_performance:{name}")
+        if response is not None:
+            extras["response"] = response
+        return self._respond(step, name, body, code, extras, now)
 
     def _allowed(self) -> tuple[str, ...]:
         assert self.dialect is not None

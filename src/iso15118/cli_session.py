@@ -1,0 +1,331 @@
+"""The ``secc`` and ``evcc`` commands: a simulated charger and a simulated vehicle.
+
+Contract (scripts and checks rely on it): stdout carries exactly one line per V2G message
+sent or received, ``TIME DIRECTION PROTOCOL MESSAGE key=value...`` (TIME in seconds since
+the command started, DIRECTION ``EV->EVSE`` or ``EVSE->EV``); everything else (ready,
+session ends, reasons) goes to stderr. ``secc`` exits 0 after ``--sessions N`` sessions
+ended with SessionStop (``--sessions 0``: until interrupted); ``evcc`` exits 0 only after a
+complete session ended by SessionStop (a paused one is resumed first), 1 otherwise with
+the reason. Usage mistakes exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from iso15118.errors import Iso15118Error
+from iso15118.summary import key_values, one_line
+
+__all__ = ["add_subparser"]
+
+SECC_EXAMPLES = """examples:
+  iso15118 secc --interface eth1                              # ISO-2 and DIN, DC, EIM
+  iso15118 secc -i eth1 --energy ac,dc --sessions 0           # serve until Ctrl-C
+  iso15118 secc -i eth1 --tls required --pki ./pki            # test PKI made if missing
+  iso15118 secc -i eth1 --config charger.toml                 # cable check 10 s, limits...
+
+config file (TOML; see iso15118.session.config):
+  [evse]              evse_id, energy_modes, free_service, notification_max_delay
+  [evse.dc]           max_voltage, max_current, max_power, min_voltage, min_current
+  [evse.ac]           nominal_voltage, max_current
+  [behaviour]         cable_check_s, authorization_delay_s, authorize, voltage_ramp_v_per_s
+  [session]           await_schedules, accept_session_stop_anywhere, session_id_length
+  [[schedules]]       id = 1, entries = [[0, 50000, 86400]]
+"""
+
+EVCC_EXAMPLES = """examples:
+  iso15118 evcc --interface eth1                              # ISO-2 (else DIN), DC, EIM
+  iso15118 evcc -i eth1 --protocols din --loops 50
+  iso15118 evcc -i eth1 --energy ac --pause-after 5           # pause, resume, finish
+  iso15118 evcc -i eth1 --tls --trust ./pki/certs/v2g_root.pem
+  iso15118 evcc -i eth1 --config vehicle.toml                 # SoC, battery, limits
+
+config file (TOML; see iso15118.session.config):
+  [vehicle]           soc, target_soc, max_voltage, max_current, max_power, capacity_wh,
+                      bulk_soc, full_soc, departure_time, evcc_id
+  [battery]           empty_voltage, full_voltage, phases
+  [session]           loop_interval, ongoing_interval, precharge_tolerance,
+                      welding_detection, service_details, select_services
+"""
+
+_ENERGY = {
+    "dc": ("DC_extended", "DC_core"),
+    "ac": ("AC_three_phase_core", "AC_single_phase_core"),
+}
+
+
+def add_subparser(subparsers: Any) -> None:
+    s = subparsers.add_parser(
+        "secc", help="a simulated charger (SECC): SDP, TCP/TLS, DIN 70121 and ISO 15118-2",
+        epilog=SECC_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Serve V2G sessions as a simulated charger; one stdout line per message.")
+    s.add_argument("--interface", "-i", required=True, help="the charging link, e.g. eth1")
+    s.add_argument("--port", type=int, default=0,
+                   help="TCP port (default: a free one in 49152-65535)")
+    s.add_argument("--protocols", default="iso2,din", help="accepted, e.g. din,iso2")
+    s.add_argument("--energy", default="dc", help="ac, dc or ac,dc")
+    s.add_argument("--auth", default="eim", help="eim, pnc or eim,pnc")
+    s.add_argument("--tls", choices=("none", "optional", "required"), default="none")
+    s.add_argument("--pki", type=Path, metavar="DIR",
+                   help="test PKI directory (made there if it holds none)")
+    s.add_argument("--sessions", type=int, default=1, metavar="N",
+                   help="exit after N sessions ended by SessionStop (0: run until stopped)")
+    s.add_argument("--config", type=Path, metavar="FILE", help="TOML settings (see below)")
+    s.add_argument("--exit-on-failure", action="store_true",
+                   help="exit 1 when a session fails instead of serving the next EV")
+    s.set_defaults(func=_run_secc)
+
+    e = subparsers.add_parser(
+        "evcc", help="a simulated vehicle (EVCC): discovers the SECC and charges",
+        epilog=EVCC_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run one V2G session as a simulated vehicle; one stdout line per message.")
+    e.add_argument("--interface", "-i", required=True, help="the charging link, e.g. eth1")
+    e.add_argument("--protocols", default="iso2,din", help="offered, preferred first")
+    e.add_argument("--energy", choices=("ac", "dc"), default="dc")
+    e.add_argument("--auth", choices=("eim", "pnc"), default="eim")
+    e.add_argument("--tls", action="store_true", help="ask for TLS in SDP (needs --trust)")
+    e.add_argument("--trust", type=Path, metavar="PEM", help="V2G root certificate(s)")
+    e.add_argument("--contract", type=Path, metavar="DIR",
+                   help="PnC: test PKI directory with the contract (or OEM) certificate")
+    e.add_argument("--loops", type=int, default=20, metavar="N",
+                   help="charge-loop requests before stopping (default 20)")
+    e.add_argument("--pause-after", type=int, metavar="N",
+                   help="pause after N loop requests, then resume the session")
+    e.add_argument("--renegotiate-after", type=int, metavar="N",
+                   help="renegotiate the schedule after N loop requests")
+    e.add_argument("--config", type=Path, metavar="FILE", help="TOML settings (see below)")
+    e.set_defaults(func=_run_evcc)
+
+
+# ---------------------------------------------------------------------------- output
+
+
+class _Printer:
+    """One stdout line per message; the rest on stderr."""
+
+    def __init__(self, side: str) -> None:
+        self.side = side
+        self.t0 = time.monotonic()
+        self.loop_t0: float | None = None
+
+    def event(self, event: Any, now: float) -> None:
+        from iso15118.session.events import MessageReceived, MessageSent, SessionEnded
+
+        if self.loop_t0 is None:
+            self.loop_t0 = now - (time.monotonic() - self.t0)
+        if isinstance(event, (MessageSent, MessageReceived)):
+            from_ev = isinstance(event, MessageSent) == (self.side == "evcc")
+            direction = "EV->EVSE" if from_ev else "EVSE->EV"
+            values = " ".join(f"{k}={v}" for k, v in key_values(event.message))
+            line = f"{now - self.loop_t0:9.3f} {direction} {event.protocol} {event.name}"
+            print(f"{line} {one_line(values)}".rstrip(), flush=True)
+        elif isinstance(event, SessionEnded):
+            sid = event.session_id.hex().upper() if event.session_id else "-"
+            code = f" ({event.response_code})" if event.response_code else ""
+            self.note(f"session {sid} {event.outcome.value}: {event.reason}{code}")
+
+    def note(self, text: str) -> None:
+        print(f"{self.side}: {text}", file=sys.stderr, flush=True)
+
+
+def _split(text: str, allowed: set[str], what: str) -> list[str]:
+    items = [t.strip().lower() for t in text.split(",") if t.strip()]
+    bad = [t for t in items if t not in allowed]
+    if bad or not items:
+        raise Iso15118Error(f"--{what}: {', '.join(bad) or 'nothing'} not one of "
+                            f"{', '.join(sorted(allowed))}")
+    return items
+
+
+# ---------------------------------------------------------------------------- charger
+
+
+def _test_pki(directory: Path | None, printer: _Printer) -> tuple[Path, Path, Path]:
+    """(SECC chain PEM, its key, V2G root PEM) from a test PKI, made if missing."""
+    from iso15118.pki import create_test_pki
+
+    base = directory or Path(tempfile.mkdtemp(prefix="v2g-test-pki-"))
+    index_path = base / "index.json"
+    if not index_path.exists():
+        create_test_pki(base, 2)
+    index = json.loads(index_path.read_text())
+    chain, certs = index["chains"]["secc"], index["certificates"]
+    chain_file = base / "secc_chain.pem"
+    chain_file.write_bytes(b"".join((base / certs[n]["pem"]).read_bytes()
+                                    for n in [chain["leaf"], *chain["intermediates"]]))
+    root = base / certs[chain["trust_roots"][0]]["pem"]
+    printer.note(f"test PKI in {base}; vehicles trust {root}")
+    return chain_file, base / certs[chain["leaf"]]["key"], root
+
+
+def _charger(args: argparse.Namespace, printer: _Printer) -> tuple[Any, Any, Any]:
+    from iso15118.session import EnergyMode, EVSEState, Payment, SeccConfig
+    from iso15118.session.config import apply_table, load_toml, schedules_from, services_from
+    from iso15118.session.simulation import ChargerBehaviour
+
+    protocols = _split(args.protocols, {"din", "iso2"}, "protocols")
+    energy = _split(args.energy, set(_ENERGY), "energy")
+    auth = _split(args.auth, {"eim", "pnc"}, "auth")
+    evse = EVSEState(
+        energy_modes=tuple(EnergyMode(m) for e in energy for m in _ENERGY[e]),
+        payment_options=tuple(Payment.EIM if a == "eim" else Payment.PNC for a in auth))
+    behaviour = ChargerBehaviour()
+    config = SeccConfig(protocols=tuple(protocols))
+    if args.config is not None:
+        data = load_toml(args.config)
+        for section, target in (("evse", evse), ("behaviour", behaviour), ("session", config)):
+            if section in data:
+                apply_table(target, data.pop(section), section)
+        if "schedules" in data:
+            evse.schedules = schedules_from(data.pop("schedules"))
+        if "services" in data:
+            evse.services = services_from(data.pop("services"))
+        if data:
+            raise Iso15118Error(f"{args.config}: unknown section(s) {', '.join(data)}")
+    return evse, behaviour, config
+
+
+def _run_secc(args: argparse.Namespace) -> int:
+    printer = _Printer("secc")
+    evse, behaviour, config = _charger(args, printer)
+    ssl_context = None
+    if args.tls != "none":
+        from iso15118.transport import iso2_server_context
+
+        chain, key, _root = _test_pki(args.pki, printer)
+        ssl_context = iso2_server_context(chain, key)
+    if "pnc" in args.auth:
+        from iso15118.session import pnc
+
+        config.pnc = pnc.SeccPnc.from_test_pki(_test_pki_dir(args.pki, printer))
+    try:
+        return asyncio.run(_serve(args, printer, evse, behaviour, config, ssl_context))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _test_pki_dir(directory: Path | None, printer: _Printer) -> Path:
+    if directory is None:
+        raise Iso15118Error("--auth pnc needs --pki DIR (the test PKI of the MO and CPS)")
+    if not (directory / "index.json").exists():
+        _test_pki(directory, printer)
+    return directory
+
+
+async def _serve(args: argparse.Namespace, printer: _Printer, evse: Any, behaviour: Any,
+                 config: Any, ssl_context: Any) -> int:
+    from iso15118.session.events import Outcome
+    from iso15118.session.runner import Charger, EVSEEndpoint
+    from iso15118.session.simulation import SimulatedCharger
+
+    done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    completed = 0
+    sim = SimulatedCharger(evse, behaviour)
+    session_config = behaviour.session_config(config)
+
+    def application(session: Any) -> Any:
+        sim.attach(session)
+        return sim.on_event
+
+    def on_end(_ep: Any, ended: Any) -> None:
+        nonlocal completed
+        if ended.outcome is Outcome.COMPLETED:
+            completed += 1
+            if args.sessions and completed >= args.sessions and not done.done():
+                done.set_result(0)
+        elif ended.outcome is Outcome.FAILED and args.exit_on_failure and not done.done():
+            done.set_result(1)
+
+    endpoint = EVSEEndpoint(args.interface, evse, session_config, tls=args.tls,
+                            ssl_context=ssl_context, port=args.port if args.tls != "required"
+                            else 0, tls_port=args.port if args.tls == "required" else 0,
+                            application=application)
+    charger = Charger([endpoint], on_event=lambda _ep, e, now: printer.event(e, now),
+                      on_session_end=on_end)
+    async with charger:
+        ports = ", ".join(f"{'TLS' if s.name == 'TLS' else 'TCP'} {p}"
+                          for s, p in charger.announced[args.interface].items())
+        printer.note(f"ready on {args.interface}: {ports}; protocols "
+                     f"{','.join(session_config.protocols)}")
+        return await done
+
+
+# ---------------------------------------------------------------------------- vehicle
+
+
+def _vehicle(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    from iso15118.session import EnergyMode, EvccConfig, EVState, Payment
+    from iso15118.session.config import apply_table, load_toml
+    from iso15118.session.simulation import VehicleBehaviour
+
+    protocols = _split(args.protocols, {"din", "iso2"}, "protocols")
+    ev = EVState(energy_mode=EnergyMode(_ENERGY[args.energy][0]),
+                 payment=Payment.PNC if args.auth == "pnc" else Payment.EIM)
+    if args.energy == "ac":
+        ev.max_current, ev.max_voltage, ev.min_current = 32.0, 400.0, 6.0
+    battery = VehicleBehaviour()
+    config = EvccConfig(protocols=tuple(protocols), loops=args.loops, loop_interval=0.1,
+                        pause_after=args.pause_after,
+                        renegotiate_after=args.renegotiate_after)
+    if args.config is not None:
+        data = load_toml(args.config)
+        for section, target in (("vehicle", ev), ("battery", battery), ("session", config)):
+            if section in data:
+                apply_table(target, data.pop(section), section)
+        if data:
+            raise Iso15118Error(f"{args.config}: unknown section(s) {', '.join(data)}")
+    return ev, battery, config
+
+
+def _run_evcc(args: argparse.Namespace) -> int:
+    printer = _Printer("evcc")
+    ev, battery, config = _vehicle(args)
+    ssl_context = None
+    if args.tls:
+        if args.trust is None:
+            raise Iso15118Error("--tls needs --trust PEM (the V2G root to check the SECC)")
+        from iso15118.transport import iso2_client_context
+
+        ssl_context = iso2_client_context(cafile=args.trust)
+    if args.auth == "pnc":
+        if args.contract is None:
+            raise Iso15118Error("--auth pnc needs --contract DIR")
+        from iso15118.session import pnc
+
+        config.pnc = pnc.EvccPnc.from_test_pki(args.contract)
+    try:
+        return asyncio.run(_drive_vehicle(args, printer, ev, battery, config, ssl_context))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _drive_vehicle(args: argparse.Namespace, printer: _Printer, ev: Any, battery: Any,
+                         config: Any, ssl_context: Any) -> int:
+    from iso15118.session.events import Outcome
+    from iso15118.session.runner import run_vehicle
+    from iso15118.session.simulation import SimulatedVehicle
+
+    car = SimulatedVehicle(ev, battery)
+
+    def on_event(event: Any, now: float) -> None:
+        car.on_event(event, now)
+        printer.event(event, now)
+
+    try:
+        ended = await run_vehicle(args.interface, ev, config, ssl_context=ssl_context,
+                                  on_event=on_event, attach=car.attach)
+    except Iso15118Error as exc:
+        printer.note(f"failed: {exc}")
+        return 1
+    if ended.outcome is Outcome.COMPLETED:
+        printer.note(f"complete: SoC {ev.soc:.1f} %, {car.energy_wh:.1f} Wh charged")
+        return 0
+    printer.note(f"failed: {ended.reason}")
+    return 1

@@ -285,6 +285,16 @@ class EvccSession:
         """Choose the next request after ``done`` completed OK (the session's course)."""
         ev, evse = self.ev, self.evse
         ongoing = extras.get("processing") not in (None, Processing.FINISHED)
+        if done in ("CableCheck", "PreCharge") and evse.status is not None \
+                and evse.status.stops_charging:
+            # (a Compleo answers PreChargeRes OK with EVSE_EmergencyShutdown): give up
+            # cleanly, the way the table allows from here
+            self.stop_reason = f"EVSE status {evse.status.value} before charging"
+            self.timers.cancel(_LOOP_TIMERS[done])
+            if done == "PreCharge":
+                self.progress = Progress.STOP
+                return self._now(step, "PowerDelivery", now)
+            return self._now(step, "SessionStop", now)
         if done in _LOOP_TIMERS and done != "PreCharge":
             if ongoing:
                 return self._later(step, done, now, self.config.ongoing_interval)

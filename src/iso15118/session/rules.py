@@ -114,7 +114,7 @@ def state_after(step: str, *, ongoing: bool = False, dc: bool = True, pnc: bool 
         if step != "ChargeParameterDiscovery":
             return f"{step}.Finished"
     if step == "ChargeParameterDiscovery":
-        return f"{step}.Renegotiation" if renegotiating else f"{step}.{kind}"
+        return f"{step}.Renegotiation.{kind}" if renegotiating else f"{step}.{kind}"
     if step == "PaymentServiceSelection":
         return f"{step}.{'PnC' if pnc else 'EIM'}"
     if step == "PowerDelivery":

@@ -76,8 +76,11 @@ GRAPH = (
                "8.4.3.8: repeated while EVSEProcessing=Ongoing (V2G_EVCC_Ongoing_Timeout)"),
     Transition("ChargeParameterDiscovery.AC", ("PowerDelivery",), f"8.4.3.9; {_SEQ} (AC)"),
     Transition("ChargeParameterDiscovery.DC", ("CableCheck",), f"8.4.5.2; {_SEQ} (DC)"),
-    Transition("ChargeParameterDiscovery.Renegotiation", ("PowerDelivery",),
+    Transition("ChargeParameterDiscovery.Renegotiation.AC", ("PowerDelivery",),
                "8.4.3.9: after a renegotiation PowerDelivery(Start) follows directly"),
+    Transition("ChargeParameterDiscovery.Renegotiation.DC", ("PowerDelivery", "CableCheck"),
+               "8.4.3.9 directly, or 8.4.5.2 when the EV checks the cable again (the "
+               "dSPACE test system does, ISO-2_DC_Renegotiation in the shared captures)"),
     Transition("CableCheck.Ongoing", ("CableCheck",),
                "8.4.5.2: repeated while Ongoing (V2G_EVCC_CableCheck_Timeout)"),
     Transition("CableCheck.Finished", ("PreCharge",), f"8.4.5.3; {_SEQ} (DC)"),

@@ -66,6 +66,11 @@ __all__ = ["DEFER", "PausedSessions", "SeccConfig", "SeccSession"]
 #: live fuzzer attach here.
 ResponseHook = Callable[[str, Any, Any], Any]
 
+_BEFORE_AUTHORIZATION = frozenset({
+    "Handshake", "Idle", "SessionSetup", "ServiceDiscovery", "ServiceDetail",
+    "PaymentServiceSelection.EIM", "PaymentServiceSelection.PnC", "CertificateInstallation",
+    "CertificateUpdate", "PaymentDetails", "Authorization.Ongoing"})
+
 #: what a handler returns when the application (a backend) will answer later through
 #: :meth:`SeccSession.complete`
 DEFER = "DEFER"
@@ -87,6 +92,9 @@ class SeccConfig:
     #: real cars send SessionStopReq from any state (e.g. after a failed authorization);
     #: accept it everywhere after SessionSetup rather than answering a sequence error
     accept_session_stop_anywhere: bool = True
+    #: real cars send PowerDeliveryReq(Stop) without having charged (after CableCheck,
+    #: after authorization): accept it in any state once authorized
+    accept_power_delivery_stop_anywhere: bool = True
     #: SessionID length in bytes (1..8); 8 unless a peer needs otherwise
     session_id_length: int = 8
     #: override the table's V2G_SECC_Sequence_Timeout / the SECC's ongoing limit
@@ -282,7 +290,14 @@ class SeccSession:
             return self._end(step, now, Outcome.FAILED, f"{name} is not a request")
         name_step = exchange.step
         code = "OK"
-        extras: dict[str, Any] = {}
+        # read into a copy: a request that is refused must not change what we know
+        seen = replace(self.ev)
+        incomplete = None
+        try:
+            extras: dict[str, Any] = d.read(name_step, body, seen)
+        except (AttributeError, TypeError, ValueError, Iso15118Error) as exc:
+            # non-strict decoding lets through content a request cannot do without
+            extras, incomplete = {}, f"{name} is incomplete: {exc}"
         if self._deferred is not None:
             self._deferred = None  # the EV did not wait for the answer it asked for
             code = "FAILED_SequenceError"
@@ -293,15 +308,12 @@ class SeccSession:
                 code = self._session_setup(d.session_id(message), body, step, now)
         elif d.session_id(message) != self.session_id:
             code = "FAILED_UnknownSession"
-        elif name_step not in self._allowed():
+        elif not self._allowed_now(name_step, extras):
             code = "FAILED_SequenceError"
-        try:
-            extras = d.read(name_step, body, self.ev)
-        except (AttributeError, TypeError, ValueError, Iso15118Error) as exc:
-            # non-strict decoding lets through content a request cannot do without
-            step.events.append(MessageReceived(now, d.protocol, f"{name} (incomplete: {exc})",
-                                               message))
-            extras, code = {}, "FAILED"
+        elif incomplete is not None:
+            code = "FAILED"
+        if not code.startswith("FAILED"):
+            vars(self.ev).update(vars(seen))
         if not code.startswith("FAILED") and name_step != "SessionSetup":
             code = self._handle(name_step, extras, message, step, now)
         if code == DEFER:
@@ -328,12 +340,23 @@ class SeccSession:
         return self._respond(step, name, body, code, extras, now)
 
     def _allowed(self) -> tuple[str, ...]:
+        """The requests the table allows next, plus what the real-car switches add."""
         assert self.dialect is not None
         allowed = self.dialect.rules.allowed(self.state)
         if self.config.accept_session_stop_anywhere and self.state != "Idle" \
                 and "SessionStop" not in allowed:
             allowed = (*allowed, "SessionStop")
         return allowed
+
+    def _allowed_now(self, step: str, extras: dict[str, Any]) -> bool:
+        if step in self._allowed():
+            return True
+        # real cars open the contactors without charging (an Audi Q4 after CableCheck, a
+        # Hyundai CCM right after ContractAuthentication): PowerDelivery(Stop) is accepted
+        # once authorized, under its switch
+        return (step == "PowerDelivery" and extras.get("progress") is Progress.STOP
+                and self.config.accept_power_delivery_stop_anywhere
+                and self.state not in _BEFORE_AUTHORIZATION)
 
     def _session_setup(self, header_id: bytes | None, body: Any, step: Step, now: float) -> str:
         assert self.dialect is not None

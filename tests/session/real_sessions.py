@@ -8,9 +8,9 @@ Where the order of a session is really known, and where it is not:
 
 * **Captures** (``real/pcap/*/*.pcap*``, the TLS ones with their ``*.keylog.txt``): every
   V2GTP frame in wire order, read by :func:`iso15118.capture.read_capture`. One TCP
-  connection is one :class:`RecordedSession` (ISO 15118-2 clause 8.4.1: a session ends
-  with SessionStop and the TCP connection; a paused -2 session is resumed on a new
-  connection with the old SessionID, so it shows up as two recorded sessions).
+  connection is one :class:`RecordedSession`: a session layer object lives as long as
+  its connection. A paused -2 session resumed on a new connection with the old
+  SessionID (``ISO-2_DC_Pause_DS5366.pcapng``) is therefore two recorded sessions.
 * **JSON Lines** (``real/*.jsonl``): one row per *unique* hex string per source
   repository, at its first occurrence, with ``occurrences`` and (up to 10) ``seen_in``
   files. That holds for the claralog rows too: a serial log's repeated frames (a

@@ -4,8 +4,9 @@
   tshark and the dsV2Gshark dissector. Every row of a capture names the frame and time
   of the hex's first occurrence and how often the hex occurs; the sessions must agree.
 * The ``iso15118 pcap`` CLI's per-connection frame counts.
-* DIN SPEC 70121 clause 8.2 / ISO 15118-2 clause 8.2: requests and responses alternate,
-  each response named after its request; the supportedAppProtocolRes picks the protocol.
+* The message pattern of DIN SPEC 70121 and ISO 15118-2: requests and responses
+  alternate, each response named after its request; the supportedAppProtocolRes picks
+  the protocol from the EV's list.
 
 The data is read in place from ``../shared/vectors/real``; the tests skip without it.
 """

@@ -331,7 +331,9 @@ class EvccSession:
             return self._charge_parameters(step, now)
         if done == "CableCheck":
             step.events.append(CableCheckFinished(now, evse.isolation))
-            if evse.isolation not in (IsolationLevel.Valid, IsolationLevel.Warning):
+            # DIN and -2 make the isolation status optional (pyPLC's charger leaves it
+            # out); a test that finished with Invalid or Fault is a failed one
+            if evse.isolation in (IsolationLevel.Invalid, IsolationLevel.Fault):
                 return self._end(step, now, Outcome.FAILED,
                                  f"cable check finished with isolation {evse.isolation}")
             return self._now(step, "PreCharge", now)

@@ -410,7 +410,6 @@ class SeccSession:
         if name == "CableCheck":
             if "CableCheck" not in self._asked:
                 self._asked.add("CableCheck")
-                self.isolation = None
                 step.events.append(CableCheckRequested(now))
                 if self.config.auto_cable_check:
                     level = self.evse.isolation
@@ -594,6 +593,8 @@ class SeccSession:
             if progress is Progress.RENEGOTIATE:
                 self.renegotiating = True
                 self._asked.discard("ChargeParameterDiscovery")
+                self._asked.discard("CableCheck")  # an EV may check the cable again
+                self.isolation = None
                 self.schedules_ready = not self.config.await_schedules
                 if self.notification is Notification.RENEGOTIATION:
                     self.notification = None

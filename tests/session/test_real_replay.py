@@ -40,8 +40,8 @@ from iso15118.session import (
 )
 from iso15118.session.core import PAYLOAD_SAP_DIN_ISO2
 from iso15118.session.dialects import evcc_dialect
-from iso15118.session.views import ChargerInfo
 from iso15118.session.events import MessageSent
+from iso15118.session.views import ChargerInfo
 
 ALL_MODES = tuple(EnergyMode)
 
@@ -155,9 +155,9 @@ def test_secc_accepts_every_recorded_ev_request_sequence(sessions: list[Recorded
             continue  # PnC replay: tests/session/test_pnc.py (needs the recorded PKI)
         results[rec.source] = _Replay(rec).run()
     failed = {k: v for k, v in results.items() if v}
+    requests = sum(len(r.requests) for r in sessions if r.source in results)
     print(f"\nSECC replay: {len(results) - len(failed)}/{len(results)} recorded EV request "
-          f"sequences accepted in order ({sum(len(r.requests) for r in sessions if r.source in results)} "
-          "requests)")
+          f"sequences accepted in order ({requests} requests)")
     assert not failed, failed
     assert len(results) >= 26
 

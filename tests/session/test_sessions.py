@@ -26,7 +26,6 @@ from iso15118.session import (
     PausedSessions,
     Schedule,
     ScheduleEntry,
-    SeccConfig,
 )
 from iso15118.session.events import (
     ChargeLoop,

@@ -61,7 +61,7 @@ def simulate(protocol: str = "iso2", mode: EnergyMode = EnergyMode.DC_extended, 
              on_evcc: Callable[[EvccSession, Event, float], None] | None = None,
              drop: Callable[[str, Any], bool] | None = None,
              rng: Callable[[int], bytes] | None = None, tls: bool = False,
-             latency: float = 0.001) -> Run:
+             latency: float = 0.001, setup_started: float | None = None) -> Run:
     evse = evse or EVSEState(energy_modes=(EnergyMode.DC_extended, EnergyMode.DC_core,
                                            EnergyMode.AC_three_phase_core,
                                            EnergyMode.AC_single_phase_core))
@@ -92,7 +92,7 @@ def simulate(protocol: str = "iso2", mode: EnergyMode = EnergyMode.DC_extended, 
             on_evcc(evcc, event, now)
 
     result = run_pair(secc, evcc, start=start, on_secc=secc_handler, on_evcc=evcc_handler,
-                      drop=drop, latency=latency)
+                      drop=drop, latency=latency, setup_started=setup_started)
     return Run(secc, evcc, result, charger, vehicle)
 
 

@@ -140,10 +140,14 @@ class EvccSession:
 
     # ------------------------------------------------------------------ inputs
 
-    def start(self, now: float) -> Step:
-        """Connected: send supportedAppProtocolReq."""
+    def start(self, now: float, setup_started: float | None = None) -> Step:
+        """Connected: send supportedAppProtocolReq. ``setup_started`` is when the
+        communication setup began (plug-in or link up, before SDP and TLS):
+        V2G_EVCC_CommunicationSetup_Timeout runs from there to SessionSetupRes."""
         step = Step()
-        self.timers.arm("evcc_communication_setup", now, 20.0)
+        begun = now if setup_started is None else setup_started
+        # the value both DIN and -2 give; the protocol is not known yet
+        self.timers.arm("evcc_communication_setup", begun, 20.0)
         self._sap_request = handshake.offer(self.config.protocols)
         self._send_message(step, self._sap_request, "apphand", now)
         self.waiting = "supportedAppProtocol"

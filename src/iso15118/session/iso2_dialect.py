@@ -344,7 +344,7 @@ class Iso2Dialect:
             contract_signature_encrypted_private_key=iso2.ContractSignatureEncryptedPrivateKeyType(
                 id="id2", value=bytes(32)),
             dh_public_key=iso2.DiffieHellmanPublickeyType(id="id3", value=bytes(65)),
-            emaid=iso2.EMAIDType(id="id4", value="0"))
+            emaid=iso2.EMAIDType(id="id4", value="ZZ000000000000"))
         if step == "CertificateInstallation":
             return iso2.CertificateInstallationResType(**common)
         return iso2.CertificateUpdateResType(**common)

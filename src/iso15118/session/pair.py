@@ -39,7 +39,8 @@ class PairResult:
 def run_pair(secc: SeccSession, evcc: EvccSession, *, start: float = 0.0,
              latency: float = 0.001, until: float = 3600.0,
              on_secc: Handler | None = None, on_evcc: Handler | None = None,
-             drop: Callable[[str, Outgoing], bool] | None = None) -> PairResult:
+             drop: Callable[[str, Outgoing], bool] | None = None,
+             setup_started: float | None = None) -> PairResult:
     """Run both sessions until both have ended (or ``until``); returns their events.
 
     ``drop(side, outgoing)`` may swallow a message (``side`` is its sender) to test the
@@ -64,7 +65,7 @@ def run_pair(secc: SeccSession, evcc: EvccSession, *, start: float = 0.0,
             inflight.append((now + latency, order, "evcc" if side == "secc" else "secc", out))
 
     absorb("secc", secc.start(start), start)
-    absorb("evcc", evcc.start(start), start)
+    absorb("evcc", evcc.start(start, setup_started), start)
     now = start
     while (secc.ended is None or evcc.ended is None) and now <= until:
         due = [t for t, *_ in inflight]

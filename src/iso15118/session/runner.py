@@ -76,7 +76,8 @@ def warm_up(protocols: tuple[str, ...] = ("din", "iso2")) -> None:
 
 
 async def drive(conn: V2GConnection, session: _Session,
-                on_event: EventHandler | None = None) -> SessionEnded:
+                on_event: EventHandler | None = None,
+                setup_started: float | None = None) -> SessionEnded:
     """Run ``session`` on ``conn`` until it ends; returns its last event. The connection is
     closed when the session says so (after the last message went out)."""
     loop = asyncio.get_running_loop()
@@ -91,7 +92,10 @@ async def drive(conn: V2GConnection, session: _Session,
         if step.close:
             await conn.close()
 
-    await apply(session.start(loop.time()))
+    if setup_started is not None and isinstance(session, EvccSession):
+        await apply(session.start(loop.time(), setup_started))
+    else:
+        await apply(session.start(loop.time()))
     while session.ended is None:
         deadline = session.deadline
         timeout = None if deadline is None else max(0.0, deadline - loop.time())
@@ -244,7 +248,9 @@ async def run_vehicle(interface: str, ev: EVState, config: EvccConfig | None = N
     connection with its SessionID, as a car does after a pause. Returns the last end."""
     config = config or EvccConfig()
     warm_up(config.protocols)
+    loop = asyncio.get_running_loop()
     while True:
+        setup_started = loop.time()  # SDP and TLS count towards the communication setup
         found = await discover(interface, tls=ssl_context is not None,
                                timeout=discovery_timeout)
         if not found:
@@ -254,7 +260,7 @@ async def run_vehicle(interface: str, ev: EVState, config: EvccConfig | None = N
         session = EvccSession(ev, config, tls=secc.tls)
         if attach is not None:
             attach(session)
-        ended = await drive(conn, session, on_event)
+        ended = await drive(conn, session, on_event, setup_started)
         await conn.close()
         if ended.outcome is not Outcome.PAUSED or ended.session_id is None:
             return ended

@@ -306,6 +306,8 @@ class SeccSession:
                 code = "FAILED_SequenceError"
             else:
                 code = self._session_setup(d.session_id(message), body, step, now)
+        elif self.state == "Idle":
+            code = "FAILED_SequenceError"  # no session yet: only SessionSetup may come
         elif d.session_id(message) != self.session_id:
             code = "FAILED_UnknownSession"
         elif not self._allowed_now(name_step, extras):

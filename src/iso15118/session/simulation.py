@@ -54,8 +54,9 @@ class ChargerBehaviour:
     def session_config(self, base: SeccConfig | None = None) -> SeccConfig:
         """``base`` with the decisions this simulator makes left to it."""
         config = replace(base) if base is not None else SeccConfig()
-        config.auto_cable_check = self.cable_check_s <= 0
-        config.auto_authorize = self.authorization_delay_s <= 0 and self.authorize
+        config.auto_cable_check = config.auto_cable_check and self.cable_check_s <= 0
+        config.auto_authorize = config.auto_authorize and self.authorization_delay_s <= 0 \
+            and self.authorize
         return config
 
 

@@ -40,7 +40,7 @@ def run_pair(secc: SeccSession, evcc: EvccSession, *, start: float = 0.0,
              latency: float = 0.001, until: float = 3600.0,
              on_secc: Handler | None = None, on_evcc: Handler | None = None,
              drop: Callable[[str, Outgoing], bool] | None = None,
-             setup_started: float | None = None) -> PairResult:
+             setup_started: float | None = None, max_messages: int = 200_000) -> PairResult:
     """Run both sessions until both have ended (or ``until``); returns their events.
 
     ``drop(side, outgoing)`` may swallow a message (``side`` is its sender) to test the
@@ -62,6 +62,9 @@ def run_pair(secc: SeccSession, evcc: EvccSession, *, start: float = 0.0,
             if drop is not None and drop(side, out):
                 continue
             order += 1
+            if order > max_messages:
+                raise RuntimeError(f"run_pair: more than {max_messages} messages (a session "
+                                   "that never ends?)")
             inflight.append((now + latency, order, "evcc" if side == "secc" else "secc", out))
 
     absorb("secc", secc.start(start), start)

@@ -29,7 +29,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -131,9 +131,14 @@ def _same_emaid(text: str | None, cert: x509.Certificate) -> bool:
 
 
 def _signature_code(message: Any, signer: bytes | None, element: str, failed: str) -> str:
-    """OK when the header signature verifies with ``signer``'s key and covers ``element``."""
+    """OK when the header signature verifies with ``signer``'s key and covers ``element``.
+
+    Coverage is asked of the signed element itself: its fragment holds everything inside
+    it, so an optional ``Id`` nested in it (a CertificateUpdateReq's ContractSignature-
+    CertChain) needs no reference of its own."""
     try:
-        verified = xmldsig.verify(message, load_certificate(signer or b""), protocol="iso2")
+        verified = xmldsig.verify(message, load_certificate(signer or b""), protocol="iso2",
+                                  require_all_ids=False)
     except _PEER_ERRORS:
         return failed
     return OK if verified.covers(element) else failed
@@ -302,10 +307,9 @@ class EvccPnc:
     contract_roots: tuple[x509.Certificate, ...] = ()
     #: Policy: CertificateUpdate once the contract expires within this many days (21, as
     #: RISE-V2G decides; ISO 15118-2 leaves the horizon to the EV).
-    update_within_days: float = DEFAULT_EXPIRY_WARNING_DAYS
+    update_within_days: int = DEFAULT_EXPIRY_WARNING_DAYS
     directory: Path | None = None
     clock: Callable[[], float] = time.time
-    installed: list[str] = field(default_factory=list)  # "Install"/"Update", in order
 
     def __post_init__(self) -> None:
         if not self.v2g_roots:
@@ -361,7 +365,7 @@ class EvccPnc:
         if leaf is None or not leaf.not_valid_before_utc <= at <= leaf.not_valid_after_utc:
             # without an OEM identity the EV can only show what it has (and be refused)
             return "CertificateInstallation" if self.oem_key else "PaymentDetails"
-        if contract_update_due(leaf, at, int(self.update_within_days)):
+        if contract_update_due(leaf, at, self.update_within_days):
             return "CertificateUpdate"
         return "PaymentDetails"
 
@@ -405,7 +409,8 @@ class EvccPnc:
                                      version=ProtocolVersion.ISO15118_2, at=_at(self.clock))
             if not verdict.valid:
                 return f"{done}Res: the CPS chain is not valid ({_reasons(verdict)})"
-            verified = xmldsig.verify(message, cps[0], protocol="iso2")
+            verified = xmldsig.verify(message, cps[0], protocol="iso2",
+                                      require_all_ids=False)
             missing = [p for p in _SIGNED_RESPONSE_PARTS if not verified.covers(p)]
             if missing:
                 return f"{done}Res: the CPS signature does not cover {', '.join(missing)}"
@@ -431,7 +436,6 @@ class EvccPnc:
             return f"{done}Res rejected: {exc}"
         self.contract_chain, self.contract_key = chain, key
         self.emaid = parse_emaid(emaid).normalized
-        self.installed.append("Install" if done == "CertificateInstallation" else "Update")
         if self.directory is not None:
             self._store(self.directory / "ev_contract")
         return None
@@ -439,7 +443,8 @@ class EvccPnc:
     # ------------------------------------------------------------- helpers
 
     def _root_ids(self) -> iso2.ListOfRootCertificateIDsType:
-        # Assumed spelling: X509IssuerName as RFC 4514 text, as Josev writes it
+        # Assumed: the V2G roots only (the roots the CPS chain must reach), and
+        # X509IssuerName spelt as RFC 4514 text; neither was checked against the standard
         return iso2.ListOfRootCertificateIDsType(root_certificate_id=[
             iso2.X509IssuerSerialType(x509_issuer_name=r.issuer.rfc4514_string(),
                                       x509_serial_number=r.serial_number)

@@ -326,11 +326,14 @@ class SeccSession:
             return self._finish(step)
         return self._respond(step, name_step, body, code, extras, now)
 
-    def complete(self, now: float, code: str = "OK", response: Any = None) -> Step:
+    def complete(self, now: float, code: str = "OK", response: Any = None, *,
+                 signature: Any = None) -> Step:
         """Answer the request whose response was deferred to the application (a backend
         round trip such as OCPP's Get15118EVCertificate): ``response`` is the body to
-        send (e.g. the CertificateInstallationRes the backend made), or None with a
-        FAILED ``code``. Too late (past the SECC's performance time) it does nothing."""
+        send (e.g. the CertificateInstallationRes the backend made) and ``signature`` the
+        header Signature that signs it (ISO 15118-2 signs that response's fragments with
+        the CPS key, and the signature lives in the header, not the body), or None with
+        a FAILED ``code``. Too late (past the SECC's performance time) it does nothing."""
         step = Step()
         if self._deferred is None or self.ended is not None:
             return self._finish(step)
@@ -339,6 +342,8 @@ class SeccSession:
         self.timers.cancel(f"secc_performance:{name}")
         if response is not None:
             extras["response"] = response
+        if signature is not None:
+            extras["signature"] = signature
         return self._respond(step, name, body, code, extras, now)
 
     def _allowed(self) -> tuple[str, ...]:
@@ -564,7 +569,9 @@ class SeccSession:
         hook = self.config.response_hook
         if hook is not None:
             body = hook(name, request, body)
-        message = d.wrap(body, self.session_id or bytes(1))
+        # a handler (PnC) may sign the response: the Signature goes into the header
+        signature = None if code.startswith("FAILED") else extras.get("signature")
+        message = d.wrap(body, self.session_id or bytes(1), signature)
         self._send(step, message, d.protocol, now)
         self.responses += 1
         if code.startswith("FAILED"):

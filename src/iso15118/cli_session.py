@@ -202,9 +202,9 @@ def _run_secc(args: argparse.Namespace) -> int:
         chain, key, _root = _test_pki(args.pki, printer)
         ssl_context = iso2_server_context(chain, key)
     if "pnc" in args.auth:
-        from iso15118.session import pnc
+        from iso15118.session.pnc import SeccPnc
 
-        config.pnc = pnc.SeccPnc.from_test_pki(_test_pki_dir(args.pki, printer))
+        config.pnc = SeccPnc.from_test_pki(_test_pki_dir(args.pki, printer))
     try:
         return asyncio.run(_serve(args, printer, evse, behaviour, config, ssl_context))
     except KeyboardInterrupt:
@@ -297,9 +297,9 @@ def _run_evcc(args: argparse.Namespace) -> int:
     if args.auth == "pnc":
         if args.contract is None:
             raise Iso15118Error("--auth pnc needs --contract DIR")
-        from iso15118.session import pnc
+        from iso15118.session.pnc import EvccPnc
 
-        config.pnc = pnc.EvccPnc.from_test_pki(args.contract)
+        config.pnc = EvccPnc.from_test_pki(args.contract)
     try:
         return asyncio.run(_drive_vehicle(args, printer, ev, battery, config, ssl_context))
     except KeyboardInterrupt:

@@ -67,6 +67,8 @@ def run_pair(secc: SeccSession, evcc: EvccSession, *, start: float = 0.0,
                                    "that never ends?)")
             inflight.append((now + latency, order, "evcc" if side == "secc" else "secc", out))
 
+    late: list[Step] = []
+    secc.on_step = late.append  # an application's deferred answer (SeccSession.complete)
     absorb("secc", secc.start(start), start)
     absorb("evcc", evcc.start(start, setup_started), start)
     now = start
@@ -87,6 +89,8 @@ def run_pair(secc: SeccSession, evcc: EvccSession, *, start: float = 0.0,
             d = session.deadline
             if d is not None and d <= now:
                 absorb(side, session.tick(now), now)
+            while late:
+                absorb("secc", late.pop(0), now)
         # a side that closed its connection: the other sees nothing more
         if secc.ended is not None and evcc.ended is None and not inflight:
             if evcc.deadline is None:

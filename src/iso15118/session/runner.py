@@ -31,7 +31,6 @@ from iso15118.session.secc import PausedSessions, SeccConfig, SeccSession
 from iso15118.transport import (
     ConnectionClosedError,
     PeerProtocolError,
-    ReceiveTimeoutError,
     TransportError,
     V2GConnection,
     V2GServer,
@@ -92,25 +91,52 @@ async def drive(conn: V2GConnection, session: _Session,
         if step.close:
             await conn.close()
 
+    # steps the application makes later (an SECC's deferred answer) come through here
+    later: asyncio.Queue[Step] = asyncio.Queue()
+    if isinstance(session, SeccSession):
+        session.on_step = later.put_nowait
     if setup_started is not None and isinstance(session, EvccSession):
         await apply(session.start(loop.time(), setup_started))
     else:
         await apply(session.start(loop.time()))
-    while session.ended is None:
-        deadline = session.deadline
-        timeout = None if deadline is None else max(0.0, deadline - loop.time())
-        try:
-            frame = await conn.receive(timeout)
-        except ReceiveTimeoutError:
-            await apply(session.tick(loop.time()))
-            continue
-        except (ConnectionClosedError, PeerProtocolError, RemoteProtocolError) as exc:
-            await apply(session.connection_lost(loop.time(), str(exc) or type(exc).__name__))
-            break
-        try:
-            await apply(session.receive(frame.payload_type, frame.payload, loop.time()))
-        except (ConnectionClosedError, TransportError) as exc:
-            await apply(session.connection_lost(loop.time(), str(exc)))
+    receiving: asyncio.Task[Any] | None = None
+    try:
+        while session.ended is None:
+            while not later.empty():
+                await apply(later.get_nowait())
+            if session.ended is not None:
+                break
+            if receiving is None:
+                receiving = asyncio.ensure_future(conn.receive(None))
+            woken = asyncio.ensure_future(later.get())
+            deadline = session.deadline
+            timeout = None if deadline is None else max(0.0, deadline - loop.time())
+            done, _ = await asyncio.wait({receiving, woken}, timeout=timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if woken in done:
+                await apply(woken.result())
+            else:
+                woken.cancel()
+            if receiving not in done:
+                if not done:
+                    await apply(session.tick(loop.time()))
+                continue
+            task, receiving = receiving, None
+            try:
+                frame = task.result()
+            except (ConnectionClosedError, PeerProtocolError, RemoteProtocolError) as exc:
+                await apply(session.connection_lost(loop.time(),
+                                                    str(exc) or type(exc).__name__))
+                break
+            try:
+                await apply(session.receive(frame.payload_type, frame.payload, loop.time()))
+            except (ConnectionClosedError, TransportError) as exc:
+                await apply(session.connection_lost(loop.time(), str(exc)))
+    finally:
+        if receiving is not None:
+            receiving.cancel()
+            with contextlib.suppress(BaseException):
+                await receiving
     assert session.ended is not None
     return session.ended
 
@@ -120,12 +146,13 @@ def dynamic_port(rng: random.Random | None = None) -> int:
 
 
 async def _serve_on_dynamic_port(handler: Callable[[V2GConnection], Awaitable[None]],
-                                 port: int, ssl_context: ssl.SSLContext | None) -> V2GServer:
+                                 port: int, ssl_context: ssl.SSLContext | None,
+                                 host: str = "::") -> V2GServer:
     if port:
-        return await serve(handler, "::", port, ssl_context=ssl_context)
+        return await serve(handler, host, port, ssl_context=ssl_context)
     for _ in range(64):
         try:
-            return await serve(handler, "::", dynamic_port(), ssl_context=ssl_context)
+            return await serve(handler, host, dynamic_port(), ssl_context=ssl_context)
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
                 raise
@@ -142,9 +169,11 @@ class EVSEEndpoint:
     """One EVSE of a charger: its link (interface), state, session rules and security.
 
     ``tls`` is "none", "optional" (TCP and TLS ports, SDP answers as asked) or "required".
+    Without an ``interface`` there is no SDP: vehicles are given the address and port
+    (fixed addressing, as in a lab or a load test); ``host`` is where to listen.
     """
 
-    interface: str
+    interface: str | None
     evse: EVSEState = field(default_factory=EVSEState)
     config: SeccConfig = field(default_factory=SeccConfig)
     tls: str = "none"
@@ -155,6 +184,11 @@ class EVSEEndpoint:
     application: ApplicationFactory | None = None
     paused: PausedSessions = field(default_factory=PausedSessions)
     sessions: list[SessionEnded] = field(default_factory=list)
+    host: str = "::"
+    #: one EV at a time, as on a real connector (a second connection is refused)
+    exclusive: bool = True
+    #: the ports this EVSE listens on, once started
+    ports: dict[Security, int] = field(default_factory=dict)
 
 
 class Charger:
@@ -172,23 +206,27 @@ class Charger:
         self.on_session_end = on_session_end
         self._closers: list[Any] = []
         self.announced: dict[str, dict[Security, int]] = {}
-        self._busy: set[str] = set()
+        self._busy: set[int] = set()
 
     async def start(self) -> None:
         warm_up(tuple({p for ep in self.endpoints for p in ep.config.protocols}))
         for ep in self.endpoints:
             ports: dict[Security, int] = {}
             if ep.tls in ("none", "optional"):
-                server = await _serve_on_dynamic_port(self._handler(ep, False), ep.port, None)
+                server = await _serve_on_dynamic_port(self._handler(ep, False), ep.port, None,
+                                                      ep.host)
                 ports[Security.NO_TLS] = server.sockets[0].getsockname()[1]
                 self._closers.append(server)
             if ep.tls in ("optional", "required"):
                 if ep.ssl_context is None:
                     raise Iso15118Error(f"EVSE on {ep.interface}: TLS needs an ssl_context")
                 server = await _serve_on_dynamic_port(self._handler(ep, True), ep.tls_port,
-                                                      ep.ssl_context)
+                                                      ep.ssl_context, ep.host)
                 ports[Security.TLS] = server.sockets[0].getsockname()[1]
                 self._closers.append(server)
+            ep.ports = ports
+            if ep.interface is None:
+                continue
             address = ep.address or str(link_local_address(ep.interface))
             sdp = await serve_sdp(ep.interface, endpoints=ports, address=address)
             self._closers.append(sdp)
@@ -196,15 +234,18 @@ class Charger:
 
     def _handler(self, ep: EVSEEndpoint, tls: bool) -> Callable[[V2GConnection], Awaitable[None]]:
         async def handle(conn: V2GConnection) -> None:
-            if ep.interface in self._busy:
+            if not ep.exclusive:
+                await self._session(ep, conn, tls)
+                return
+            if id(ep) in self._busy:
                 # one EV per EVSE at a time; a second connection is a stale one or an attack
                 logger.warning("EVSE on %s is busy; refusing %s", ep.interface, conn.peer)
                 return
-            self._busy.add(ep.interface)
+            self._busy.add(id(ep))
             try:
                 await self._session(ep, conn, tls)
             finally:
-                self._busy.discard(ep.interface)
+                self._busy.discard(id(ep))
         return handle
 
     async def _session(self, ep: EVSEEndpoint, conn: V2GConnection, tls: bool) -> None:

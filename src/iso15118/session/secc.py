@@ -164,6 +164,9 @@ class SeccSession:
         self._ongoing_since: dict[str, float] = {}
         self.last_request_at: float | None = None
         self._deferred: tuple[str, Any, dict[str, Any]] | None = None
+        #: set by a runner (asyncio ``drive``, ``run_pair``): steps made outside
+        #: receive()/tick(), i.e. by :meth:`complete`, go to it instead of the caller
+        self.on_step: Callable[[Step], None] | None = None
         self.responses = 0
 
     # ------------------------------------------------------------------ inputs
@@ -333,7 +336,9 @@ class SeccSession:
         send (e.g. the CertificateInstallationRes the backend made) and ``signature`` the
         header Signature that signs it (ISO 15118-2 signs that response's fragments with
         the CPS key, and the signature lives in the header, not the body), or None with
-        a FAILED ``code``. Too late (past the SECC's performance time) it does nothing."""
+        a FAILED ``code``. Too late (past the SECC's performance time) it does nothing.
+        Returns the step to send, or hands it to :attr:`on_step` when a runner set it
+        (then the returned step is empty)."""
         step = Step()
         if self._deferred is None or self.ended is not None:
             return self._finish(step)
@@ -344,7 +349,11 @@ class SeccSession:
             extras["response"] = response
         if signature is not None:
             extras["signature"] = signature
-        return self._respond(step, name, body, code, extras, now)
+        step = self._respond(step, name, body, code, extras, now)
+        if self.on_step is not None:
+            self.on_step(step)  # a runner drives this session: it sends the step
+            return self._finish(Step())
+        return step
 
     def _allowed(self) -> tuple[str, ...]:
         """The requests the table allows next, plus what the real-car switches add."""

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import json
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from iso15118.errors import Iso15118Error
 from iso15118.summary import key_values, one_line
@@ -30,6 +31,7 @@ SECC_EXAMPLES = """examples:
   iso15118 secc -i eth1 --energy ac,dc --sessions 0           # serve until Ctrl-C
   iso15118 secc -i eth1 --tls required --pki ./pki            # test PKI made if missing
   iso15118 secc -i eth1 --config charger.toml                 # cable check 10 s, limits...
+  iso15118 secc -i eth1 -i eth2 --sessions 0                  # two EVSEs, one process
 
 config file (TOML; see iso15118.session.config):
   [evse]              evse_id, energy_modes, free_service, notification_max_delay
@@ -66,7 +68,8 @@ def add_subparser(subparsers: Any) -> None:
         "secc", help="a simulated charger (SECC): SDP, TCP/TLS, DIN 70121 and ISO 15118-2",
         epilog=SECC_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Serve V2G sessions as a simulated charger; one stdout line per message.")
-    s.add_argument("--interface", "-i", required=True, help="the charging link, e.g. eth1")
+    s.add_argument("--interface", "-i", required=True, action="append",
+                   help="the charging link, e.g. eth1; repeat it for one EVSE per link")
     s.add_argument("--port", type=int, default=0,
                    help="TCP port (default: a free one in 49152-65535)")
     s.add_argument("--protocols", default="iso2,din", help="accepted, e.g. din,iso2")
@@ -80,7 +83,7 @@ def add_subparser(subparsers: Any) -> None:
     s.add_argument("--config", type=Path, metavar="FILE", help="TOML settings (see below)")
     s.add_argument("--exit-on-failure", action="store_true",
                    help="exit 1 when a session fails instead of serving the next EV")
-    s.set_defaults(func=_run_secc)
+    s.set_defaults(func=_run_secc, parser=s)
 
     e = subparsers.add_parser(
         "evcc", help="a simulated vehicle (EVCC): discovers the SECC and charges",
@@ -101,7 +104,7 @@ def add_subparser(subparsers: Any) -> None:
     e.add_argument("--renegotiate-after", type=int, metavar="N",
                    help="renegotiate the schedule after N loop requests")
     e.add_argument("--config", type=Path, metavar="FILE", help="TOML settings (see below)")
-    e.set_defaults(func=_run_evcc)
+    e.set_defaults(func=_run_evcc, parser=e)
 
 
 # ---------------------------------------------------------------------------- output
@@ -115,7 +118,7 @@ class _Printer:
         self.t0 = time.monotonic()
         self.loop_t0: float | None = None
 
-    def event(self, event: Any, now: float) -> None:
+    def event(self, event: Any, now: float, suffix: str = "") -> None:
         from iso15118.session.events import MessageReceived, MessageSent, SessionEnded
 
         if self.loop_t0 is None:
@@ -124,8 +127,9 @@ class _Printer:
             from_ev = isinstance(event, MessageSent) == (self.side == "evcc")
             direction = "EV->EVSE" if from_ev else "EVSE->EV"
             values = " ".join(f"{k}={v}" for k, v in key_values(event.message))
-            line = f"{now - self.loop_t0:9.3f} {direction} {event.protocol} {event.name}"
-            print(f"{line} {one_line(values)}".rstrip(), flush=True)
+            parts = [f"{now - self.loop_t0:9.3f}", direction, event.protocol, event.name]
+            parts += [p for p in (one_line(values), suffix) if p]
+            print(" ".join(parts), flush=True)
         elif isinstance(event, SessionEnded):
             sid = event.session_id.hex().upper() if event.session_id else "-"
             code = f" ({event.response_code})" if event.response_code else ""
@@ -135,12 +139,18 @@ class _Printer:
         print(f"{self.side}: {text}", file=sys.stderr, flush=True)
 
 
-def _split(text: str, allowed: set[str], what: str) -> list[str]:
+def _usage(args: argparse.Namespace, message: str) -> NoReturn:
+    """A usage mistake: one line on stderr, exit status 2 (the CLI's contract)."""
+    parser: argparse.ArgumentParser = args.parser
+    parser.error(message)
+
+
+def _split(args: argparse.Namespace, text: str, allowed: set[str], what: str) -> list[str]:
     items = [t.strip().lower() for t in text.split(",") if t.strip()]
     bad = [t for t in items if t not in allowed]
     if bad or not items:
-        raise Iso15118Error(f"--{what}: {', '.join(bad) or 'nothing'} not one of "
-                            f"{', '.join(sorted(allowed))}")
+        _usage(args, f"--{what}: {', '.join(bad) or 'nothing'} not one of "
+                     f"{', '.join(sorted(allowed))}")
     return items
 
 
@@ -170,9 +180,9 @@ def _charger(args: argparse.Namespace, printer: _Printer) -> tuple[Any, Any, Any
     from iso15118.session.config import apply_table, load_toml, schedules_from, services_from
     from iso15118.session.simulation import ChargerBehaviour
 
-    protocols = _split(args.protocols, {"din", "iso2"}, "protocols")
-    energy = _split(args.energy, set(_ENERGY), "energy")
-    auth = _split(args.auth, {"eim", "pnc"}, "auth")
+    protocols = _split(args, args.protocols, {"din", "iso2"}, "protocols")
+    energy = _split(args, args.energy, set(_ENERGY), "energy")
+    auth = _split(args, args.auth, {"eim", "pnc"}, "auth")
     evse = EVSEState(
         energy_modes=tuple(EnergyMode(m) for e in energy for m in _ENERGY[e]),
         payment_options=tuple(Payment.EIM if a == "eim" else Payment.PNC for a in auth))
@@ -204,16 +214,17 @@ def _run_secc(args: argparse.Namespace) -> int:
     if "pnc" in args.auth:
         from iso15118.session.pnc import SeccPnc
 
-        config.pnc = SeccPnc.from_test_pki(_test_pki_dir(args.pki, printer))
+        config.pnc = SeccPnc.from_test_pki(_test_pki_dir(args, printer))
     try:
         return asyncio.run(_serve(args, printer, evse, behaviour, config, ssl_context))
     except KeyboardInterrupt:
         return 130
 
 
-def _test_pki_dir(directory: Path | None, printer: _Printer) -> Path:
+def _test_pki_dir(args: argparse.Namespace, printer: _Printer) -> Path:
+    directory: Path | None = args.pki
     if directory is None:
-        raise Iso15118Error("--auth pnc needs --pki DIR (the test PKI of the MO and CPS)")
+        _usage(args, "--auth pnc needs --pki DIR (the test PKI of the MO and CPS)")
     if not (directory / "index.json").exists():
         _test_pki(directory, printer)
     return directory
@@ -227,12 +238,13 @@ async def _serve(args: argparse.Namespace, printer: _Printer, evse: Any, behavio
 
     done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     completed = 0
-    sim = SimulatedCharger(evse, behaviour)
     session_config = behaviour.session_config(config)
 
-    def application(session: Any) -> Any:
-        sim.attach(session)
-        return sim.on_event
+    def application_for(sim: SimulatedCharger) -> Any:
+        def application(session: Any) -> Any:
+            sim.attach(session)
+            return sim.on_event
+        return application
 
     def on_end(_ep: Any, ended: Any) -> None:
         nonlocal completed
@@ -243,17 +255,27 @@ async def _serve(args: argparse.Namespace, printer: _Printer, evse: Any, behavio
         elif ended.outcome is Outcome.FAILED and args.exit_on_failure and not done.done():
             done.set_result(1)
 
-    endpoint = EVSEEndpoint(args.interface, evse, session_config, tls=args.tls,
-                            ssl_context=ssl_context, port=args.port if args.tls != "required"
-                            else 0, tls_port=args.port if args.tls == "required" else 0,
-                            application=application)
-    charger = Charger([endpoint], on_event=lambda _ep, e, now: printer.event(e, now),
-                      on_session_end=on_end)
+    endpoints = []
+    for i, interface in enumerate(args.interface):
+        state = copy.deepcopy(evse)  # each EVSE has its own state and hardware
+        port = args.port + i if args.port else 0
+        endpoints.append(EVSEEndpoint(
+            interface, state, session_config, tls=args.tls, ssl_context=ssl_context,
+            port=port if args.tls != "required" else 0,
+            tls_port=port if args.tls == "required" else 0,
+            application=application_for(SimulatedCharger(state, behaviour))))
+    several = len(endpoints) > 1
+
+    def on_event(ep: Any, event: Any, now: float) -> None:
+        printer.event(event, now, f"evse={ep.interface}" if several else "")
+
+    charger = Charger(endpoints, on_event=on_event, on_session_end=on_end)
     async with charger:
-        ports = ", ".join(f"{'TLS' if s.name == 'TLS' else 'TCP'} {p}"
-                          for s, p in charger.announced[args.interface].items())
-        printer.note(f"ready on {args.interface}: {ports}; protocols "
-                     f"{','.join(session_config.protocols)}")
+        for ep in endpoints:
+            ports = ", ".join(f"{'TLS' if sec.name == 'TLS' else 'TCP'} {p}"
+                              for sec, p in ep.ports.items())
+            printer.note(f"ready on {ep.interface}: {ports}; protocols "
+                         f"{','.join(session_config.protocols)}")
         return await done
 
 
@@ -265,7 +287,7 @@ def _vehicle(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from iso15118.session.config import apply_table, load_toml
     from iso15118.session.simulation import VehicleBehaviour
 
-    protocols = _split(args.protocols, {"din", "iso2"}, "protocols")
+    protocols = _split(args, args.protocols, {"din", "iso2"}, "protocols")
     ev = EVState(energy_mode=EnergyMode(_ENERGY[args.energy][0]),
                  payment=Payment.PNC if args.auth == "pnc" else Payment.EIM)
     if args.energy == "ac":
@@ -290,13 +312,13 @@ def _run_evcc(args: argparse.Namespace) -> int:
     ssl_context = None
     if args.tls:
         if args.trust is None:
-            raise Iso15118Error("--tls needs --trust PEM (the V2G root to check the SECC)")
+            _usage(args, "--tls needs --trust PEM (the V2G root to check the SECC)")
         from iso15118.transport import iso2_client_context
 
         ssl_context = iso2_client_context(cafile=args.trust)
     if args.auth == "pnc":
         if args.contract is None:
-            raise Iso15118Error("--auth pnc needs --contract DIR")
+            _usage(args, "--auth pnc needs --contract DIR")
         from iso15118.session.pnc import EvccPnc
 
         config.pnc = EvccPnc.from_test_pki(args.contract)

@@ -1,0 +1,206 @@
+"""``iso15118 secc`` against ``iso15118 evcc``: real processes in two network namespaces.
+
+The CLI contract the issue fixes is what these tests check, from the outside: one stdout
+line per message (``TIME DIRECTION PROTOCOL MESSAGE key=value...``), both sides logging
+the same messages in the same order, exit status 0 after a complete session, 1 with the
+reason otherwise, 2 for usage mistakes; SDP, TCP and TLS 1.2 between the namespaces; DIN
+and ISO-2, DC and AC, EIM and PnC, pause and resume, renegotiation; two EVSEs served by one
+charger process. Needs root (network namespaces); skipped with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.netns import NetnsPair, in_netns, netns_pair, netns_unavailable_reason
+
+pytestmark = pytest.mark.netns
+
+LINE = re.compile(r"^ *\d+\.\d{3} (EV->EVSE|EVSE->EV) (apphand|din|iso2) [A-Za-z]+(Req|Res)"
+                  r"( \S.*)?$")
+CLI = [sys.executable, "-m", "iso15118"]
+
+
+@pytest.fixture(scope="module")
+def link() -> Iterator[NetnsPair]:
+    reason = netns_unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"netns test skipped: {reason}")
+    with netns_pair() as pair:
+        yield pair
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _secc(pair: NetnsPair, *args: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(in_netns(pair.secc_ns, *CLI, "secc", "-i", pair.secc_if, *args),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_env())
+    # wait for "ready" on stderr (the charger has bound its ports and answers SDP)
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if "ready on" in line or not line:
+            break
+    return proc
+
+
+def _evcc(pair: NetnsPair, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(in_netns(pair.evcc_ns, *CLI, "evcc", "-i", pair.evcc_if, *args),
+                          capture_output=True, text=True, timeout=timeout, env=_env())
+
+
+def _finish(secc: subprocess.Popen[str], timeout: float = 20) -> tuple[int, str, str]:
+    try:
+        out, err = secc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        secc.kill()
+        out, err = secc.communicate()
+        pytest.fail(f"the charger did not exit: {err}")
+    return secc.returncode, out, err
+
+
+def _lines(text: str) -> list[str]:
+    lines = text.splitlines()
+    for line in lines:
+        assert LINE.match(line), f"not a message line: {line!r}"
+    return lines
+
+
+def _messages(lines: list[str]) -> list[tuple[str, str]]:
+    """(direction, message) of each line, the part both sides must agree on."""
+    return [(line.split()[1], line.split()[3]) for line in lines]
+
+
+def _session(pair: NetnsPair, secc_args: tuple[str, ...], evcc_args: tuple[str, ...],
+             sessions: int = 1) -> tuple[list[str], list[str], str]:
+    secc = _secc(pair, "--sessions", str(sessions), *secc_args)
+    ev = _evcc(pair, *evcc_args)
+    code, out, err = _finish(secc)
+    assert ev.returncode == 0, ev.stderr
+    assert code == 0, err
+    ev_lines, secc_lines = _lines(ev.stdout), _lines(out)
+    assert _messages(ev_lines) == _messages(secc_lines)
+    assert "complete" in ev.stderr
+    return ev_lines, secc_lines, ev.stderr
+
+
+@pytest.mark.parametrize(("name", "secc_args", "evcc_args", "protocol"), [
+    ("iso2-dc", (), ("--loops", "4"), "iso2"),
+    ("din-dc", (), ("--protocols", "din", "--loops", "4"), "din"),
+    ("iso2-ac", ("--energy", "ac,dc"), ("--energy", "ac", "--loops", "4"), "iso2"),
+])
+def test_a_session_between_the_simulators(link: NetnsPair, name: str,
+                                          secc_args: tuple[str, ...],
+                                          evcc_args: tuple[str, ...], protocol: str) -> None:
+    ev_lines, _, _ = _session(link, secc_args, evcc_args)
+    names = [m for _, m in _messages(ev_lines)]
+    assert names[0] == "supportedAppProtocolReq" and names[-1] == "SessionStopRes"
+    assert {line.split()[2] for line in ev_lines[2:]} == {protocol}
+    loop = "ChargingStatusReq" if "ac" in name else "CurrentDemandReq"
+    assert names.count(loop) == 4
+
+
+def test_tls_and_plug_and_charge(link: NetnsPair, tmp_path: Path) -> None:
+    pki = tmp_path / "pki"
+    secc = _secc(link, "--sessions", "1", "--tls", "required", "--pki", str(pki),
+                 "--auth", "eim,pnc")
+    ev = _evcc(link, "--tls", "--trust", str(pki / "certs" / "v2g_root.pem"), "--auth", "pnc",
+               "--contract", str(pki), "--loops", "3")
+    code, out, err = _finish(secc)
+    assert ev.returncode == 0, ev.stderr
+    assert code == 0, err
+    names = [m for _, m in _messages(_lines(ev.stdout))]
+    assert "PaymentDetailsReq" in names
+    # PnC was chosen, which our charger offers only over TLS
+    assert "SelectedPaymentOption=Contract" in ev.stdout
+
+
+def test_pause_and_resume(link: NetnsPair) -> None:
+    ev_lines, _, _ = _session(link, (), ("--pause-after", "3", "--loops", "6"), sessions=1)
+    text = "\n".join(ev_lines)
+    assert "ChargingSession=Pause" in text
+    assert "ResponseCode=OK_OldSessionJoined" in text
+    assert text.count("SessionSetupReq") == 2
+
+
+def test_renegotiation(link: NetnsPair) -> None:
+    ev_lines, _, _ = _session(link, (), ("--renegotiate-after", "2", "--loops", "5"))
+    text = "\n".join(ev_lines)
+    assert "ChargeProgress=Renegotiate" in text
+    assert text.count("ChargeParameterDiscoveryReq") == 2
+
+
+def test_the_vehicle_fails_with_the_reason_when_no_charger_answers(link: NetnsPair) -> None:
+    ev = _evcc(link, "--loops", "1", timeout=60)
+    assert ev.returncode == 1
+    assert ev.stdout == ""
+    assert "no SECC answered SDP" in ev.stderr
+
+
+def test_usage_mistakes_exit_2(link: NetnsPair) -> None:
+    ev = _evcc(link, "--tls")
+    assert ev.returncode == 2 and "--trust" in ev.stderr
+    proc = subprocess.run([*CLI, "secc", "-i", "lo", "--protocols", "iso20"],
+                          capture_output=True, text=True, env=_env())
+    assert proc.returncode == 2 and "iso20" in proc.stderr
+
+
+def test_the_charger_exits_1_on_a_failed_session_when_asked(link: NetnsPair) -> None:
+    secc = _secc(link, "--exit-on-failure", "--protocols", "din")
+    ev = _evcc(link, "--protocols", "iso2", "--loops", "1")
+    code, _, err = _finish(secc)
+    assert ev.returncode == 1 and "no common protocol" in ev.stderr
+    assert code == 1 and "failed" in err
+
+
+def test_one_charger_process_serves_two_evses(tmp_path: Path) -> None:
+    reason = netns_unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"netns test skipped: {reason}")
+    with netns_pair() as a, netns_pair() as b:
+        # move b's charger-side link into a's charger namespace: one charger, two links
+        subprocess.run(["ip", "-n", b.secc_ns, "link", "set", b.secc_if, "netns", a.secc_ns],
+                       check=True)
+        for cmd in (["addr", "add", "fe80::1/64", "dev", b.secc_if, "nodad"],
+                    ["link", "set", b.secc_if, "up"]):
+            subprocess.run(["ip", "-n", a.secc_ns, *cmd], check=True)
+        secc = subprocess.Popen(in_netns(a.secc_ns, *CLI, "secc", "-i", a.secc_if, "-i",
+                                         b.secc_if, "--sessions", "2"),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=_env())
+        assert secc.stderr is not None
+        ready = 0
+        while ready < 2:
+            line = secc.stderr.readline()
+            assert line, "the charger ended before it was ready"
+            ready += "ready on" in line
+        ev1 = subprocess.Popen(in_netns(a.evcc_ns, *CLI, "evcc", "-i", a.evcc_if, "--loops",
+                                        "5"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=_env())
+        ev2 = subprocess.Popen(in_netns(b.evcc_ns, *CLI, "evcc", "-i", b.evcc_if, "--loops",
+                                        "5", "--protocols", "din"), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=_env())
+        for ev in (ev1, ev2):
+            _, err = ev.communicate(timeout=60)
+            assert ev.returncode == 0, err
+        code, out, err = _finish(secc)
+        assert code == 0, err
+        tagged = {line.rsplit(" ", 1)[-1] for line in _lines(out)}
+        assert tagged == {f"evse={a.secc_if}", f"evse={b.secc_if}"}
+        # each EVSE ran its own session, in its own protocol
+        for iface, protocol in ((a.secc_if, "iso2"), (b.secc_if, "din")):
+            mine = [line for line in out.splitlines() if line.endswith(f"evse={iface}")]
+            assert {line.split()[2] for line in mine[2:]} == {protocol}

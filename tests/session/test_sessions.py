@@ -143,12 +143,24 @@ def test_renegotiation_from_either_side(by: str) -> None:
                         iso2.ChargeProgressType.Start, iso2.ChargeProgressType.Stop]
     names = _dedupe(run.names("evcc"))
     i = names.index("ChargeParameterDiscoveryReq", len(DC_ISO2))
-    # after the renegotiating ChargeParameterDiscovery: straight to PowerDelivery(Start)
-    assert names[i:i + 4] == ["ChargeParameterDiscoveryReq", "ChargeParameterDiscoveryRes",
+    # DC: after the renegotiating ChargeParameterDiscovery the cable is checked again
+    assert names[i:i + 8] == ["ChargeParameterDiscoveryReq", "ChargeParameterDiscoveryRes",
+                              "CableCheckReq", "CableCheckRes", "PreChargeReq", "PreChargeRes",
                               "PowerDeliveryReq", "PowerDeliveryRes"]
     if by == "evse":
         assert run.events("evcc", EVSENotified)[0].notification is Notification.RENEGOTIATION
         assert run.evcc.schedule_id == 2  # the new schedule was taken
+
+
+def test_renegotiation_can_skip_the_second_cable_check() -> None:
+    cfg = EvccConfig(protocols=("iso2",), loops=6, renegotiate_after=2,
+                     skip_cable_check_on_renegotiation=True)
+    run = simulate("iso2", evcc_config=cfg)
+    assert run.evcc.ended is not None and run.evcc.ended.outcome is Outcome.COMPLETED
+    names = _dedupe(run.names("evcc"))
+    i = names.index("ChargeParameterDiscoveryReq", len(DC_ISO2))
+    assert names[i + 2:i + 4] == ["PowerDeliveryReq", "PowerDeliveryRes"]
+    assert Counter(run.names("evcc"))["CableCheckReq"] >= 1
 
 
 @pytest.mark.parametrize("protocol", ["iso2", "din"])

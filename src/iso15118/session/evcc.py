@@ -90,6 +90,10 @@ class EvccConfig:
     welding_voltage: float = 60.0
     welding_max_requests: int = 10
     max_schedule_tuples: int | None = None
+    #: DC: after a renegotiation, go from ChargeParameterDiscovery straight to
+    #: PowerDelivery(Start) instead of CableCheck and PreCharge again (the DC sequence, and
+    #: Josev's charger, expect the latter)
+    skip_cable_check_on_renegotiation: bool = False
     #: value-added services to ask ServiceDetail for, and to select, by ServiceID
     service_details: tuple[int, ...] = ()
     select_services: tuple[int, ...] = ()
@@ -390,7 +394,8 @@ class EvccSession:
             self.schedule_id = evse.schedules[0].schedule_id if evse.schedules else None
         step.events.append(EVSEParametersReceived(now, _copy(evse), self.schedule_id))
         self.progress = Progress.START
-        if self.renegotiating or not self.ev.energy_mode.is_dc:
+        if not self.ev.energy_mode.is_dc or (
+                self.renegotiating and self.config.skip_cable_check_on_renegotiation):
             return self._now(step, "PowerDelivery", now)
         return self._now(step, "CableCheck", now)
 

@@ -78,9 +78,11 @@ GRAPH = (
     Transition("ChargeParameterDiscovery.DC", ("CableCheck",), f"8.4.5.2; {_SEQ} (DC)"),
     Transition("ChargeParameterDiscovery.Renegotiation.AC", ("PowerDelivery",),
                "8.4.3.9: after a renegotiation PowerDelivery(Start) follows directly"),
-    Transition("ChargeParameterDiscovery.Renegotiation.DC", ("PowerDelivery", "CableCheck"),
-               "8.4.3.9 directly, or 8.4.5.2 when the EV checks the cable again (the "
-               "dSPACE test system does, ISO-2_DC_Renegotiation in the shared captures)"),
+    Transition("ChargeParameterDiscovery.Renegotiation.DC", ("CableCheck", "PowerDelivery"),
+               "DC sequence: ChargeParameterDiscovery is followed by CableCheck (8.4.5.2), "
+               "after a renegotiation too, as the dSPACE test system (ISO-2_DC_Renegotiation "
+               "in the shared captures) and Josev 0.31.2 do; PowerDelivery(Start) at once "
+               "(8.4.3.9) is accepted as well"),
     Transition("CableCheck.Ongoing", ("CableCheck",),
                "8.4.5.2: repeated while Ongoing (V2G_EVCC_CableCheck_Timeout)"),
     Transition("CableCheck.Finished", ("PreCharge",), f"8.4.5.3; {_SEQ} (DC)"),

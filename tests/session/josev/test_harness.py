@@ -243,6 +243,30 @@ def test_cable_check_ongoing_for_10_s(josev: JosevRunner) -> None:
     assert len(ongoing) == len(checks) - 1 >= 2
 
 
+def test_authorization_ongoing_free_charging_and_evse_stop(josev: JosevRunner) -> None:
+    secc_config = JosevConfig(
+        protocols=("ISO-2",), energy="AC", authorization_seconds=2, free_charging=True,
+        evse_stop_after=2, stop_linger=FAST,
+    )  # fmt: skip
+    evcc_config = JosevConfig(protocols=("ISO-2",), energy="AC", charge_loops=5, stop_linger=FAST)
+    secc, evcc, _, _ = run_session(josev, secc_config, evcc_config)
+    assert_clean(secc, evcc)
+    auth = [m for m in secc.messages() if m.name == "AuthorizationRes"]
+    ongoing = {m.body["EVSEProcessing"] for m in auth[:-1]}
+    assert ongoing == {"Ongoing_WaitingForCustomerInteraction"}  # what Josev says for EIM
+    assert auth[-1].body["EVSEProcessing"] == "Finished"
+    assert (auth[-1].time - auth[0].time).total_seconds() >= 2
+    (discovery,) = responses(secc, "ServiceDiscoveryRes")
+    assert discovery["ChargeService"]["FreeService"] is True
+    (parameters,) = responses(secc, "ChargeParameterDiscoveryRes")
+    assert "SalesTariff" not in parameters["SAScheduleList"]["SAScheduleTuple"][0]
+    notes = [b["AC_EVSEStatus"]["EVSENotification"] for b in responses(secc, "ChargingStatusRes")]
+    assert notes == ["None", "StopCharging"]  # and Josev's EV stops at once
+    assert collapse(secc.received_names())[-3:] == [
+        "ChargingStatusReq", "PowerDeliveryReq", "SessionStopReq",
+    ]  # fmt: skip
+
+
 # --- the harness's own parts, without Josev -------------------------------------------
 
 _SAMPLE = """\

@@ -7,8 +7,8 @@ it always runs in its own venv (``bash ../shared/tools/exi-oracle/setup.sh`` mak
 its own process, started through ``run_josev.py``. What each knob makes Josev do, and what
 Josev cannot do, is in ``README.md`` next to this file.
 
-Typical use (``josev`` is the fixture of ``conftest.py`` here; it skips with the reason when
-Josev's venv, root or ``ip netns`` are missing)::
+Typical use (``josev`` is :func:`josev_fixture`; it skips with the reason when Josev's venv,
+Java, root or ``ip netns`` are missing)::
 
     def test_our_ev_against_josev_charger(josev: JosevRunner) -> None:
         secc = josev.start_secc(JosevConfig(protocols=("ISO-2",), energy="DC"))
@@ -35,6 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import pytest
 from support.netns import NetnsPair, in_netns, netns_pair, netns_unavailable_reason
 
 __all__ = [
@@ -46,7 +47,9 @@ __all__ = [
     "JosevRunner",
     "LoggedMessage",
     "SessionEnd",
+    "josev_fixture",
     "josev_python",
+    "josev_runner",
     "josev_unavailable_reason",
     "make_josev_pki",
     "parse_josev_log",
@@ -289,8 +292,6 @@ def require_josev() -> None:
     """``pytest.skip`` with the reason when Josev cannot run here."""
     reason = josev_unavailable_reason()
     if reason is not None:
-        import pytest
-
         pytest.skip(f"Josev session test skipped: {reason}")
 
 
@@ -701,3 +702,12 @@ def josev_runner(workdir: Path) -> Iterator[JosevRunner]:
             yield runner
         finally:
             runner.close()
+
+
+@pytest.fixture(name="josev")
+def josev_fixture(tmp_path: Path) -> Iterator[JosevRunner]:
+    """The ``josev`` fixture; skips (with the reason) without Josev's venv, Java, root or
+    ``ip netns``. Elsewhere: ``from josev.harness import josev_fixture  # noqa: F401``."""
+    require_josev()
+    with josev_runner(tmp_path) as runner:
+        yield runner

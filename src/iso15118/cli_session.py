@@ -97,6 +97,9 @@ def add_subparser(subparsers: Any) -> None:
     e.add_argument("--trust", type=Path, metavar="PEM", help="V2G root certificate(s)")
     e.add_argument("--contract", type=Path, metavar="DIR",
                    help="PnC: test PKI directory with the contract (or OEM) certificate")
+    e.add_argument("--cert-install", action="store_true",
+                   help="PnC: install a contract certificate first (CertificateInstallation), "
+                   "as a vehicle without one does")
     e.add_argument("--loops", type=int, default=20, metavar="N",
                    help="charge-loop requests before stopping (default 20)")
     e.add_argument("--pause-after", type=int, metavar="N",
@@ -321,7 +324,7 @@ def _run_evcc(args: argparse.Namespace) -> int:
             _usage(args, "--auth pnc needs --contract DIR")
         from iso15118.session.pnc import EvccPnc
 
-        config.pnc = EvccPnc.from_test_pki(args.contract)
+        config.pnc = EvccPnc.from_test_pki(args.contract, contract=not args.cert_install)
     try:
         return asyncio.run(_drive_vehicle(args, printer, ev, battery, config, ssl_context))
     except KeyboardInterrupt:

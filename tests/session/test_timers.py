@@ -197,3 +197,14 @@ def test_secc_ongoing_limit_answers_failed_before_the_ev_gives_up(protocol: str)
     # the first request at or after the limit is answered FAILED, within the EV's 60 s
     assert first + limit <= run.secc.ended.time < first + limit + 1.1
     assert run.evcc.ended is not None and run.evcc.ended.response_code == "FAILED"
+
+
+def test_timeout_scale_stretches_every_message_timeout() -> None:
+    def drop(side: str, out: Outgoing) -> bool:
+        body = getattr(getattr(out.message, "body", None), "body_element", None)
+        return side == "secc" and type(body).__name__ == "CurrentDemandResType"
+
+    run = simulate("iso2", drop=drop,
+                   evcc_config=EvccConfig(protocols=("iso2",), loops=3, timeout_scale=4.0))
+    timer = _expired(run.result.evcc_events, "ev_message:CurrentDemand")
+    assert timer.seconds == pytest.approx(1.0)

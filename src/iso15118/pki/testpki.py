@@ -515,7 +515,13 @@ def _add_broken(iss: _Issuer, kind: str) -> None:
 
 def create_test_pki(directory: str | Path, version: int | ProtocolVersion = 2) -> Path:
     """Write the test PKI of ``version`` below ``directory``; return the index.json path."""
-    pki = build_test_pki(version)
+    return write_test_pki(build_test_pki(version), directory)
+
+
+def write_test_pki(pki: TestPki, directory: str | Path) -> Path:
+    """Write ``pki`` (from :func:`build_test_pki`) below ``directory`` in the layout
+    described above; return the index.json path. A test that hands the same PKI to a peer
+    in its own layout (Josev's, say) writes it here too for our side."""
     base = Path(directory)
     (base / "certs").mkdir(parents=True, exist_ok=True)
     (base / "keys").mkdir(parents=True, exist_ok=True)

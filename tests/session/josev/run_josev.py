@@ -260,6 +260,9 @@ def make_evse_controller(spec: dict[str, Any]) -> Any:
 
         async def start_cable_check(self) -> None:
             self._cable_check_started = time.monotonic()
+            if realistic_dc:  # no output current while the isolation is tested (also
+                # after a DC renegotiation, where Josev checks it in PreCharge)
+                self.evse_data_context.present_current = 0
             await super().start_cable_check()
 
         async def get_cable_check_status(self) -> Any:
@@ -426,13 +429,17 @@ def patch_evcc_states(spec: dict[str, Any]) -> None:
         e2.ServiceDiscovery.select_auth_mode = select_auth_mode
 
     if spec.get("pause"):
-        # Josev's EV always stops with ChargingSession=Terminate ("TODO ... pausing").
+        # Josev's EV always stops with ChargingSession=Terminate ("TODO ... pausing"). The
+        # first session pauses; the resumed one ends as a car's does, terminated.
+        paused_once = {"done": False}
         for cls in (e2.ChargingStatus, e2.CurrentDemand):
             original_stop = cls.stop_charging
 
             async def stop_charging(self: Any, _orig: Any = original_stop) -> None:
                 await _orig(self)
-                self.comm_session.charging_session_stop_v2 = ChargingSession.PAUSE
+                if not paused_once["done"]:
+                    paused_once["done"] = True
+                    self.comm_session.charging_session_stop_v2 = ChargingSession.PAUSE
 
             cls.stop_charging = stop_charging
 

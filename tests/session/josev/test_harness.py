@@ -181,14 +181,14 @@ def test_pause_then_resume_with_the_old_session_id(josev: JosevRunner) -> None:
     )  # fmt: skip
     secc, evcc, secc_ends, evcc_ends = run_session(josev, secc_config, evcc_config, sessions=2)
     assert_clean(secc, evcc)
-    assert [e.paused for e in secc_ends] == [True, True]  # pause=True pauses again
+    assert [e.paused for e in secc_ends] == [True, False]  # paused once, then terminated
     assert secc_ends[0].session_id == secc_ends[1].session_id == evcc_ends[1].session_id
     setups = [m for m in evcc.messages() if m.name == "SessionSetupReq"]
     assert [m.header["SessionID"] for m in setups] == ["00", secc_ends[0].session_id]
     codes = [body["ResponseCode"] for body in responses(secc, "SessionSetupRes")]
     assert codes == ["OK_NewSessionEstablished", "OK_OldSessionJoined"]
     stops = [body["ChargingSession"] for body in responses(evcc, "SessionStopReq")]
-    assert stops == ["Pause", "Pause"]
+    assert stops == ["Pause", "Terminate"]
     assert [e["session_id"] for e in evcc.events("resume")] == [secc_ends[0].session_id]
 
 

@@ -14,17 +14,24 @@ session (a response must answer the request just sent).
 from __future__ import annotations
 
 import copy
+import shutil
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 from session_harness import simulate
 
 from iso15118 import codec
+from iso15118.pki import create_test_pki
 from iso15118.session import (
     EnergyMode,
     EvccConfig,
     EvccSession,
+    EVSEState,
+    EVState,
     Outcome,
+    Payment,
     Schedule,
     ScheduleEntry,
     SeccConfig,
@@ -40,15 +47,22 @@ from iso15118.session.events import (
     Event,
     MessageSent,
 )
+from iso15118.session.pnc import EvccPnc, SeccPnc
 from iso15118.session.simulation import ChargerBehaviour
 from iso15118.testing.generate import generator_for
 
-PNC_STATES = {"PaymentServiceSelection.PnC", "CertificateInstallation", "CertificateUpdate",
-              "PaymentDetails"}
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("pki")
+    create_test_pki(directory, 2)
+    return directory
 
 
-def _secc_snapshots(protocol: str, switches: bool) -> dict[str, SeccSession]:
-    """A copy of the SECC at the first moment it was in each state."""
+def _secc_snapshots(protocol: str, switches: bool, pki: Path | None = None
+                    ) -> dict[str, SeccSession]:
+    """A copy of the SECC at the first moment it was in each state (with ``pki``, ISO-2
+    Plug & Charge sessions too: with a contract, installing one, updating one)."""
     snapshots: dict[str, SeccSession] = {}
     counts: dict[str, int] = {}
 
@@ -75,14 +89,25 @@ def _secc_snapshots(protocol: str, switches: bool) -> dict[str, SeccSession]:
     for mode in (EnergyMode.DC_extended, EnergyMode.AC_three_phase_core):
         if protocol == "din" and not mode.is_dc:
             continue
-        from iso15118.session import EVSEState
-
         evse = EVSEState(energy_modes=(mode,), services=list(services))
         cfg = EvccConfig(protocols=(protocol,), loops=4, ongoing_interval=0.1,
                          renegotiate_after=2 if protocol == "iso2" else None,
                          service_details=(3,))
         simulate(protocol, mode, evse=evse, secc_config=config, evcc_config=cfg,
                  behaviour=ChargerBehaviour(cable_check_s=0.15), on_secc=on_secc)
+    if pki is not None and protocol == "iso2":
+        for how in ("contract", "install", "update"):
+            vehicle = EvccPnc.from_test_pki(shutil.copytree(pki, pki.parent / f"ev-{how}-"
+                                                            f"{switches}", dirs_exist_ok=True),
+                                            contract=how != "install")
+            if how == "update":
+                vehicle.update_within_days = 3 * 365
+            evse = EVSEState(payment_options=(Payment.EIM, Payment.PNC))
+            pnc_config = replace(config, pnc=SeccPnc.from_test_pki(pki))
+            simulate("iso2", evse=evse, ev=EVState(payment=Payment.PNC), tls=True,
+                     secc_config=pnc_config,
+                     evcc_config=EvccConfig(protocols=("iso2",), loops=1, pnc=vehicle),
+                     on_secc=on_secc)
     return snapshots
 
 
@@ -111,9 +136,10 @@ def _send(secc: SeccSession, body: Any, session_id: bytes) -> tuple[Any, Any]:
 
 
 @pytest.fixture(scope="module", params=["iso2", "din"])
-def snapshots(request: pytest.FixtureRequest) -> tuple[str, dict[str, SeccSession]]:
+def snapshots(request: pytest.FixtureRequest, pki: Path
+              ) -> tuple[str, dict[str, SeccSession]]:
     protocol = request.param
-    found = _secc_snapshots(protocol, switches=False)
+    found = _secc_snapshots(protocol, switches=False, pki=pki)
     # MeteringReceipt comes only on the EVSE's request (PnC); send one from the loop
     for kind in ("DC", "AC"):
         loop_state = "CurrentDemand" if kind == "DC" else "ChargingStatus"
@@ -128,7 +154,7 @@ def test_every_state_of_the_table_is_reached(snapshots: tuple[str, dict[str, Sec
                                              ) -> None:
     protocol, found = snapshots
     rules = secc_dialect(protocol).rules
-    missing = set(rules.states()) - set(found) - PNC_STATES
+    missing = set(rules.states()) - set(found)
     assert not missing
     assert set(found) <= set(rules.states())
 

@@ -1,0 +1,156 @@
+"""The asyncio runners on real loopback sockets: ports, sessions, a backend's late answer.
+
+SDP needs multicast between namespaces (``test_simulators_netns.py``); these tests use the
+runner's fixed addressing (``interface=None``), which labs and load tests use too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from iso15118.pki import create_test_pki
+from iso15118.session import (
+    EvccConfig,
+    EvccSession,
+    EVSEState,
+    EVState,
+    Outcome,
+    Payment,
+    SeccConfig,
+)
+from iso15118.session.events import (
+    CertificateInstallationRequested,
+    Event,
+    MessageSent,
+    SessionEnded,
+)
+from iso15118.session.pnc import EvccPnc, SeccPnc
+from iso15118.session.pnc_backend import response_parts
+from iso15118.session.runner import DYNAMIC_PORTS, Charger, EVSEEndpoint, drive
+from iso15118.session.secc import SeccSession
+from iso15118.session.simulation import ChargerBehaviour, SimulatedCharger
+from iso15118.transport import iso2_client_context, iso2_server_context, open_connection
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("pki")
+    create_test_pki(directory, 2)
+    return directory
+
+
+def _secc_chain(pki: Path) -> tuple[Path, Path]:
+    index = json.loads((pki / "index.json").read_text())
+    chain, certs = index["chains"]["secc"], index["certificates"]
+    out = pki / "secc_chain.pem"
+    out.write_bytes(b"".join((pki / certs[n]["pem"]).read_bytes()
+                             for n in [chain["leaf"], *chain["intermediates"]]))
+    return out, pki / certs[chain["leaf"]]["key"]
+
+
+def _simulated(evse: EVSEState) -> Any:
+    """The application factory of a simulated charger (power stage, isolation test)."""
+    sim = SimulatedCharger(evse, ChargerBehaviour(cable_check_s=0.2))
+
+    def application(session: SeccSession) -> Any:
+        sim.attach(session)
+        return sim.on_event
+    return application
+
+
+def test_ports_are_drawn_from_the_dynamic_range() -> None:
+    async def main() -> list[int]:
+        endpoints = [EVSEEndpoint(None, host="::1") for _ in range(30)]
+        async with Charger(endpoints):
+            return [port for ep in endpoints for port in ep.ports.values()]
+
+    ports = asyncio.run(main())
+    assert len(set(ports)) == 30
+    assert all(p in DYNAMIC_PORTS for p in ports)
+
+
+def test_a_session_over_loopback_tcp() -> None:
+    async def main() -> tuple[SessionEnded, list[SessionEnded]]:
+        evse = EVSEState()
+        ep = EVSEEndpoint(None, evse, SeccConfig(), host="::1", application=_simulated(evse))
+        async with Charger([ep]):
+            conn = await open_connection("::1", ep.ports.popitem()[1])
+            evcc = EvccSession(EVState(), EvccConfig(loops=3, protocols=("din",)))
+            ended = await drive(conn, evcc)
+            await conn.close()
+            for _ in range(100):  # the charger's side ends when it has answered
+                if ep.sessions:
+                    break
+                await asyncio.sleep(0.01)
+            return ended, ep.sessions
+
+    ended, charger_sessions = asyncio.run(main())
+    assert ended.outcome is Outcome.COMPLETED
+    assert [s.outcome for s in charger_sessions] == [Outcome.COMPLETED]
+
+
+def test_a_backend_answer_that_comes_later_reaches_the_vehicle(pki: Path,
+                                                                tmp_path: Path) -> None:
+    """PnC over TLS 1.2: the charger hands CertificateInstallationReq to its application
+    (as an OCPP bridge does), which answers 0.5 s later through ``session.complete``."""
+    local = SeccPnc.from_test_pki(pki)
+    backend = local.certificate_backend
+    assert backend is not None
+    local.certificate_backend = lambda exi, message: None  # defer to the application
+    chain, key = _secc_chain(pki)
+    vehicle_dir = Path(shutil.copytree(pki, tmp_path / "vehicle"))
+    answered: list[float] = []
+
+    evse = EVSEState(payment_options=(Payment.EIM, Payment.PNC))
+    simulated = _simulated(evse)
+
+    def application(session: SeccSession) -> Any:
+        loop = asyncio.get_running_loop()
+        hardware = simulated(session)
+
+        def on_event(event: Event, now: float) -> None:
+            hardware(event, now)
+            if isinstance(event, CertificateInstallationRequested):
+                def answer() -> None:
+                    made = backend(event.exi, _decode(event.exi))
+                    body, signature = response_parts(made)
+                    answered.append(loop.time())
+                    session.complete(loop.time(), "OK", body, signature=signature)
+                loop.call_later(0.5, answer)
+        return on_event
+
+    async def main() -> tuple[SessionEnded, list[str]]:
+        ep = EVSEEndpoint(None, evse, SeccConfig(pnc=local), tls="required",
+                          ssl_context=iso2_server_context(chain, key), host="::1",
+                          application=application)
+        async with Charger([ep]):
+            context = iso2_client_context(cafile=pki / "certs" / "v2g_root.pem")
+            conn = await open_connection("::1", ep.ports.popitem()[1], ssl_context=context)
+            evcc = EvccSession(EVState(payment=Payment.PNC),
+                               EvccConfig(loops=2, protocols=("iso2",),
+                                          pnc=EvccPnc.from_test_pki(vehicle_dir,
+                                                                    contract=False)),
+                               tls=True)
+            sent: list[str] = []
+            ended = await drive(conn, evcc, lambda e, now: sent.append(e.name)
+                                if isinstance(e, MessageSent) else None)
+            await conn.close()
+            return ended, sent
+
+    ended, sent = asyncio.run(main())
+    assert ended.outcome is Outcome.COMPLETED, ended.reason
+    assert answered, "the application never answered"
+    assert sent[sent.index("CertificateInstallationReq") + 1] == "PaymentDetailsReq"
+    assert (vehicle_dir / "ev_contract" / "chain.pem").exists()
+
+
+def _decode(exi: bytes) -> Any:
+    from iso15118 import codec
+
+    return codec.decode(exi, "iso2")

@@ -252,6 +252,11 @@ def josev_python() -> Path:
 @functools.lru_cache(maxsize=1)
 def _josev_venv_reason() -> str | None:
     python = josev_python()
+    if not python.exists() and "JOSEV_PYTHON" not in os.environ:
+        # a fresh machine: the EXI oracle's one-off setup (setup.sh) makes Josev's venv
+        from support.oracle import get_oracle
+
+        get_oracle()
     if not python.exists():
         return (
             f"Josev's venv not found ({python}); run bash ../shared/tools/exi-oracle/setup.sh "

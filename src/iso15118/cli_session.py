@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
-import json
 import sys
 import tempfile
 import time
@@ -162,20 +161,14 @@ def _split(args: argparse.Namespace, text: str, allowed: set[str], what: str) ->
 
 def _test_pki(directory: Path | None, printer: _Printer) -> tuple[Path, Path, Path]:
     """(SECC chain PEM, its key, V2G root PEM) from a test PKI, made if missing."""
-    from iso15118.pki import create_test_pki
+    from iso15118.pki import create_test_pki, secc_tls_files
 
     base = directory or Path(tempfile.mkdtemp(prefix="v2g-test-pki-"))
-    index_path = base / "index.json"
-    if not index_path.exists():
+    if not (base / "index.json").exists():
         create_test_pki(base, 2)
-    index = json.loads(index_path.read_text())
-    chain, certs = index["chains"]["secc"], index["certificates"]
-    chain_file = base / "secc_chain.pem"
-    chain_file.write_bytes(b"".join((base / certs[n]["pem"]).read_bytes()
-                                    for n in [chain["leaf"], *chain["intermediates"]]))
-    root = base / certs[chain["trust_roots"][0]]["pem"]
+    chain, key, root = secc_tls_files(base)
     printer.note(f"test PKI in {base}; vehicles trust {root}")
-    return chain_file, base / certs[chain["leaf"]]["key"], root
+    return chain, key, root
 
 
 def _charger(args: argparse.Namespace, printer: _Printer) -> tuple[Any, Any, Any]:

@@ -13,27 +13,18 @@ installed contract) are in ``josev/README.md``; where they decide a scenario, th
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from josev.harness import JosevConfig, JosevProcess, JosevRunner, josev_fixture  # noqa: F401
-from support.netns import in_netns
+from simulator_procs import names, run_vehicle, start_charger
 
 from iso15118.pki import write_test_pki
 
 pytestmark = pytest.mark.netns
-CLI = [sys.executable, "-m", "iso15118"]
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 @pytest.fixture
@@ -42,15 +33,6 @@ def ours(josev: JosevRunner) -> Iterator[Path]:
     path = josev.workdir / "ours-pki"
     write_test_pki(josev.pki.pki, path)
     yield path
-
-
-def _names(stdout: str, direction: str | None = None) -> list[str]:
-    out = []
-    for line in stdout.splitlines():
-        parts = line.split()
-        if len(parts) >= 4 and (direction is None or parts[1] == direction):
-            out.append(parts[3])
-    return out
 
 
 # ------------------------------------------------------------ Josev charger, our vehicle
@@ -62,14 +44,11 @@ def _names(stdout: str, direction: str | None = None) -> list[str]:
 RELAXED = "[session]\ntimeout_scale = 4.0\nloop_interval = 0.1\n"
 
 
-def _our_vehicle(josev: JosevRunner, *args: str, timeout: float = 90
-                 ) -> subprocess.CompletedProcess[str]:
+def _our_vehicle(josev: JosevRunner, *args: str) -> subprocess.CompletedProcess[str]:
     config = josev.workdir / "vehicle.toml"
     config.write_text(RELAXED)
-    return subprocess.run(
-        in_netns(josev.netns.evcc_ns, *CLI, "evcc", "-i", josev.netns.evcc_if,
-                 "--config", str(config), *args),
-        capture_output=True, text=True, timeout=timeout, env=_env())
+    return run_vehicle(josev.netns.evcc_ns, josev.netns.evcc_if, "--config", str(config),
+                       *args)
 
 
 def _vehicle_against_josev(josev: JosevRunner, config: JosevConfig, *args: str,
@@ -81,9 +60,9 @@ def _vehicle_against_josev(josev: JosevRunner, config: JosevConfig, *args: str,
     end = secc.wait_session_end(timeout=30, count=sessions)
     assert end.ok, secc.failure_report()
     # what we sent is what Josev received, in order, and the other way round
-    assert _names(ev.stdout, "EV->EVSE") == [
+    assert names(ev.stdout, "EV->EVSE") == [
         n for n in secc.received_names() if n.endswith("Req")]
-    assert _names(ev.stdout, "EVSE->EV") == [n for n in secc.sent_names() if n.endswith("Res")]
+    assert names(ev.stdout, "EVSE->EV") == [n for n in secc.sent_names() if n.endswith("Res")]
     return ev, secc
 
 
@@ -99,13 +78,13 @@ def test_our_vehicle_iso2_dc_against_josev(josev: JosevRunner, ours: Path, tls: 
     if tls:
         args += ["--tls", "--trust", str(ours / "certs" / "v2g_root.pem")]
     ev, _ = _vehicle_against_josev(josev, JosevConfig(protocols=("ISO-2",), tls=tls), *args)
-    assert _names(ev.stdout).count("CurrentDemandReq") == 5
+    assert names(ev.stdout).count("CurrentDemandReq") == 5
 
 
 def test_our_vehicle_iso2_ac_against_josev(josev: JosevRunner) -> None:
     ev, _ = _vehicle_against_josev(josev, JosevConfig(protocols=("ISO-2",), energy="AC"),
                                    "--energy", "ac", "--loops", "4")
-    assert _names(ev.stdout).count("ChargingStatusReq") == 4
+    assert names(ev.stdout).count("ChargingStatusReq") == 4
 
 
 def test_our_vehicle_plug_and_charge_with_certificate_installation(josev: JosevRunner,
@@ -114,8 +93,8 @@ def test_our_vehicle_plug_and_charge_with_certificate_installation(josev: JosevR
         josev, JosevConfig(protocols=("ISO-2",), tls=True, auth_modes=("EIM", "PnC")),
         "--tls", "--trust", str(ours / "certs" / "v2g_root.pem"), "--auth", "pnc",
         "--contract", str(ours), "--cert-install", "--loops", "3")
-    names = _names(ev.stdout, "EV->EVSE")
-    assert names[names.index("PaymentServiceSelectionReq") + 1:][:3] == [
+    sent = names(ev.stdout, "EV->EVSE")
+    assert sent[sent.index("PaymentServiceSelectionReq") + 1:][:3] == [
         "CertificateInstallationReq", "PaymentDetailsReq", "AuthorizationReq"]
     assert "SelectedPaymentOption=Contract" in ev.stdout
     assert (ours / "ev_contract" / "chain.pem").exists()  # our EV stored what it installed
@@ -137,7 +116,7 @@ def test_renegotiation_between_our_vehicle_and_josev(josev: JosevRunner, by: str
     assert "ChargeProgress=Renegotiate" in ev.stdout
     if by == "evse":
         assert "EVSENotification=ReNegotiation" in ev.stdout
-    assert _names(ev.stdout, "EV->EVSE").count("ChargeParameterDiscoveryReq") == 2
+    assert names(ev.stdout, "EV->EVSE").count("ChargeParameterDiscoveryReq") == 2
 
 
 def test_our_vehicle_survives_a_ten_second_cable_check(josev: JosevRunner) -> None:
@@ -157,16 +136,7 @@ def test_our_vehicle_survives_a_ten_second_cable_check(josev: JosevRunner) -> No
 
 
 def _our_charger(josev: JosevRunner, *args: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        in_netns(josev.netns.secc_ns, *CLI, "secc", "-i", josev.netns.secc_if, *args),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if "ready on" in line or not line:
-            break
-    return proc
+    return start_charger(josev.netns.secc_ns, josev.netns.secc_if, *args)
 
 
 def _josev_vehicle_against_ours(josev: JosevRunner, config: JosevConfig, *args: str,
@@ -182,8 +152,8 @@ def _josev_vehicle_against_ours(josev: JosevRunner, config: JosevConfig, *args: 
             secc.communicate()
     assert end.ok, f"Josev's EV: {evcc.failure_report()}\nour charger: {err}"
     assert secc.returncode == 0, err
-    assert _names(out, "EV->EVSE") == [n for n in evcc.sent_names() if n.endswith("Req")]
-    assert _names(out, "EVSE->EV") == [n for n in evcc.received_names() if n.endswith("Res")]
+    assert names(out, "EV->EVSE") == [n for n in evcc.sent_names() if n.endswith("Req")]
+    assert names(out, "EVSE->EV") == [n for n in evcc.received_names() if n.endswith("Res")]
     return out, evcc
 
 
@@ -198,13 +168,13 @@ def test_josev_vehicle_iso2_dc_against_our_charger(josev: JosevRunner, ours: Pat
     args = ["--tls", "required", "--pki", str(ours)] if tls else []
     out, _ = _josev_vehicle_against_ours(josev, JosevConfig(protocols=("ISO-2",), tls=tls),
                                          *args)
-    assert "CurrentDemandReq" in _names(out)
+    assert "CurrentDemandReq" in names(out)
 
 
 def test_josev_vehicle_iso2_ac_against_our_charger(josev: JosevRunner) -> None:
     out, _ = _josev_vehicle_against_ours(josev, JosevConfig(protocols=("ISO-2",), energy="AC"),
                                          "--energy", "ac,dc")
-    assert "ChargingStatusReq" in _names(out)
+    assert "ChargingStatusReq" in names(out)
 
 
 def test_josev_vehicle_plug_and_charge_with_certificate_installation(josev: JosevRunner,
@@ -213,9 +183,9 @@ def test_josev_vehicle_plug_and_charge_with_certificate_installation(josev: Jose
         josev, JosevConfig(protocols=("ISO-2",), tls=True, auth_modes=("PnC",),
                            cert_install=True),
         "--tls", "required", "--pki", str(ours), "--auth", "eim,pnc")
-    names = _names(out, "EV->EVSE")
-    assert "CertificateInstallationReq" in names
-    assert names.index("PaymentDetailsReq") < names.index("AuthorizationReq")
+    sent = names(out, "EV->EVSE")
+    assert "CertificateInstallationReq" in sent
+    assert sent.index("PaymentDetailsReq") < sent.index("AuthorizationReq")
     assert "CertificateInstallationRes ResponseCode=OK" in out
 
 
@@ -231,4 +201,4 @@ def test_josev_vehicle_renegotiates_with_our_charger(josev: JosevRunner) -> None
     out, _ = _josev_vehicle_against_ours(josev, JosevConfig(protocols=("ISO-2",),
                                                             ev_renegotiate_after=2))
     assert "ChargeProgress=Renegotiate" in out
-    assert _names(out, "EV->EVSE").count("ChargeParameterDiscoveryReq") == 2
+    assert names(out, "EV->EVSE").count("ChargeParameterDiscoveryReq") == 2

@@ -26,7 +26,6 @@ from iso15118 import codec, xmldsig
 from iso15118.messages import iso2
 from iso15118.pki import (
     Role,
-    create_test_pki,
     decrypt_contract_key_iso2,
     load_certificate,
     load_private_key,
@@ -56,13 +55,6 @@ from iso15118.session.simulation import ChargerBehaviour, SimulatedCharger, Simu
 #: the SECC's wall clock, pinned (EVSETimeStamp and certificate checks read it)
 NOW = float(int(time.time()))
 ISO2_NAMESPACE = "urn:iso:15118:2:2013:MsgDef"
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("pki")
-    create_test_pki(directory, 2)
-    return directory
 
 
 def der(pki: Path, name: str) -> bytes:

@@ -7,14 +7,11 @@ runner's fixed addressing (``interface=None``), which labs and load tests use to
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from iso15118.pki import create_test_pki
+from iso15118.pki import secc_tls_files
 from iso15118.session import (
     EvccConfig,
     EvccSession,
@@ -36,22 +33,6 @@ from iso15118.session.runner import DYNAMIC_PORTS, Charger, EVSEEndpoint, drive
 from iso15118.session.secc import SeccSession
 from iso15118.session.simulation import ChargerBehaviour, SimulatedCharger
 from iso15118.transport import iso2_client_context, iso2_server_context, open_connection
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("pki")
-    create_test_pki(directory, 2)
-    return directory
-
-
-def _secc_chain(pki: Path) -> tuple[Path, Path]:
-    index = json.loads((pki / "index.json").read_text())
-    chain, certs = index["chains"]["secc"], index["certificates"]
-    out = pki / "secc_chain.pem"
-    out.write_bytes(b"".join((pki / certs[n]["pem"]).read_bytes()
-                             for n in [chain["leaf"], *chain["intermediates"]]))
-    return out, pki / certs[chain["leaf"]]["key"]
 
 
 def _simulated(evse: EVSEState) -> Any:
@@ -103,7 +84,7 @@ def test_a_backend_answer_that_comes_later_reaches_the_vehicle(pki: Path,
     backend = local.certificate_backend
     assert backend is not None
     local.certificate_backend = lambda exi, message: None  # defer to the application
-    chain, key = _secc_chain(pki)
+    chain, key, _ = secc_tls_files(pki)
     vehicle_dir = Path(shutil.copytree(pki, tmp_path / "vehicle"))
     answered: list[float] = []
 

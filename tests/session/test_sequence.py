@@ -23,7 +23,6 @@ import pytest
 from session_harness import simulate
 
 from iso15118 import codec
-from iso15118.pki import create_test_pki
 from iso15118.session import (
     EnergyMode,
     EvccConfig,
@@ -50,13 +49,6 @@ from iso15118.session.events import (
 from iso15118.session.pnc import EvccPnc, SeccPnc
 from iso15118.session.simulation import ChargerBehaviour
 from iso15118.testing.generate import generator_for
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("pki")
-    create_test_pki(directory, 2)
-    return directory
 
 
 def _secc_snapshots(protocol: str, switches: bool, pki: Path | None = None
@@ -130,7 +122,8 @@ def _send(secc: SeccSession, body: Any, session_id: bytes) -> tuple[Any, Any]:
     d = secc.dialect
     assert d is not None
     payload = codec.encode(d.wrap(body, session_id), d.protocol)
-    step = secc.receive(PAYLOAD_SAP_DIN_ISO2, payload, 1_000.0)
+    # just after the last request: within every timer
+    step = secc.receive(PAYLOAD_SAP_DIN_ISO2, payload, (secc.last_request_at or 0.0) + 0.01)
     sent = [e.message for e in step.events if isinstance(e, MessageSent)]
     return step, d.body(sent[-1]) if sent else None
 
@@ -266,7 +259,9 @@ def test_evcc_refuses_every_response_that_does_not_answer_its_request(protocol: 
                 continue
             doc = gen.generate(names[exchange.response], seed=3, profile="minimal")
             evcc = copy.deepcopy(snapshot)
-            step = evcc.receive(PAYLOAD_SAP_DIN_ISO2, codec.encode(doc.value, protocol), 5.0)
+            # just before the vehicle's first deadline: within every timer
+            now = (evcc.deadline or 1.0) - 0.001
+            step = evcc.receive(PAYLOAD_SAP_DIN_ISO2, codec.encode(doc.value, protocol), now)
             assert step.close and evcc.ended is not None, (waiting, exchange.step)
             assert evcc.ended.outcome is Outcome.FAILED
             assert evcc.ended.reason.startswith(f"expected {waiting}Res"), evcc.ended.reason

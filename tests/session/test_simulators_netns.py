@@ -10,22 +10,19 @@ charger process. Needs root (network namespaces); skipped with the reason otherw
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from simulator_procs import CLI, env, run_vehicle, start_charger
 from support.netns import NetnsPair, in_netns, netns_pair, netns_unavailable_reason
 
 pytestmark = pytest.mark.netns
 
 LINE = re.compile(r"^ *\d+\.\d{3} (EV->EVSE|EVSE->EV) (apphand|din|iso2) [A-Za-z]+(Req|Res)"
                   r"( \S.*)?$")
-CLI = [sys.executable, "-m", "iso15118"]
 
 
 @pytest.fixture(scope="module")
@@ -37,29 +34,12 @@ def link() -> Iterator[NetnsPair]:
         yield pair
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
 def _secc(pair: NetnsPair, *args: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(in_netns(pair.secc_ns, *CLI, "secc", "-i", pair.secc_if, *args),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=_env())
-    # wait for "ready" on stderr (the charger has bound its ports and answers SDP)
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if "ready on" in line or not line:
-            break
-    return proc
+    return start_charger(pair.secc_ns, pair.secc_if, *args)
 
 
 def _evcc(pair: NetnsPair, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(in_netns(pair.evcc_ns, *CLI, "evcc", "-i", pair.evcc_if, *args),
-                          capture_output=True, text=True, timeout=timeout, env=_env())
+    return run_vehicle(pair.evcc_ns, pair.evcc_if, *args, timeout=timeout)
 
 
 def _finish(secc: subprocess.Popen[str], timeout: float = 20) -> tuple[int, str, str]:
@@ -154,7 +134,7 @@ def test_usage_mistakes_exit_2(link: NetnsPair) -> None:
     ev = _evcc(link, "--tls")
     assert ev.returncode == 2 and "--trust" in ev.stderr
     proc = subprocess.run([*CLI, "secc", "-i", "lo", "--protocols", "iso20"],
-                          capture_output=True, text=True, env=_env())
+                          capture_output=True, text=True, env=env())
     assert proc.returncode == 2 and "iso20" in proc.stderr
 
 
@@ -180,7 +160,7 @@ def test_one_charger_process_serves_two_evses(tmp_path: Path) -> None:
         secc = subprocess.Popen(in_netns(a.secc_ns, *CLI, "secc", "-i", a.secc_if, "-i",
                                          b.secc_if, "--sessions", "2"),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=_env())
+                                env=env())
         assert secc.stderr is not None
         ready = 0
         while ready < 2:
@@ -189,10 +169,10 @@ def test_one_charger_process_serves_two_evses(tmp_path: Path) -> None:
             ready += "ready on" in line
         ev1 = subprocess.Popen(in_netns(a.evcc_ns, *CLI, "evcc", "-i", a.evcc_if, "--loops",
                                         "5"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=_env())
+                               text=True, env=env())
         ev2 = subprocess.Popen(in_netns(b.evcc_ns, *CLI, "evcc", "-i", b.evcc_if, "--loops",
                                         "5", "--protocols", "din"), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=_env())
+                               stderr=subprocess.PIPE, text=True, env=env())
         for ev in (ev1, ev2):
             _, err = ev.communicate(timeout=60)
             assert ev.returncode == 0, err

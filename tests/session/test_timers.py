@@ -208,3 +208,22 @@ def test_timeout_scale_stretches_every_message_timeout() -> None:
                    evcc_config=EvccConfig(protocols=("iso2",), loops=3, timeout_scale=4.0))
     timer = _expired(run.result.evcc_events, "ev_message:CurrentDemand")
     assert timer.seconds == pytest.approx(1.0)
+
+
+def test_a_response_read_after_the_timeout_does_not_save_the_session() -> None:
+    """A caller that reads a frame late (a stalled event loop) must not have it accepted:
+    the timer that ran out first decides, as if the caller had woken at the deadline."""
+    from iso15118.session import EvccSession, EVState, SeccSession
+    from iso15118.session.core import PAYLOAD_SAP_DIN_ISO2
+
+    secc = SeccSession(__import__("iso15118.session", fromlist=["EVSEState"]).EVSEState())
+    evcc = EvccSession(EVState(), EvccConfig(protocols=("iso2",)))
+    secc.start(0.0)
+    request = evcc.start(0.0).send[0]
+    answer = secc.receive(request.payload_type, request.payload, 0.1).send[0]
+    # the answer is read 2.5 s after the request: past supportedAppProtocol's 2 s
+    step = evcc.receive(PAYLOAD_SAP_DIN_ISO2, answer.payload, 2.5)
+    assert step.close and evcc.ended is not None
+    assert [e.timer for e in step.events if isinstance(e, TimerExpired)] == [
+        "ev_message:supportedAppProtocol"]
+    assert not step.send

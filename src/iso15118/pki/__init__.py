@@ -62,7 +62,12 @@ from iso15118.pki.ocsp import (
 )
 from iso15118.pki.ocsp_client import fetch_ocsp_response, post_ocsp_request
 from iso15118.pki.profiles import PROFILES, ProtocolVersion, Role, VersionProfile
-from iso15118.pki.testpki import build_test_pki, create_test_pki, write_test_pki
+from iso15118.pki.testpki import (
+    build_test_pki,
+    create_test_pki,
+    secc_tls_files,
+    write_test_pki,
+)
 from iso15118.pki.verdict import ChainVerdict, Check, Outcome, Rule
 
 __all__ = [
@@ -94,6 +99,7 @@ __all__ = [
     "compute_check_digit",
     "contract_update_due",
     "create_test_pki",
+    "secc_tls_files",
     "write_test_pki",
     "days_until_expiry",
     "decrypt_contract_key_iso2",

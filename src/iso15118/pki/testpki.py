@@ -568,3 +568,17 @@ def write_test_pki(pki: TestPki, directory: str | Path) -> Path:
     path = base / "index.json"
     path.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def secc_tls_files(directory: str | Path) -> tuple[Path, Path, Path]:
+    """The TLS files of the SECC in a test PKI written by :func:`create_test_pki`: its
+    certificate chain as TLS sends it (leaf, then the sub-CAs; written as
+    ``secc_chain.pem``), its private key, and the V2G root a vehicle trusts."""
+    base = Path(directory)
+    index = json.loads((base / "index.json").read_text())
+    chain, certs = index["chains"]["secc"], index["certificates"]
+    chain_file = base / "secc_chain.pem"
+    chain_file.write_bytes(b"".join((base / certs[name]["pem"]).read_bytes()
+                                    for name in [chain["leaf"], *chain["intermediates"]]))
+    root = base / certs[chain["trust_roots"][0]]["pem"]
+    return chain_file, base / certs[chain["leaf"]]["key"], root

@@ -73,6 +73,10 @@ class Timers:
     def deadline(self) -> float | None:
         return min(self._due.values()) if self._due else None
 
+    def due(self, now: float) -> bool:
+        """Whether a timer has run out at ``now`` (not yet handled)."""
+        return any(t <= now for t in self._due.values())
+
     def expired(self, now: float) -> tuple[str, float] | None:
         """The earliest timer due at ``now`` (removed), with its length; None if none."""
         due = [(t, n) for n, t in self._due.items() if t <= now]

@@ -15,13 +15,21 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from iso15118.errors import Iso15118Error
 from iso15118.session.rules import ProtocolRules
+from iso15118.session.values import (
+    EVErrorCode,
+    EVSEStatusCode,
+    IsolationLevel,
+    Notification,
+    Processing,
+)
 from iso15118.session.views import ChargerInfo, VehicleInfo
 
 if TYPE_CHECKING:
     from iso15118.session.evcc import EvccSession
     from iso15118.session.secc import SeccSession
 
-__all__ = ["EvccDialect", "SeccDialect", "evcc_dialect", "number", "physical", "secc_dialect"]
+__all__ = ["DialectBase", "EvccDialect", "SeccDialect", "evcc_dialect", "number", "physical",
+           "read_dc_ev_status", "secc_dialect"]
 
 
 class _Common(Protocol):
@@ -96,3 +104,59 @@ def enum_value(enum_cls: Any, value: Any, default: Any = None) -> Any:
         return enum_cls(raw)
     except ValueError:
         return default
+
+
+class DialectBase:
+    """What DIN and ISO-2 spell alike: the V2G_Message frame, the DC status blocks, the
+    first fields of every response. Subclasses set ``protocol``, ``rules`` and
+    ``names`` (body model class -> element name)."""
+
+    protocol: str
+    rules: ProtocolRules
+    charge_service_id = 1
+    names: dict[type, str]
+
+    def body(self, message: Any) -> Any:
+        body = getattr(message, "body", None)
+        return getattr(body, "body_element", None)
+
+    def element_name(self, body: Any) -> str:
+        return self.names.get(type(body), type(body).__name__)
+
+    def session_id(self, message: Any) -> bytes | None:
+        sid = getattr(getattr(message, "header", None), "session_id", None)
+        return sid if isinstance(sid, bytes) else None
+
+    def evcc_id(self, body: Any) -> bytes | None:
+        value = getattr(body, "evcc_id", None)
+        return value if isinstance(value, bytes) else None
+
+    def read_common(self, body: Any, evse: ChargerInfo) -> dict[str, Any]:
+        """ResponseCode and EVSEProcessing of a response, as the extras every step has."""
+        extras: dict[str, Any] = {}
+        code = getattr(body, "response_code", None)
+        extras["code"] = getattr(code, "value", "FAILED")
+        processing = getattr(body, "evse_processing", None)
+        if processing is not None:
+            evse.processing = enum_value(Processing, processing, Processing.ONGOING)
+            extras["processing"] = evse.processing
+        return extras
+
+    def _read_dc_status(self, status: Any, evse: ChargerInfo) -> None:
+        """DC_EVSEStatus (DIN and ISO-2 have the same fields)."""
+        if status is None:
+            return
+        evse.notification = enum_value(Notification, status.evse_notification,
+                                       Notification.NONE)
+        evse.notification_max_delay = status.notification_max_delay or 0
+        evse.isolation = enum_value(IsolationLevel, status.evse_isolation_status)
+        evse.status = enum_value(EVSEStatusCode, status.evse_status_code)
+
+
+def read_dc_ev_status(status: Any, ev: VehicleInfo) -> None:
+    """DC_EVStatus (EVReady, EVErrorCode, EVRESSSOC) into what the SECC knows of the EV."""
+    if status is None:
+        return
+    ev.ready = status.ev_ready if isinstance(status.ev_ready, bool) else None
+    ev.error = enum_value(EVErrorCode, status.ev_error_code)
+    ev.soc = status.evress_soc if isinstance(status.evress_soc, int) else None

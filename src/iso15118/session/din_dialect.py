@@ -14,13 +14,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from iso15118.messages import din
-from iso15118.session.dialects import enum_value, number, physical
+from iso15118.session.dc_common import DcDialect
+from iso15118.session.dialects import enum_value
 from iso15118.session.rules_din import RULES
 from iso15118.session.values import (
     EnergyMode,
-    EVErrorCode,
-    EVSEStatusCode,
-    IsolationLevel,
     Notification,
     Payment,
     Processing,
@@ -41,16 +39,9 @@ _NAMES: dict[type, str] = {
     cls: key.rsplit("}", 1)[1] for key, cls in din.GLOBAL_ELEMENTS.items()
     if key.startswith("{urn:din:70121:2012:MsgBody}")
 }
-V, A, W, WH = (din.UnitSymbolType.V, din.UnitSymbolType.A, din.UnitSymbolType.W,
-               din.UnitSymbolType.Wh)
-_PV = din.PhysicalValueType
 _CODE_ALIASES = {"FAILED_WrongEnergyTransferMode": "FAILED_WrongEnergyTransferType"}
 #: DIN's PMax is a short; 32767 is what chargers send for "no limit"
 _PMAX_TOP = 32767
-
-
-def pv(value: float | None, unit: din.UnitSymbolType) -> din.PhysicalValueType:
-    return physical(_PV, value, unit)
 
 
 def _code(code: str) -> din.ResponseCodeType:
@@ -60,29 +51,15 @@ def _code(code: str) -> din.ResponseCodeType:
         return din.ResponseCodeType.FAILED
 
 
-class DinDialect:
+class DinDialect(DcDialect):
+    m = din
+    names = _NAMES
     protocol = "din"
     rules = RULES
-    charge_service_id = 1
-
-    def body(self, message: Any) -> Any:
-        body = getattr(message, "body", None)
-        return getattr(body, "body_element", None)
-
-    def element_name(self, body: Any) -> str:
-        return _NAMES.get(type(body), type(body).__name__)
-
-    def session_id(self, message: Any) -> bytes | None:
-        sid = getattr(getattr(message, "header", None), "session_id", None)
-        return sid if isinstance(sid, bytes) else None
 
     def wrap(self, body: Any, session_id: bytes, signature: Any = None) -> din.V2G_Message:
         return din.V2G_Message(header=din.MessageHeaderType(session_id=session_id),
                                body=din.BodyType(body_element=body))
-
-    def evcc_id(self, body: Any) -> bytes | None:
-        value = getattr(body, "evcc_id", None)
-        return value if isinstance(value, bytes) else None
 
     # ------------------------------------------------------------------ SECC: requests
 
@@ -97,42 +74,16 @@ class DinDialect:
             param = body.ev_charge_parameter
             if isinstance(param, din.DC_EVChargeParameterType):
                 extras["dc_parameters"] = True
-                _read_ev_status(param.dc_ev_status, ev)
-                ev.max_current = number(param.ev_maximum_current_limit)
-                ev.max_power = number(param.ev_maximum_power_limit)
-                ev.max_voltage = number(param.ev_maximum_voltage_limit)
-                ev.energy_capacity_wh = number(param.ev_energy_capacity)
-                ev.energy_request_wh = number(param.ev_energy_request)
-                ev.full_soc = param.full_soc
-                ev.bulk_soc = param.bulk_soc
-        elif step in ("CableCheck", "WeldingDetection"):
-            _read_ev_status(body.dc_ev_status, ev)
-        elif step == "PreCharge":
-            _read_ev_status(body.dc_ev_status, ev)
-            ev.target_voltage = number(body.ev_target_voltage)
-            ev.target_current = number(body.ev_target_current)
+                self.read_dc_charge_parameter(param, ev)
+        elif self.read_dc_request(step, body, ev):
+            pass
         elif step == "PowerDelivery":
             extras["progress"] = Progress.START if body.ready_to_charge_state is True \
                 else Progress.STOP
             profile = body.charging_profile
             extras["schedule_id"] = getattr(profile, "sa_schedule_tuple_id", None)
             extras["charging_profile"] = profile
-            param = body.ev_power_delivery_parameter
-            if isinstance(param, din.DC_EVPowerDeliveryParameterType):
-                _read_ev_status(param.dc_ev_status, ev)
-                ev.charging_complete = param.charging_complete
-                ev.bulk_charging_complete = param.bulk_charging_complete
-        elif step == "CurrentDemand":
-            _read_ev_status(body.dc_ev_status, ev)
-            ev.target_current = number(body.ev_target_current)
-            ev.target_voltage = number(body.ev_target_voltage)
-            ev.max_voltage = number(body.ev_maximum_voltage_limit) or ev.max_voltage
-            ev.max_current = number(body.ev_maximum_current_limit) or ev.max_current
-            ev.max_power = number(body.ev_maximum_power_limit) or ev.max_power
-            ev.charging_complete = body.charging_complete
-            ev.bulk_charging_complete = body.bulk_charging_complete
-            ev.remaining_time_to_full_soc = number(body.remaining_time_to_full_soc)
-            ev.remaining_time_to_bulk_soc = number(body.remaining_time_to_bulk_soc)
+            self.read_dc_power_delivery(body.ev_power_delivery_parameter, ev)
         elif step == "SessionStop":
             extras["stop_kind"] = StopKind.TERMINATE
         return extras
@@ -144,6 +95,9 @@ class DinDialect:
         evse = secc.evse
         processing = din.EVSEProcessingType(
             "Finished" if extras["processing"] is Processing.FINISHED else "Ongoing")
+        dc = self.compose_dc(step, secc, rc, processing)
+        if dc is not None:
+            return dc
         if step == "SessionSetup":
             return din.SessionSetupResType(response_code=rc, evse_id=_evse_id_bytes(evse.evse_id))
         if step == "ServiceDiscovery":
@@ -163,51 +117,16 @@ class DinDialect:
         if step == "Authorization":
             return din.ContractAuthenticationResType(response_code=rc, evse_processing=processing)
         if step == "ChargeParameterDiscovery":
-            lim = evse.dc
             schedules = evse.schedules or [Schedule(1, (ScheduleEntry(0, _PMAX_TOP, 86_400),))]
             return din.ChargeParameterDiscoveryResType(
                 response_code=rc, evse_processing=processing,
                 sa_schedules=din.SAScheduleListType(sa_schedule_tuple=[
                     _schedule_tuple(s) for s in schedules[:3]]),
-                evse_charge_parameter=din.DC_EVSEChargeParameterType(
-                    dc_evse_status=self._dc_status(secc),
-                    evse_maximum_current_limit=pv(lim.max_current, A),
-                    evse_maximum_power_limit=pv(lim.max_power, W),
-                    evse_maximum_voltage_limit=pv(lim.max_voltage, V),
-                    evse_minimum_current_limit=pv(lim.min_current, A),
-                    evse_minimum_voltage_limit=pv(lim.min_voltage, V),
-                    evse_current_regulation_tolerance=None
-                    if lim.current_regulation_tolerance is None
-                    else pv(lim.current_regulation_tolerance, A),
-                    evse_peak_current_ripple=pv(lim.peak_current_ripple, A),
-                    evse_energy_to_be_delivered=None if lim.energy_to_be_delivered is None
-                    else pv(lim.energy_to_be_delivered, WH)))
-        if step == "CableCheck":
-            return din.CableCheckResType(response_code=rc, dc_evse_status=self._dc_status(secc),
-                                         evse_processing=processing)
-        if step == "PreCharge":
-            return din.PreChargeResType(response_code=rc, dc_evse_status=self._dc_status(secc),
-                                        evse_present_voltage=pv(evse.present_voltage, V))
+                evse_charge_parameter=self.dc_evse_charge_parameter(secc))
         if step == "PowerDelivery":
             return din.PowerDeliveryResType(response_code=rc, evse_status=self._dc_status(secc))
         if step == "CurrentDemand":
-            ev = secc.ev
-            current, voltage, power = evse.dc_limit_achieved(ev.target_voltage or 0.0,
-                                                             ev.target_current or 0.0)
-            lim = evse.dc
-            return din.CurrentDemandResType(
-                response_code=rc, dc_evse_status=self._dc_status(secc),
-                evse_present_voltage=pv(evse.present_voltage, V),
-                evse_present_current=pv(evse.present_current, A),
-                evse_current_limit_achieved=current, evse_voltage_limit_achieved=voltage,
-                evse_power_limit_achieved=power,
-                evse_maximum_voltage_limit=pv(lim.max_voltage, V),
-                evse_maximum_current_limit=pv(lim.max_current, A),
-                evse_maximum_power_limit=pv(lim.max_power, W))
-        if step == "WeldingDetection":
-            return din.WeldingDetectionResType(
-                response_code=rc, dc_evse_status=self._dc_status(secc),
-                evse_present_voltage=pv(evse.present_voltage, V))
+            return din.CurrentDemandResType(**self.current_demand_fields(secc, rc))
         if step == "SessionStop":
             return din.SessionStopResType(response_code=rc)
         raise AssertionError(step)  # pragma: no cover
@@ -229,6 +148,9 @@ class DinDialect:
 
     def request(self, step: str, evcc: EvccSession) -> Any:
         ev = evcc.ev
+        dc = self.dc_request(step, evcc)
+        if dc is not None:
+            return dc
         if step == "SessionSetup":
             return din.SessionSetupReqType(evcc_id=ev.evcc_id)
         if step == "ServiceDiscovery":
@@ -244,20 +166,7 @@ class DinDialect:
             return din.ChargeParameterDiscoveryReqType(
                 ev_requested_energy_transfer_type=din.EVRequestedEnergyTransferType(
                     ev.energy_mode.value),
-                ev_charge_parameter=din.DC_EVChargeParameterType(
-                    dc_ev_status=self._ev_status(evcc),
-                    ev_maximum_current_limit=pv(ev.max_current, A),
-                    ev_maximum_power_limit=pv(ev.max_power, W),
-                    ev_maximum_voltage_limit=pv(ev.max_voltage, V),
-                    ev_energy_capacity=pv(ev.capacity_wh, WH),
-                    ev_energy_request=pv(ev.energy_request_wh, WH),
-                    full_soc=ev.full_soc, bulk_soc=ev.bulk_soc))
-        if step == "CableCheck":
-            return din.CableCheckReqType(dc_ev_status=self._ev_status(evcc))
-        if step == "PreCharge":
-            return din.PreChargeReqType(dc_ev_status=self._ev_status(evcc),
-                                        ev_target_voltage=pv(evcc.target_voltage, V),
-                                        ev_target_current=pv(evcc.target_current, A))
+                ev_charge_parameter=self.dc_ev_charge_parameter(evcc))
         if step == "PowerDelivery":
             start = evcc.progress is Progress.START
             profile = None
@@ -271,22 +180,7 @@ class DinDialect:
                         for e in schedule.entries[:24]])
             return din.PowerDeliveryReqType(
                 ready_to_charge_state=start, charging_profile=profile,
-                ev_power_delivery_parameter=din.DC_EVPowerDeliveryParameterType(
-                    dc_ev_status=self._ev_status(evcc),
-                    bulk_charging_complete=ev.bulk_charging_complete,
-                    charging_complete=ev.charging_complete))
-        if step == "CurrentDemand":
-            return din.CurrentDemandReqType(
-                dc_ev_status=self._ev_status(evcc),
-                ev_target_current=pv(evcc.target_current, A),
-                ev_maximum_voltage_limit=pv(ev.max_voltage, V),
-                ev_maximum_current_limit=pv(ev.max_current, A),
-                ev_maximum_power_limit=pv(ev.max_power, W),
-                bulk_charging_complete=ev.bulk_charging_complete,
-                charging_complete=ev.charging_complete,
-                ev_target_voltage=pv(evcc.target_voltage, V))
-        if step == "WeldingDetection":
-            return din.WeldingDetectionReqType(dc_ev_status=self._ev_status(evcc))
+                ev_power_delivery_parameter=self.dc_power_delivery_parameter(evcc))
         if step == "SessionStop":
             return din.SessionStopType()
         raise AssertionError(step)  # pragma: no cover
@@ -302,14 +196,10 @@ class DinDialect:
     # ------------------------------------------------------------------ EVCC: responses
 
     def read_response(self, step: str, body: Any, evse: ChargerInfo) -> dict[str, Any]:
-        extras: dict[str, Any] = {}
-        code = getattr(body, "response_code", None)
-        extras["code"] = getattr(code, "value", "FAILED")
-        processing = getattr(body, "evse_processing", None)
-        if processing is not None:
-            evse.processing = enum_value(Processing, processing, Processing.ONGOING)
-            extras["processing"] = evse.processing
-        if step == "SessionSetup":
+        extras = self.read_common(body, evse)
+        if self.read_dc_response(step, body, evse):
+            pass
+        elif step == "SessionSetup":
             evse.evse_id = body.evse_id.hex() if isinstance(body.evse_id, bytes) else None
         elif step == "ServiceDiscovery":
             options = getattr(body.payment_options, "payment_option", None) or []
@@ -323,44 +213,14 @@ class DinDialect:
         elif step == "ChargeParameterDiscovery":
             param = body.evse_charge_parameter
             if isinstance(param, din.DC_EVSEChargeParameterType):
-                self._read_dc_status(param.dc_evse_status, evse)
-                evse.max_current = number(param.evse_maximum_current_limit)
-                evse.max_power = number(param.evse_maximum_power_limit)
-                evse.max_voltage = number(param.evse_maximum_voltage_limit)
-                evse.min_current = number(param.evse_minimum_current_limit)
-                evse.min_voltage = number(param.evse_minimum_voltage_limit)
-                evse.peak_current_ripple = number(param.evse_peak_current_ripple)
+                self.read_dc_evse_charge_parameter(param, evse)
             tuples = getattr(body.sa_schedules, "sa_schedule_tuple", None) or []
             evse.schedules = tuple(_read_schedule(t) for t in tuples)
-        elif step == "CableCheck":
-            self._read_dc_status(body.dc_evse_status, evse)
-        elif step in ("PreCharge", "WeldingDetection"):
-            self._read_dc_status(body.dc_evse_status, evse)
-            evse.present_voltage = number(body.evse_present_voltage)
         elif step == "PowerDelivery":
             status = body.evse_status
             if isinstance(status, din.DC_EVSEStatusType):
                 self._read_dc_status(status, evse)
-        elif step == "CurrentDemand":
-            self._read_dc_status(body.dc_evse_status, evse)
-            evse.present_voltage = number(body.evse_present_voltage)
-            evse.present_current = number(body.evse_present_current)
-            evse.current_limit_achieved = body.evse_current_limit_achieved
-            evse.voltage_limit_achieved = body.evse_voltage_limit_achieved
-            evse.power_limit_achieved = body.evse_power_limit_achieved
-            evse.max_voltage = number(body.evse_maximum_voltage_limit) or evse.max_voltage
-            evse.max_current = number(body.evse_maximum_current_limit) or evse.max_current
-            evse.max_power = number(body.evse_maximum_power_limit) or evse.max_power
         return extras
-
-    def _read_dc_status(self, status: Any, evse: ChargerInfo) -> None:
-        if status is None:
-            return
-        evse.notification = enum_value(Notification, status.evse_notification,
-                                       Notification.NONE)
-        evse.notification_max_delay = status.notification_max_delay or 0
-        evse.isolation = enum_value(IsolationLevel, status.evse_isolation_status)
-        evse.status = enum_value(EVSEStatusCode, status.evse_status_code)
 
 
 def _evse_id_bytes(evse_id: str) -> bytes:
@@ -383,14 +243,6 @@ def _modes(value: Any) -> tuple[EnergyMode, ...]:
     # combined types (AC_single_DC_core, DC_dual...) offer the DC modes their name says
     return tuple(m for m in EnergyMode if m.is_dc and m.value.split("_", 1)[1] in raw) or \
         (EnergyMode.DC_core,)
-
-
-def _read_ev_status(status: Any, ev: VehicleInfo) -> None:
-    if status is None:
-        return
-    ev.ready = status.ev_ready if isinstance(status.ev_ready, bool) else None
-    ev.error = enum_value(EVErrorCode, status.ev_error_code)
-    ev.soc = status.evress_soc if isinstance(status.evress_soc, int) else None
 
 
 def _schedule_tuple(schedule: Schedule) -> din.SAScheduleTupleType:

@@ -21,12 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from iso15118 import codec
 from iso15118.errors import Iso15118Error
 from iso15118.messages import apphand
 from iso15118.session import handshake
-from iso15118.session.core import PAYLOAD_SAP_DIN_ISO2, Outgoing, Step, Timers
+from iso15118.session.core import Step, Timers
 from iso15118.session.dialects import EvccDialect, evcc_dialect
+from iso15118.session.endpoint import SessionEndpoint
 from iso15118.session.ev_state import EVState
 from iso15118.session.events import (
     CableCheckFinished,
@@ -36,7 +36,6 @@ from iso15118.session.events import (
     EVSENotified,
     EVSEParametersReceived,
     MessageReceived,
-    MessageSent,
     Outcome,
     ProtocolNegotiated,
     SessionEnded,
@@ -107,7 +106,7 @@ class EvccConfig:
     pnc: Any = None
 
 
-class EvccSession:
+class EvccSession(SessionEndpoint):
     """One charging session on the vehicle's side."""
 
     def __init__(self, ev: EVState, config: EvccConfig | None = None, *,
@@ -156,7 +155,7 @@ class EvccSession:
         # the value both DIN and -2 give; the protocol is not known yet
         self.timers.arm("evcc_communication_setup", begun, 20.0)
         self._sap_request = handshake.offer(self.config.protocols)
-        self._send_message(step, self._sap_request, "apphand", now)
+        self._send(step, self._sap_request, "apphand", now)
         self.waiting = "supportedAppProtocol"
         self.timers.arm("ev_message:supportedAppProtocol", now, 2.0 * self.config.timeout_scale)
         return self._finish(step)
@@ -165,14 +164,16 @@ class EvccSession:
         step = Step()
         if self.ended is not None:
             return self._finish(step)
-        if payload_type != PAYLOAD_SAP_DIN_ISO2:
-            return self._end(step, now, Outcome.FAILED,
-                             f"payload type 0x{payload_type:04x} is not a DIN/ISO-2 response")
-        protocol = self.protocol or "apphand"
-        try:
-            message = codec.decode(payload, protocol)
-        except Iso15118Error as exc:
-            return self._end(step, now, Outcome.FAILED, f"undecodable {protocol} response: {exc}")
+        if self.timers.due(now):
+            # a timer ran out before this arrived (the caller read it late): the timer
+            # decides, as it would have had the caller woken at the deadline
+            late = self.tick(now)
+            if self.ended is not None:
+                return late
+            step = late
+        message = self._decode(step, payload_type, payload, now, "response")
+        if message is None:
+            return self._finish(step)
         if self.waiting is None:
             return self._end(step, now, Outcome.FAILED, "a message arrived unasked")
         if self.protocol is None:
@@ -191,13 +192,6 @@ class EvccSession:
         if self.pending is not None and self.send_at is not None and now >= self.send_at:
             pending, self.pending, self.send_at = self.pending, None, None
             self._send_request(step, pending, now)
-        return self._finish(step)
-
-    def connection_lost(self, now: float, reason: str = "connection closed") -> Step:
-        """The connection is gone (the EVSE closed it, or it broke): the session ends."""
-        step = Step()
-        if self.ended is None:
-            return self._end(step, now, Outcome.FAILED, f"connection lost: {reason}")
         return self._finish(step)
 
     # -------------------------------------------------- application wishes
@@ -496,7 +490,7 @@ class EvccSession:
         if name == "SessionSetup":
             sid = self.config.resume_session_id or bytes(8)
         message = d.wrap(body, sid, signature)
-        self._send_message(step, message, d.protocol, now)
+        self._send(step, message, d.protocol, now)
         self.waiting = name
         self.timers.arm(f"ev_message:{name}", now,
                         d.rules.exchange(name).ev_timeout * self.config.timeout_scale)
@@ -529,30 +523,10 @@ class EvccSession:
             current = 0.0
         self.target_voltage, self.target_current = voltage, max(0.0, current)
 
-    def _send_message(self, step: Step, message: Any, protocol: str, now: float) -> None:
-        payload = codec.encode(message, protocol)
-        step.send.append(Outgoing(PAYLOAD_SAP_DIN_ISO2, payload, message))
-        if protocol == "apphand":
-            name = type(message).__name__
-        else:
-            assert self.dialect is not None
-            name = self.dialect.element_name(self.dialect.body(message))
-        step.events.append(MessageSent(now, protocol, name, message))
-
     def _end(self, step: Step, now: float, outcome: Outcome, reason: str,
              code: str | None = None) -> Step:
-        if self.ended is None:
-            sid = self.session_id if any(self.session_id) else None
-            self.ended = SessionEnded(now, outcome, reason, code, sid)
-            step.events.append(self.ended)
-        self.timers.clear()
         self.pending = self.send_at = None
-        step.close = True
-        return self._finish(step)
-
-    def _finish(self, step: Step) -> Step:
-        step.deadline = self.deadline
-        return step
+        return super()._end(step, now, outcome, reason, code)
 
 
 def _copy(evse: ChargerInfo) -> ChargerInfo:

@@ -13,17 +13,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from iso15118.messages import iso2
+from iso15118.session.dc_common import DcDialect
 from iso15118.session.dialects import enum_value, number, physical
 from iso15118.session.rules_iso2 import RULES
 from iso15118.session.values import (
     EnergyMode,
-    EVErrorCode,
-    EVSEStatusCode,
-    IsolationLevel,
     MeterReading,
     Notification,
     Payment,
-    Processing,
     Progress,
     Schedule,
     ScheduleEntry,
@@ -60,33 +57,18 @@ def _code(code: str) -> iso2.ResponseCodeType:
         return iso2.ResponseCodeType.FAILED
 
 
-class Iso2Dialect:
+class Iso2Dialect(DcDialect):
+    m = iso2
+    names = _NAMES
     protocol = "iso2"
     rules = RULES
-    charge_service_id = 1
 
     # ------------------------------------------------------------------ framing
-
-    def body(self, message: Any) -> Any:
-        body = getattr(message, "body", None)
-        return getattr(body, "body_element", None)
-
-    def element_name(self, body: Any) -> str:
-        return _NAMES.get(type(body), type(body).__name__)
-
-    def session_id(self, message: Any) -> bytes | None:
-        header = getattr(message, "header", None)
-        sid = getattr(header, "session_id", None)
-        return sid if isinstance(sid, bytes) else None
 
     def wrap(self, body: Any, session_id: bytes, signature: Any = None) -> iso2.V2G_Message:
         return iso2.V2G_Message(
             header=iso2.MessageHeaderType(session_id=session_id, signature=signature),
             body=iso2.BodyType(body_element=body))
-
-    def evcc_id(self, body: Any) -> bytes | None:
-        value = getattr(body, "evcc_id", None)
-        return value if isinstance(value, bytes) else None
 
     # ------------------------------------------------------------------ SECC: requests
 
@@ -110,48 +92,21 @@ class Iso2Dialect:
             param = body.ev_charge_parameter
             if isinstance(param, iso2.DC_EVChargeParameterType):
                 extras["dc_parameters"] = True
-                _read_dc_status(param.dc_ev_status, ev)
-                ev.departure_time = param.departure_time
-                ev.max_current = number(param.ev_maximum_current_limit)
-                ev.max_power = number(param.ev_maximum_power_limit)
-                ev.max_voltage = number(param.ev_maximum_voltage_limit)
-                ev.energy_capacity_wh = number(param.ev_energy_capacity)
-                ev.energy_request_wh = number(param.ev_energy_request)
-                ev.full_soc = param.full_soc
-                ev.bulk_soc = param.bulk_soc
+                self.read_dc_charge_parameter(param, ev)
             elif isinstance(param, iso2.AC_EVChargeParameterType):
                 ev.departure_time = param.departure_time
                 ev.energy_request_wh = number(param.e_amount)
                 ev.max_voltage = number(param.ev_max_voltage)
                 ev.max_current = number(param.ev_max_current)
                 ev.min_current = number(param.ev_min_current)
-        elif step in ("CableCheck", "WeldingDetection"):
-            _read_dc_status(body.dc_ev_status, ev)
-        elif step == "PreCharge":
-            _read_dc_status(body.dc_ev_status, ev)
-            ev.target_voltage = number(body.ev_target_voltage)
-            ev.target_current = number(body.ev_target_current)
+        elif self.read_dc_request(step, body, ev):
+            pass
         elif step == "PowerDelivery":
             extras["progress"] = enum_value(Progress, body.charge_progress, Progress.STOP)
             extras["schedule_id"] = body.sa_schedule_tuple_id
             extras["charging_profile"] = body.charging_profile
             ev.schedule_id = body.sa_schedule_tuple_id
-            param = body.ev_power_delivery_parameter
-            if isinstance(param, iso2.DC_EVPowerDeliveryParameterType):
-                _read_dc_status(param.dc_ev_status, ev)
-                ev.charging_complete = param.charging_complete
-                ev.bulk_charging_complete = param.bulk_charging_complete
-        elif step == "CurrentDemand":
-            _read_dc_status(body.dc_ev_status, ev)
-            ev.target_current = number(body.ev_target_current)
-            ev.target_voltage = number(body.ev_target_voltage)
-            ev.max_voltage = number(body.ev_maximum_voltage_limit) or ev.max_voltage
-            ev.max_current = number(body.ev_maximum_current_limit) or ev.max_current
-            ev.max_power = number(body.ev_maximum_power_limit) or ev.max_power
-            ev.charging_complete = body.charging_complete
-            ev.bulk_charging_complete = body.bulk_charging_complete
-            ev.remaining_time_to_full_soc = number(body.remaining_time_to_full_soc)
-            ev.remaining_time_to_bulk_soc = number(body.remaining_time_to_bulk_soc)
+            self.read_dc_power_delivery(body.ev_power_delivery_parameter, ev)
         elif step == "MeteringReceipt":
             extras["meter"] = _meter_reading(body.meter_info)
             extras["id"] = body.id
@@ -165,6 +120,9 @@ class Iso2Dialect:
         rc = _code(code)
         evse = secc.evse
         processing = iso2.EVSEProcessingType(extras["processing"].value)
+        dc = self.compose_dc(step, secc, rc, processing)
+        if dc is not None:
+            return dc
         if step == "SessionSetup":
             return iso2.SessionSetupResType(response_code=rc, evse_id=evse.evse_id)
         if step == "ServiceDiscovery":
@@ -181,12 +139,6 @@ class Iso2Dialect:
             return iso2.AuthorizationResType(response_code=rc, evse_processing=processing)
         if step == "ChargeParameterDiscovery":
             return self._charge_parameters(secc, rc, processing)
-        if step == "CableCheck":
-            return iso2.CableCheckResType(response_code=rc, dc_evse_status=self._dc_status(secc),
-                                          evse_processing=processing)
-        if step == "PreCharge":
-            return iso2.PreChargeResType(response_code=rc, dc_evse_status=self._dc_status(secc),
-                                         evse_present_voltage=pv(evse.present_voltage, V))
         if step == "PowerDelivery":
             return iso2.PowerDeliveryResType(response_code=rc, evse_status=self._status(secc))
         if step == "CurrentDemand":
@@ -200,10 +152,6 @@ class Iso2Dialect:
                 ac_evse_status=self._ac_status(secc))
         if step == "MeteringReceipt":
             return iso2.MeteringReceiptResType(response_code=rc, evse_status=self._status(secc))
-        if step == "WeldingDetection":
-            return iso2.WeldingDetectionResType(
-                response_code=rc, dc_evse_status=self._dc_status(secc),
-                evse_present_voltage=pv(evse.present_voltage, V))
         if step == "SessionStop":
             return iso2.SessionStopResType(response_code=rc)
         if step in ("CertificateInstallation", "CertificateUpdate"):
@@ -264,38 +212,15 @@ class Iso2Dialect:
                 evse_nominal_voltage=pv(evse.ac.nominal_voltage, V),
                 evse_max_current=pv(evse.ac.max_current, A))
         else:
-            lim = evse.dc
-            param = iso2.DC_EVSEChargeParameterType(
-                dc_evse_status=self._dc_status(secc),
-                evse_maximum_current_limit=pv(lim.max_current, A),
-                evse_maximum_power_limit=pv(lim.max_power, W),
-                evse_maximum_voltage_limit=pv(lim.max_voltage, V),
-                evse_minimum_current_limit=pv(lim.min_current, A),
-                evse_minimum_voltage_limit=pv(lim.min_voltage, V),
-                evse_current_regulation_tolerance=None
-                if lim.current_regulation_tolerance is None
-                else pv(lim.current_regulation_tolerance, A),
-                evse_peak_current_ripple=pv(lim.peak_current_ripple, A),
-                evse_energy_to_be_delivered=None if lim.energy_to_be_delivered is None
-                else pv(lim.energy_to_be_delivered, WH))
+            param = self.dc_evse_charge_parameter(secc)
         return iso2.ChargeParameterDiscoveryResType(
             response_code=rc, evse_processing=processing, sa_schedules=schedules,
             evse_charge_parameter=param)
 
     def _current_demand(self, secc: SeccSession, rc: Any) -> iso2.CurrentDemandResType:
-        evse, ev = secc.evse, secc.ev
-        current, voltage, power = evse.dc_limit_achieved(ev.target_voltage or 0.0,
-                                                         ev.target_current or 0.0)
-        lim = evse.dc
+        evse = secc.evse
         return iso2.CurrentDemandResType(
-            response_code=rc, dc_evse_status=self._dc_status(secc),
-            evse_present_voltage=pv(evse.present_voltage, V),
-            evse_present_current=pv(evse.present_current, A),
-            evse_current_limit_achieved=current, evse_voltage_limit_achieved=voltage,
-            evse_power_limit_achieved=power,
-            evse_maximum_voltage_limit=pv(lim.max_voltage, V),
-            evse_maximum_current_limit=pv(lim.max_current, A),
-            evse_maximum_power_limit=pv(lim.max_power, W),
+            **self.current_demand_fields(secc, rc),
             evse_id=evse.evse_id, sa_schedule_tuple_id=self._schedule_id(secc),
             meter_info=_meter_info(evse.meter), receipt_required=self._receipt_required(secc))
 
@@ -353,6 +278,9 @@ class Iso2Dialect:
 
     def request(self, step: str, evcc: EvccSession) -> Any:
         ev = evcc.ev
+        dc = self.dc_request(step, evcc)
+        if dc is not None:
+            return dc
         if step == "SessionSetup":
             return iso2.SessionSetupReqType(evcc_id=ev.evcc_id)
         if step == "ServiceDiscovery":
@@ -372,32 +300,10 @@ class Iso2Dialect:
                 max_entries_sa_schedule_tuple=evcc.config.max_schedule_tuples,
                 requested_energy_transfer_mode=iso2.EnergyTransferModeType(ev.energy_mode.value),
                 ev_charge_parameter=self._ev_charge_parameter(evcc))
-        if step == "CableCheck":
-            return iso2.CableCheckReqType(dc_ev_status=self._ev_status(evcc))
-        if step == "PreCharge":
-            return iso2.PreChargeReqType(dc_ev_status=self._ev_status(evcc),
-                                         ev_target_voltage=pv(evcc.target_voltage, V),
-                                         ev_target_current=pv(evcc.target_current, A))
         if step == "PowerDelivery":
             return self._power_delivery(evcc)
-        if step == "CurrentDemand":
-            return iso2.CurrentDemandReqType(
-                dc_ev_status=self._ev_status(evcc),
-                ev_target_current=pv(evcc.target_current, A),
-                ev_maximum_voltage_limit=pv(ev.max_voltage, V),
-                ev_maximum_current_limit=pv(ev.max_current, A),
-                ev_maximum_power_limit=pv(ev.max_power, W),
-                bulk_charging_complete=ev.bulk_charging_complete,
-                charging_complete=ev.charging_complete,
-                remaining_time_to_full_soc=None if ev.remaining_time_to_full_soc is None
-                else pv(ev.remaining_time_to_full_soc, S),
-                remaining_time_to_bulk_soc=None if ev.remaining_time_to_bulk_soc is None
-                else pv(ev.remaining_time_to_bulk_soc, S),
-                ev_target_voltage=pv(evcc.target_voltage, V))
         if step == "ChargingStatus":
             return iso2.ChargingStatusReqType()
-        if step == "WeldingDetection":
-            return iso2.WeldingDetectionReqType(dc_ev_status=self._ev_status(evcc))
         if step == "SessionStop":
             return iso2.SessionStopReqType(
                 charging_session=iso2.ChargingSessionType(evcc.stop_kind.value))
@@ -416,14 +322,7 @@ class Iso2Dialect:
     def _ev_charge_parameter(self, evcc: EvccSession) -> Any:
         ev = evcc.ev
         if ev.energy_mode.is_dc:
-            return iso2.DC_EVChargeParameterType(
-                departure_time=ev.departure_time, dc_ev_status=self._ev_status(evcc),
-                ev_maximum_current_limit=pv(ev.max_current, A),
-                ev_maximum_power_limit=pv(ev.max_power, W),
-                ev_maximum_voltage_limit=pv(ev.max_voltage, V),
-                ev_energy_capacity=pv(ev.capacity_wh, WH),
-                ev_energy_request=pv(ev.energy_request_wh, WH),
-                full_soc=ev.full_soc, bulk_soc=ev.bulk_soc)
+            return self.dc_ev_charge_parameter(evcc, departure_time=ev.departure_time)
         return iso2.AC_EVChargeParameterType(
             departure_time=ev.departure_time, e_amount=pv(ev.energy_request_wh, WH),
             ev_max_voltage=pv(ev.max_voltage, V), ev_max_current=pv(ev.max_current, A),
@@ -440,12 +339,7 @@ class Iso2Dialect:
                         charging_profile_entry_start=e.start,
                         charging_profile_entry_max_power=pv(min(e.max_power, ev.max_power), W))
                     for e in schedule.entries[:24]])
-        param = None
-        if ev.energy_mode.is_dc:
-            param = iso2.DC_EVPowerDeliveryParameterType(
-                dc_ev_status=self._ev_status(evcc),
-                bulk_charging_complete=ev.bulk_charging_complete,
-                charging_complete=ev.charging_complete)
+        param = self.dc_power_delivery_parameter(evcc) if ev.energy_mode.is_dc else None
         return iso2.PowerDeliveryReqType(
             charge_progress=iso2.ChargeProgressType(evcc.progress.value),
             sa_schedule_tuple_id=evcc.schedule_id or 1, charging_profile=profile,
@@ -454,14 +348,12 @@ class Iso2Dialect:
     # ------------------------------------------------------------------ EVCC: responses
 
     def read_response(self, step: str, body: Any, evse: ChargerInfo) -> dict[str, Any]:
-        extras: dict[str, Any] = {}
-        code = getattr(body, "response_code", None)
-        extras["code"] = getattr(code, "value", "FAILED")
-        processing = getattr(body, "evse_processing", None)
-        if processing is not None:
-            evse.processing = enum_value(Processing, processing, Processing.ONGOING)
-            extras["processing"] = evse.processing
-        if step == "SessionSetup":
+        extras = self.read_common(body, evse)
+        if self.read_dc_response(step, body, evse):
+            if step == "CurrentDemand":
+                evse.meter = _meter_reading(body.meter_info)
+                evse.receipt_required = bool(body.receipt_required)
+        elif step == "SessionSetup":
             evse.evse_id = body.evse_id if isinstance(body.evse_id, str) else None
         elif step == "ServiceDiscovery":
             options = getattr(body.payment_option_list, "payment_option", None) or []
@@ -486,25 +378,8 @@ class Iso2Dialect:
             evse.gen_challenge = body.gen_challenge
         elif step == "ChargeParameterDiscovery":
             self._read_charge_parameters(body, evse)
-        elif step == "CableCheck":
-            self._read_dc_status(body.dc_evse_status, evse)
-        elif step in ("PreCharge", "WeldingDetection"):
-            self._read_dc_status(body.dc_evse_status, evse)
-            evse.present_voltage = number(body.evse_present_voltage)
         elif step in ("PowerDelivery", "MeteringReceipt"):
             self._read_status(body.evse_status, evse)
-        elif step == "CurrentDemand":
-            self._read_dc_status(body.dc_evse_status, evse)
-            evse.present_voltage = number(body.evse_present_voltage)
-            evse.present_current = number(body.evse_present_current)
-            evse.current_limit_achieved = body.evse_current_limit_achieved
-            evse.voltage_limit_achieved = body.evse_voltage_limit_achieved
-            evse.power_limit_achieved = body.evse_power_limit_achieved
-            evse.max_voltage = number(body.evse_maximum_voltage_limit) or evse.max_voltage
-            evse.max_current = number(body.evse_maximum_current_limit) or evse.max_current
-            evse.max_power = number(body.evse_maximum_power_limit) or evse.max_power
-            evse.meter = _meter_reading(body.meter_info)
-            evse.receipt_required = bool(body.receipt_required)
         elif step == "ChargingStatus":
             self._read_status(body.ac_evse_status, evse)
             evse.max_current = number(body.evse_max_current) or evse.max_current
@@ -515,13 +390,7 @@ class Iso2Dialect:
     def _read_charge_parameters(self, body: Any, evse: ChargerInfo) -> None:
         param = body.evse_charge_parameter
         if isinstance(param, iso2.DC_EVSEChargeParameterType):
-            self._read_dc_status(param.dc_evse_status, evse)
-            evse.max_current = number(param.evse_maximum_current_limit)
-            evse.max_power = number(param.evse_maximum_power_limit)
-            evse.max_voltage = number(param.evse_maximum_voltage_limit)
-            evse.min_current = number(param.evse_minimum_current_limit)
-            evse.min_voltage = number(param.evse_minimum_voltage_limit)
-            evse.peak_current_ripple = number(param.evse_peak_current_ripple)
+            self.read_dc_evse_charge_parameter(param, evse)
         elif isinstance(param, iso2.AC_EVSEChargeParameterType):
             self._read_status(param.ac_evse_status, evse)
             evse.nominal_voltage = number(param.evse_nominal_voltage)
@@ -539,22 +408,6 @@ class Iso2Dialect:
             rcd = getattr(status, "rcd", None)
             evse.rcd = rcd if isinstance(rcd, bool) else None
 
-    def _read_dc_status(self, status: Any, evse: ChargerInfo) -> None:
-        if status is None:
-            return
-        evse.notification = enum_value(Notification, status.evse_notification,
-                                       Notification.NONE)
-        evse.notification_max_delay = status.notification_max_delay or 0
-        evse.isolation = enum_value(IsolationLevel, status.evse_isolation_status)
-        evse.status = enum_value(EVSEStatusCode, status.evse_status_code)
-
-
-def _read_dc_status(status: Any, ev: VehicleInfo) -> None:
-    if status is None:
-        return
-    ev.ready = status.ev_ready if isinstance(status.ev_ready, bool) else None
-    ev.error = enum_value(EVErrorCode, status.ev_error_code)
-    ev.soc = status.evress_soc if isinstance(status.evress_soc, int) else None
 
 
 def _chain_der(chain: Any) -> tuple[bytes, ...]:

@@ -23,19 +23,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from iso15118 import codec
 from iso15118.errors import Iso15118Error
 from iso15118.messages import apphand
 from iso15118.session import handshake
-from iso15118.session.core import PAYLOAD_SAP_DIN_ISO2, Outgoing, Step, Timers
+from iso15118.session.core import Step, Timers
 from iso15118.session.dialects import SeccDialect, secc_dialect
+from iso15118.session.endpoint import SessionEndpoint
 from iso15118.session.events import (
     AuthorizationRequested,
     CableCheckRequested,
     ChargeLoop,
     ChargeParametersReceived,
     MessageReceived,
-    MessageSent,
     MeteringReceiptReceived,
     Outcome,
     PowerDeliveryRequested,
@@ -128,7 +127,7 @@ class PausedSessions:
         return self.sessions.pop(session_id, None)
 
 
-class SeccSession:
+class SeccSession(SessionEndpoint):
     """One charging session on the charger's side, from supportedAppProtocol to the end."""
 
     def __init__(self, evse: EVSEState, config: SeccConfig | None = None, *,
@@ -182,14 +181,16 @@ class SeccSession:
         step = Step()
         if self.ended is not None:
             return self._finish(step)
-        if payload_type != PAYLOAD_SAP_DIN_ISO2:
-            return self._end(step, now, Outcome.FAILED,
-                             f"payload type 0x{payload_type:04x} is not a DIN/ISO-2 request")
-        protocol = self.protocol or "apphand"
-        try:
-            message = codec.decode(payload, protocol)
-        except Iso15118Error as exc:
-            return self._end(step, now, Outcome.FAILED, f"undecodable {protocol} request: {exc}")
+        if self.timers.due(now):
+            # a timer ran out before this arrived (the caller read it late): the timer
+            # decides, as it would have had the caller woken at the deadline
+            late = self.tick(now)
+            if self.ended is not None:
+                return late
+            step = late
+        message = self._decode(step, payload_type, payload, now, "request")
+        if message is None:
+            return self._finish(step)
         self.last_request_at = now
         if self.refresh is not None:
             self.refresh(now)
@@ -213,13 +214,6 @@ class SeccSession:
                                          if deferred.startswith("Certificate") else "FAILED",
                                          extras, now)
                 return self._end(step, now, Outcome.FAILED, f"{name} timer expired ({seconds} s)")
-        return self._finish(step)
-
-    def connection_lost(self, now: float, reason: str = "connection closed") -> Step:
-        """The connection is gone (the EV closed it, or it broke): the session ends."""
-        step = Step()
-        if self.ended is None:
-            return self._end(step, now, Outcome.FAILED, f"connection lost: {reason}")
         return self._finish(step)
 
     # -------------------------------------------------- application decisions
@@ -254,10 +248,6 @@ class SeccSession:
         if self.notification is not None:
             return self.notification
         return self.evse.notification
-
-    @property
-    def deadline(self) -> float | None:
-        return None if self.ended is not None else self.timers.deadline()
 
     # ------------------------------------------------------------------ handshake
 
@@ -623,16 +613,6 @@ class SeccSession:
         elif name == "Authorization" and extras["processing"] is Processing.FINISHED:
             self._asked.discard("Authorization")
 
-    def _send(self, step: Step, message: Any, protocol: str, now: float) -> None:
-        payload = codec.encode(message, protocol)
-        step.send.append(Outgoing(PAYLOAD_SAP_DIN_ISO2, payload, message))
-        if protocol == "apphand":
-            name = type(message).__name__
-        else:
-            assert self.dialect is not None
-            name = self.dialect.element_name(self.dialect.body(message))
-        step.events.append(MessageSent(now, protocol, name, message))
-
     def _sequence_timeout(self) -> float:
         if self.config.sequence_timeout is not None:
             return self.config.sequence_timeout
@@ -640,18 +620,6 @@ class SeccSession:
             return self.dialect.rules.timer("secc_sequence")
         return 60.0  # before the handshake: the value both protocols share
 
-    def _end(self, step: Step, now: float, outcome: Outcome, reason: str,
-             code: str | None = None) -> Step:
-        if self.ended is None:
-            self.ended = SessionEnded(now, outcome, reason, code, self.session_id or None)
-            step.events.append(self.ended)
-        self.timers.clear()
-        step.close = True
-        return self._finish(step)
-
-    def _finish(self, step: Step) -> Step:
-        step.deadline = self.deadline
-        return step
 
 
 def _copy(ev: VehicleInfo) -> VehicleInfo:

@@ -56,7 +56,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from iso15118.sdp import Security
-from iso15118.session import EvccConfig, EvccSession, EVSEState, EVState, SeccConfig
+from iso15118.session import (
+    EvccConfig,
+    EvccSession,
+    EVSEState,
+    EVState,
+    SeccConfig,
+    SeccSession,
+)
 from iso15118.session.events import Event, MessageReceived, MessageSent, Outcome, SessionEnded
 from iso15118.session.runner import Charger, EVSEEndpoint, drive
 from iso15118.session.simulation import ChargerBehaviour, SimulatedCharger, SimulatedVehicle
@@ -67,6 +74,7 @@ LOOP_INTERVAL = 0.1  # s between a CurrentDemandRes and the next CurrentDemandRe
 CABLE_CHECK_S = 0.2  # the simulated isolation test: short, the charge loop is what counts
 PERFORMANCE_TIME_MS = 25.0  # V2G_SECC_Msg_Performance_Time of CurrentDemandRes (-2, DIN)
 LAG_PERIOD = 0.01  # s: the charger's event-loop lag probe
+IDLE_S = 1.0  # s the charger runs without vehicles first: its idle CPU, to subtract
 CHARGE_LOOP_RES = "CurrentDemandRes"
 #: messages per session besides the charge loop (handshake to SessionStop, with the
 #: Ongoing repeats of CableCheck, PreCharge and WeldingDetection), to size the arrays
@@ -142,14 +150,28 @@ class _ChargerClock:
 
     def __init__(self, stats: _ChargerStats) -> None:
         self.stats = stats
+        self.session: SeccSession | None = None
         self.read_at = self.read_cpu = 0.0
         self.written_at = self.written_cpu = 0.0
 
     def on_event(self, event: Event, now: float) -> None:
         if isinstance(event, MessageSent):
             # event.time: when drive() called SeccSession.receive; now: when it returned
+            limit = _limit(self.session, event.name, secc=True)
             self.stats.record(event.name, self.read_at, event.time, now, self.written_at,
-                              self.written_cpu - self.read_cpu)
+                              self.written_cpu - self.read_cpu, limit)
+
+
+def _limit(session: SeccSession | EvccSession | None, response: str, *, secc: bool
+           ) -> float | None:
+    """The table's V2G_SECC_Msg_Performance_Time (``secc``) or V2G_EVCC_Msg_Timeout of
+    the exchange a response belongs to (None for the handshake: not in the table)."""
+    dialect = session.dialect if session is not None else None
+    step = response.removesuffix("Res")
+    if dialect is None or not dialect.rules.has_step(step):
+        return None
+    exchange = dialect.rules.exchange(step)
+    return exchange.secc_performance if secc else exchange.ev_timeout
 
 
 class _ChargerStats:
@@ -160,13 +182,16 @@ class _ChargerStats:
         self.writing = Samples(capacity)
         self.charge_loop = Samples(capacity)
         self.by_name: dict[str, list[float]] = {}  # name -> [count, sum, max]
+        self.over_own_limit = 0  # responses later than their performance time
         #: CurrentDemandRes over the performance time: (response time, CPU time the
         #: process used meanwhile); the CPU time tells work from waiting for a CPU
         self.late: list[tuple[float, float]] = []
 
     def record(self, name: str, read_at: float, handled_from: float, handled_to: float,
-               written_at: float, cpu: float) -> None:
+               written_at: float, cpu: float, limit: float | None) -> None:
         total = written_at - read_at
+        if limit is not None and total > limit:
+            self.over_own_limit += 1
         self.total.add(total)
         self.queued.add(handled_from - read_at)
         self.handling.add(handled_to - handled_from)
@@ -231,8 +256,9 @@ def _endpoint(protocol: str, host: str, clock: _ChargerClock) -> EVSEEndpoint:
     sim = SimulatedCharger(evse, behaviour)
     config = behaviour.session_config(SeccConfig(protocols=(protocol,)))
 
-    def application(session: Any) -> Callable[[Event, float], None]:
+    def application(session: SeccSession) -> Callable[[Event, float], None]:
         sim.attach(session)
+        clock.session = session
 
         def on_event(event: Event, now: float) -> None:
             sim.on_event(event, now)
@@ -279,6 +305,10 @@ class _LoopWatch:
         entry[1] += pause
         entry[2] = max(entry[2], pause)
 
+    def reset(self) -> None:
+        self.lag.count = self.stalls = self.stalls_waiting = 0
+        self.gc.clear()
+
     def summary(self) -> dict[str, Any]:
         return {"lag": self.lag.summary(), "stalls_over_10ms": self.stalls,
                 "stalls_waiting_for_cpu": self.stalls_waiting,
@@ -305,8 +335,9 @@ async def _stdin_line() -> None:
 
 
 async def _run_charger(args: argparse.Namespace) -> int:
-    stats = _ChargerStats(args.vehicles * (args.loops + OTHER_MESSAGES))
-    watch = _LoopWatch(round(args.duration * 1.5 / LAG_PERIOD) + 1000)
+    # sized for every round, so that the arrays do not grow between RSS readings
+    stats = _ChargerStats(args.rounds * args.vehicles * (args.loops + OTHER_MESSAGES))
+    watch = _LoopWatch(round(args.rounds * args.duration * 1.5 / LAG_PERIOD) + 1000)
     clocks: dict[int, _ChargerClock] = {}
     endpoints = []
     for _ in range(args.vehicles):
@@ -333,10 +364,15 @@ async def _run_charger(args: argparse.Namespace) -> int:
     charger = _TimedCharger(endpoints, clocks, on_event=on_event, on_session_end=on_end)
     async with charger:
         ports = [ep.ports[Security.NO_TLS] for ep in endpoints]
-        before = _memory_kb()
-        cpu0, wall0 = _cpu(), loop.time()
         gc.callbacks.append(watch.on_gc)
         watching = asyncio.ensure_future(watch.run())
+        # what the charger costs with no vehicle (the lag probe, mostly): the baseline
+        idle0 = _cpu()
+        await asyncio.sleep(IDLE_S)
+        idle = _since(idle0)
+        watch.reset()
+        before = _memory_kb()
+        cpu0, wall0 = _cpu(), loop.time()
         print(json.dumps({"pid": os.getpid(), "ports": ports}), flush=True)
         await _stdin_line()
         cpu, wall = _since(cpu0), loop.time() - wall0
@@ -351,6 +387,7 @@ async def _run_charger(args: argparse.Namespace) -> int:
         "response": {"charge_loop": stats.charge_loop.summary(), "all": stats.total.summary(),
                      "queued": stats.queued.summary(), "handling": stats.handling.summary(),
                      "writing": stats.writing.summary(),
+                     "over_performance_time": stats.over_own_limit,
                      "charge_loop_over_limit": {
                          "n": len(stats.late),
                          # the SECC ran for most of the response time: its own work (a
@@ -363,6 +400,7 @@ async def _run_charger(args: argparse.Namespace) -> int:
         "rss_kb": {"before": before.get("VmRSS"), "after": after.get("VmRSS"),
                    "peak_before": before.get("VmHWM"), "peak": after.get("VmHWM")},
         "cpu": cpu, "wall_s": wall, "sessions_wall_s": busy,
+        "idle_cpu_s_per_s": (idle["user_s"] + idle["system_s"]) / IDLE_S,
     }
     print(json.dumps(report), flush=True)
     return 0
@@ -373,21 +411,30 @@ async def _run_charger(args: argparse.Namespace) -> int:
 
 class _VehicleClock:
     """Round trips of one vehicle: request written to response frame read, filed under
-    the response's name when the session reports MessageReceived."""
+    the response's name when the session reports MessageReceived; and responses read
+    after the EV's own V2G_EVCC_Msg_Timeout (counted from when the session composed the
+    request, MessageSent's time, as its timer is)."""
 
     def __init__(self, charge_loop: Samples, total: Samples) -> None:
         self.charge_loop = charge_loop
         self.total = total
-        self.sent_at = 0.0
-        self.round_trip = 0.0
+        self.session: EvccSession | None = None
+        self.sent_at = self.composed_at = 0.0
+        self.round_trip = self.since_composed = 0.0
         self.charge_loops = 0
+        self.after_timeout: list[float] = []  # seconds since the request was composed
 
     def on_event(self, event: Event, _now: float) -> None:
-        if isinstance(event, MessageReceived):
+        if isinstance(event, MessageSent):
+            self.composed_at = event.time
+        elif isinstance(event, MessageReceived):
             self.total.add(self.round_trip)
             if event.name == CHARGE_LOOP_RES:
                 self.charge_loop.add(self.round_trip)
                 self.charge_loops += 1
+            limit = _limit(self.session, event.name, secc=False)
+            if limit is not None and self.since_composed > limit:
+                self.after_timeout.append(self.since_composed)
 
 
 class _RoundTripConnection:
@@ -401,7 +448,9 @@ class _RoundTripConnection:
     async def receive(self, timeout: float | None = None) -> Frame:
         frame = await self._conn.receive(timeout)
         # kept apart from sent_at: drive() may send the next request before the events
-        self._clock.round_trip = self._loop.time() - self._clock.sent_at
+        now = self._loop.time()
+        self._clock.round_trip = now - self._clock.sent_at
+        self._clock.since_composed = now - self._clock.composed_at
         return frame
 
     async def send(self, payload_type: int, payload: bytes) -> None:
@@ -423,6 +472,7 @@ async def _vehicle(host: str, port: int, config: EvccConfig, clock: _VehicleCloc
     conn = await open_connection(host, port)
     session = EvccSession(ev, config)
     car.attach(session)
+    clock.session = session
 
     def on_event(event: Event, now: float) -> None:
         car.on_event(event, now)
@@ -465,6 +515,9 @@ async def _run_vehicles(args: argparse.Namespace) -> int:
         "charge_loops": {"done": sum(c.charge_loops for c in clocks),
                          "asked": len(ports) * args.loops},
         "round_trip": {"charge_loop": charge_loop.summary(), "all": total.summary()},
+        # accepted all the same: the session core checks its timers in tick(), and drive()
+        # hands over a frame that was read before it ticks
+        "read_after_ev_timeout": sorted(t * 1e3 for c in clocks for t in c.after_timeout),
         "cpu": cpu, "wall_s": wall,
     }
     print(json.dumps(report), flush=True)
@@ -477,7 +530,8 @@ async def _run_vehicles(args: argparse.Namespace) -> int:
 def _child(args: argparse.Namespace, role: str, *extra: str) -> list[str]:
     return [sys.executable, os.path.abspath(__file__), "--role", role,
             "--vehicles", str(args.vehicles), "--duration", str(args.duration),
-            "--protocol", args.protocol, "--host", args.host, *extra]
+            "--protocol", args.protocol, "--host", args.host, "--rounds", str(args.rounds),
+            *extra]
 
 
 def _json_line(stream: Any, who: str) -> dict[str, Any]:
@@ -487,22 +541,41 @@ def _json_line(stream: Any, who: str) -> dict[str, Any]:
     return cast(dict[str, Any], json.loads(line))
 
 
+def _rss_kb(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _vehicles_round(args: argparse.Namespace, ports: list[int]) -> dict[str, Any]:
+    proc = subprocess.run(
+        _child(args, "evcc", "--ports", ",".join(map(str, ports)), "--stagger",
+               str(args.stagger)),
+        stdout=subprocess.PIPE, text=True, timeout=3 * args.duration + 120)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise SystemExit(f"bench_session_load: the vehicles process failed "
+                         f"(status {proc.returncode})")
+    return cast(dict[str, Any], json.loads(lines[-1]))
+
+
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     load_before = os.getloadavg()
     secc = subprocess.Popen(_child(args, "secc"), stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
+    rounds = []
     try:
         assert secc.stdin is not None and secc.stdout is not None
         ready = _json_line(secc.stdout, "charger")
-        vehicles_proc = subprocess.run(
-            _child(args, "evcc", "--ports", ",".join(map(str, ready["ports"])),
-                   "--stagger", str(args.stagger)),
-            stdout=subprocess.PIPE, text=True, timeout=3 * args.duration + 120)
-        lines = vehicles_proc.stdout.strip().splitlines()
-        if vehicles_proc.returncode != 0 or not lines:
-            raise SystemExit(f"bench_session_load: the vehicles process failed "
-                             f"(status {vehicles_proc.returncode})")
-        vehicles = json.loads(lines[-1])
+        for _ in range(args.rounds):
+            vehicles = _vehicles_round(args, ready["ports"])
+            vehicles["secc_rss_kb_after"] = _rss_kb(ready["pid"])
+            rounds.append(vehicles)
         secc.stdin.write("report\n")
         secc.stdin.flush()
         charger = _json_line(secc.stdout, "charger")
@@ -515,12 +588,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "setup": {"vehicles": args.vehicles, "duration_s": args.duration,
                   "loops_per_session": args.loops, "loop_interval_s": LOOP_INTERVAL,
                   "protocol": args.protocol, "energy": "DC", "auth": "EIM",
-                  "host": args.host, "stagger_s": args.stagger,
+                  "host": args.host, "stagger_s": args.stagger, "rounds": args.rounds,
                   "cable_check_s": CABLE_CHECK_S},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform(), "loadavg_before": load_before,
                     "loadavg_after": os.getloadavg()},
-        "charger": charger, "vehicles": vehicles,
+        # the charger's figures cover every round; the vehicles' are per round
+        "charger": charger, "vehicles": rounds,
     }
 
 
@@ -539,23 +613,28 @@ def _cpu_line(who: str, cpu: dict[str, float], wall: float) -> str:
 
 
 def report(res: dict[str, Any]) -> str:
-    setup, machine, c, v = res["setup"], res["machine"], res["charger"], res["vehicles"]
+    setup, machine, c = res["setup"], res["machine"], res["charger"]
     r, rss, loop = c["response"], c["rss_kb"], c["event_loop"]
     late = r["charge_loop_over_limit"]
-    messages = r["all"].get("n", 0)
-    cpu_per_message = (c["cpu"]["user_s"] + c["cpu"]["system_s"]) / max(messages, 1) * 1e6
+    used = c["cpu"]["user_s"] + c["cpu"]["system_s"]
+    # the charger's own work per message, without what it costs idle (the lag probe)
+    per_message = ((used - c["idle_cpu_s_per_s"] * c["wall_s"])
+                   / max(r["all"].get("n", 0), 1) * 1e6)
     lines = [
         f"{setup['vehicles']} vehicles, {setup['protocol']} DC EIM, CurrentDemand every "
         f"{setup['loop_interval_s'] * 1e3:.0f} ms x {setup['loops_per_session']}, "
-        f"starts spread over {setup['stagger_s']} s; {machine['cpus']} CPUs, load average "
-        f"{machine['loadavg_before'][0]:.2f} before, {machine['loadavg_after'][0]:.2f} after",
-        f"sessions: vehicles {v['sessions']['completed']} completed, "
-        f"{v['sessions']['failed']} failed; charger {c['sessions']['completed']} completed, "
-        f"{c['sessions']['failed']} failed; CurrentDemand exchanges "
-        f"{v['charge_loops']['done']} of {v['charge_loops']['asked']}",
+        f"starts spread over {setup['stagger_s']} s, {setup['rounds']} round(s); "
+        f"{machine['cpus']} CPUs, load average {machine['loadavg_before'][0]:.2f} before, "
+        f"{machine['loadavg_after'][0]:.2f} after",
+        f"sessions: charger {c['sessions']['completed']} completed, "
+        f"{c['sessions']['failed']} failed",
     ]
-    for side in (v["sessions"], c["sessions"]):
-        lines += [f"  {n} x {reason}" for reason, n in side["reasons"].items()]
+    lines += [f"  {n} x {reason}" for reason, n in c["sessions"]["reasons"].items()]
+    for i, v in enumerate(res["vehicles"], 1):
+        lines.append(f"  round {i}: vehicles {v['sessions']['completed']} completed, "
+                     f"{v['sessions']['failed']} failed; CurrentDemand exchanges "
+                     f"{v['charge_loops']['done']} of {v['charge_loops']['asked']}")
+        lines += [f"    {n} x {reason}" for reason, n in v["sessions"]["reasons"].items()]
     lines += [
         f"  {'ms':28} {'n':>7} {'p50':>8} {'p99':>8} {'max':>8}",
         "SECC response time (frame read -> response written)",
@@ -566,10 +645,19 @@ def report(res: dict[str, Any]) -> str:
         _row("  of which writing", r["writing"]),
         f"  {CHARGE_LOOP_RES} over {PERFORMANCE_TIME_MS:.0f} ms: {late['n']} "
         f"({late['mostly_running']} with the SECC running for most of it; at most "
-        f"{late['cpu_ms_max']:.1f} ms of CPU in one)",
-        "EV round trip (request written -> response read)",
-        _row("CurrentDemandReq/Res", v["round_trip"]["charge_loop"]),
-        _row("all messages", v["round_trip"]["all"]),
+        f"{late['cpu_ms_max']:.1f} ms of CPU in one); any response over its own "
+        f"performance time: {r['over_performance_time']}",
+    ]
+    for i, v in enumerate(res["vehicles"], 1):
+        after = v["read_after_ev_timeout"]
+        lines += [
+            f"EV round trip (request written -> response read), round {i}",
+            _row("CurrentDemandReq/Res", v["round_trip"]["charge_loop"]),
+            _row("all messages", v["round_trip"]["all"]),
+            f"  read after the EV's own message timeout (and accepted): {len(after)}"
+            + (f", at {', '.join(f'{t:.1f}' for t in after[-5:])} ms" if after else ""),
+        ]
+    lines += [
         "SECC event loop",
         _row(f"lag of a {LAG_PERIOD * 1e3:.0f} ms timer", loop["lag"]),
         f"  stalls over 10 ms: {loop['stalls_over_10ms']} ({loop['stalls_waiting_for_cpu']} "
@@ -578,12 +666,16 @@ def report(res: dict[str, Any]) -> str:
                              for gen, g in loop["gc"].items()),
         f"SECC RSS: {rss['before'] / 1024:.1f} MB before, {rss['after'] / 1024:.1f} MB "
         f"after, peak {rss['peak'] / 1024:.1f} MB (peak before the vehicles "
-        f"{rss['peak_before'] / 1024:.1f} MB)",
+        f"{rss['peak_before'] / 1024:.1f} MB); after each round "
+        + ", ".join(f"{v['secc_rss_kb_after'] / 1024:.1f}" for v in res["vehicles"]
+                    if v["secc_rss_kb_after"]) + " MB",
         "CPU",
         _cpu_line("SECC", c["cpu"], c["sessions_wall_s"]),
-        f"  {'':10} {cpu_per_message:.0f} µs per message answered",
-        _cpu_line("vehicles", v["cpu"], v["wall_s"]),
+        f"  {'':10} {per_message:.0f} µs per message answered (idle it uses "
+        f"{100 * c['idle_cpu_s_per_s']:.1f} % of one core: the lag probe)",
     ]
+    lines += [_cpu_line(f"vehicles {i}", v["cpu"], v["wall_s"])
+              for i, v in enumerate(res["vehicles"], 1)]
     return "\n".join(lines)
 
 
@@ -597,6 +689,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--stagger", type=float, default=0.0, metavar="S",
                     help="spread the vehicles' starts over S seconds (0: all at once, their "
                          "charge loops in step: the charger's worst case)")
+    ap.add_argument("--rounds", type=int, default=1, metavar="N",
+                    help="run the vehicles N times against the same charger (RSS after "
+                         "each round: a leak grows it round after round)")
     ap.add_argument("--quick", action="store_true",
                     help="5 vehicles for 5 s: a check that the benchmark works")
     ap.add_argument("--json", metavar="FILE", help="write the figures here too")
@@ -619,9 +714,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=2)
-    ok = all(side["sessions"]["failed"] == 0
-             and side["sessions"]["completed"] == args.vehicles
-             for side in (res["charger"], res["vehicles"]))
+    ok = res["charger"]["sessions"] == {"completed": args.rounds * args.vehicles,
+                                        "failed": 0, "reasons": {}}
+    ok = ok and all(r["sessions"]["completed"] == args.vehicles and not r["sessions"]["failed"]
+                    for r in res["vehicles"])
     return 0 if ok else 1
 
 

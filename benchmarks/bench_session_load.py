@@ -23,15 +23,21 @@ What each figure is (times from the event loop's clock, ``time.monotonic``):
   decode, rules, the simulator, encode) and *writing*. Not in it: how long the bytes sat
   in the socket before the event loop read them; the *event-loop lag* (how late a 10 ms
   timer fires in the charger) shows how long that can be.
+  A response over 25 ms is shown with the CPU time the charger used meanwhile: little
+  CPU means it was waiting for a processor (another process had it), not working.
 - EV round trip: in the vehicles' process, from a request written to its response frame
-  read (both processes' scheduling and the loopback included).
+  read (both processes' scheduling and the loopback included); and the responses read
+  after the EV's own V2G_EVCC_Msg_Timeout (counted from when the request was composed).
 - RSS: VmRSS of the charger from /proc/self/status once it listens (codecs loaded), before
   any vehicle connects, and after every session has ended; peak is VmHWM (the highest
-  RSS since the process started).
-- CPU: user + system time (getrusage) of each process from ready to done.
+  RSS since the process started). ``--rounds N`` runs the vehicles N times against the
+  same charger and reads its RSS after each round.
+- CPU: user + system time (getrusage) of each process from ready to done; the charger's
+  CPU per message subtracts what it uses idle (measured for a second before the vehicles
+  start: mostly the lag probe).
 
     python benchmarks/bench_session_load.py [--vehicles 50] [--duration 60]
-        [--protocol iso2|din] [--stagger S] [--host ::1] [--json out.json]
+        [--protocol iso2|din] [--stagger S] [--rounds N] [--host ::1] [--json out.json]
     python benchmarks/bench_session_load.py --quick    # 5 vehicles for 5 s
 
 Exit status 0 only when every session completed (ended by SessionStop) on both sides.

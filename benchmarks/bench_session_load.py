@@ -611,6 +611,10 @@ def _row(label: str, s: dict[str, Any]) -> str:
             f"{s['max_ms']:8.2f}")
 
 
+def _mb(kb: int | None) -> str:
+    return "n/a" if kb is None else f"{kb / 1024:.1f} MB"
+
+
 def _cpu_line(who: str, cpu: dict[str, float], wall: float) -> str:
     used = cpu["user_s"] + cpu["system_s"]
     return (f"  {who:10} {used:6.1f} s ({cpu['user_s']:.1f} user + {cpu['system_s']:.1f} "
@@ -670,11 +674,9 @@ def report(res: dict[str, Any]) -> str:
         "with the process waiting for a CPU)",
         "  GC: " + ", ".join(f"gen {gen} {g['n']} x, max {g['max_ms']:.2f} ms"
                              for gen, g in loop["gc"].items()),
-        f"SECC RSS: {rss['before'] / 1024:.1f} MB before, {rss['after'] / 1024:.1f} MB "
-        f"after, peak {rss['peak'] / 1024:.1f} MB (peak before the vehicles "
-        f"{rss['peak_before'] / 1024:.1f} MB); after each round "
-        + ", ".join(f"{v['secc_rss_kb_after'] / 1024:.1f}" for v in res["vehicles"]
-                    if v["secc_rss_kb_after"]) + " MB",
+        f"SECC RSS: {_mb(rss['before'])} before, {_mb(rss['after'])} after, peak "
+        f"{_mb(rss['peak'])} (peak before the vehicles {_mb(rss['peak_before'])}); after "
+        "each round " + ", ".join(_mb(v["secc_rss_kb_after"]) for v in res["vehicles"]),
         "CPU",
         _cpu_line("SECC", c["cpu"], c["sessions_wall_s"]),
         f"  {'':10} {per_message:.0f} µs per message answered (idle it uses "

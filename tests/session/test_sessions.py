@@ -239,3 +239,27 @@ def test_din_messages_are_din_on_the_wire() -> None:
     assert cpd.sa_schedules is not None  # mandatory in DIN, even while Ongoing
     assert any(isinstance(b, din.CurrentDemandResType) for b in bodies)
     assert isinstance(run.sent("evcc")[-1], din.SessionStopType)
+
+
+def test_a_paused_session_resumes_only_for_the_same_vehicle() -> None:
+    paused = PausedSessions()
+    first = simulate("iso2", evcc_config=EvccConfig(protocols=("iso2",), pause_after=2),
+                     paused=paused)
+    session_id = first.evcc.ended.session_id if first.evcc.ended else None
+    assert session_id is not None
+    other = EVState(evcc_id=bytes.fromhex("0a0b0c0d0e0f"))
+    second = simulate("iso2", ev=other, paused=paused, start=50.0,
+                      evcc_config=EvccConfig(protocols=("iso2",), loops=1,
+                                             resume_session_id=session_id))
+    setup = next(b for b in second.sent("secc") if isinstance(b, iso2.SessionSetupResType))
+    assert setup.response_code is iso2.ResponseCodeType.OK_NewSessionEstablished
+    assert second.evcc.session_id != session_id
+
+
+def test_the_paused_store_is_bounded() -> None:
+    from iso15118.session.secc import PausedSession
+
+    store = PausedSessions(limit=3)
+    for i in range(10):
+        store.add(PausedSession(bytes([i + 1]) * 8, "iso2", None, None, float(i)))
+    assert list(store.sessions) == [bytes([i + 1]) * 8 for i in (7, 8, 9)]

@@ -65,7 +65,9 @@ class DinDialect(DcDialect):
 
     def read(self, step: str, body: Any, ev: VehicleInfo) -> dict[str, Any]:
         extras: dict[str, Any] = {}
-        if step == "PaymentServiceSelection":
+        if step == "SessionSetup":
+            ev.evcc_id = self.evcc_id(body)
+        elif step == "PaymentServiceSelection":
             extras["payment"] = enum_value(Payment, body.selected_payment_option)
             services = getattr(body.selected_service_list, "selected_service", None) or []
             ev.selected_services = tuple((s.service_id, s.parameter_set_id) for s in services)

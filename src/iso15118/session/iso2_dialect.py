@@ -74,7 +74,9 @@ class Iso2Dialect(DcDialect):
 
     def read(self, step: str, body: Any, ev: VehicleInfo) -> dict[str, Any]:
         extras: dict[str, Any] = {}
-        if step == "ServiceDetail":
+        if step == "SessionSetup":
+            ev.evcc_id = self.evcc_id(body)
+        elif step == "ServiceDetail":
             extras["service_id"] = body.service_id
         elif step == "PaymentServiceSelection":
             extras["payment"] = enum_value(Payment, body.selected_payment_option)

@@ -119,9 +119,14 @@ class PausedSessions:
     one EVSE (or charger) so an EV that comes back can resume (OK_OldSessionJoined)."""
 
     sessions: dict[bytes, PausedSession] = field(default_factory=dict)
+    #: at most this many are kept (the oldest goes first): an EVSE that is paused on
+    #: again and again, or a peer that pauses on purpose, cannot grow the store
+    limit: int = 64
 
     def add(self, paused: PausedSession) -> None:
         self.sessions[paused.session_id] = paused
+        while len(self.sessions) > self.limit:
+            del self.sessions[next(iter(self.sessions))]
 
     def take(self, session_id: bytes) -> PausedSession | None:
         return self.sessions.pop(session_id, None)
@@ -298,7 +303,7 @@ class SeccSession(SessionEndpoint):
             if self.state != "Idle":
                 code = "FAILED_SequenceError"
             else:
-                code = self._session_setup(d.session_id(message), body, step, now)
+                code = self._session_setup(d.session_id(message), seen.evcc_id, step, now)
         elif self.state == "Idle":
             code = "FAILED_SequenceError"  # no session yet: only SessionSetup may come
         elif d.session_id(message) != self.session_id:
@@ -364,11 +369,13 @@ class SeccSession(SessionEndpoint):
                 and self.config.accept_power_delivery_stop_anywhere
                 and self.state not in _BEFORE_AUTHORIZATION)
 
-    def _session_setup(self, header_id: bytes | None, body: Any, step: Step, now: float) -> str:
-        assert self.dialect is not None
-        self.ev.evcc_id = self.dialect.evcc_id(body)
+    def _session_setup(self, header_id: bytes | None, evcc_id: bytes | None, step: Step,
+                       now: float) -> str:
         old = self.paused_store.take(header_id) if header_id and any(header_id) else None
-        if old is not None and old.protocol == self.protocol:
+        # resume only the same vehicle's session: a SessionID seen on the wire must not
+        # let another EVCC take over a paused session
+        if old is not None and old.protocol == self.protocol and (
+                old.evcc_id is None or old.evcc_id == evcc_id):
             self.session_id = old.session_id
             self.resumed = True
             self.ev.payment = old.payment

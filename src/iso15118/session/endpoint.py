@@ -1,9 +1,11 @@
 """What the SECC and EVCC cores share: decoding what arrived, encoding what goes out, and
 ending a session (the last event, the timers stopped, the connection to close).
 
-DIN 70121, ISO 15118-2 and supportedAppProtocol all travel as V2GTP payload type 0x8001
-(ISO 15118-2 Table 10); anything else on such a connection ends the session, as does
-anything the codec cannot decode: there is no request to answer, or no answer to read.
+supportedAppProtocol, DIN 70121 and ISO 15118-2 travel as V2GTP payload type 0x8001
+(ISO 15118-2 Table 10); ISO 15118-20 messages as 0x8002-0x8006, one per namespace, which
+the payload type names (ISO 15118-20 Table 12). A payload type the session's protocol
+does not use ends the session, as does anything the codec cannot decode: there is no
+request to answer, or no answer to read.
 """
 
 from __future__ import annotations
@@ -14,6 +16,11 @@ from iso15118 import codec
 from iso15118.errors import Iso15118Error
 from iso15118.session.core import PAYLOAD_SAP_DIN_ISO2, Outgoing, Step, Timers
 from iso15118.session.events import MessageSent, Outcome, SessionEnded
+from iso15118.v2gtp import PAYLOAD_TYPE_PROTOCOLS
+
+#: the payload type each grammar's messages travel in (0x8001 unless -20 names its own)
+_PAYLOAD_TYPES = {name: t for t, name in PAYLOAD_TYPE_PROTOCOLS.items()
+                  if name.startswith("iso20")}
 
 __all__ = ["SessionEndpoint"]
 
@@ -42,20 +49,31 @@ class SessionEndpoint:
                 what: str) -> Any:
         """The message in ``payload``, or None when it ended the session (``what``:
         "request" or "response", for the reason)."""
-        if payload_type != PAYLOAD_SAP_DIN_ISO2:
+        protocol = self._protocol_of(payload_type)
+        if protocol is None:
             self._end(step, now, Outcome.FAILED,
-                      f"payload type 0x{payload_type:04x} is not a DIN/ISO-2 {what}")
+                      f"payload type 0x{payload_type:04x} does not carry a "
+                      f"{self.protocol or 'supportedAppProtocol'} {what}")
             return None
-        protocol = self.protocol or "apphand"
         try:
             return codec.decode(payload, protocol)
         except Iso15118Error as exc:
             self._end(step, now, Outcome.FAILED, f"undecodable {protocol} {what}: {exc}")
             return None
 
+    def _protocol_of(self, payload_type: int) -> str | None:
+        """The grammar a payload of this type is decoded with, in this session now."""
+        if self.protocol is None or not self.protocol.startswith("iso20"):
+            if payload_type == PAYLOAD_SAP_DIN_ISO2:
+                return self.protocol or "apphand"
+            return None
+        name = PAYLOAD_TYPE_PROTOCOLS.get(payload_type)
+        return name if name is not None and name.startswith("iso20") else None
+
     def _send(self, step: Step, message: Any, protocol: str, now: float) -> None:
         payload = codec.encode(message, protocol)
-        step.send.append(Outgoing(PAYLOAD_SAP_DIN_ISO2, payload, message))
+        payload_type = _PAYLOAD_TYPES.get(protocol, PAYLOAD_SAP_DIN_ISO2)
+        step.send.append(Outgoing(payload_type, payload, message))
         if protocol == "apphand":
             name = type(message).__name__
         else:

@@ -3,7 +3,7 @@
 Each protocol has one module of data in this shape (:mod:`.rules_din`,
 :mod:`.rules_iso2`), every entry citing where the standard says it; the SECC and EVCC
 cores read nothing else to decide what is allowed or how long to wait, and
-``tests/session/test_rules.py`` walks every (state, request) pair of every table.
+``tests/session/test_sequence.py`` walks every (state, request) pair of every table.
 
 States are named after the last exchange that completed, with what decides the way on:
 ``Authorization.Ongoing``, ``ChargeParameterDiscovery.DC``, ``PowerDelivery.Stop.AC``.

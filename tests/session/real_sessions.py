@@ -134,6 +134,8 @@ class RecordedSession:
     tls_info: str | None = None  # e.g. "TLS 1.3 TLS_AES_256_GCM_SHA384, decrypted"
     tls_client_certificates: tuple[bytes, ...] = ()  # DER, the EV's own first
     tls_server_certificates: tuple[bytes, ...] = ()
+    ev_address: str | None = None  # IP address of the EV (TCP client), e.g. "fe80::1"
+    evse_address: str | None = None
 
     @property
     def file(self) -> str:
@@ -328,7 +330,8 @@ def _capture_sessions(path: Path, name: str, provenance: str, devices: str
             messages=messages, complete=any(m.name == "SessionStopRes" for m in messages),
             provenance=provenance, devices=devices, namespace=conn.negotiated,
             tls_info=conn.tls, tls_client_certificates=conn.tls_client_certificates,
-            tls_server_certificates=conn.tls_server_certificates))
+            tls_server_certificates=conn.tls_server_certificates,
+            ev_address=conn.client[0], evse_address=conn.server[0]))
     return sessions, skipped
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from real_sessions import ALL_PROTOCOLS, SESSION_PROTOCOLS, RealData, RecordedMessage, load
+from real_sessions_report_iso20 import report
 
 from iso15118 import codec
 from iso15118.cli import main as cli_main
@@ -182,6 +183,25 @@ def test_tls_is_1_3_and_mutual_only_where_the_file_says_so(data: RealData) -> No
             assert s.tls_info == "TLS 1.3 TLS_AES_256_GCM_SHA384, decrypted"
             assert len(s.tls_server_certificates) == 3
         assert s.mutual_tls == ("mTLS" in s.file), s.source
+
+
+def test_the_report_gives_service_mode_authorization_and_tls_of_each_session(
+        shared_dir: Path, data: RealData, capsys: pytest.CaptureFixture[str]) -> None:
+    report(data, load(shared_dir, ALL_PROTOCOLS))
+    out = capsys.readouterr().out
+    for expected in (
+            "selected AC_BPT (ParameterSetID 1)", "ControlMode=Scheduled",
+            "AC_ChargeLoopReq: BPT_Scheduled_AC_CLReqControlMode",
+            "selected DC (ParameterSetID 1)", "ControlMode=Dynamic",
+            "DC_ChargeLoopReq: Dynamic_DC_CLReqControlMode", "selected ['EIM']",
+            "server-only: charger chain CPO EVSE Test-PKI <- CPO SubCA2 Test-PKI",
+            "EV chain OEM Prov Test-PKI <- OEM SubCA2 Test-PKI <- OEM SubCA1 Test-PKI",
+            "EVCCID 'WMIV1234567890ABCDEX' = Josev's EV simulator",
+            "PowerDeliveryReq Start with EVProcessing Ongoing (frame 217)",
+            "none: no response of the three sessions carries EVSEStatus"):
+        assert expected in out, expected
+    assert out.count("SessionStop: ['Terminate']") == 3
+    assert out.count("charger TimeStamp in us, +359") == 3
 
 
 # --------------------------------------------------------------------------- unit vectors

@@ -438,6 +438,21 @@ def odd(data: RealData) -> None:
             print(f"    - {text}")
 
 
+def vectors(data: RealData) -> None:
+    heading("-20 unit-test vectors (EVerest libcbv2g, libiso15118): grouped by header "
+            "SessionID, in header TimeStamp order (1 s resolution) - NOT a session")
+    groups: dict[str, list[RecordedMessage]] = {}
+    for v in data.vectors:
+        if v.message.protocol.startswith("iso20") and v.message.session_id is not None:
+            groups.setdefault(v.message.session_id.hex(), []).append(v.message)
+    for sid, msgs in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        msgs.sort(key=lambda m: m.header_time or 0)
+        t0 = msgs[0].header_time or 0
+        print(f"  {sid}: {len(msgs)} streams: " + ", ".join(
+            f"{m.name.removesuffix('Req').removesuffix('Res')}{m.name[-3:]}"
+            f"@{(m.header_time or 0) - t0}" for m in msgs))
+
+
 def report(data: RealData, every: RealData) -> None:
     """``data``: the -20 sessions; ``every``: all sessions (for the dSPACE addresses)."""
     heading("ISO 15118-20 sessions (captures, full wire order)")
@@ -449,6 +464,7 @@ def report(data: RealData, every: RealData) -> None:
     loops(data)
     timing(data)
     odd(data)
+    vectors(data)
 
 
 def main(argv: list[str]) -> int:

@@ -8,6 +8,8 @@ another way.
   confirms; requests and responses alternate with matching names.
 * The -20 jsonl rows outside those captures (EVerest libcbv2g and libiso15118 unit
   tests) form no session, and why.
+* The statistics report (``real_sessions_report_iso20.py``) names each session's energy
+  service, control mode, authorization and TLS as the messages say them.
 
 The data is read in place from ``../shared/vectors/real``; the tests skip without it.
 """

@@ -97,6 +97,20 @@ def test_tls_captures_are_decrypted_with_their_key_logs() -> None:
 
 
 @pytest.mark.skipif(not CAPTURES, reason="../shared/vectors/real/pcap not present")
+def test_only_the_mtls_capture_has_a_client_certificate() -> None:
+    """``ISO-20_mTLS_DC``: the charger asks for a certificate and the EV sends its OEM
+    provisioning chain (3 certificates); every other TLS capture authenticates the
+    charger alone, with its 3-certificate CPO chain."""
+    tls = [p for p in CAPTURES if p.with_name(p.name + ".keylog.txt").exists()]
+    for path in tls:
+        [conn] = _read(path).connections
+        assert len(conn.tls_server_certificates) == 3, path.name
+        assert all(c[0] == 0x30 for c in conn.tls_server_certificates)  # DER SEQUENCE
+        assert len(conn.tls_client_certificates) == (3 if "mTLS" in path.name else 0), (
+            path.name)
+
+
+@pytest.mark.skipif(not CAPTURES, reason="../shared/vectors/real/pcap not present")
 def test_spi_sniffs_hold_ethernet_frames_with_homeplug_and_ipv6() -> None:
     spi = [p for p in CAPTURES if p.parent.name == "Ioniq28Investigations"]
     assert spi

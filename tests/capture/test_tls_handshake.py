@@ -1,4 +1,4 @@
-"""Hello parsing and handshake reassembly: fields, every truncation, length bounds."""
+"""Hello and Certificate parsing, handshake reassembly: fields, every truncation, bounds."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from iso15118.capture.tls_handshake import (
     MalformedHandshakeError,
     group_name,
     has_early_data_extension,
+    parse_certificate_list,
     parse_client_hello,
     parse_server_hello,
 )
@@ -67,6 +68,24 @@ def test_early_data_in_encrypted_extensions() -> None:
     assert not has_early_data_extension(b"\x00\x00")
     with pytest.raises(MalformedHandshakeError):
         has_early_data_extension(b"\x00\x08\x00\x2a")
+
+
+def _u24(data: bytes) -> bytes:
+    return len(data).to_bytes(3, "big") + data
+
+
+def test_certificate_lists_of_tls13_and_tls12() -> None:
+    # TLS 1.3: request context, then entries of (certificate, extensions)
+    entries = _u24(b"leaf") + b"\x00\x05\x00\x05\x00\x01\x00" + _u24(b"sub") + b"\x00\x00"
+    assert parse_certificate_list(b"\x00" + _u24(entries), tls13=True) == (b"leaf", b"sub")
+    assert parse_certificate_list(b"\x02ab" + _u24(b""), tls13=True) == ()  # none to give
+    # TLS 1.2: the certificates alone
+    assert parse_certificate_list(_u24(_u24(b"leaf") + _u24(b"sub")), tls13=False) == (
+        b"leaf", b"sub")
+    with pytest.raises(MalformedHandshakeError):
+        parse_certificate_list(b"\x00" + _u24(_u24(b"leaf")), tls13=True)  # no extensions
+    with pytest.raises(MalformedHandshakeError):
+        parse_certificate_list(_u24(b"\x00\x00\x09leaf"), tls13=False)
 
 
 def test_reassembly_joins_split_messages_and_splits_joined_ones() -> None:

@@ -1,8 +1,16 @@
 """The recorded V2G sessions in ``../shared/vectors/real``, as ordered messages both ways.
 
-Test support for the session layer (DIN SPEC 70121 and ISO 15118-2, SECC and EVCC): a
-session test replays the EV's requests into our SECC, or the charger's responses into
-our EVCC, in the order they were recorded. The data is read in place, never copied.
+Test support for the session layer (DIN SPEC 70121, ISO 15118-2 and ISO 15118-20, SECC
+and EVCC): a session test replays the EV's requests into our SECC, or the charger's
+responses into our EVCC, in the order they were recorded. The data is read in place,
+never copied.
+
+Which protocols: :func:`load` and :func:`recorded_sessions` give the DIN and -2 sessions
+unless asked for more (``protocols=ALL_PROTOCOLS``, or ``("iso20",)``). An ISO 15118-20
+session has protocol ``"iso20"``; each of its messages has the namespace its V2GTP payload
+type names (ISO 15118-20 Table 12: 0x8002 ``"iso20-common"``, 0x8003 ``"iso20-ac"``,
+0x8004 ``"iso20-dc"``, 0x8005 ``"iso20-acdp"``, 0x8006 ``"iso20-wpt"``), the handshake
+``"apphand"`` (0x8001).
 
 Where the order of a session is really known, and where it is not:
 
@@ -22,10 +30,15 @@ Where the order of a session is really known, and where it is not:
   occurrence), is offered as :class:`DistinctFrameTrace` for statistics only; a replay
   must not use it (loops collapse to one turn, e.g. a CableCheckRes Ongoing directly
   followed by CableCheckRes Finished).
+* **Unit-test vectors** (the jsonl rows of EVerest's libcbv2g and libiso15118 ``*.cpp``
+  files, nearly all -20): no position, no time, one row per stream. They are offered as
+  :class:`UnitVector` (:attr:`RealData.vectors`) and never form a session: grouped by the
+  SessionID in their headers, the largest group mixes AC and DC messages and its
+  ServiceDiscovery/Detail/Selection requests carry another SessionID than their
+  responses (``test_real_sessions_iso20.py`` shows it).
 
-Out of scope, and listed in :attr:`RealData.skipped` with the reason: ISO 15118-20
-connections (for the -20 issue), captures with SDP only, and connections without a
-DIN/ISO-2 message.
+Listed in :attr:`RealData.skipped` with the reason: connections of a protocol not asked
+for, captures with SDP only, and connections without a DIN/ISO-2/-20 message.
 """
 
 from __future__ import annotations
@@ -44,12 +57,17 @@ from iso15118.capture import Entry, KeyLog, read_capture
 from iso15118.errors import Iso15118Error
 from iso15118.summary import body_of, message_name
 
-__all__ = ["DistinctFrameTrace", "Exchange", "RealData", "RecordedMessage", "RecordedSession",
-           "Skipped", "TraceFrame", "load", "pair_messages", "recorded_sessions"]
+__all__ = ["ALL_PROTOCOLS", "SESSION_PROTOCOLS", "DistinctFrameTrace", "Exchange", "RealData",
+           "RecordedMessage", "RecordedSession", "Skipped", "TraceFrame", "UnitVector", "load",
+           "pair_messages", "recorded_sessions"]
 
-SESSION_PROTOCOLS = ("din", "iso2")
+SESSION_PROTOCOLS = ("din", "iso2")  # what load() gives unless asked for more
+ALL_PROTOCOLS = ("din", "iso2", "iso20")
+ISO20 = "iso20"
 _DIRECTION = {"EV->EVSE": "ev", "EVSE->EV": "evse"}
 _JSONL_PROTOCOL = {"appHand": "apphand", "din": "din", "iso2": "iso2"}
+_UNIT_TEST_PROTOCOL = {**_JSONL_PROTOCOL, **{p: p for p in (
+    "iso20-common", "iso20-ac", "iso20-dc", "iso20-acdp", "iso20-wpt")}}
 # README "What is real and what is not": which side of the session is a commercial device.
 _COMMERCIAL_EV = {"real:both-sides-commercial", "real:EV-side-commercial",
                   "real:EV-side-commercial(bench)"}
@@ -62,16 +80,17 @@ class RecordedMessage:
     shared between callers, so copy it before changing it (e.g. the SessionID)."""
 
     direction: str  # "ev" (EV -> EVSE request) or "evse" (EVSE -> EV response)
-    protocol: str  # "apphand", "din" or "iso2"
+    protocol: str  # "apphand", "din", "iso2" or a -20 namespace ("iso20-common", "iso20-dc")
     name: str  # body element name, e.g. "CurrentDemandReq", "supportedAppProtocolRes"
     payload: bytes  # the EXI payload, without the V2GTP header
     timestamp: float | None  # seconds (capture clock, or log uptime for traces)
     message: Any
     frame: int | None = None  # capture frame number (or log line for traces), for citing
+    payload_type: int | None = None  # the V2GTP payload type (captures only)
 
     @property
     def body(self) -> Any:
-        """The body element (DIN/-2), or the message itself (appHandshake)."""
+        """The body element (DIN/-2), or the message itself (appHandshake, -20)."""
         return body_of(self.message)
 
     @property
@@ -83,6 +102,12 @@ class RecordedMessage:
     def response_code(self) -> str | None:
         code = getattr(self.body, "response_code", None)
         return None if code is None else str(getattr(code, "name", code))
+
+    @property
+    def header_time(self) -> int | None:
+        """The header's TimeStamp (-20 only; its sender's clock, not the capture's)."""
+        header = getattr(self.message, "header", None)
+        return getattr(header, "time_stamp", None)
 
 
 @dataclass(frozen=True)
@@ -96,16 +121,21 @@ class Exchange:
 
 @dataclass(frozen=True)
 class RecordedSession:
-    """One TCP connection of a capture: the appHandshake and the DIN/-2 session after it."""
+    """One TCP connection of a capture: the appHandshake and the session after it."""
 
     source: str  # "<capture folder>/<file>#<stream>", e.g. "pyPLC/x.pcapng#tcp 1"
-    protocol: str  # "din" or "iso2": the one the supportedAppProtocolRes chose
+    protocol: str  # "din", "iso2" or "iso20": the one the supportedAppProtocolRes chose
     tls: bool
     messages: tuple[RecordedMessage, ...]  # wire order, appHandshake included
     complete: bool  # a SessionStopRes was recorded
     provenance: str  # the README's provenance value (e.g. "real:EV-side-commercial")
     devices: str  # the README's "EV: ... | EVSE: ..." text
     namespace: str | None  # the namespace chosen in supportedAppProtocolRes
+    tls_info: str | None = None  # e.g. "TLS 1.3 TLS_AES_256_GCM_SHA384, decrypted"
+    tls_client_certificates: tuple[bytes, ...] = ()  # DER, the EV's own first
+    tls_server_certificates: tuple[bytes, ...] = ()
+    ev_address: str | None = None  # IP address of the EV (TCP client), e.g. "fe80::1"
+    evse_address: str | None = None
 
     @property
     def file(self) -> str:
@@ -126,6 +156,11 @@ class RecordedSession:
             if m.name == "SessionSetupRes":
                 return m.session_id
         return None
+
+    @property
+    def mutual_tls(self) -> bool:
+        """The EV authenticated with a certificate too (mutual TLS)."""
+        return bool(self.tls_client_certificates)
 
     @property
     def ev_commercial(self) -> bool:
@@ -167,15 +202,29 @@ class DistinctFrameTrace:
 
 
 @dataclass(frozen=True)
+class UnitVector:
+    """NOT part of a session: one EXI stream of a codec's unit tests (a jsonl row of a
+    ``*.cpp`` file). It has no position and no time; only the message's own header
+    (SessionID, TimeStamp) hints where it might once have come from."""
+
+    source: str  # the jsonl file and the test file
+    row_id: str
+    message: RecordedMessage  # timestamp and frame are None
+
+
+@dataclass(frozen=True)
 class RealData:
     sessions: tuple[RecordedSession, ...]
     skipped: tuple[Skipped, ...]
     traces: tuple[DistinctFrameTrace, ...]
+    vectors: tuple[UnitVector, ...] = ()
 
 
-def recorded_sessions(shared_dir: Path) -> list[RecordedSession]:
-    """Every DIN/-2 session recorded in a capture under ``shared_dir/vectors/real``."""
-    return list(load(shared_dir).sessions)
+def recorded_sessions(shared_dir: Path, protocols: tuple[str, ...] = SESSION_PROTOCOLS
+                      ) -> list[RecordedSession]:
+    """Every session of ``protocols`` recorded in a capture under ``shared_dir/vectors/real``
+    (DIN and -2 unless asked for more; ``ALL_PROTOCOLS`` adds ISO 15118-20)."""
+    return list(load(shared_dir, protocols).sessions)
 
 
 def pair_messages(messages: tuple[RecordedMessage, ...] | list[RecordedMessage]
@@ -202,10 +251,28 @@ def pair_messages(messages: tuple[RecordedMessage, ...] | list[RecordedMessage]
     return out
 
 
+def load(shared_dir: Path, protocols: tuple[str, ...] = SESSION_PROTOCOLS) -> RealData:
+    """Read every capture and jsonl file under ``shared_dir/vectors/real`` (cached); keep
+    the sessions of ``protocols`` (any of ``ALL_PROTOCOLS``), list the others as skipped."""
+    unknown = set(protocols) - set(ALL_PROTOCOLS)
+    if unknown:
+        raise ValueError(f"unknown protocols {sorted(unknown)}; any of {ALL_PROTOCOLS}")
+    everything = _load_all(Path(shared_dir))
+    kept = tuple(s for s in everything.sessions if s.protocol in protocols)
+    passed = tuple(Skipped(s.source, _not_asked(s)) for s in everything.sessions
+                   if s.protocol not in protocols)
+    return RealData(kept, everything.skipped + passed, everything.traces, everything.vectors)
+
+
+def _not_asked(s: RecordedSession) -> str:
+    if s.protocol == ISO20:
+        return f"ISO 15118-20 ({s.namespace}): not loaded (protocols=(..., 'iso20') loads it)"
+    return f"{s.protocol} ({s.namespace}): not among the protocols asked for"
+
+
 @cache
-def load(shared_dir: Path) -> RealData:
-    """Read every capture and jsonl file under ``shared_dir/vectors/real`` (cached)."""
-    real = Path(shared_dir) / "vectors" / "real"
+def _load_all(shared_dir: Path) -> RealData:
+    real = shared_dir / "vectors" / "real"
     rows = _jsonl_rows(real)
     described = _descriptions(rows)
     sessions: list[RecordedSession] = []
@@ -223,7 +290,7 @@ def load(shared_dir: Path) -> RealData:
     stored = {p.name for p in real.glob("pcap/*/*")}
     traces, gone = _traces(rows, stored, sessions)
     skipped.extend(gone)
-    return RealData(tuple(sessions), tuple(skipped), tuple(traces))
+    return RealData(tuple(sessions), tuple(skipped), tuple(traces), tuple(_vectors(rows)))
 
 
 # --------------------------------------------------------------------------- captures
@@ -249,24 +316,29 @@ def _capture_sessions(path: Path, name: str, provenance: str, devices: str
         source = f"{name}#{stream}"
         conn = connections[stream]
         protocols = {e.protocol for e in entries} - {"apphand"}
-        if any(p and p.startswith("iso20") for p in protocols):
-            skipped.append(Skipped(source, f"ISO 15118-20 ({conn.negotiated}): out of scope"))
-            continue
-        if conn.protocol not in SESSION_PROTOCOLS or not protocols:
-            skipped.append(Skipped(source, "no DIN/ISO-2 message"))
+        if protocols and all(p and p.startswith("iso20-") for p in protocols):
+            protocol = ISO20
+        elif conn.protocol in SESSION_PROTOCOLS and protocols == {conn.protocol}:
+            protocol = conn.protocol
+        else:
+            skipped.append(Skipped(source, f"no DIN/ISO-2/-20 message (or a mix: "
+                                           f"{sorted(str(p) for p in protocols)})"))
             continue
         messages = tuple(_message(e) for e in entries)
         sessions.append(RecordedSession(
-            source=source, protocol=conn.protocol, tls=conn.transport == "tls",
+            source=source, protocol=protocol, tls=conn.transport == "tls",
             messages=messages, complete=any(m.name == "SessionStopRes" for m in messages),
-            provenance=provenance, devices=devices, namespace=conn.negotiated))
+            provenance=provenance, devices=devices, namespace=conn.negotiated,
+            tls_info=conn.tls, tls_client_certificates=conn.tls_client_certificates,
+            tls_server_certificates=conn.tls_server_certificates,
+            ev_address=conn.client[0], evse_address=conn.server[0]))
     return sessions, skipped
 
 
 def _message(e: Entry) -> RecordedMessage:
     assert e.protocol is not None and e.direction in _DIRECTION, (e.number, e.direction)
     return RecordedMessage(_DIRECTION[e.direction], e.protocol, e.name, e.payload,
-                           e.timestamp, e.value, e.number)
+                           e.timestamp, e.value, e.number, e.payload_type)
 
 
 def _wire_key(m: RecordedMessage) -> tuple[bytes, int | None]:
@@ -386,6 +458,22 @@ def _trace_frames(rows: list[dict[str, Any]]) -> tuple[list[TraceFrame], int]:
         frames.append(TraceFrame(message, row["id"], row["occurrences"],
                                  bool(row.get("seen_in"))))
     return frames, bad
+
+
+def _vectors(rows: list[dict[str, Any]]) -> list[UnitVector]:
+    out: list[UnitVector] = []
+    for row in rows:
+        if row["layer"] != "exi" or not row["source_path"].endswith(".cpp"):
+            continue
+        protocol = _UNIT_TEST_PROTOCOL[row["protocol"]]
+        payload = bytes.fromhex(row["hex"])
+        # the row's protocol comes from the test file; the bytes alone can be ambiguous
+        # (README: an AC_ChargeLoopReq is also a valid CommonMessages AuthorizationSetupReq)
+        element, value = codec.decode_element(payload, protocol)
+        message = RecordedMessage(_DIRECTION[row["direction"]], protocol,
+                                  message_name(protocol, element, value), payload, None, value)
+        out.append(UnitVector(f"{row['_file']}:{row['source_path']}", row["id"], message))
+    return out
 
 
 _SESSION_START = {"supportedAppProtocolReq", "supportedAppProtocolRes", "SessionSetupReq",

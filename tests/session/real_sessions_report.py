@@ -14,6 +14,9 @@ CertificateInstallation/Update and PowerDelivery 5 s), V2G_SECC_Sequence_Timeout
 V2G_EVCC_Ongoing_Timeout 60 s, V2G_EVCC_CableCheck_Timeout 40 s,
 V2G_EVCC_PreCharge_Timeout 7 s. Check them against the standards before relying on them.
 
+The ISO 15118-20 sessions follow at the end (``real_sessions_report_iso20.py``, with the
+-20 timeouts it uses).
+
 Sessions come from captures (full wire order); traces (jsonl-only logs) hold each
 distinct frame once, so for them only first-occurrence facts are reported: which
 messages and codes occur, and loop lengths from a loop's first request to its first
@@ -29,7 +32,15 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from real_sessions import DistinctFrameTrace, RealData, RecordedMessage, RecordedSession, load
+import real_sessions_report_iso20
+from real_sessions import (
+    ALL_PROTOCOLS,
+    DistinctFrameTrace,
+    RealData,
+    RecordedMessage,
+    RecordedSession,
+    load,
+)
 
 EVCC_MSG_TIMEOUT = {"CurrentDemandReq": 0.25, "ServiceDetailReq": 5.0, "PaymentDetailsReq": 5.0,
                     "CertificateInstallationReq": 5.0, "CertificateUpdateReq": 5.0}
@@ -499,6 +510,7 @@ def main(argv: list[str]) -> int:
     timing(data)
     statuses(data)
     special(data)
+    real_sessions_report_iso20.report(load(shared, ("iso20",)), load(shared, ALL_PROTOCOLS))
     return 0
 
 

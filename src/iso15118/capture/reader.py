@@ -82,6 +82,8 @@ class Connection:
     server: tuple[str, int]
     transport: str = "tcp"  # "tcp", "tls" or "other" (not V2G)
     tls: str | None = None  # "TLS 1.3 <suite> (<handshake shape>), decrypted" or why not
+    tls_client_certificates: tuple[bytes, ...] = ()  # DER, the client's (EV's) own first
+    tls_server_certificates: tuple[bytes, ...] = ()
     negotiated: str | None = None  # namespace chosen in supportedAppProtocolRes
     protocol: str | None = None  # protocol used for 0x8001 frames (negotiated or detected)
     frames: int = 0
@@ -206,6 +208,8 @@ class _TcpConnection:
             self._tls_events(self.tls.finish(), number, ts)
             self.info.undecrypted_records = self.tls.undecrypted_records
             self.info.tls = self.tls.description
+            self.info.tls_client_certificates = self.tls.client_certificates or ()
+            self.info.tls_server_certificates = self.tls.server_certificates or ()
 
     def _notice(self, side: int, number: int, ts: float, text: str, problem: bool) -> None:
         self.raw.append((side, Entry(number, ts, self.stream, "", "notice", text,

@@ -20,6 +20,8 @@ reassembled TCP bytes; the handshake messages that decide the keys are parsed by
   accepts it, which shows in EncryptedExtensions (or in the client's EndOfEarlyData, or
   the absence of both). Early data is held back until that is known: accepted, it is
   delivered; refused, it is reported and not delivered, because the server never read it.
+* Certificates (TLS 1.2 in the clear, TLS 1.3 once decrypted) are kept per side, so a
+  reader can tell mutual TLS (the client sent a certificate) from server-only TLS.
 
 Whatever cannot be decrypted is said once per direction, with the reason (no key log
 entry for this client random, a label missing from it, suite not supported, handshake
@@ -44,6 +46,8 @@ from iso15118.capture.tls_crypto import (
     tls13_decryptor,
 )
 from iso15118.capture.tls_handshake import (
+    CERTIFICATE,
+    CERTIFICATE_REQUEST,
     CLIENT_HELLO,
     ENCRYPTED_EXTENSIONS,
     END_OF_EARLY_DATA,
@@ -55,6 +59,7 @@ from iso15118.capture.tls_handshake import (
     ServerHello,
     group_name,
     has_early_data_extension,
+    parse_certificate_list,
     parse_client_hello,
     parse_server_hello,
 )
@@ -140,6 +145,9 @@ class TlsSession:
         #: 0-RTT: None (not offered), "offered" (undecided), "accepted", "refused"
         self.early_data: str | None = None
         self.key_updates = 0
+        #: the certificates each side sent (DER, its own first), None where none was seen
+        self.certificates: list[tuple[bytes, ...] | None] = [None, None]
+        self.certificate_requested = False  # the server asked the client for one
         self._early_plain: list[bytes] = []
         self._early_key_known = False
         self._dirs = (_Direction(), _Direction())
@@ -159,6 +167,21 @@ class TlsSession:
         """TLS 1.3 resumption: the server accepted a pre-shared key (RFC 8446 clause 2.2)."""
         return bool(self.server_hello and self.version == _TLS13
                     and self.server_hello.psk_accepted)
+
+    @property
+    def client_certificates(self) -> tuple[bytes, ...] | None:
+        """The client's certificate chain; empty if it answered a request with none, None
+        if no client Certificate message was read (not asked, or not decrypted)."""
+        return None if self.client_side is None else self.certificates[self.client_side]
+
+    @property
+    def server_certificates(self) -> tuple[bytes, ...] | None:
+        return None if self.client_side is None else self.certificates[1 - self.client_side]
+
+    @property
+    def mutual(self) -> bool:
+        """The client authenticated with a certificate too (mutual TLS)."""
+        return bool(self.client_certificates)
 
     @property
     def version_name(self) -> str:
@@ -372,7 +395,19 @@ class TlsSession:
                 out.extend(self._early_decided(True, ""))
             elif mtype == KEY_UPDATE:
                 out.append(self._key_update(side, body))
+            elif mtype in (CERTIFICATE, CERTIFICATE_REQUEST):
+                out.extend(self._certificate_message(side, mtype, body))
         return out
+
+    def _certificate_message(self, side: int, mtype: int, body: bytes) -> list[Event]:
+        if mtype == CERTIFICATE_REQUEST:
+            self.certificate_requested = True
+            return []
+        try:
+            self.certificates[side] = parse_certificate_list(body, self.version == _TLS13)
+        except MalformedHandshakeError:
+            return [TlsNotice(side, "malformed TLS Certificate message", True)]
+        return []
 
     def _key_update(self, side: int, body: bytes) -> TlsNotice:
         """The sender's next records use the next secret (RFC 8446 clauses 4.6.3, 7.2)."""
@@ -426,6 +461,8 @@ class TlsSession:
                     out.extend(self._client_hello(side, body))
                 elif mtype == SERVER_HELLO:
                     out.extend(self._server_hello(side, body))
+                elif mtype in (CERTIFICATE, CERTIFICATE_REQUEST):
+                    out.extend(self._certificate_message(side, mtype, body))
             except MalformedHandshakeError:
                 out.append(TlsNotice(side, "malformed TLS hello message", True))
         return out

@@ -11,7 +11,10 @@ clause 4, RFC 5246 clause 7.4):
   pre-shared key; a ServerHello whose random is the fixed HelloRetryRequest value is a
   request for another key share, not a ServerHello at all;
 * EncryptedExtensions (clause 4.3.1): whether the server accepted the early data;
-* KeyUpdate (clause 4.6.3), EndOfEarlyData (clause 4.5).
+* KeyUpdate (clause 4.6.3), EndOfEarlyData (clause 4.5);
+* Certificate and CertificateRequest (clauses 4.4.2, 4.3.2; RFC 5246 clauses 7.4.2,
+  7.4.4): not for the keys but for who proved its identity, e.g. mutual TLS as
+  ISO 15118-20 allows it (the EVCC's certificate).
 
 Handshake messages may be split over several records and several may share one record
 (clause 5.1), so :class:`HandshakeReassembler` turns record contents back into whole
@@ -26,6 +29,8 @@ from typing import Final
 from iso15118.errors import Iso15118Error
 
 __all__ = [
+    "CERTIFICATE",
+    "CERTIFICATE_REQUEST",
     "CLIENT_HELLO",
     "ENCRYPTED_EXTENSIONS",
     "END_OF_EARLY_DATA",
@@ -37,12 +42,14 @@ __all__ = [
     "ServerHello",
     "group_name",
     "has_early_data_extension",
+    "parse_certificate_list",
     "parse_client_hello",
     "parse_server_hello",
 ]
 
 CLIENT_HELLO, SERVER_HELLO, END_OF_EARLY_DATA = 1, 2, 5
 ENCRYPTED_EXTENSIONS, KEY_UPDATE = 8, 24
+CERTIFICATE, CERTIFICATE_REQUEST = 11, 13
 TLS13: Final = 0x0304
 
 _EXT_PRE_SHARED_KEY, _EXT_EARLY_DATA, _EXT_SUPPORTED_VERSIONS = 41, 42, 43
@@ -163,6 +170,23 @@ def parse_server_hello(body: bytes) -> ServerHello:
     group = _Reader(ext[_EXT_KEY_SHARE]).uint(2) if _EXT_KEY_SHARE in ext else None
     return ServerHello(random, version, suite, random == HRR_RANDOM,
                        _EXT_PRE_SHARED_KEY in ext, group, _EXT_ENCRYPT_THEN_MAC in ext)
+
+
+def parse_certificate_list(body: bytes, tls13: bool) -> tuple[bytes, ...]:
+    """The DER certificates of a Certificate message, sender's own first; empty when the
+    sender had none to give (a client may answer a CertificateRequest so). TLS 1.3 adds a
+    request context before the list and extensions after each entry (RFC 8446 clause
+    4.4.2); TLS 1.2 lists the certificates alone (RFC 5246 clause 7.4.2)."""
+    r = _Reader(body)
+    if tls13:
+        r.vector(1)  # certificate_request_context
+    entries = _Reader(r.vector(3))
+    out = []
+    while entries.left:
+        out.append(entries.vector(3))
+        if tls13:
+            entries.vector(2)  # the entry's extensions (OCSP status, SCTs)
+    return tuple(out)
 
 
 def has_early_data_extension(encrypted_extensions: bytes) -> bool:

@@ -256,7 +256,7 @@ def test_authorization_ongoing_free_charging_and_evse_stop(josev: JosevRunner) -
     ongoing = {m.body["EVSEProcessing"] for m in auth[:-1]}
     assert ongoing == {"Ongoing_WaitingForCustomerInteraction"}  # what Josev says for EIM
     assert auth[-1].body["EVSEProcessing"] == "Finished"
-    assert (auth[-1].time - auth[0].time).total_seconds() >= 2
+    assert (auth[-1].time - auth[0].time).total_seconds() >= 1.9  # from the first answer
     (discovery,) = responses(secc, "ServiceDiscoveryRes")
     assert discovery["ChargeService"]["FreeService"] is True
     (parameters,) = responses(secc, "ChargeParameterDiscoveryRes")

@@ -10,8 +10,9 @@ import pytest
 from iso15118.session.rules import STEPS, ProtocolRules
 from iso15118.session.rules_din import RULES as DIN
 from iso15118.session.rules_iso2 import RULES as ISO2
+from iso15118.session.rules_iso20 import RULES as ISO20
 
-TABLES = {"din": DIN, "iso2": ISO2}
+TABLES = {"din": DIN, "iso2": ISO2, "iso20": ISO20}
 
 
 @pytest.mark.parametrize("protocol", list(TABLES))

@@ -22,6 +22,9 @@ STEPS = (
     "PaymentDetails", "Authorization", "CertificateInstallation", "CertificateUpdate",
     "ChargeParameterDiscovery", "CableCheck", "PreCharge", "PowerDelivery", "CurrentDemand",
     "ChargingStatus", "MeteringReceipt", "WeldingDetection", "SessionStop",
+    # ISO 15118-20's own
+    "AuthorizationSetup", "ServiceSelection", "ScheduleExchange", "ChargeLoop",
+    "MeteringConfirmation",
 )
 
 
@@ -30,8 +33,9 @@ class Exchange:
     """One request/response pair and its two time limits."""
 
     step: str
-    request: type
-    response: type
+    #: the model class(es): -20 spells some exchanges once per namespace (AC_/DC_)
+    request: type | tuple[type, ...]
+    response: type | tuple[type, ...]
     #: V2G_EVCC_Msg_Timeout: how long the EVCC waits for the response
     ev_timeout: float
     #: V2G_SECC_Msg_Performance_Time: how soon the SECC must answer
@@ -72,8 +76,8 @@ class ProtocolRules:
         self.handshake_ev_timeout = handshake_ev_timeout
         self.handshake_secc_performance = handshake_secc_performance
         self._by_step = {e.step: e for e in exchanges}
-        self._by_request = {e.request: e for e in exchanges}
-        self._by_response = {e.response: e for e in exchanges}
+        self._by_request = {cls: e for e in exchanges for cls in _classes(e.request)}
+        self._by_response = {cls: e for e in exchanges for cls in _classes(e.response)}
         self._states = {t.state: t for t in graph}
         self._timers = {t.name: t for t in timers}
         for t in graph:
@@ -101,6 +105,10 @@ class ProtocolRules:
 
     def timer(self, name: str) -> float:
         return self._timers[name].seconds
+
+
+def _classes(spec: type | tuple[type, ...]) -> tuple[type, ...]:
+    return spec if isinstance(spec, tuple) else (spec,)
 
 
 def state_after(step: str, *, ongoing: bool = False, dc: bool = True, pnc: bool = False,

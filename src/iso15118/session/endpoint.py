@@ -71,6 +71,8 @@ class SessionEndpoint:
         return name if name is not None and name.startswith("iso20") else None
 
     def _send(self, step: Step, message: Any, protocol: str, now: float) -> None:
+        if protocol == "iso20":  # each -20 message in its own namespace's grammar
+            protocol = self.dialect.namespace_of(message)
         payload = codec.encode(message, protocol)
         payload_type = _PAYLOAD_TYPES.get(protocol, PAYLOAD_SAP_DIN_ISO2)
         step.send.append(Outgoing(payload_type, payload, message))

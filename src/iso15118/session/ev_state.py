@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from iso15118.session.values import EnergyMode, EVErrorCode, Payment
+from iso15118.session.values import ControlMode, EnergyMode, EVErrorCode, Payment
 
 __all__ = ["EVState"]
 
@@ -44,6 +44,15 @@ class EVState:
     remaining_time_to_bulk_soc: float | None = None
     cabin_conditioning: bool | None = None  # DIN only
     ress_conditioning: bool | None = None  # DIN only
+    #: ISO 15118-20: the control mode wanted (None: the EVSE's first offer), whether the
+    #: EV can feed power back (the BPT services), and what it may give back
+    control_mode: ControlMode | None = None
+    bidirectional: bool = False
+    max_discharge_power: float = 50_000.0
+    max_discharge_current: float = 150.0
+    min_soc: float = 20.0  # below it the EV does not discharge
+    #: ISO 15118-20 EVCCID (a string; by default the MAC address in hex)
+    evcc_id_20: str | None = None
 
     @property
     def energy_request_wh(self) -> float:

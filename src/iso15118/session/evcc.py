@@ -28,6 +28,7 @@ from iso15118.session.core import Step, Timers
 from iso15118.session.dialects import EvccDialect, evcc_dialect
 from iso15118.session.endpoint import SessionEndpoint
 from iso15118.session.ev_state import EVState
+from iso15118.session.evcc_iso20 import advance_iso20
 from iso15118.session.events import (
     CableCheckFinished,
     ChargeLoopStatus,
@@ -43,6 +44,8 @@ from iso15118.session.events import (
     TimerExpired,
 )
 from iso15118.session.values import (
+    ControlMode,
+    EnergyService,
     IsolationLevel,
     Notification,
     Payment,
@@ -61,6 +64,7 @@ RequestHook = Callable[[str, Any], Any]
 _LOOP_TIMERS = {
     "Authorization": "evcc_ongoing",
     "ChargeParameterDiscovery": "evcc_ongoing",
+    "ScheduleExchange": "evcc_ongoing",  # -20
     "CableCheck": "evcc_cable_check",
     "PreCharge": "evcc_pre_charge",
 }
@@ -143,6 +147,11 @@ class EvccSession(SessionEndpoint):
         self._details: list[int] = []
         self._welding = 0
         self._sap_request: apphand.supportedAppProtocolReq | None = None
+        # ISO 15118-20
+        self.control_mode: ControlMode | None = None
+        self.selected_service20: tuple[EnergyService, int] | None = None
+        self.ev_processing = Processing.ONGOING
+        self.ac_power = 0.0
 
     # ------------------------------------------------------------------ inputs
 
@@ -154,7 +163,7 @@ class EvccSession(SessionEndpoint):
         begun = now if setup_started is None else setup_started
         # the value both DIN and -2 give; the protocol is not known yet
         self.timers.arm("evcc_communication_setup", begun, 20.0)
-        self._sap_request = handshake.offer(self.config.protocols)
+        self._sap_request = handshake.offer(self.config.protocols, self.ev.energy_mode.is_dc)
         self._send(step, self._sap_request, "apphand", now)
         self.waiting = "supportedAppProtocol"
         self.timers.arm("ev_message:supportedAppProtocol", now, 2.0 * self.config.timeout_scale)
@@ -244,10 +253,11 @@ class EvccSession(SessionEndpoint):
         if chosen is None:
             return self._end(step, now, Outcome.FAILED, "no common protocol",
                              getattr(message.response_code, "value", None))
-        self.protocol = chosen
-        self.dialect = evcc_dialect(chosen)
+        self.protocol = handshake.session_protocol(chosen)
+        self.dialect = evcc_dialect(self.protocol)
         namespace = handshake.APP_PROTOCOLS[chosen].namespace
-        step.events.append(ProtocolNegotiated(now, chosen, namespace, message.schema_id or 0))
+        step.events.append(ProtocolNegotiated(now, self.protocol, namespace,
+                                              message.schema_id or 0))
         self._send_request(step, "SessionSetup", now)
         return self._finish(step)
 
@@ -304,6 +314,8 @@ class EvccSession(SessionEndpoint):
             if ongoing:
                 return self._later(step, done, now, self.config.ongoing_interval)
             self.timers.cancel(_LOOP_TIMERS[done])
+        if self.protocol == "iso20":
+            return advance_iso20(self, step, done, extras, now)
         if done == "SessionSetup":
             return self._now(step, "ServiceDiscovery", now)
         if done == "ServiceDiscovery":
@@ -502,7 +514,10 @@ class EvccSession(SessionEndpoint):
             self.target_voltage = ev.battery_voltage
             self.target_current = min(self.config.precharge_current, ev.max_current)
             return
-        if name not in ("CurrentDemand", "PowerDelivery"):
+        if name == "ChargeLoop" and not ev.energy_mode.is_dc:
+            self.ac_power = self._ac_power(now)
+            return
+        if name not in ("CurrentDemand", "PowerDelivery", "ChargeLoop"):
             return
         voltage = ev.target_voltage if ev.target_voltage is not None else ev.battery_voltage
         voltage = min(voltage, ev.max_voltage, evse.max_voltage or voltage)
@@ -521,7 +536,29 @@ class EvccSession(SessionEndpoint):
             current = min(current, min(powers) / voltage)
         if ev.charging_complete:
             current = 0.0
-        self.target_voltage, self.target_current = voltage, max(0.0, current)
+        floor = 0.0
+        if ev.bidirectional and self.selected_service20 is not None \
+                and self.selected_service20[0].bidirectional:
+            # BPT: a negative target feeds back, within both sides' discharge limits
+            floor = -min(ev.max_discharge_current, evse.max_discharge_current or 0.0)
+        self.target_voltage, self.target_current = voltage, max(floor, current)
+
+    def _ac_power(self, now: float) -> float:
+        """-20 AC: what the EV draws now (dynamic: the EVSE's setpoint; scheduled: the EV's
+        limit within the EVSE's and the schedule's)."""
+        ev, evse = self.ev, self.evse
+        if self.control_mode is ControlMode.DYNAMIC and evse.target_power is not None:
+            power = evse.target_power
+        else:
+            power = min(ev.max_power, evse.max_power or ev.max_power)
+            schedule = self.chosen_schedule()
+            if schedule is not None and self.charging_since is not None:
+                pmax = schedule.max_power_at(now - self.charging_since)
+                if pmax is not None:
+                    power = min(power, pmax)
+        if ev.charging_complete and power > 0:
+            power = 0.0
+        return max(-ev.max_discharge_power, min(ev.max_power, power))
 
     def _end(self, step: Step, now: float, outcome: Outcome, reason: str,
              code: str | None = None) -> Step:

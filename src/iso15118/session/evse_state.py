@@ -15,7 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from iso15118.session.values import (
+    ControlMode,
     EnergyMode,
+    EnergyService,
     EVSEStatusCode,
     IsolationLevel,
     MeterReading,
@@ -41,6 +43,9 @@ class DCLimits:
     peak_current_ripple: float = 2.0
     current_regulation_tolerance: float | None = None
     energy_to_be_delivered: float | None = None
+    #: ISO 15118-20 bidirectional (DC_BPT): what the EVSE can take back from the EV
+    max_discharge_power: float = 50_000.0
+    max_discharge_current: float = 125.0
 
 
 @dataclass
@@ -50,6 +55,14 @@ class ACLimits:
     nominal_voltage: float = 230.0
     max_current: float = 32.0
     min_current: float = 6.0  # DIN's EVSEMinCurrent; ISO 15118-2 has none
+    phases: int = 3
+    nominal_frequency: float = 50.0  # ISO 15118-20
+    max_discharge_power: float = 11_000.0  # ISO 15118-20 AC_BPT
+
+    @property
+    def max_power(self) -> float:
+        """ISO 15118-20 states AC limits as power: all phases at the maximum current."""
+        return self.nominal_voltage * self.max_current * self.phases
 
 
 def _default_schedules() -> list[Schedule]:
@@ -83,6 +96,26 @@ class EVSEState:
     meter: MeterReading | None = None
     #: PnC: ask the EV to sign a MeteringReceipt for the meter reading (ReceiptRequired)
     receipt_required: bool = False
+    #: ISO 15118-20: the control modes offered, bidirectional power transfer (the BPT
+    #: services beside AC and DC), and in dynamic mode the power the EVSE asks for now
+    #: (W, negative: discharge; None: as much as the limits allow)
+    control_modes: tuple[ControlMode, ...] = (ControlMode.SCHEDULED, ControlMode.DYNAMIC)
+    bidirectional: bool = False
+    target_power: float | None = None
+    #: ISO 15118-20: whether SessionStop(ServiceRenegotiation) is accepted
+    service_renegotiation: bool = True
+
+    def energy_services(self) -> tuple[EnergyService, ...]:
+        """The ISO 15118-20 energy transfer services this EVSE offers."""
+        out: list[EnergyService] = []
+        if any(not m.is_dc for m in self.energy_modes):
+            out.append(EnergyService.AC)
+        if any(m.is_dc for m in self.energy_modes):
+            out.append(EnergyService.DC)
+        if self.bidirectional:
+            out += [EnergyService.AC_BPT if s is EnergyService.AC else EnergyService.DC_BPT
+                    for s in list(out)]
+        return tuple(out)
 
     def dc_limit_achieved(self, target_voltage: float, target_current: float
                           ) -> tuple[bool, bool, bool]:

@@ -30,18 +30,40 @@ APP_PROTOCOLS: dict[str, AppProtocol] = {
     p.name: p for p in (
         AppProtocol("iso2", "urn:iso:15118:2:2013:MsgDef", 2, 0),
         AppProtocol("din", "urn:din:70121:2012:MsgDef", 2, 0),
+        # ISO 15118-20 announces one namespace per kind of energy transfer
+        AppProtocol("iso20-dc", "urn:iso:std:iso:15118:-20:DC", 1, 0),
+        AppProtocol("iso20-ac", "urn:iso:std:iso:15118:-20:AC", 1, 0),
     )
 }
+
+
+def _expand(names: Sequence[str], dc: bool | None = None) -> list[str]:
+    """"iso20" stands for the -20 namespace(s): both for a charger, the EV's own kind of
+    energy transfer for a vehicle (``dc``)."""
+    out: list[str] = []
+    for name in names:
+        if name == "iso20":
+            kinds = ["iso20-dc", "iso20-ac"] if dc is None else \
+                ["iso20-dc" if dc else "iso20-ac"]
+            out.extend(kinds)
+        else:
+            out.append(name)
+    return out
+
+
+def session_protocol(name: str) -> str:
+    """The session's protocol (its rules and dialect) of an announced one."""
+    return "iso20" if name.startswith("iso20") else name
 
 _OK = apphand.ResponseCodeType.OK_SuccessfulNegotiation
 _OK_MINOR = apphand.ResponseCodeType.OK_SuccessfulNegotiationWithMinorDeviation
 _FAILED = apphand.ResponseCodeType.Failed_NoNegotiation
 
 
-def offer(protocols: Sequence[str]) -> apphand.supportedAppProtocolReq:
+def offer(protocols: Sequence[str], dc: bool = True) -> apphand.supportedAppProtocolReq:
     """The EV's request: ``protocols`` in order of preference (SchemaID = priority)."""
     entries = []
-    for i, name in enumerate(protocols, start=1):
+    for i, name in enumerate(_expand(protocols, dc), start=1):
         p = APP_PROTOCOLS.get(name)
         if p is None:
             raise Iso15118Error(f"cannot offer {name!r}: one of {', '.join(APP_PROTOCOLS)}")
@@ -54,7 +76,7 @@ def offer(protocols: Sequence[str]) -> apphand.supportedAppProtocolReq:
 def choose(request: apphand.supportedAppProtocolReq, supported: Sequence[str]
            ) -> tuple[apphand.supportedAppProtocolRes, str | None]:
     """The SECC's answer, and the protocol chosen (None: no negotiation)."""
-    by_namespace = {APP_PROTOCOLS[n].namespace: APP_PROTOCOLS[n] for n in supported}
+    by_namespace = {APP_PROTOCOLS[n].namespace: APP_PROTOCOLS[n] for n in _expand(supported)}
     best: tuple[int, apphand.AppProtocolType, AppProtocol] | None = None
     for entry in request.app_protocol:
         ours = by_namespace.get(entry.protocol_namespace)

@@ -106,15 +106,23 @@ class ProtocolRules:
     def timer(self, name: str) -> float:
         return self._timers[name].seconds
 
+    def timer_or(self, name: str, default: float) -> float:
+        """A timer this protocol may not have (the -20 charge loop's)."""
+        rule = self._timers.get(name)
+        return default if rule is None else rule.seconds
+
 
 def _classes(spec: type | tuple[type, ...]) -> tuple[type, ...]:
     return spec if isinstance(spec, tuple) else (spec,)
 
 
 def state_after(step: str, *, ongoing: bool = False, dc: bool = True, pnc: bool = False,
-                progress: str | None = None, renegotiating: bool = False) -> str:
+                progress: str | None = None, renegotiating: bool = False,
+                protocol: str = "iso2", stop_kind: str | None = None) -> str:
     """The state name after ``step`` completed with the given outcome (see module doc)."""
     kind = "DC" if dc else "AC"
+    if protocol == "iso20":
+        return _state_after_iso20(step, ongoing, kind, progress, renegotiating, stop_kind)
     if step in ("Authorization", "CableCheck") or (
             step == "ChargeParameterDiscovery" and ongoing):
         if ongoing:
@@ -131,4 +139,28 @@ def state_after(step: str, *, ongoing: bool = False, dc: bool = True, pnc: bool 
         return f"PowerDelivery.{progress or 'Start'}.{kind}"
     if step == "MeteringReceipt":
         return f"MeteringReceipt.{kind}"
+    return step
+
+
+def _state_after_iso20(step: str, ongoing: bool, kind: str, progress: str | None,
+                       renegotiating: bool, stop_kind: str | None) -> str:
+    """ISO 15118-20's state names (the graph of :mod:`.rules_iso20`)."""
+    if step in ("Authorization", "CableCheck", "CertificateInstallation", "ScheduleExchange"):
+        if ongoing:
+            return f"{step}.Ongoing"
+        if step == "ScheduleExchange":
+            return f"{step}.Renegotiation" if renegotiating else f"{step}.{kind}"
+        return f"{step}.Finished"
+    if step == "ChargeParameterDiscovery":
+        return f"{step}.{kind}"
+    if step == "PowerDelivery":
+        if ongoing:
+            return "PowerDelivery.Ongoing"  # EVProcessing=Ongoing: the EV asks again
+        if progress == "Standby":
+            return "PowerDelivery.Standby"
+        if progress == "Renegotiate":
+            return "PowerDelivery.ScheduleRenegotiation"
+        return f"PowerDelivery.{progress or 'Start'}.{kind}"
+    if step == "SessionStop" and stop_kind == "ServiceRenegotiation":
+        return "SessionStop.ServiceRenegotiation"
     return step

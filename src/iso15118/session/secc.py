@@ -47,6 +47,7 @@ from iso15118.session.events import (
 )
 from iso15118.session.evse_state import EVSEState
 from iso15118.session.rules import state_after
+from iso15118.session.secc_iso20 import handle_iso20
 from iso15118.session.values import (
     IsolationLevel,
     Notification,
@@ -266,12 +267,13 @@ class SeccSession(SessionEndpoint):
         if chosen is None:
             return self._end(step, now, Outcome.FAILED, "no common protocol",
                              response.response_code.value)
-        self.protocol = chosen
-        self.dialect = secc_dialect(chosen)
+        self.protocol = handshake.session_protocol(chosen)
+        self.dialect = secc_dialect(self.protocol)
         self.state = "Idle"
         assert response.schema_id is not None
         namespace = handshake.APP_PROTOCOLS[chosen].namespace
-        step.events.append(ProtocolNegotiated(now, chosen, namespace, response.schema_id))
+        step.events.append(ProtocolNegotiated(now, self.protocol, namespace,
+                                              response.schema_id))
         self.timers.arm("secc_sequence", now, self._sequence_timeout())
         return self._finish(step)
 
@@ -397,6 +399,10 @@ class SeccSession(SessionEndpoint):
                 now: float) -> str:
         """Act on an allowed request; returns the response code (and sets extras)."""
         ev = self.ev
+        if self.protocol == "iso20":
+            code = handle_iso20(self, name, extras, step, now)
+            if code is not None:
+                return code
         if name == "ServiceDiscovery":
             return "OK"
         if name == "ServiceDetail":
@@ -450,6 +456,8 @@ class SeccSession(SessionEndpoint):
         if name == "SessionStop":
             kind = extras.get("stop_kind", StopKind.TERMINATE)
             step.events.append(SessionStopRequested(now, kind))
+            if kind is StopKind.SERVICE_RENEGOTIATION and not self.evse.service_renegotiation:
+                return "FAILED_NoServiceRenegotiationSupported"
             return "OK"
         raise AssertionError(name)  # pragma: no cover - every step of the tables is handled
 
@@ -461,7 +469,8 @@ class SeccSession(SessionEndpoint):
     def _payment_options(self) -> tuple[Payment, ...]:
         """PnC only over TLS (ISO 15118-2 7.7.4 security; DESIGN: security by default)."""
         options = self.evse.payment_options
-        if self.protocol == "din":
+        if self.protocol in ("din", "iso20"):
+            # DIN: EIM only; -20: Plug & Charge is not built for -20 yet
             return tuple(p for p in options if p is Payment.EIM) or (Payment.EIM,)
         if not self.tls or self.config.pnc is None:
             options = tuple(p for p in options if p is not Payment.PNC)
@@ -582,22 +591,26 @@ class SeccSession(SessionEndpoint):
         self.responses += 1
         if code.startswith("FAILED"):
             return self._end(step, now, Outcome.FAILED, f"{name}: {code}", code)
+        kind = extras.get("stop_kind", StopKind.TERMINATE)
         self.state = state_after(
-            name, ongoing=extras["processing"] is not Processing.FINISHED,
+            name, ongoing=extras.get("ongoing", extras["processing"] is not Processing.FINISHED),
             dc=self.ev.energy_mode is None or self.ev.energy_mode.is_dc,
             pnc=self.ev.payment is Payment.PNC,
             progress=extras["progress"].value if "progress" in extras else None,
-            renegotiating=self.renegotiating)
+            renegotiating=self.renegotiating, protocol=self.protocol or "",
+            stop_kind=kind.value)
         self._after(name, extras, now)
-        if name == "SessionStop":
-            kind = extras.get("stop_kind", StopKind.TERMINATE)
+        if name == "SessionStop" and kind is not StopKind.SERVICE_RENEGOTIATION:
             if kind is StopKind.PAUSE:
                 assert self.protocol is not None
                 self.paused_store.add(PausedSession(self.session_id, self.protocol,
                                                     self.ev.evcc_id, self.ev.payment, now))
                 return self._end(step, now, Outcome.PAUSED, "paused by the EV")
             return self._end(step, now, Outcome.COMPLETED, "SessionStop")
-        self.timers.arm("secc_sequence", now, self._sequence_timeout())
+        timeout = self._sequence_timeout()
+        if name == "ChargeLoop":  # -20: a silent EV is noticed within the loop's limit
+            timeout = d.rules.timer_or("secc_sequence_charge_loop", timeout)
+        self.timers.arm("secc_sequence", now, timeout)
         return self._finish(step)
 
     def _after(self, name: str, extras: dict[str, Any], now: float) -> None:
@@ -605,9 +618,12 @@ class SeccSession(SessionEndpoint):
         if name == "PowerDelivery":
             progress = extras["progress"]
             self.charging = progress is Progress.START
+            if extras.get("ongoing"):
+                return  # -20: the EV is not ready, nothing happened yet
             if progress is Progress.RENEGOTIATE:
                 self.renegotiating = True
                 self._asked.discard("ChargeParameterDiscovery")
+                self._asked.discard("ScheduleExchange")
                 self._asked.discard("CableCheck")  # an EV may check the cable again
                 self.isolation = None
                 self.schedules_ready = not self.config.await_schedules
@@ -619,6 +635,10 @@ class SeccSession(SessionEndpoint):
                 self.notification = None
         elif name == "Authorization" and extras["processing"] is Processing.FINISHED:
             self._asked.discard("Authorization")
+        elif name == "SessionStop":  # -20 ServiceRenegotiation: the session goes on
+            self._asked -= {"ChargeParameterDiscovery", "ScheduleExchange", "CableCheck"}
+            self.isolation = None
+            self.schedules_ready = not self.config.await_schedules
 
     def _sequence_timeout(self) -> float:
         if self.config.sequence_timeout is not None:

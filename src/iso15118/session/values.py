@@ -72,11 +72,17 @@ _STOPPING_CODES = frozenset({
 
 
 class Notification(str, enum.Enum):
-    """What the EVSE asks of the EV in its status (EVSENotificationType)."""
+    """What the EVSE asks of the EV in its status (EVSENotificationType). The -2 values;
+    ISO 15118-20 calls STOP_CHARGING "Terminate" and RENEGOTIATION "ScheduleRenegotiation",
+    and adds the others."""
 
     NONE = "None"
     STOP_CHARGING = "StopCharging"
     RENEGOTIATION = "ReNegotiation"
+    PAUSE = "Pause"  # -20
+    EXIT_STANDBY = "ExitStandby"  # -20
+    SERVICE_RENEGOTIATION = "ServiceRenegotiation"  # -20
+    METERING_CONFIRMATION = "MeteringConfirmation"  # -20
 
 
 class EVErrorCode(str, enum.Enum):
@@ -98,7 +104,8 @@ class Progress(str, enum.Enum):
 
     START = "Start"
     STOP = "Stop"
-    RENEGOTIATE = "Renegotiate"
+    RENEGOTIATE = "Renegotiate"  # -20: ScheduleRenegotiation
+    STANDBY = "Standby"  # -20
 
 
 class StopKind(str, enum.Enum):
@@ -106,6 +113,36 @@ class StopKind(str, enum.Enum):
 
     TERMINATE = "Terminate"
     PAUSE = "Pause"
+    SERVICE_RENEGOTIATION = "ServiceRenegotiation"  # -20: the session goes on
+
+
+class ControlMode(str, enum.Enum):
+    """ISO 15118-20's control modes: the EV follows a schedule, or the EVSE sets the
+    power during the loop (ServiceDetail parameter ControlMode: 1, 2)."""
+
+    SCHEDULED = "Scheduled"
+    DYNAMIC = "Dynamic"
+
+
+class EnergyService(enum.IntEnum):
+    """ISO 15118-20's energy transfer services by their ServiceID (Table 204, as Josev
+    0.31.2 transcribes it)."""
+
+    AC = 1
+    DC = 2
+    WPT = 3
+    DC_ACDP = 4
+    AC_BPT = 5
+    DC_BPT = 6
+    DC_ACDP_BPT = 7
+
+    @property
+    def is_dc(self) -> bool:
+        return self.name.startswith("DC")
+
+    @property
+    def bidirectional(self) -> bool:
+        return self.name.endswith("BPT")
 
 
 class Processing(str, enum.Enum):

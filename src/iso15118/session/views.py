@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from iso15118.session.values import (
+    ControlMode,
     EnergyMode,
+    EnergyService,
     EVErrorCode,
     EVSEStatusCode,
     IsolationLevel,
@@ -57,6 +59,20 @@ class VehicleInfo:
     #: DER certificates of the contract chain (leaf first), PnC
     contract_chain: tuple[bytes, ...] = ()
     max_schedule_tuples: int | None = None
+    # ISO 15118-20
+    energy_service: EnergyService | None = None
+    control_mode: ControlMode | None = None
+    parameter_set_id: int | None = None
+    present_voltage: float | None = None
+    min_voltage: float | None = None
+    min_power: float | None = None
+    max_discharge_power: float | None = None
+    max_discharge_current: float | None = None
+    target_energy_wh: float | None = None
+    max_energy_wh: float | None = None
+    min_energy_wh: float | None = None
+    present_power: float | None = None  # AC: what the EV draws (negative: feeds back)
+    ev_processing: Processing | None = None
 
 
 @dataclass
@@ -92,3 +108,14 @@ class ChargerInfo:
     gen_challenge: bytes | None = None
     rcd: bool | None = None
     service_parameters: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    # ISO 15118-20
+    energy_services: tuple[EnergyService, ...] = ()
+    #: ServiceID -> ((ParameterSetID, {name: value}), ...) from ServiceDetailRes
+    parameter_sets: dict[int, tuple[tuple[int, dict[str, object]], ...]] = field(
+        default_factory=dict)
+    auth_services: tuple[Payment, ...] = ()
+    certificate_installation: bool | None = None
+    service_renegotiation: bool | None = None
+    target_power: float | None = None  # dynamic mode: what the EVSE asks for now
+    max_discharge_power: float | None = None
+    max_discharge_current: float | None = None

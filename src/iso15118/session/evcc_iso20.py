@@ -171,9 +171,12 @@ def _power_delivered(evcc: EvccSession, step: Step, now: float) -> Step:
 def _loop(evcc: EvccSession, step: Step, now: float) -> Step:
     evse = evcc.evse
     evcc.loops += 1
-    requested = evcc.target_current if evcc.ev.energy_mode.is_dc else evcc.ac_power
+    dc = evcc.ev.energy_mode.is_dc
+    requested = evcc.target_current if dc else None
+    power = (evse.present_voltage or 0.0) * (evse.present_current or 0.0) if dc \
+        else evcc.ac_power
     step.events.append(ChargeLoopStatus(now, evse.present_voltage, evse.present_current,
-                                        requested, _copy(evse)))
+                                        requested, _copy(evse), power))
     if evse.notification is not Notification.NONE:
         step.events.append(EVSENotified(now, evse.notification, evse.notification_max_delay))
     if evse.notification is Notification.METERING_CONFIRMATION:

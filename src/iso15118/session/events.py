@@ -203,12 +203,15 @@ class ChargingStarted(Event):
 
 @dataclass(frozen=True, slots=True)
 class ChargeLoopStatus(Event):
-    """One CurrentDemandRes / ChargingStatusRes: what the EVSE delivers now."""
+    """One CurrentDemandRes / ChargingStatusRes / -20 ChargeLoopRes: what the EVSE delivers
+    now. ``power`` (W, negative: fed back) where the exchange states it (DC: voltage x
+    current; -20 AC: the power agreed), None for -2 AC (the EV draws what PWM allows)."""
 
     present_voltage: float | None
     present_current: float | None
     requested_current: float | None
     evse: ChargerInfo
+    power: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

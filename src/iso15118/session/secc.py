@@ -631,11 +631,14 @@ class SeccSession(SessionEndpoint):
                     self.notification = None
             elif progress is Progress.START:
                 self.renegotiating = False
-            if progress is not Progress.START and self.notification is Notification.STOP_CHARGING:
-                self.notification = None
+            if progress is not Progress.START and self.notification in (
+                    Notification.STOP_CHARGING, Notification.PAUSE):
+                self.notification = None  # the EV did what it was asked
         elif name == "Authorization" and extras["processing"] is Processing.FINISHED:
             self._asked.discard("Authorization")
         elif name == "SessionStop":  # -20 ServiceRenegotiation: the session goes on
+            if self.notification is Notification.SERVICE_RENEGOTIATION:
+                self.notification = None
             self._asked -= {"ChargeParameterDiscovery", "ScheduleExchange", "CableCheck"}
             self.isolation = None
             self.schedules_ready = not self.config.await_schedules

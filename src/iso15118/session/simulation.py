@@ -50,6 +50,10 @@ class ChargerBehaviour:
     current_ramp_a_per_s: float = 200.0
     isolation: IsolationLevel = IsolationLevel.Valid
     meter_id: str = "SIM-METER-1"
+    #: ISO 15118-20 dynamic mode: this many seconds into charging the "grid" asks for
+    #: ``grid_power`` W (negative: discharge a BPT vehicle); None: never
+    grid_request_after_s: float | None = None
+    grid_power: float = -10_000.0
 
     def session_config(self, base: SeccConfig | None = None) -> SeccConfig:
         """``base`` with the decisions this simulator makes left to it."""
@@ -78,6 +82,7 @@ class SimulatedCharger:
         self._last: float | None = None
         self._cable_check_due: float | None = None
         self._authorize_due: float | None = None
+        self._charging_since: float | None = None
         self.energy_wh = 0.0
         self.sessions_ended: list[SessionEnded] = []
 
@@ -86,7 +91,7 @@ class SimulatedCharger:
         self.session = session
         session.refresh = self.refresh
         self._converter = _Converter()
-        self._cable_check_due = self._authorize_due = None
+        self._cable_check_due = self._authorize_due = self._charging_since = None
         self.evse.present_voltage = self.evse.present_current = 0.0
         self.evse.isolation = IsolationLevel.Invalid
 
@@ -109,16 +114,37 @@ class SimulatedCharger:
                 conv.current_limit = 0.0
                 conv.target_voltage = 0.0
         elif isinstance(event, ChargeLoop):
+            if self._charging_since is None:
+                self._charging_since = now
             lim = self.evse.dc
             voltage = min(event.target_voltage or 0.0, lim.max_voltage)
-            current = min(event.target_current or 0.0, lim.max_current)
+            if event.target_current is None and self.session is not None:
+                # -20 dynamic: the charger decides the current within the EV's limits
+                current = self._dynamic_current(voltage)
+            else:
+                current = min(event.target_current or 0.0, lim.max_current)
             if voltage > 0:
                 current = min(current, lim.max_power / voltage)
-            conv.target_voltage, conv.current_limit = voltage, max(0.0, current)
+            floor = -lim.max_discharge_current if self.evse.bidirectional else 0.0
+            conv.target_voltage, conv.current_limit = voltage, max(floor, current)
         elif isinstance(event, SessionEnded):
             conv.closed = False
             conv.current_limit = conv.target_voltage = 0.0
             self.sessions_ended.append(event)
+
+    def _dynamic_current(self, voltage: float) -> float:
+        assert self.session is not None
+        ev, lim = self.session.ev, self.evse.dc
+        power = self.evse.target_power if self.evse.target_power is not None else lim.max_power
+        power = min(power, ev.max_power or power)
+        if power < 0 and ev.max_discharge_power is not None:
+            power = max(power, -ev.max_discharge_power)
+        current = power / voltage if voltage > 0 else 0.0
+        if ev.max_current is not None:
+            current = min(current, ev.max_current)
+        if ev.max_discharge_current is not None:
+            current = max(current, -ev.max_discharge_current)
+        return current
 
     def refresh(self, now: float) -> None:
         """Advance the converter, the meter and the pending decisions to ``now``."""
@@ -130,6 +156,9 @@ class SimulatedCharger:
         target_current = conv.current_limit if conv.closed else 0.0
         evse.present_current = _toward(evse.present_current, target_current,
                                        b.current_ramp_a_per_s * dt)
+        if b.grid_request_after_s is not None and self._charging_since is not None \
+                and now - self._charging_since >= b.grid_request_after_s:
+            evse.target_power = b.grid_power  # the "grid" asks (dynamic mode follows it)
         self.energy_wh += evse.present_voltage * evse.present_current * dt / 3600.0
         evse.meter = MeterReading(b.meter_id, int(self.energy_wh))
         session = self.session
@@ -185,7 +214,9 @@ class SimulatedVehicle:
             self._max_current = event.evse.max_current
             self._ac_voltage = event.evse.nominal_voltage
         elif isinstance(event, ChargeLoopStatus):
-            if ev.energy_mode.is_dc:
+            if event.power is not None:
+                self._power = event.power
+            elif ev.energy_mode.is_dc:
                 self._power = (event.present_voltage or 0.0) * (event.present_current or 0.0)
             else:
                 current = min(ev.max_current, event.evse.max_current or ev.max_current)

@@ -38,6 +38,8 @@ from typing import Any, Literal
 import pytest
 from support.netns import NetnsPair, in_netns, netns_pair, netns_unavailable_reason
 
+from .pki import JosevPki, make_josev_pki
+
 __all__ = [
     "JOSEV_VERSION",
     "JosevConfig",
@@ -298,93 +300,6 @@ def require_josev() -> None:
     reason = josev_unavailable_reason()
     if reason is not None:
         pytest.skip(f"Josev session test skipped: {reason}")
-
-
-# ---------------------------------------------------------------------------------------
-# PKI
-# ---------------------------------------------------------------------------------------
-
-#: Our test PKI's certificate names -> Josev's file stems (``iso15118/shared/security.py``).
-_CERT_NAMES = {
-    "v2g_root": ("v2gRootCACert", "v2gRootCA"),
-    "cpo_sub_ca1": ("cpoSubCA1Cert", "cpoSubCA1"),
-    "cpo_sub_ca2": ("cpoSubCA2Cert", "cpoSubCA2"),
-    "secc_leaf": ("seccLeafCert", "seccLeaf"),
-    "cps_sub_ca1": ("cpsSubCA1Cert", "cpsSubCA1"),
-    "cps_sub_ca2": ("cpsSubCA2Cert", "cpsSubCA2"),
-    "cps_leaf": ("cpsLeafCert", "cpsLeaf"),
-    "oem_root": ("oemRootCACert", "oemRootCA"),
-    "oem_sub_ca1": ("oemSubCA1Cert", "oemSubCA1"),
-    "oem_sub_ca2": ("oemSubCA2Cert", "oemSubCA2"),
-    "oem_leaf": ("oemLeafCert", "oemLeaf"),
-    "mo_root": ("moRootCACert", "moRootCA"),
-    "mo_sub_ca1": ("moSubCA1Cert", "moSubCA1"),
-    "mo_sub_ca2": ("moSubCA2Cert", "moSubCA2"),
-    "contract_leaf": ("contractLeafCert", "contractLeaf"),
-}
-#: Files Josev concatenates: (file, [certificates leaf first]).
-_CHAIN_FILES = {
-    "cpoCertChain.pem": ("secc_leaf", "cpo_sub_ca2", "cpo_sub_ca1"),
-    "oemCertChain.pem": ("oem_leaf", "oem_sub_ca2", "oem_sub_ca1"),
-    "intermediateMOCACerts.pem": ("mo_sub_ca2", "mo_sub_ca1"),
-    "intermediateCPSCACerts.pem": ("cps_sub_ca2", "cps_sub_ca1"),
-}
-#: Josev reads a password file per leaf key; empty means "key not encrypted".
-_PASSWORD_FILES = (
-    "seccLeafPassword.txt",
-    "oemLeafPassword.txt",
-    "contractLeafPassword.txt",
-    "cpsLeafPassword.txt",
-    "moSubCA2LeafPassword.txt",
-)
-
-
-@dataclass(frozen=True)
-class JosevPki:
-    """Our ISO 15118-2 test PKI, written where and how Josev reads it.
-
-    ``path`` is Josev's PKI_PATH; Josev reads ``iso15118_2/certs/*Cert.{pem,der}``,
-    ``iso15118_2/private_keys/*.key`` and ``*Password.txt``. ``pki`` is the same PKI in
-    memory for our side of the test (``pki.cert("v2g_root")``, ``pki.key("secc_leaf")``).
-    """
-
-    path: Path
-    pki: Any  # iso15118.pki.testpki.TestPki
-
-    def cert_path(self, name: str, ext: Literal["pem", "der"] = "pem") -> Path:
-        """File of our certificate ``name`` (e.g. "v2g_root") in Josev's layout."""
-        return self.path / "iso15118_2" / "certs" / f"{_CERT_NAMES[name][0]}.{ext}"
-
-    def key_path(self, name: str) -> Path:
-        """Unencrypted PEM (PKCS#8) private key of our certificate ``name``."""
-        return self.path / "iso15118_2" / "private_keys" / f"{_CERT_NAMES[name][1]}.key"
-
-
-def make_josev_pki(directory: Path) -> JosevPki:
-    """Make a fresh ISO 15118-2 test PKI (``iso15118.pki.testpki``) in Josev's layout."""
-    from cryptography.hazmat.primitives import serialization
-
-    from iso15118.pki.testpki import build_test_pki
-
-    pki = build_test_pki(2, broken=False)
-    certs = directory / "iso15118_2" / "certs"
-    keys = directory / "iso15118_2" / "private_keys"
-    certs.mkdir(parents=True, exist_ok=True)
-    keys.mkdir(parents=True, exist_ok=True)
-    pem = serialization.Encoding.PEM
-    for name, (cert_stem, key_stem) in _CERT_NAMES.items():
-        issued = pki.certificates[name]
-        (certs / f"{cert_stem}.pem").write_bytes(issued.certificate.public_bytes(pem))
-        (certs / f"{cert_stem}.der").write_bytes(issued.der)
-        key = issued.private_key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        (keys / f"{key_stem}.key").write_bytes(key)
-    for file, names in _CHAIN_FILES.items():
-        (certs / file).write_bytes(b"".join(pki.cert(n).public_bytes(pem) for n in names))
-    for file in _PASSWORD_FILES:
-        (keys / file).write_text("")
-    return JosevPki(directory, pki)
 
 
 # ---------------------------------------------------------------------------------------

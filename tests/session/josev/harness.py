@@ -377,8 +377,8 @@ _LINE = re.compile(
 )
 _SENT = re.compile(r"^Sent (\w+)$")
 _RECEIVED = re.compile(r"^(\w+) received$")
-_ENCODE = re.compile(r"^Message to encode \(ns=[^)]*\): (\{.*\})$")
-_DECODED = re.compile(r"^Decoded message \(ns=[^)]*\): (\{.*\})$")
+_ENCODE = re.compile(r"^Message to encode \(ns=(?:Namespace\.)?([^)]*)\): (\{.*\})$")
+_DECODED = re.compile(r"^Decoded message \(ns=(?:Namespace\.)?([^)]*)\): (\{.*\})$")
 _EXI_OUT = re.compile(r"^EXI-encoded message: ([0-9a-f]*)$")
 _EXI_IN = re.compile(r"^EXI-encoded message \(ns=[^)]*\): ([0-9a-f]*)$")
 
@@ -394,10 +394,18 @@ class LoggedMessage:
     content: dict[str, Any] | None = None
     #: EXI bytes, when the config had ``log_exi``.
     exi: bytes | None = None
+    #: The schema Josev encoded or decoded it with (its Namespace enum name, e.g.
+    #: "ISO_V20_DC"); for a received -20 message Josev picks it by the V2GTP payload type
+    #: (0x8003 AC, 0x8004 DC, any other: CommonMessages).
+    namespace: str | None = None
 
     @property
     def header(self) -> dict[str, Any]:
-        return dict((self.content or {}).get("V2G_Message", {}).get("Header", {}))
+        """The message header: V2G_Message's (DIN, -2) or the message's own (-20)."""
+        content = self.content or {}
+        if "V2G_Message" in content:
+            return dict(content["V2G_Message"].get("Header", {}))
+        return dict(self.body.get("Header", {}))
 
     @property
     def body(self) -> dict[str, Any]:
@@ -420,6 +428,8 @@ def parse_josev_log(lines: list[str]) -> list[LoggedMessage]:
     messages: list[LoggedMessage] = []
     encoded: dict[str, Any] | None = None
     decoded: dict[str, Any] | None = None
+    encoded_ns: str | None = None
+    decoded_ns: str | None = None
     exi_out: bytes | None = None
     exi_in: bytes | None = None
     for line in lines:
@@ -430,9 +440,9 @@ def parse_josev_log(lines: list[str]) -> list[LoggedMessage]:
         stamp = datetime.strptime(match["time"], "%Y-%m-%d %H:%M:%S,%f")
         if match["logger"] == "iso15118.shared.exi_codec":
             if found := _ENCODE.match(text):
-                encoded, exi_out = _json(found[1]), None
+                encoded, encoded_ns, exi_out = _json(found[2]), found[1], None
             elif found := _DECODED.match(text):
-                decoded = _json(found[1])
+                decoded, decoded_ns = _json(found[2]), found[1]
             elif found := _EXI_OUT.match(text):
                 exi_out = bytes.fromhex(found[1])
             elif found := _EXI_IN.match(text):
@@ -440,14 +450,16 @@ def parse_josev_log(lines: list[str]) -> list[LoggedMessage]:
         elif match["logger"] == "iso15118.shared.comm_session":
             if found := _SENT.match(text):
                 name = found[1]
-                content = encoded if _named(encoded, name) else None
-                messages.append(LoggedMessage("sent", name, stamp, content, exi_out))
-                encoded = exi_out = None
+                named = _named(encoded, name)
+                content, ns = (encoded, encoded_ns) if named else (None, None)
+                messages.append(LoggedMessage("sent", name, stamp, content, exi_out, ns))
+                encoded = exi_out = encoded_ns = None
             elif found := _RECEIVED.match(text):
                 name = found[1]
-                content = decoded if _named(decoded, name) else None
-                messages.append(LoggedMessage("received", name, stamp, content, exi_in))
-                decoded = exi_in = None
+                named = _named(decoded, name)
+                content, ns = (decoded, decoded_ns) if named else (None, None)
+                messages.append(LoggedMessage("received", name, stamp, content, exi_in, ns))
+                decoded = exi_in = decoded_ns = None
     return messages
 
 

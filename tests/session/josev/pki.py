@@ -12,8 +12,8 @@ What Josev does with each kind of key (checked by running it; see README.md):
   way: ecdsa-sha256 over secp256r1, 64-byte r||s).
 - ISO 15118-20 PKI, secp521r1: TLS 1.2 and 1.3 (server and vehicle certificates); Josev's own
   XML signatures fail with it (it writes r and s as 32 bytes each), so no PnC.
-- ISO 15118-20 PKI, Ed448 (``ed448=True``): Josev loads only EC private keys for signing, and
-  OpenSSL's TLS with Ed448 certificates is all that could work.
+- ISO 15118-20 PKI, Ed448 (``ed448=True``): TLS 1.3 (OpenSSL does it); Josev's own
+  signatures load only EC private keys, so no PnC.
 """
 
 from __future__ import annotations

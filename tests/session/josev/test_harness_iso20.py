@@ -183,20 +183,26 @@ def test_iso20_bpt_discharge(josev: JosevRunner, energy: Energy, mode: ControlMo
 # --- TLS 1.3, Plug & Charge --------------------------------------------------------------
 
 
-def test_iso20_tls13_with_the_vehicle_certificate(josev: JosevRunner) -> None:
+@pytest.mark.parametrize("curve", ["secp521r1", "ed448"])
+def test_iso20_tls13_with_the_vehicle_certificate(josev: JosevRunner, curve: str) -> None:
+    josev.use_pki(20, ed448=curve == "ed448")
     # the charger offers PnC too; the EV takes EIM (the harness narrows Josev's choice)
-    secc_config = iso20("DC", tls=True, tls13=True, auth_modes=("EIM", "PnC"), pki=20)
+    secc_config = iso20("DC", tls=True, tls13=True, auth_modes=("EIM", "PnC"))
     evcc_config = iso20("DC", tls=True, tls13=True, auth_modes=("EIM",))
     secc, evcc, _, _ = run_session(josev, secc_config, evcc_config)
     assert_session(secc, evcc, DC)
-    pki = josev.pki.pki
+    pki = josev.pki
     for proc, peer in ((secc, "oem_leaf"), (evcc, "secc_leaf")):
         (tls,) = proc.events("tls")
         assert tls["version"] == "TLSv1.3"
         assert tls["cipher"] == "TLS_AES_256_GCM_SHA384"
-        assert tls["peer_cert_sha256"] == hashlib.sha256(pki.certificates[peer].der).hexdigest()
-    assert isinstance(pki.key("secc_leaf"), ec.EllipticCurvePrivateKey)
-    assert pki.key("secc_leaf").curve.name == "secp521r1"
+        der = pki.pki.certificates[pki.name(peer)].der
+        assert tls["peer_cert_sha256"] == hashlib.sha256(der).hexdigest()
+    key = pki.pki.key(pki.name("secc_leaf"))
+    if curve == "ed448":
+        assert isinstance(key, ed448.Ed448PrivateKey)
+    else:
+        assert isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == curve
     (setup,) = responses(secc, "AuthorizationSetupRes")
     assert setup["AuthorizationServices"] == ["PnC", "EIM"]
     assert "PnC_ASResAuthorizationMode" in setup  # only that one when PnC is offered

@@ -38,6 +38,8 @@ from typing import Any, Literal
 import pytest
 from support.netns import NetnsPair, in_netns, netns_pair, netns_unavailable_reason
 
+from .pki import JosevPki, PkiVersion, make_josev_pki
+
 __all__ = [
     "JOSEV_VERSION",
     "JosevConfig",
@@ -64,8 +66,12 @@ MARK = "@@josev-harness "
 AIOFILE_REQUIREMENT = "aiofile>=3.8,<4"
 
 Role = Literal["secc", "evcc"]
-Energy = Literal["AC", "DC"]
+#: ISO-2/DIN: AC or DC. ISO 15118-20: the energy transfer service (AC=1, DC=2, AC_BPT=5,
+#: DC_BPT=6; bidirectional power transfer, BPT, only in -20).
+Energy = Literal["AC", "DC", "AC_BPT", "DC_BPT"]
 Auth = Literal["EIM", "PnC"]
+#: ISO 15118-20 control mode (ServiceDetailRes parameter ControlMode 1 / 2).
+ControlMode = Literal["scheduled", "dynamic"]
 
 #: Our protocol names -> Josev's Protocol enum names.
 PROTOCOLS = {
@@ -75,7 +81,10 @@ PROTOCOLS = {
     "ISO-20-DC": "ISO_15118_20_DC",
 }
 #: The energy transfer mode each side uses unless ``energy_mode`` says otherwise.
-DEFAULT_ENERGY_MODE = {"AC": "AC_three_phase_core", "DC": "DC_extended"}
+DEFAULT_ENERGY_MODE = {
+    "AC": "AC_three_phase_core", "DC": "DC_extended",
+    "AC_BPT": "AC_three_phase_core", "DC_BPT": "DC_extended",
+}  # fmt: skip
 #: Josev's settings (.env); stripped from the inherited environment so the .env decides.
 _JOSEV_ENV = (
     "NETWORK_INTERFACE LOG_LEVEL PROTOCOLS AUTH_MODES SECC_ENFORCE_TLS FREE_CHARGING_SERVICE "
@@ -97,9 +106,12 @@ class JosevError(AssertionError):
 class JosevConfig:
     """One side's scenario. Knobs marked SECC or EVCC are ignored on the other side."""
 
-    #: Offered (SECC, in priority order) or proposed (EVCC): "DIN", "ISO-2" (-20 later).
+    #: Offered (SECC, in priority order) or proposed (EVCC): "DIN", "ISO-2", "ISO-20-AC",
+    #: "ISO-20-DC" (-20: the namespace decides AC or DC; ``energy`` must match it).
     protocols: tuple[str, ...] = ("ISO-2",)
-    #: EVCC: requested energy; SECC: the only mode offered (Josev's own default is both).
+    #: EVCC: requested energy (-20: the only energy service it accepts); SECC: the only mode
+    #: (-20: the only energy service) offered. Josev's own SECC offers DC_extended and
+    #: AC_three_phase_core in -2, and DC+DC_BPT or AC+AC_BPT in -20.
     energy: Energy = "DC"
     #: Exact EnergyTransferMode (e.g. "AC_single_phase_core"); default from ``energy``.
     energy_mode: str | None = None
@@ -109,6 +121,24 @@ class JosevConfig:
     #: EVCC: ask for TLS 1.2 in SDP and insist on it. SECC: always serve TLS 1.2
     #: (SECC_ENFORCE_TLS); when False, Josev serves whatever the EV's SDP request asks.
     tls: bool = False
+    #: With ``tls``: TLS 1.3 as well (ENABLE_TLS_1_3). SECC: TLS 1.2 or 1.3, and it asks for
+    #: the vehicle's certificate (oemCertChain.pem, checked against oemRootCACert.pem).
+    #: EVCC: offers TLS 1.3 and 1.2, presents the OEM chain. Set it on both sides.
+    tls13: bool = False
+    #: ISO 15118-20 control mode. SECC: offer only this one (Josev offers Scheduled first,
+    #: then Dynamic twice, MobilityNeedsMode 2 and 1); EVCC: take the first parameter set
+    #: with it (Josev's EV takes the first one offered). None: Josev's own behaviour.
+    control_mode: ControlMode | None = None
+    #: BPT (-20, AC_BPT/DC_BPT): discharge. EVCC: a negative EVPowerProfile (so
+    #: BPT_ChannelSelection=Discharge in PowerDeliveryReq) and, Scheduled DC, a negative
+    #: EVTargetCurrent in every DC_ChargeLoopReq; Scheduled AC, a negative
+    #: EVPresentActivePower. SECC: Dynamic AC, a negative EVSETargetActivePower
+    #: (Josev's own rule: no charge power in its session limits, only discharge power).
+    bpt_discharge: bool = False
+    #: The test PKI both Josev processes read (one per runner): 2 (secp256r1) or 20
+    #: (secp521r1); None: ``default_pki`` of the first config started. Josev's -20 PnC
+    #: signs the -2 way, and its TLS 1.2 takes only prime256v1: both need 2 (see pki.py).
+    pki: PkiVersion | None = None
     # --- EVCC knobs
     #: ChargingStatus / CurrentDemand requests before the EV stops (chargeLoopCycle).
     charge_loops: int = 3
@@ -121,8 +151,16 @@ class JosevConfig:
     #: Start by resuming this SessionID (hex) instead of SessionID 00 (patched).
     resume_session_id: str | None = None
     #: EV-initiated renegotiation: PowerDeliveryReq(Renegotiate) in place of the N-th
-    #: ChargingStatusReq / CurrentDemandReq (patched; once).
+    #: ChargingStatusReq / CurrentDemandReq (patched; once). -20: service renegotiation,
+    #: PowerDeliveryReq(Stop) after the N-th ChargeLoopRes, then
+    #: SessionStopReq(ChargingSession=ServiceRenegotiation) and ServiceDiscoveryReq.
     ev_renegotiate_after: int | None = None
+    #: -20: PowerDeliveryReq(ChargeProgress=Standby) after the N-th ChargeLoopRes, then the
+    #: charge loop goes on (patched; Josev's EV never asks for Standby).
+    ev_standby_after: int | None = None
+    #: -20: PowerDeliveryReq with EVProcessing=Ongoing this many times before the one that
+    #: starts (Josev's simulator tosses a coin for each; the harness makes it this count).
+    power_delivery_ongoing: int = 0
     # --- SECC knobs
     #: ServiceDiscoveryRes FreeService for charging; also drops the SalesTariff.
     free_charging: bool = False
@@ -137,10 +175,17 @@ class JosevConfig:
     realistic_dc: bool = True
     #: AuthorizationRes (DIN: ContractAuthenticationRes) Ongoing for this long.
     authorization_seconds: float = 0.0
-    #: EVSENotification=ReNegotiation in the N-th ChargingStatusRes/CurrentDemandRes.
+    #: EVSENotification=ReNegotiation in the N-th ChargingStatusRes/CurrentDemandRes;
+    #: -20: EVSEStatus with EVSENotification=ServiceRenegotiation in the N-th ChargeLoopRes.
     evse_renegotiate_after: int | None = None
-    #: EVSENotification=StopCharging in the N-th ChargingStatusRes/CurrentDemandRes.
+    #: EVSENotification=StopCharging in the N-th ChargingStatusRes/CurrentDemandRes;
+    #: -20: EVSENotification=Terminate in the N-th ChargeLoopRes.
     evse_stop_after: int | None = None
+    #: -20: ServiceDiscoveryRes ServiceRenegotiationSupported (Josev's simulator: false),
+    #: so that the SECC accepts SessionStopReq(ServiceRenegotiation).
+    service_renegotiation: bool = False
+    #: -20: PowerDeliveryReq(ChargeProgress=Standby) accepted (STANDBY_ALLOWED).
+    standby_allowed: bool = False
     # --- both
     #: Wait at least this long (s) for every response/request (patched). Josev's DIN EV
     #: waits only 250 ms for CurrentDemandRes, which Josev's own SECC often misses.
@@ -165,6 +210,20 @@ class JosevConfig:
     def josev_energy_mode(self) -> str:
         return self.energy_mode or DEFAULT_ENERGY_MODE[self.energy]
 
+    @property
+    def iso20(self) -> bool:
+        """Whether an ISO 15118-20 protocol is offered or proposed."""
+        return any(p.startswith("ISO-20") for p in self.protocols)
+
+    @property
+    def default_pki(self) -> PkiVersion:
+        """20 for an ISO 15118-20 scenario Josev can run on secp521r1 (TCP, or TLS 1.3
+        without PnC), else 2: in TLS 1.2 Josev's only group, prime256v1, also limits the
+        certificates' curve, and Josev's -20 signatures need secp256r1 keys."""
+        if self.iso20 and "PnC" not in self.auth_modes and (self.tls13 or not self.tls):
+            return 20
+        return 2
+
 
 def _dotenv(role: Role, config: JosevConfig, iface: str, pki: Path, workdir: Path) -> str:
     settings: dict[str, str] = {
@@ -173,7 +232,7 @@ def _dotenv(role: Role, config: JosevConfig, iface: str, pki: Path, workdir: Pat
         "PKI_PATH": f"{pki}/",
         "MESSAGE_LOG_JSON": "True",
         "MESSAGE_LOG_EXI": str(config.log_exi),
-        "ENABLE_TLS_1_3": "False",
+        "ENABLE_TLS_1_3": str(config.tls13),
     }
     if role == "secc":
         settings |= {
@@ -184,6 +243,7 @@ def _dotenv(role: Role, config: JosevConfig, iface: str, pki: Path, workdir: Pat
             "FREE_CERT_INSTALL_SERVICE": "True",
             "ALLOW_CERT_INSTALL_SERVICE": str(config.cert_install_service),
             "USE_CPO_BACKEND": "False",
+            "STANDBY_ALLOWED": str(config.standby_allowed),
         }
     else:
         settings["EVCC_CONFIG_PATH"] = str(workdir / "evcc_config.json")
@@ -213,6 +273,9 @@ def _launcher_spec(role: Role, config: JosevConfig) -> dict[str, Any]:
         "stop_linger": config.stop_linger,
         "min_response_timeout": config.min_response_timeout,
         "jvm_options": list(config.jvm_options),
+        "energy": config.energy,
+        "control_mode": config.control_mode,
+        "bpt_discharge": config.bpt_discharge,
     }
     if role == "secc":
         spec |= {
@@ -222,6 +285,7 @@ def _launcher_spec(role: Role, config: JosevConfig) -> dict[str, Any]:
             "authorization_seconds": config.authorization_seconds,
             "renegotiate_after": config.evse_renegotiate_after,
             "stop_charging_after": config.evse_stop_after,
+            "service_renegotiation": config.service_renegotiation,
         }
     else:
         only = config.auth_modes[0] if len(config.auth_modes) == 1 else None
@@ -231,6 +295,8 @@ def _launcher_spec(role: Role, config: JosevConfig) -> dict[str, Any]:
             "resume_after": config.resume_after,
             "resume_session_id": config.resume_session_id,
             "renegotiate_after": config.ev_renegotiate_after,
+            "standby_after": config.ev_standby_after,
+            "power_delivery_ongoing": config.power_delivery_ongoing,
         }
     return spec
 
@@ -301,93 +367,6 @@ def require_josev() -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# PKI
-# ---------------------------------------------------------------------------------------
-
-#: Our test PKI's certificate names -> Josev's file stems (``iso15118/shared/security.py``).
-_CERT_NAMES = {
-    "v2g_root": ("v2gRootCACert", "v2gRootCA"),
-    "cpo_sub_ca1": ("cpoSubCA1Cert", "cpoSubCA1"),
-    "cpo_sub_ca2": ("cpoSubCA2Cert", "cpoSubCA2"),
-    "secc_leaf": ("seccLeafCert", "seccLeaf"),
-    "cps_sub_ca1": ("cpsSubCA1Cert", "cpsSubCA1"),
-    "cps_sub_ca2": ("cpsSubCA2Cert", "cpsSubCA2"),
-    "cps_leaf": ("cpsLeafCert", "cpsLeaf"),
-    "oem_root": ("oemRootCACert", "oemRootCA"),
-    "oem_sub_ca1": ("oemSubCA1Cert", "oemSubCA1"),
-    "oem_sub_ca2": ("oemSubCA2Cert", "oemSubCA2"),
-    "oem_leaf": ("oemLeafCert", "oemLeaf"),
-    "mo_root": ("moRootCACert", "moRootCA"),
-    "mo_sub_ca1": ("moSubCA1Cert", "moSubCA1"),
-    "mo_sub_ca2": ("moSubCA2Cert", "moSubCA2"),
-    "contract_leaf": ("contractLeafCert", "contractLeaf"),
-}
-#: Files Josev concatenates: (file, [certificates leaf first]).
-_CHAIN_FILES = {
-    "cpoCertChain.pem": ("secc_leaf", "cpo_sub_ca2", "cpo_sub_ca1"),
-    "oemCertChain.pem": ("oem_leaf", "oem_sub_ca2", "oem_sub_ca1"),
-    "intermediateMOCACerts.pem": ("mo_sub_ca2", "mo_sub_ca1"),
-    "intermediateCPSCACerts.pem": ("cps_sub_ca2", "cps_sub_ca1"),
-}
-#: Josev reads a password file per leaf key; empty means "key not encrypted".
-_PASSWORD_FILES = (
-    "seccLeafPassword.txt",
-    "oemLeafPassword.txt",
-    "contractLeafPassword.txt",
-    "cpsLeafPassword.txt",
-    "moSubCA2LeafPassword.txt",
-)
-
-
-@dataclass(frozen=True)
-class JosevPki:
-    """Our ISO 15118-2 test PKI, written where and how Josev reads it.
-
-    ``path`` is Josev's PKI_PATH; Josev reads ``iso15118_2/certs/*Cert.{pem,der}``,
-    ``iso15118_2/private_keys/*.key`` and ``*Password.txt``. ``pki`` is the same PKI in
-    memory for our side of the test (``pki.cert("v2g_root")``, ``pki.key("secc_leaf")``).
-    """
-
-    path: Path
-    pki: Any  # iso15118.pki.testpki.TestPki
-
-    def cert_path(self, name: str, ext: Literal["pem", "der"] = "pem") -> Path:
-        """File of our certificate ``name`` (e.g. "v2g_root") in Josev's layout."""
-        return self.path / "iso15118_2" / "certs" / f"{_CERT_NAMES[name][0]}.{ext}"
-
-    def key_path(self, name: str) -> Path:
-        """Unencrypted PEM (PKCS#8) private key of our certificate ``name``."""
-        return self.path / "iso15118_2" / "private_keys" / f"{_CERT_NAMES[name][1]}.key"
-
-
-def make_josev_pki(directory: Path) -> JosevPki:
-    """Make a fresh ISO 15118-2 test PKI (``iso15118.pki.testpki``) in Josev's layout."""
-    from cryptography.hazmat.primitives import serialization
-
-    from iso15118.pki.testpki import build_test_pki
-
-    pki = build_test_pki(2, broken=False)
-    certs = directory / "iso15118_2" / "certs"
-    keys = directory / "iso15118_2" / "private_keys"
-    certs.mkdir(parents=True, exist_ok=True)
-    keys.mkdir(parents=True, exist_ok=True)
-    pem = serialization.Encoding.PEM
-    for name, (cert_stem, key_stem) in _CERT_NAMES.items():
-        issued = pki.certificates[name]
-        (certs / f"{cert_stem}.pem").write_bytes(issued.certificate.public_bytes(pem))
-        (certs / f"{cert_stem}.der").write_bytes(issued.der)
-        key = issued.private_key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        (keys / f"{key_stem}.key").write_bytes(key)
-    for file, names in _CHAIN_FILES.items():
-        (certs / file).write_bytes(b"".join(pki.cert(n).public_bytes(pem) for n in names))
-    for file in _PASSWORD_FILES:
-        (keys / file).write_text("")
-    return JosevPki(directory, pki)
-
-
-# ---------------------------------------------------------------------------------------
 # Josev's log
 # ---------------------------------------------------------------------------------------
 
@@ -398,8 +377,8 @@ _LINE = re.compile(
 )
 _SENT = re.compile(r"^Sent (\w+)$")
 _RECEIVED = re.compile(r"^(\w+) received$")
-_ENCODE = re.compile(r"^Message to encode \(ns=[^)]*\): (\{.*\})$")
-_DECODED = re.compile(r"^Decoded message \(ns=[^)]*\): (\{.*\})$")
+_ENCODE = re.compile(r"^Message to encode \(ns=(?:Namespace\.)?([^)]*)\): (\{.*\})$")
+_DECODED = re.compile(r"^Decoded message \(ns=(?:Namespace\.)?([^)]*)\): (\{.*\})$")
 _EXI_OUT = re.compile(r"^EXI-encoded message: ([0-9a-f]*)$")
 _EXI_IN = re.compile(r"^EXI-encoded message \(ns=[^)]*\): ([0-9a-f]*)$")
 
@@ -415,10 +394,18 @@ class LoggedMessage:
     content: dict[str, Any] | None = None
     #: EXI bytes, when the config had ``log_exi``.
     exi: bytes | None = None
+    #: The schema Josev encoded or decoded it with (its Namespace enum name, e.g.
+    #: "ISO_V20_DC"); for a received -20 message Josev picks it by the V2GTP payload type
+    #: (0x8003 AC, 0x8004 DC, any other: CommonMessages).
+    namespace: str | None = None
 
     @property
     def header(self) -> dict[str, Any]:
-        return dict((self.content or {}).get("V2G_Message", {}).get("Header", {}))
+        """The message header: V2G_Message's (DIN, -2) or the message's own (-20)."""
+        content = self.content or {}
+        if "V2G_Message" in content:
+            return dict(content["V2G_Message"].get("Header", {}))
+        return dict(self.body.get("Header", {}))
 
     @property
     def body(self) -> dict[str, Any]:
@@ -441,6 +428,8 @@ def parse_josev_log(lines: list[str]) -> list[LoggedMessage]:
     messages: list[LoggedMessage] = []
     encoded: dict[str, Any] | None = None
     decoded: dict[str, Any] | None = None
+    encoded_ns: str | None = None
+    decoded_ns: str | None = None
     exi_out: bytes | None = None
     exi_in: bytes | None = None
     for line in lines:
@@ -451,9 +440,9 @@ def parse_josev_log(lines: list[str]) -> list[LoggedMessage]:
         stamp = datetime.strptime(match["time"], "%Y-%m-%d %H:%M:%S,%f")
         if match["logger"] == "iso15118.shared.exi_codec":
             if found := _ENCODE.match(text):
-                encoded, exi_out = _json(found[1]), None
+                encoded, encoded_ns, exi_out = _json(found[2]), found[1], None
             elif found := _DECODED.match(text):
-                decoded = _json(found[1])
+                decoded, decoded_ns = _json(found[2]), found[1]
             elif found := _EXI_OUT.match(text):
                 exi_out = bytes.fromhex(found[1])
             elif found := _EXI_IN.match(text):
@@ -461,14 +450,16 @@ def parse_josev_log(lines: list[str]) -> list[LoggedMessage]:
         elif match["logger"] == "iso15118.shared.comm_session":
             if found := _SENT.match(text):
                 name = found[1]
-                content = encoded if _named(encoded, name) else None
-                messages.append(LoggedMessage("sent", name, stamp, content, exi_out))
-                encoded = exi_out = None
+                named = _named(encoded, name)
+                content, ns = (encoded, encoded_ns) if named else (None, None)
+                messages.append(LoggedMessage("sent", name, stamp, content, exi_out, ns))
+                encoded = exi_out = encoded_ns = None
             elif found := _RECEIVED.match(text):
                 name = found[1]
-                content = decoded if _named(decoded, name) else None
-                messages.append(LoggedMessage("received", name, stamp, content, exi_in))
-                decoded = exi_in = None
+                named = _named(decoded, name)
+                content, ns = (decoded, decoded_ns) if named else (None, None)
+                messages.append(LoggedMessage("received", name, stamp, content, exi_in, ns))
+                decoded = exi_in = decoded_ns = None
     return messages
 
 
@@ -673,13 +664,35 @@ class JosevRunner:
     def __init__(self, netns: NetnsPair, workdir: Path) -> None:
         self.netns = netns
         self.workdir = workdir
-        self.pki = make_josev_pki(workdir / "pki")
+        self._pki: JosevPki | None = None
         self.processes: list[JosevProcess] = []
+
+    @property
+    def pki(self) -> JosevPki:
+        """The test PKI every Josev process of this runner reads, made on first use: the
+        ISO 15118-2 one unless :meth:`use_pki` or the first config started chose another."""
+        return self._pki or self.use_pki(2)
+
+    def use_pki(self, version: PkiVersion, *, ed448: bool = False) -> JosevPki:
+        """Make the runner's PKI of ``version`` (call before starting Josev when our side
+        needs the PKI first); JosevError if the runner already has another one."""
+        if self._pki is None:
+            self._pki = make_josev_pki(self.workdir / "pki", version, ed448=ed448)
+        elif (self._pki.version, self._pki.ed448) != (version, ed448):
+            raise JosevError(
+                f"this runner already has the ISO 15118-{self._pki.version} test PKI "
+                f"(ed448={self._pki.ed448}); one PKI per runner"
+            )
+        return self._pki
 
     def start(self, role: Role, config: JosevConfig, *, wait_ready: bool = True) -> JosevProcess:
         n = sum(1 for p in self.processes if p.role == role)
         workdir = self.workdir / (role if n == 0 else f"{role}{n + 1}")
-        proc = start_josev(role, config, netns=self.netns, workdir=workdir, pki=self.pki)
+        if config.pki is not None:
+            pki = self.use_pki(config.pki)
+        else:
+            pki = self._pki or self.use_pki(config.default_pki)
+        proc = start_josev(role, config, netns=self.netns, workdir=workdir, pki=pki)
         self.processes.append(proc)
         if wait_ready:
             proc.wait_ready()

@@ -30,11 +30,14 @@ never edited):
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import launcher_iso20  # next to this file (the script's directory is on sys.path)
 
 MARK = "@@josev-harness "
 EXPECTED_VERSION = "0.31.2"
@@ -99,10 +102,14 @@ def install_session_hooks(spec: dict[str, Any]) -> None:
     async def stop(self: Any, reason: str) -> None:
         note = self.stop_reason
         ok = bool(note is not None and note.successful and note.reason == reason)
-        paused = self.current_state.next_state is Pause  # the SECC's view
-        stop_v2 = getattr(self, "charging_session_stop_v2", None)  # the EVCC's view
-        if stop_v2 is not None and str(getattr(stop_v2, "value", stop_v2)) == "Pause":
+        paused = self.current_state.next_state is Pause  # the SECC's view (-2)
+        note_action = getattr(note, "stop_action", None)  # the SECC's view (-20)
+        if str(getattr(note_action, "value", note_action)) == "pause":
             paused = True
+        for name in ("charging_session_stop_v2", "charging_session_stop_v20"):  # the EVCC's
+            stop = getattr(self, name, None)
+            if stop is not None and str(getattr(stop, "value", stop)) == "Pause":
+                paused = True
         fields = {
             "ok": ok,
             "reason": reason,
@@ -121,6 +128,20 @@ def install_session_hooks(spec: dict[str, Any]) -> None:
         emit("session_closed", session_id=self.session_id)
 
     cs.V2GCommunicationSession.stop = stop
+
+    original_init = cs.V2GCommunicationSession.__init__
+
+    def init(self: Any, transport: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, transport, *args, **kwargs)
+        tls = transport[1].get_extra_info("ssl_object")
+        if tls is not None:  # the handshake is over when Josev's session starts
+            peer = tls.getpeercert(binary_form=True)
+            emit(
+                "tls", version=tls.version(), cipher=tls.cipher()[0],
+                peer_cert_sha256=hashlib.sha256(peer).hexdigest() if peer else None,
+            )  # fmt: skip
+
+    cs.V2GCommunicationSession.__init__ = init
 
 
 def make_codec(spec: dict[str, Any]) -> Any:
@@ -147,9 +168,17 @@ def make_codec(spec: dict[str, Any]) -> Any:
 
         JavaGateway.launch_gateway = staticmethod(launch_gateway)
     codec = ExificientEXICodec()
+    protocols = spec.get("config", {}).get("protocols", ["DIN", "ISO-2"])
+    warmup = {"urn:iso:15118:2:2010:AppProtocol": WARMUP["urn:iso:15118:2:2010:AppProtocol"]}
+    if "ISO-2" in protocols:
+        warmup["urn:iso:15118:2:2013:MsgDef"] = WARMUP["urn:iso:15118:2:2013:MsgDef"]
+    if "DIN" in protocols:
+        warmup["urn:din:70121:2012:MsgDef"] = WARMUP["urn:din:70121:2012:MsgDef"]
+    if any(str(p).startswith("ISO-20") for p in protocols):
+        warmup |= launcher_iso20.warmup_messages()
     started = time.monotonic()
     for _ in range(int(spec.get("warmup_rounds", 1))):
-        for namespace, messages in WARMUP.items():
+        for namespace, messages in warmup.items():
             for message in messages:
                 codec.decode(codec.encode(message, namespace), namespace)
     emit("warmed_up", seconds=round(time.monotonic() - started, 3))
@@ -236,7 +265,9 @@ def make_evse_controller(spec: dict[str, Any]) -> Any:
     cable_check_s = float(spec.get("cable_check_seconds") or 0)
     auth_s = float(spec.get("authorization_seconds") or 0)
 
-    class HarnessEVSEController(SimEVSEController):
+    iso20_mixin = launcher_iso20.evse_controller_mixin(spec)
+
+    class HarnessEVSEController(iso20_mixin, SimEVSEController):  # type: ignore[misc,valid-type]
         """Josev's simulated charger with the harness's knobs."""
 
         def __init__(self) -> None:
@@ -285,10 +316,13 @@ def make_evse_controller(spec: dict[str, Any]) -> Any:
             if realistic_dc:
                 # Josev's simulator stays at 1 V / 1 A whatever the EV asks for.
                 context = self.evse_data_context
+                # Josev's -20 charge loop passes is_session_bpt where is_precharge goes
+                # (its -20 pre-charge passes a target current of 0 instead).
+                precharge = is_precharge and not launcher_iso20._is_iso20(self)
                 if ev_target_voltage is not None:
                     context.present_voltage = ev_target_voltage
                 if ev_target_current is not None:
-                    context.present_current = 0 if is_precharge else ev_target_current
+                    context.present_current = 0 if precharge else ev_target_current
 
         async def stop_charger(self) -> None:
             await super().stop_charger()
@@ -360,6 +394,7 @@ def patch_secc_states(spec: dict[str, Any]) -> None:
         plan[int(spec["renegotiate_after"])] = EVSENotification.RE_NEGOTIATION
     if spec.get("stop_charging_after"):
         plan[int(spec["stop_charging_after"])] = EVSENotification.STOP_CHARGING
+    launcher_iso20.patch_secc_states(spec)
     if not plan:
         return
     counter = {"loop": 0}
@@ -416,6 +451,7 @@ def patch_evcc_states(spec: dict[str, Any]) -> None:
     from iso15118.shared.messages.iso15118_2.datatypes import ChargeProgress, ChargingSession
     from iso15118.shared.messages.iso15118_2.timeouts import Timeouts
 
+    launcher_iso20.patch_evcc_states(spec)
     auth = spec.get("auth")
     if auth:
         # Josev's EV takes PnC whenever it is offered over TLS; narrow what it sees.
@@ -497,6 +533,11 @@ async def run_evcc(spec: dict[str, Any]) -> None:
     from iso15118.evcc.controller.simulator import SimEVController
     from iso15118.evcc.evcc_settings import Config
 
+    iso20_mixin = launcher_iso20.ev_controller_mixin(spec)
+
+    class HarnessEVController(iso20_mixin, SimEVController):  # type: ignore[misc,valid-type]
+        """Josev's simulated EV with the harness's knobs."""
+
     config = Config()
     config.load_envs()
     codec = make_codec(spec)
@@ -512,7 +553,7 @@ async def run_evcc(spec: dict[str, Any]) -> None:
             evcc_config=evcc_config,
             iface=config.iface,
             exi_codec=codec,
-            ev_controller=SimEVController(evcc_config),
+            ev_controller=HarnessEVController(evcc_config),
         ).start()
         paused = SessionLog.last_paused
         if paused is None or resume_after is None or resumed:

@@ -256,7 +256,8 @@ def test_authorization_ongoing_free_charging_and_evse_stop(josev: JosevRunner) -
     ongoing = {m.body["EVSEProcessing"] for m in auth[:-1]}
     assert ongoing == {"Ongoing_WaitingForCustomerInteraction"}  # what Josev says for EIM
     assert auth[-1].body["EVSEProcessing"] == "Finished"
-    assert (auth[-1].time - auth[0].time).total_seconds() >= 1.9  # from the first answer
+    # the charger times 2 s from the first request; its first answer comes a little later
+    assert (auth[-1].time - auth[0].time).total_seconds() >= 1.9
     (discovery,) = responses(secc, "ServiceDiscoveryRes")
     assert discovery["ChargeService"]["FreeService"] is True
     (parameters,) = responses(secc, "ChargeParameterDiscoveryRes")

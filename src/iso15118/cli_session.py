@@ -59,7 +59,11 @@ config file (TOML; see iso15118.session.config):
 _ENERGY = {
     "dc": ("DC_extended", "DC_core"),
     "ac": ("AC_three_phase_core", "AC_single_phase_core"),
+    # ISO 15118-20 bidirectional: the same connectors, with power fed back
+    "dc_bpt": ("DC_extended", "DC_core"),
+    "ac_bpt": ("AC_three_phase_core", "AC_single_phase_core"),
 }
+_PROTOCOLS = {"din", "iso2", "iso20"}
 
 
 def add_subparser(subparsers: Any) -> None:
@@ -71,8 +75,10 @@ def add_subparser(subparsers: Any) -> None:
                    help="the charging link, e.g. eth1; repeat it for one EVSE per link")
     s.add_argument("--port", type=int, default=0,
                    help="TCP port (default: a free one in 49152-65535)")
-    s.add_argument("--protocols", default="iso2,din", help="accepted, e.g. din,iso2")
-    s.add_argument("--energy", default="dc", help="ac, dc or ac,dc")
+    s.add_argument("--protocols", default="iso2,din", help="accepted, e.g. iso20,iso2,din")
+    s.add_argument("--energy", default="dc", help="ac, dc, ac_bpt, dc_bpt (-20), or a list")
+    s.add_argument("--control", default="scheduled,dynamic",
+                   help="ISO 15118-20 control modes offered: scheduled, dynamic or both")
     s.add_argument("--auth", default="eim", help="eim, pnc or eim,pnc")
     s.add_argument("--tls", choices=("none", "optional", "required"), default="none")
     s.add_argument("--pki", type=Path, metavar="DIR",
@@ -89,8 +95,12 @@ def add_subparser(subparsers: Any) -> None:
         epilog=EVCC_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run one V2G session as a simulated vehicle; one stdout line per message.")
     e.add_argument("--interface", "-i", required=True, help="the charging link, e.g. eth1")
-    e.add_argument("--protocols", default="iso2,din", help="offered, preferred first")
-    e.add_argument("--energy", choices=("ac", "dc"), default="dc")
+    e.add_argument("--protocols", default="iso2,din",
+                   help="offered, preferred first, e.g. iso20,iso2,din")
+    e.add_argument("--energy", choices=tuple(_ENERGY), default="dc",
+                   help="ac or dc; ac_bpt or dc_bpt (ISO 15118-20, feeds power back)")
+    e.add_argument("--control", choices=("scheduled", "dynamic"),
+                   help="ISO 15118-20 control mode wanted (default: the charger's first)")
     e.add_argument("--auth", choices=("eim", "pnc"), default="eim")
     e.add_argument("--tls", action="store_true", help="ask for TLS in SDP (needs --trust)")
     e.add_argument("--trust", type=Path, metavar="PEM", help="V2G root certificate(s)")
@@ -175,13 +185,17 @@ def _charger(args: argparse.Namespace, printer: _Printer) -> tuple[Any, Any, Any
     from iso15118.session import EnergyMode, EVSEState, Payment, SeccConfig
     from iso15118.session.config import apply_table, load_toml, schedules_from, services_from
     from iso15118.session.simulation import ChargerBehaviour
+    from iso15118.session.values import ControlMode
 
-    protocols = _split(args, args.protocols, {"din", "iso2"}, "protocols")
+    protocols = _split(args, args.protocols, _PROTOCOLS, "protocols")
     energy = _split(args, args.energy, set(_ENERGY), "energy")
     auth = _split(args, args.auth, {"eim", "pnc"}, "auth")
+    control = _split(args, args.control, {"scheduled", "dynamic"}, "control")
     evse = EVSEState(
-        energy_modes=tuple(EnergyMode(m) for e in energy for m in _ENERGY[e]),
-        payment_options=tuple(Payment.EIM if a == "eim" else Payment.PNC for a in auth))
+        energy_modes=tuple(dict.fromkeys(EnergyMode(m) for e in energy for m in _ENERGY[e])),
+        payment_options=tuple(Payment.EIM if a == "eim" else Payment.PNC for a in auth),
+        bidirectional=any(e.endswith("_bpt") for e in energy),
+        control_modes=tuple(ControlMode(c.capitalize()) for c in control))
     behaviour = ChargerBehaviour()
     config = SeccConfig(protocols=tuple(protocols))
     if args.config is not None:
@@ -282,12 +296,16 @@ def _vehicle(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from iso15118.session import EnergyMode, EvccConfig, EVState, Payment
     from iso15118.session.config import apply_table, load_toml
     from iso15118.session.simulation import VehicleBehaviour
+    from iso15118.session.values import ControlMode
 
-    protocols = _split(args, args.protocols, {"din", "iso2"}, "protocols")
+    protocols = _split(args, args.protocols, _PROTOCOLS, "protocols")
     ev = EVState(energy_mode=EnergyMode(_ENERGY[args.energy][0]),
-                 payment=Payment.PNC if args.auth == "pnc" else Payment.EIM)
-    if args.energy == "ac":
+                 payment=Payment.PNC if args.auth == "pnc" else Payment.EIM,
+                 bidirectional=args.energy.endswith("_bpt"),
+                 control_mode=ControlMode(args.control.capitalize()) if args.control else None)
+    if args.energy.startswith("ac"):
         ev.max_current, ev.max_voltage, ev.min_current = 32.0, 400.0, 6.0
+        ev.max_power = 22_000.0
     battery = VehicleBehaviour()
     config = EvccConfig(protocols=tuple(protocols), loops=args.loops, loop_interval=0.1,
                         pause_after=args.pause_after,

@@ -70,9 +70,13 @@ class SessionEndpoint:
         name = PAYLOAD_TYPE_PROTOCOLS.get(payload_type)
         return name if name is not None and name.startswith("iso20") else None
 
+    def _grammar(self, protocol: str, message: Any) -> str:
+        """The grammar a message of the session's protocol is spelt in: -20 has one per
+        namespace (the log lines and events name it)."""
+        return self.dialect.namespace_of(message) if protocol == "iso20" else protocol
+
     def _send(self, step: Step, message: Any, protocol: str, now: float) -> None:
-        if protocol == "iso20":  # each -20 message in its own namespace's grammar
-            protocol = self.dialect.namespace_of(message)
+        protocol = self._grammar(protocol, message)
         payload = codec.encode(message, protocol)
         payload_type = _PAYLOAD_TYPES.get(protocol, PAYLOAD_SAP_DIN_ISO2)
         step.send.append(Outgoing(payload_type, payload, message))

@@ -266,7 +266,8 @@ class EvccSession(SessionEndpoint):
         assert d is not None and self.waiting is not None
         body = d.body(message)
         name = d.element_name(body)
-        step.events.append(MessageReceived(now, d.protocol, name, message))
+        step.events.append(MessageReceived(now, self._grammar(d.protocol, message), name,
+                                           message))
         expected = d.rules.exchange(self.waiting)
         if not isinstance(body, expected.response):
             return self._end(step, now, Outcome.FAILED,

@@ -71,7 +71,9 @@ def warm_up(protocols: tuple[str, ...] = ("din", "iso2")) -> None:
     from iso15118 import codec
 
     for protocol in ("apphand", *protocols):
-        codec.get_codec(protocol)
+        for grammar in (("iso20-common", "iso20-dc", "iso20-ac") if protocol == "iso20"
+                        else (protocol,)):
+            codec.get_codec(grammar)
 
 
 async def drive(conn: V2GConnection, session: _Session,

@@ -284,7 +284,8 @@ class SeccSession(SessionEndpoint):
         assert d is not None
         body = d.body(message)
         name = d.element_name(body)
-        step.events.append(MessageReceived(now, d.protocol, name, message))
+        step.events.append(MessageReceived(now, self._grammar(d.protocol, message), name,
+                                           message))
         exchange = d.rules.exchange_of_request(body)
         if exchange is None:
             return self._end(step, now, Outcome.FAILED, f"{name} is not a request")

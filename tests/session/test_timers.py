@@ -38,8 +38,13 @@ def _sent_at(events: list, name: str, first: bool = True) -> float:  # type: ign
 # ---------------------------------------------------------------- EVCC message timeouts
 
 
+def _secc(protocol: str) -> SeccConfig:
+    return SeccConfig(protocols=(protocol,))
+
+
 def _steps(protocol: str, mode: EnergyMode) -> list[str]:
-    run = simulate(protocol, mode, evcc_config=EvccConfig(protocols=(protocol,), loops=2))
+    run = simulate(protocol, mode, evcc_config=EvccConfig(protocols=(protocol,), loops=2),
+                   secc_config=_secc(protocol))
     seen: list[str] = []
     for e in run.result.evcc_events:
         if isinstance(e, MessageSent) and e.name.endswith("Req") and e.protocol != "apphand":
@@ -52,7 +57,9 @@ def _steps(protocol: str, mode: EnergyMode) -> list[str]:
 
 CASES = [(p, m, s) for p, m in (("iso2", EnergyMode.DC_extended),
                                 ("iso2", EnergyMode.AC_three_phase_core),
-                                ("din", EnergyMode.DC_extended))
+                                ("din", EnergyMode.DC_extended),
+                                ("iso20", EnergyMode.DC_extended),
+                                ("iso20", EnergyMode.AC_three_phase_core))
          for s in _steps(p, m)]
 
 
@@ -64,7 +71,7 @@ def test_evcc_message_timeout_of_every_exchange(protocol: str, mode: EnergyMode,
     response = exchange.response
 
     def drop(side: str, out: Outgoing) -> bool:  # the SECC's first answer to `step` is lost
-        body = getattr(getattr(out.message, "body", None), "body_element", None)
+        body = getattr(getattr(out.message, "body", None), "body_element", out.message)
         if side == "secc" and isinstance(body, response) and not drop.done:  # type: ignore[attr-defined]
             drop.done = True  # type: ignore[attr-defined]
             return True
@@ -72,7 +79,7 @@ def test_evcc_message_timeout_of_every_exchange(protocol: str, mode: EnergyMode,
 
     drop.done = False  # type: ignore[attr-defined]
     run = simulate(protocol, mode, evcc_config=EvccConfig(protocols=(protocol,), loops=2),
-                   drop=drop)
+                   drop=drop, secc_config=_secc(protocol))
     timer = _expired(run.result.evcc_events, f"ev_message:{step}")
     assert timer.seconds == exchange.ev_timeout
     assert run.evcc.ended is not None and run.evcc.ended.outcome is Outcome.FAILED
@@ -227,3 +234,39 @@ def test_a_response_read_after_the_timeout_does_not_save_the_session() -> None:
     assert [e.timer for e in step.events if isinstance(e, TimerExpired)] == [
         "ev_message:supportedAppProtocol"]
     assert not step.send
+
+
+# ---------------------------------------------------------------- ISO 15118-20 loops
+
+
+def test_iso20_loop_timers_are_the_tables() -> None:
+    rules = secc_dialect("iso20").rules
+    assert rules.exchange("ChargeLoop").ev_timeout == 0.5
+    assert rules.timer("evcc_pre_charge") == 10.0
+    assert rules.timer("secc_sequence_charge_loop") == 0.5
+
+
+def test_iso20_cable_check_and_ongoing_timeouts() -> None:
+    run = simulate("iso20", EnergyMode.DC_extended, secc_config=SeccConfig(
+        protocols=("iso20",), ongoing_limit=1e9),
+        behaviour=ChargerBehaviour(cable_check_s=100.0),
+        evcc_config=EvccConfig(protocols=("iso20",), ongoing_interval=0.5, loops=2))
+    _expired(run.result.evcc_events, "evcc_cable_check")
+    first = _sent_at(run.result.evcc_events, "DC_CableCheckReq")
+    assert run.evcc.ended is not None and run.evcc.ended.time == pytest.approx(first + 40.0)
+    run = simulate("iso20", EnergyMode.DC_extended, secc_config=SeccConfig(
+        protocols=("iso20",), ongoing_limit=1e9, await_schedules=True),
+        evcc_config=EvccConfig(protocols=("iso20",), ongoing_interval=1.0, loops=2))
+    _expired(run.result.evcc_events, "evcc_ongoing")
+    first = _sent_at(run.result.evcc_events, "ScheduleExchangeReq")
+    assert run.evcc.ended is not None and run.evcc.ended.time == pytest.approx(first + 60.0)
+
+
+def test_iso20_pre_charge_timeout_is_ten_seconds() -> None:
+    run = simulate("iso20", EnergyMode.DC_extended, secc_config=SeccConfig(protocols=("iso20",)),
+                   behaviour=ChargerBehaviour(voltage_ramp_v_per_s=10.0),
+                   evcc_config=EvccConfig(protocols=("iso20",), ongoing_interval=0.2, loops=2))
+    timer = _expired(run.result.evcc_events, "evcc_pre_charge")
+    assert timer.seconds == 10.0
+    first = _sent_at(run.result.evcc_events, "DC_PreChargeReq")
+    assert run.evcc.ended is not None and run.evcc.ended.time == pytest.approx(first + 10.0)

@@ -26,7 +26,7 @@ from iso15118.session import (
 )
 from iso15118.session.events import ChargeLoop, ChargeLoopStatus, MessageSent
 from iso15118.session.simulation import ChargerBehaviour
-from iso15118.session.values import ControlMode, EnergyService
+from iso15118.session.values import ControlMode, EnergyService, Schedule, ScheduleEntry
 
 SERVICES = {
     EnergyService.DC: (EnergyMode.DC_extended, False),
@@ -119,6 +119,38 @@ def test_schedule_renegotiation_started_by_the_ev() -> None:
     i = names.index("PowerDeliveryReq", names.index("PowerDeliveryReq") + 2)
     assert names[i + 2:i + 6] == ["ScheduleExchangeReq", "ScheduleExchangeRes",
                                   "PowerDeliveryReq", "PowerDeliveryRes"]
+
+
+def test_each_schedule_carries_a_price_schedule() -> None:
+    """Without a tariff the SECC sends one flat price level over the power schedule (some
+    EVs reject a tuple without a price); a tariff given as -20's AbsolutePriceSchedule goes
+    out as it is and reaches the EV's view of the schedule."""
+    flat = run20(EnergyService.DC, ControlMode.SCHEDULED, loops=2)
+    tuple_ = flat.evcc.evse.schedules[0]
+    assert isinstance(tuple_.sales_tariff, iso20_common.PriceLevelScheduleType)
+    assert tuple_.sales_tariff.number_of_price_levels == 1
+    [entry] = tuple_.sales_tariff.price_level_schedule_entries.price_level_schedule_entry
+    assert entry.duration == sum(e.duration or 0 for e in tuple_.entries) == 86_400
+
+    tariff = iso20_common.AbsolutePriceScheduleType(
+        time_anchor=0, price_schedule_id=7, currency="EUR", language="ENG",
+        price_algorithm="urn:iso:std:iso:15118:-20:PriceAlgorithm:1-Power",
+        price_rule_stacks=iso20_common.PriceRuleStackListType(price_rule_stack=[
+            iso20_common.PriceRuleStackType(duration=0, price_rule=[
+                iso20_common.PriceRuleType(
+                    energy_fee=iso20_common.RationalNumberType(exponent=-2, value=39),
+                    power_range_start=iso20_common.RationalNumberType(exponent=0,
+                                                                      value=0))])]))
+    evse = EVSEState(energy_modes=(EnergyMode.DC_extended,), schedules=[
+        Schedule(3, (ScheduleEntry(0, 40_000.0, 3_600),), tariff)])
+    priced = run20(EnergyService.DC, ControlMode.SCHEDULED, loops=2, evse=evse)
+    assert priced.evcc.ended is not None and priced.evcc.ended.outcome is Outcome.COMPLETED
+    [seen] = priced.evcc.evse.schedules
+    assert seen.schedule_id == 3 and seen.entries[0].max_power == 40_000.0
+    assert isinstance(seen.sales_tariff, iso20_common.AbsolutePriceScheduleType)
+    assert seen.sales_tariff.price_schedule_id == 7
+    fee = seen.sales_tariff.price_rule_stacks.price_rule_stack[0].price_rule[0].energy_fee
+    assert (fee.exponent, fee.value) == (-2, 39)
 
 
 @pytest.mark.parametrize(("notification", "expect"), [

@@ -133,9 +133,9 @@ def test_the_vehicle_fails_with_the_reason_when_no_charger_answers(link: NetnsPa
 def test_usage_mistakes_exit_2(link: NetnsPair) -> None:
     ev = _evcc(link, "--tls")
     assert ev.returncode == 2 and "--trust" in ev.stderr
-    proc = subprocess.run([*CLI, "secc", "-i", "lo", "--protocols", "iso20"],
+    proc = subprocess.run([*CLI, "secc", "-i", "lo", "--protocols", "iso21"],
                           capture_output=True, text=True, env=env())
-    assert proc.returncode == 2 and "iso20" in proc.stderr
+    assert proc.returncode == 2 and "iso21 not one of din, iso2, iso20" in proc.stderr
 
 
 def test_the_charger_exits_1_on_a_failed_session_when_asked(link: NetnsPair) -> None:

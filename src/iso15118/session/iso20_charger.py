@@ -3,7 +3,8 @@
 The EV's requests fill :class:`VehicleInfo` (the selected energy service and control mode,
 its limits, energy requests, present voltage or power); responses are composed from
 :class:`EVSEState` and the session's decisions. Scheduled mode sends the EVSE's schedules
-as ScheduleTuples of power schedules (no price schedules yet); dynamic mode answers the
+as ScheduleTuples, each a power schedule with its price schedule (the schedule's own
+absolute or price-level schedule, else one flat price level); dynamic mode answers the
 charge loop with the EVSE's limits and, for AC, the power it asks for (``target_power``,
 negative to discharge in BPT). Every composition is total: a FAILED response still carries
 every mandatory field.
@@ -388,10 +389,26 @@ def _schedule_tuple(schedule: Schedule, anchor: int, default_power: float) -> An
                                              power=rational(e.max_power))
                for e in schedule.entries[:1024]] or [
         common.PowerScheduleEntryType(duration=86_400, power=rational(default_power))]
-    return common.ScheduleTupleType(
-        schedule_tuple_id=max(1, min(255, schedule.schedule_id)),
-        charging_schedule=common.ChargingScheduleType(power_schedule=common.PowerScheduleType(
-            time_anchor=anchor,
-            power_schedule_entries=common.PowerScheduleEntryListType(
-                power_schedule_entry=entries))))
+    tuple_id = max(1, min(255, schedule.schedule_id))
+    power = common.PowerScheduleType(
+        time_anchor=anchor,
+        power_schedule_entries=common.PowerScheduleEntryListType(power_schedule_entry=entries))
+    tariff = schedule.sales_tariff
+    if isinstance(tariff, common.AbsolutePriceScheduleType):
+        charging = common.ChargingScheduleType(power_schedule=power,
+                                               absolute_price_schedule=tariff)
+    elif isinstance(tariff, common.PriceLevelScheduleType):
+        charging = common.ChargingScheduleType(power_schedule=power, price_level_schedule=tariff)
+    else:
+        # The price schedule is optional in the XSD, but EVs reject a tuple without one
+        # (Josev 0.31.2 does); one price level over the power schedule says "no price
+        # differentiation" without inventing a tariff.
+        charging = common.ChargingScheduleType(
+            power_schedule=power, price_level_schedule=common.PriceLevelScheduleType(
+                time_anchor=anchor, price_schedule_id=tuple_id, number_of_price_levels=1,
+                price_level_schedule_entries=common.PriceLevelScheduleEntryListType(
+                    price_level_schedule_entry=[common.PriceLevelScheduleEntryType(
+                        duration=min(sum(e.duration for e in entries), 0xFFFF_FFFF),
+                        price_level=0)])))
+    return common.ScheduleTupleType(schedule_tuple_id=tuple_id, charging_schedule=charging)
 

@@ -177,8 +177,13 @@ class Iso20Vehicle(Iso20Base):
             else:
                 profile = common.EVPowerProfileType(
                     time_anchor=int(self.clock()),
+                    # The profile never exceeds the chosen schedule, so the EV can confirm
+                    # its tolerance; the element is optional, but Josev's charger rejects
+                    # a request without it.
                     scheduled_evppt_control_mode=common.Scheduled_EVPPTControlModeType(
-                        selected_schedule_tuple_id=evcc.schedule_id or 1),
+                        selected_schedule_tuple_id=evcc.schedule_id or 1,
+                        power_tolerance_acceptance=(
+                            common.PowerToleranceAcceptanceType.PowerToleranceConfirmed)),
                     ev_power_profile_entries=common.EVPowerProfileEntryListType(
                         ev_power_profile_entry=entries))
         channel = None
@@ -311,5 +316,8 @@ def _read_schedule(t: Any) -> Schedule:
         duration = e.duration if isinstance(e.duration, int) else 0
         entries.append(ScheduleEntry(start, number(e.power) or 0.0, duration))
         start += duration
+    charging = t.charging_schedule
+    tariff = (getattr(charging, "absolute_price_schedule", None)
+              or getattr(charging, "price_level_schedule", None))
     return Schedule(t.schedule_tuple_id if isinstance(t.schedule_tuple_id, int) else 0,
-                    tuple(entries))
+                    tuple(entries), tariff)

@@ -165,8 +165,9 @@ class ScheduleEntry:
 
 @dataclass(frozen=True)
 class Schedule:
-    """An SAScheduleTuple: an ID and a PMax schedule (a sales tariff is carried as the
-    protocol's own model object, signed or not, in ``sales_tariff``)."""
+    """An SAScheduleTuple (-20: ScheduleTuple): an ID and a PMax schedule. The price is
+    carried as the protocol's own model object in ``sales_tariff``: -2's SalesTariff, signed
+    or not; -20's AbsolutePriceSchedule or PriceLevelSchedule."""
 
     schedule_id: int
     entries: tuple[ScheduleEntry, ...]

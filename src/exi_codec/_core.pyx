@@ -61,6 +61,23 @@ cdef extern from "Python.h":
     Py_ssize_t PyList_GET_SIZE(object)
     PyObject* PyList_GET_ITEM(object, Py_ssize_t)
 
+cdef extern from *:
+    """
+    /* The next 8 bytes as one big-endian word: the bit reader's fast path. */
+    static inline uint64_t exi_load_be64(const uint8_t* p) {
+    #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        uint64_t v;
+        memcpy(&v, p, 8);
+        return __builtin_bswap64(v);
+    #else
+        return ((uint64_t)p[0] << 56) | ((uint64_t)p[1] << 48) | ((uint64_t)p[2] << 40)
+            | ((uint64_t)p[3] << 32) | ((uint64_t)p[4] << 24) | ((uint64_t)p[5] << 16)
+            | ((uint64_t)p[6] << 8) | (uint64_t)p[7];
+    #endif
+    }
+    """
+    uint64_t _load_be64 "exi_load_be64"(const uint8_t* p) noexcept nogil
+
 DEF T_OBJECT_EX = 16
 
 # event types (grammar.py)
@@ -253,7 +270,7 @@ cdef class BitWriter:
     cdef Py_ssize_t cap
     cdef Py_ssize_t pos  # bytes completed
     cdef uint64_t acc
-    cdef int nacc  # bits in acc (< 8 after flush)
+    cdef int nacc  # bits waiting in acc (< 32 between writes)
 
     def __cinit__(self):
         self.cap = 256
@@ -281,19 +298,34 @@ cdef class BitWriter:
         return 0
 
     cdef inline int bits(self, int n, uint64_t value) except -1:
-        # n <= 32
-        if n == 0:
-            return 0
+        # n <= 32; fewer than 32 bits wait in acc (above them: stale bits, never written)
         self.acc = (self.acc << n) | (value & ((<uint64_t>1 << n) - 1))
         self.nacc += n
-        if self.nacc >= 8:
-            if self.pos + 8 > self.cap:
-                self._ensure(8)
-            while self.nacc >= 8:
-                self.nacc -= 8
-                self.buf[self.pos] = <uint8_t>((self.acc >> self.nacc) & 0xFF)
-                self.pos += 1
-            self.acc &= (<uint64_t>1 << self.nacc) - 1
+        if self.nacc >= 32:
+            return self.flush32()
+        return 0
+
+    cdef int flush32(self) except -1:
+        cdef uint8_t* out
+        if self.pos + 4 > self.cap:
+            self._ensure(4)
+        self.nacc -= 32
+        out = self.buf + self.pos
+        out[0] = <uint8_t>(self.acc >> (self.nacc + 24))
+        out[1] = <uint8_t>(self.acc >> (self.nacc + 16))
+        out[2] = <uint8_t>(self.acc >> (self.nacc + 8))
+        out[3] = <uint8_t>(self.acc >> self.nacc)
+        self.pos += 4
+        return 0
+
+    cdef int flush_bytes(self) except -1:
+        """Write the complete bytes waiting in acc (fewer than 8 bits stay)."""
+        if self.pos + 4 > self.cap:
+            self._ensure(4)
+        while self.nacc >= 8:
+            self.nacc -= 8
+            self.buf[self.pos] = <uint8_t>(self.acc >> self.nacc)
+            self.pos += 1
         return 0
 
     cdef int wbits(self, int n, object value) except -1:
@@ -306,6 +338,16 @@ cdef class BitWriter:
         return 0
 
     cdef inline int uint_small(self, uint64_t v) except -1:
+        cdef uint64_t w = 0
+        cdef int n = 8
+        # up to four 7-bit groups in one write (most values fit)
+        while v >= 128 and n < 32:
+            w = (w << 8) | (v & 0x7F) | 0x80
+            v >>= 7
+            n += 8
+        if v < 128:
+            return self.bits(n, (w << 8) | v)
+        self.bits(n - 8, w)
         while v >= 128:
             self.bits(8, (v & 0x7F) | 0x80)
             v >>= 7
@@ -324,7 +366,8 @@ cdef class BitWriter:
 
     cdef int raw(self, const uint8_t* data, Py_ssize_t n) except -1:
         cdef Py_ssize_t i
-        if self.nacc == 0:
+        if (self.nacc & 7) == 0:
+            self.flush_bytes()
             self._ensure(n)
             memcpy(self.buf + self.pos, data, n)
             self.pos += n
@@ -334,8 +377,9 @@ cdef class BitWriter:
         return 0
 
     cdef bytes getvalue(self):
-        if self.nacc > 0:
-            self.bits(8 - self.nacc, 0)
+        if self.nacc & 7:
+            self.bits(8 - (self.nacc & 7), 0)
+        self.flush_bytes()
         return PyBytes_FromStringAndSize(<char*>self.buf, self.pos)
 
 
@@ -365,11 +409,22 @@ cdef class BitReader:
 
     cdef inline uint64_t bits(self, int n) except? 0xFFFFFFFFFFFFFFFF:
         # n <= 32
+        cdef Py_ssize_t byte = self.bit >> 3
+        cdef uint64_t v
+        if n == 0:
+            return 0
+        if byte + 8 <= self.nbytes:
+            # one 8-byte load holds the at most 7 + 32 bits wanted
+            v = (_load_be64(self.data + byte) << (self.bit & 7)) >> (64 - n)
+            self.bit += n
+            return v
+        return self.bits_tail(n)
+
+    cdef uint64_t bits_tail(self, int n) except? 0xFFFFFFFFFFFFFFFF:
+        """``bits`` in the last 8 bytes of the stream, byte by byte."""
         cdef uint64_t v = 0
         cdef Py_ssize_t byte
         cdef int off, take
-        if n == 0:
-            return 0
         if self.bit + n > self.nbytes * 8:
             self.fail("unexpected end of the EXI stream")
         while n > 0:
@@ -390,11 +445,32 @@ cdef class BitReader:
             n -= 32
         return (v << n) | self.bits(n)
 
+    cdef inline int uint_fast(self, uint64_t* out) noexcept:
+        """An unsigned integer of at most 7 bytes from one 8-byte load (1), or 0 when
+        that does not decide it (the stream's last bytes, longer integers)."""
+        cdef Py_ssize_t byte = self.bit >> 3
+        cdef uint64_t w, b, v = 0
+        cdef int i
+        if byte + 8 > self.nbytes:
+            return 0
+        w = _load_be64(self.data + byte) << (self.bit & 7)
+        for i in range(7):
+            b = w >> 56
+            v |= (b & 0x7F) << (7 * i)
+            if not (b & 0x80):
+                self.bit += 8 * (i + 1)
+                out[0] = v
+                return 1
+            w <<= 8
+        return 0
+
     cdef inline uint64_t uint_small(self) except? 0xFFFFFFFFFFFFFFFF:
         """An unsigned integer that must fit 63 bits (lengths, code points)."""
         cdef uint64_t v = 0
         cdef uint64_t b
         cdef int shift = 0
+        if self.uint_fast(&v):
+            return v
         while True:
             b = self.bits(8)
             if shift > 56:
@@ -410,6 +486,8 @@ cdef class BitReader:
         cdef uint64_t b
         cdef int shift = 0
         cdef Py_ssize_t save = self.bit
+        if self.uint_fast(out):
+            return 1
         while True:
             b = self.bits(8)
             if shift > 55:

@@ -394,12 +394,18 @@ cdef class BitReader:
     cdef Py_ssize_t nbytes
     cdef Py_ssize_t bit  # absolute bit position
     cdef bytes keep
+    # the last (up to) 8 bytes again, then zeros: words are read from here near the end
+    cdef Py_ssize_t tail_start
+    cdef uint8_t tail[16]
 
     def __cinit__(self, bytes data):
         self.keep = data
         self.data = <const uint8_t*>(<char*>data)
         self.nbytes = len(data)
         self.bit = 0
+        self.tail_start = self.nbytes - 8 if self.nbytes > 8 else 0
+        memset(self.tail, 0, 16)
+        memcpy(self.tail, self.data + self.tail_start, self.nbytes - self.tail_start)
 
     cdef inline Py_ssize_t remaining(self):
         return self.nbytes * 8 - self.bit
@@ -407,35 +413,29 @@ cdef class BitReader:
     cdef int fail(self, str msg) except -1:
         raise DecodeError(msg, self.bit, "")
 
+    cdef inline uint64_t tail_word(self) noexcept:
+        """The word from the current byte on, within the stream's last 8 bytes."""
+        return _load_be64(self.tail + ((self.bit >> 3) - self.tail_start))
+
     cdef inline uint64_t bits(self, int n) except? 0xFFFFFFFFFFFFFFFF:
-        # n <= 32
+        # n <= 32: the at most 7 + 32 bits wanted lie in one big-endian word
         cdef Py_ssize_t byte = self.bit >> 3
         cdef uint64_t v
         if n == 0:
             return 0
         if byte + 8 <= self.nbytes:
-            # one 8-byte load holds the at most 7 + 32 bits wanted
             v = (_load_be64(self.data + byte) << (self.bit & 7)) >> (64 - n)
             self.bit += n
             return v
         return self.bits_tail(n)
 
     cdef uint64_t bits_tail(self, int n) except? 0xFFFFFFFFFFFFFFFF:
-        """``bits`` in the last 8 bytes of the stream, byte by byte."""
-        cdef uint64_t v = 0
-        cdef Py_ssize_t byte
-        cdef int off, take
+        """``bits`` within the stream's last 8 bytes."""
+        cdef uint64_t v
         if self.bit + n > self.nbytes * 8:
             self.fail("unexpected end of the EXI stream")
-        while n > 0:
-            byte = self.bit >> 3
-            off = self.bit & 7
-            take = 8 - off
-            if take > n:
-                take = n
-            v = (v << take) | ((self.data[byte] >> (8 - off - take)) & ((1 << take) - 1))
-            self.bit += take
-            n -= take
+        v = (self.tail_word() << (self.bit & 7)) >> (64 - n)
+        self.bit += n
         return v
 
     cdef object rbits(self, int n):
@@ -446,18 +446,21 @@ cdef class BitReader:
         return (v << n) | self.bits(n)
 
     cdef inline int uint_fast(self, uint64_t* out) noexcept:
-        """An unsigned integer of at most 7 bytes from one 8-byte load (1), or 0 when
-        that does not decide it (the stream's last bytes, longer integers)."""
+        """An unsigned integer of at most 7 bytes from one word (1), or 0 when that
+        does not decide it (longer integers, the end of the stream)."""
         cdef Py_ssize_t byte = self.bit >> 3
         cdef uint64_t w, b, v = 0
         cdef int i
-        if byte + 8 > self.nbytes:
-            return 0
-        w = _load_be64(self.data + byte) << (self.bit & 7)
+        if byte + 8 <= self.nbytes:
+            w = _load_be64(self.data + byte) << (self.bit & 7)
+        else:
+            w = self.tail_word() << (self.bit & 7)
         for i in range(7):
             b = w >> 56
             v |= (b & 0x7F) << (7 * i)
             if not (b & 0x80):
+                if self.bit + 8 * (i + 1) > self.nbytes * 8:
+                    return 0  # ran past the end: the byte-wise loop reports where
                 self.bit += 8 * (i + 1)
                 out[0] = v
                 return 1

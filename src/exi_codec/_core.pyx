@@ -179,6 +179,11 @@ cdef struct CType:
     int fast  # the bound class is a plain slot class: offsets are valid
     int base  # the type it derives from (-1: none known)
     PyObject* klass  # borrowed; Grammar.t_class holds the reference
+    # simple types: the codes of their common shape, CH then EE (ch_code -1: none)
+    int ch_code
+    int ch_width
+    int ee_code
+    int ee_width
 
 cdef struct CDt:
     int kind
@@ -193,7 +198,7 @@ cdef struct CDt:
     int item
 
 
-cdef inline int _bits_for(int count):
+cdef inline int _bits_for(int count) noexcept:
     cdef int n = 0
     count -= 1
     while count > 0:
@@ -209,7 +214,7 @@ cdef inline object _slot_get(object obj, Py_ssize_t off):
     return <object>v
 
 
-cdef inline void _slot_set(object obj, Py_ssize_t off, object v):
+cdef inline void _slot_set(object obj, Py_ssize_t off, object v) noexcept:
     cdef PyObject** p = <PyObject**>((<char*><PyObject*>obj) + off)
     cdef PyObject* old = p[0]
     _incref(<PyObject*>v)
@@ -217,7 +222,7 @@ cdef inline void _slot_set(object obj, Py_ssize_t off, object v):
     _xdecref(old)
 
 
-cdef inline void _slot_set_new_list(object obj, Py_ssize_t off) except *:
+cdef inline int _slot_set_new_list(object obj, Py_ssize_t off) except -1:
     cdef PyObject** p = <PyObject**>((<char*><PyObject*>obj) + off)
     cdef PyObject* lst = PyList_New(0)
     cdef PyObject* old
@@ -226,6 +231,7 @@ cdef inline void _slot_set_new_list(object obj, Py_ssize_t off) except *:
     old = p[0]
     p[0] = lst
     _xdecref(old)
+    return 0
 
 
 cdef object _alloc(PyObject* klass):
@@ -407,7 +413,7 @@ cdef class BitReader:
         memset(self.tail, 0, 16)
         memcpy(self.tail, self.data + self.tail_start, self.nbytes - self.tail_start)
 
-    cdef inline Py_ssize_t remaining(self):
+    cdef inline Py_ssize_t remaining(self) noexcept:
         return self.nbytes * 8 - self.bit
 
     cdef int fail(self, str msg) except -1:
@@ -708,6 +714,15 @@ cdef class Grammar:
             ct.n = len(t["members"])
             ct.fast = 0
             ct.klass = NULL
+            ct.ch_code = -1
+            if ct.simple:
+                j = self._find(ct.start, EV_CH, -1)
+                if j >= 0:
+                    s = self.prods[self.states[ct.start].first + j].target
+                    ct.ch_code = j
+                    ct.ch_width = self.states[ct.start].width1
+                    ct.ee_code = self.states[s].ee
+                    ct.ee_width = self.states[s].width1
             for m in t["members"]:
                 cm = &self.members[k]
                 cm.kind = m["kind"]
@@ -804,7 +819,7 @@ cdef class Grammar:
                 out.append("event %d" % p.event)
         return out
 
-    cdef inline int _find(self, int s, int event, int qname):
+    cdef inline int _find(self, int s, int event, int qname) noexcept:
         cdef CState* st = &self.states[s]
         cdef int j
         cdef CProd* p
@@ -894,6 +909,15 @@ def _show(v):
     return text if len(text) <= 200 else text[:200] + "..."
 
 
+cdef inline bint _is_empty_text(object v) except -1:
+    """An empty str or bytes value (written as an empty element, EE, by default)."""
+    if PyUnicode_CheckExact(v):
+        return PyUnicode_GET_LENGTH(v) == 0
+    if PyBytes_CheckExact(v):
+        return PyBytes_GET_SIZE(v) == 0
+    return isinstance(v, (str, bytes)) and len(v) == 0
+
+
 cdef inline object _label(Grammar g, int q, Py_ssize_t index):
     if index < 0:
         return g.qname_short[q]
@@ -905,12 +929,18 @@ cdef inline object _label(Grammar g, int q, Py_ssize_t index):
 cdef class Encoder:
     """One encoding run: the writer and the options.
 
-    Errors are raised with an empty path at the failing value; every enclosing
-    element prefixes its name while the exception unwinds (EncodeError.add_parent).
+    Errors are raised with an empty path at the failing value. The child elements
+    being written are kept on a stack (qname, list index), so the common path has no
+    ``try``; where an error is caught (``run`` and the rarer element kinds), the stack
+    above that point becomes the path (``unwind``) and the catching element adds its
+    own name (EncodeError.add_parent).
     """
 
     cdef Grammar g
     cdef BitWriter w
+    cdef int esp
+    cdef int stack_q[MAX_DEPTH + 8]
+    cdef Py_ssize_t stack_i[MAX_DEPTH + 8]
     cdef bint empty_as_ch
     cdef bint lenient
     cdef list uris  # qname string tables of this stream (copied on the first addition)
@@ -918,9 +948,24 @@ cdef class Encoder:
     cdef bint tables_copied
     cdef set undeclared_seen  # undeclared element names met so far (built-in grammars)
 
+    cdef int unwind(self, object e, int base) except -1:
+        """Prefix the names of the elements open above ``base`` to the error's path."""
+        while self.esp > base:
+            self.esp -= 1
+            e.add_parent(_label(self.g, self.stack_q[self.esp], self.stack_i[self.esp]))
+        return 0
+
+    cdef object nesting_error(self, int base, str name):
+        """A RecursionError below an open child element: "nesting too deep" there."""
+        e = EncodeError("nesting too deep")
+        self.unwind(e, base)
+        e.add_parent(name)
+        return e
+
     cdef bytes run(self, int qname, object value, bint fragment, bint header):
         cdef Grammar g = self.g
         cdef int s, j, tid, q
+        self.esp = 0
         if header:
             self.w.bits(8, 0x80)
         if not fragment:
@@ -933,8 +978,13 @@ cdef class Encoder:
             try:
                 self.element(tid, value, 0)
             except EncodeError as e:
+                self.unwind(e, 0)
                 e.add_parent(g.qname_short[qname])
                 raise
+            except RecursionError:
+                if self.esp == 0:
+                    raise
+                raise self.nesting_error(0, g.qname_short[qname]) from None
             # DocEnd: ED is the only production (0 bits)
             return self.w.getvalue()
         s = g.fragment_content
@@ -950,8 +1000,13 @@ cdef class Encoder:
             try:
                 self.element(tid, v, 0)
             except EncodeError as e:
+                self.unwind(e, 0)
                 e.add_parent(g.qname_short[q])
                 raise
+            except RecursionError:
+                if self.esp == 0:
+                    raise
+                raise self.nesting_error(0, g.qname_short[q]) from None
         j = g._find(s, EV_ED, -1)
         self.w.bits(g.states[s].width1, j)
         return self.w.getvalue()
@@ -972,7 +1027,7 @@ cdef class Encoder:
         cdef CType* ct = &g.types[t]
         cdef CMember* cm
         cdef CProd* p
-        cdef int s, j, mi, q
+        cdef int s, j, mi, q, base
         cdef Py_ssize_t i, n
         cdef object val, item
         cdef bint fast
@@ -981,19 +1036,7 @@ cdef class Encoder:
             raise EncodeError("nesting too deep")
         s = ct.start
         if ct.simple:
-            if <PyObject*>Py_TYPE(v) == _NIL_TYPE:
-                return self.nil(t, v)
-            if v is None:
-                raise EncodeError("a value is required")
-            if not self.empty_as_ch and isinstance(v, (str, bytes)) and len(v) == 0:
-                self.undeclared(s, U_EE)
-                return 0
-            j = g._find(s, EV_CH, -1)
-            self.w.bits(g.states[s].width1, j)
-            self.value(ct.dt, v)
-            s = g.prods[g.states[s].first + j].target
-            self.w.bits(g.states[s].width1, g.states[s].ee)
-            return 0
+            return self.simple(t, ct, v)
         fast = ct.fast and <PyObject*>Py_TYPE(v) == ct.klass
         if not fast:  # off the common path: nil, or a class that is not the bound one
             if <PyObject*>Py_TYPE(v) == _NIL_TYPE:
@@ -1032,7 +1075,7 @@ cdef class Encoder:
                     raise
                 s = p.target
             elif cm.kind == M_VALUE:
-                if not self.empty_as_ch and isinstance(val, (str, bytes)) and len(val) == 0:
+                if not self.empty_as_ch and _is_empty_text(val):
                     self.undeclared(s, U_EE)
                     return 0
                 j = g._find(s, EV_CH, -1)
@@ -1044,16 +1087,48 @@ cdef class Encoder:
                 s = p.target
             else:  # M_CHILDREN: ordered content [(qname, value) | str]
                 n = len(val)
+                base = self.esp
                 for i in range(n):
                     try:
                         s = self.ordered_child(s, val[i], depth)
                     except EncodeError as e:
+                        self.unwind(e, base)
                         e.add_parent("[%d]" % i)
                         raise
+                    except RecursionError:
+                        if self.esp == base:
+                            raise
+                        raise self.nesting_error(base, "[%d]" % i) from None
         j = g.states[s].ee
         if j < 0:
             raise EncodeError("missing %s" % " or ".join(g.expected(s)))
         self.w.bits(g.states[s].width1, j)
+        return 0
+
+    cdef inline int simple(self, int t, CType* ct, object v) except -1:
+        """The content of a simple-typed element: CH, the value, EE."""
+        if <PyObject*>Py_TYPE(v) == _NIL_TYPE:
+            return self.nil(t, v)
+        if v is None:
+            raise EncodeError("a value is required")
+        if not self.empty_as_ch and _is_empty_text(v):
+            self.undeclared(ct.start, U_EE)
+            return 0
+        if ct.ch_code < 0:
+            return self.simple_other(t, ct, v)
+        self.w.bits(ct.ch_width, ct.ch_code)
+        self.value(ct.dt, v)
+        self.w.bits(ct.ee_width, ct.ee_code)
+        return 0
+
+    cdef int simple_other(self, int t, CType* ct, object v) except -1:
+        cdef Grammar g = self.g
+        cdef int s = ct.start
+        cdef int j = g._find(s, EV_CH, -1)
+        self.w.bits(g.states[s].width1, j)
+        self.value(ct.dt, v)
+        s = g.prods[g.states[s].first + j].target
+        self.w.bits(g.states[s].width1, g.states[s].ee)
         return 0
 
     cdef int check_class(self, int t, object v) except -1:
@@ -1127,13 +1202,15 @@ cdef class Encoder:
                 _label(g, q, index), " or ".join(g.expected(s))))
         self.w.bits(g.states[s].width1, j)
         p = &g.prods[g.states[s].first + j]
-        try:
+        # depth (checked in element) bounds the stack
+        self.stack_q[self.esp] = q
+        self.stack_i[self.esp] = index
+        self.esp += 1
+        if g.types[p.child].simple and depth < MAX_DEPTH:
+            self.simple(p.child, &g.types[p.child], item)
+        else:
             self.element(p.child, item, depth + 1)
-        except EncodeError as e:
-            e.add_parent(_label(g, q, index))
-            raise
-        except RecursionError:
-            raise EncodeError("nesting too deep", _label(g, q, index)) from None
+        self.esp -= 1
         return p.target
 
     cdef int qname_for_item(self, tuple qs, object item, str field) except -1:
@@ -1149,7 +1226,7 @@ cdef class Encoder:
 
     cdef int ordered_child(self, int s, object item, int depth) except -1:
         cdef Grammar g = self.g
-        cdef int q, j
+        cdef int q, j, base
         cdef CProd* p
         if isinstance(item, str):
             j = g._find(s, EV_CH_ANY, -1)
@@ -1168,11 +1245,17 @@ cdef class Encoder:
             if j >= 0:
                 self.w.bits(g.states[s].width1, j)
                 p = &g.prods[g.states[s].first + j]
+                base = self.esp
                 try:
                     self.element(p.child, value, depth + 1)
                 except EncodeError as e:
+                    self.unwind(e, base)
                     e.add_parent(g.qname_short[q])
                     raise
+                except RecursionError:
+                    if self.esp == base:
+                        raise
+                    raise self.nesting_error(base, g.qname_short[q]) from None
                 return p.target
         return self.wildcard_child(s, str(qn), q, value, depth)
 
@@ -1184,7 +1267,7 @@ cdef class Encoder:
         grammars disabled (EXI Profile), that is what the reference writes.
         """
         cdef Grammar g = self.g
-        cdef int j, t, ui
+        cdef int j, t, ui, base
         cdef CProd* p
         cdef CState* st = &g.states[s]
         uri, local = _split_qname(qn)
@@ -1210,6 +1293,7 @@ cdef class Encoder:
         if t < 0 and type(value) is not g.t_class[g.anytype]:
             raise EncodeError("element %s not allowed here (expected %s)" % (
                 qn, " or ".join(g.expected(s))))
+        base = self.esp
         try:
             if t >= 0:
                 self.element(t, value, depth + 1)
@@ -1230,8 +1314,13 @@ cdef class Encoder:
                 self.write_local(self.write_uri(XSD_NS), "anyType")
                 self.element(g.anytype, value, depth + 1)
         except EncodeError as e:
+            self.unwind(e, base)
             e.add_parent(local)
             raise
+        except RecursionError:
+            if self.esp == base:
+                raise
+            raise self.nesting_error(base, local) from None
         return p.target
 
     cdef int write_uri(self, str uri) except -1:

@@ -291,6 +291,20 @@ cdef class BitWriter:
         if self.buf != NULL:
             PyMem_Free(self.buf)
 
+    cdef int reset(self) except -1:
+        """Start a new stream (a writer is reused; a buffer grown large is let go)."""
+        cdef uint8_t* nb
+        if self.cap > 65536:
+            nb = <uint8_t*>PyMem_Realloc(self.buf, 256)
+            if nb == NULL:
+                raise MemoryError()
+            self.buf = nb
+            self.cap = 256
+        self.pos = 0
+        self.acc = 0
+        self.nacc = 0
+        return 0
+
     cdef inline int _ensure(self, Py_ssize_t extra) except -1:
         cdef Py_ssize_t need = self.pos + extra + 16
         cdef uint8_t* nb
@@ -404,7 +418,8 @@ cdef class BitReader:
     cdef Py_ssize_t tail_start
     cdef uint8_t tail[16]
 
-    def __cinit__(self, bytes data):
+    cdef int reset(self, bytes data) except -1:
+        """Start reading ``data`` (a reader is reused from stream to stream)."""
         self.keep = data
         self.data = <const uint8_t*>(<char*>data)
         self.nbytes = len(data)
@@ -412,6 +427,7 @@ cdef class BitReader:
         self.tail_start = self.nbytes - 8 if self.nbytes > 8 else 0
         memset(self.tail, 0, 16)
         memcpy(self.tail, self.data + self.tail_start, self.nbytes - self.tail_start)
+        return 0
 
     cdef inline Py_ssize_t remaining(self) noexcept:
         return self.nbytes * 8 - self.bit
@@ -546,6 +562,10 @@ cdef int _fits(object v):
     return v is not None and -INT64_LIMIT < v < INT64_LIMIT
 
 
+cdef class Encoder
+cdef class Decoder
+
+
 cdef class Grammar:
     """The frozen tables of one schema set, ready to be walked by encode and decode."""
 
@@ -582,6 +602,11 @@ cdef class Grammar:
     cdef readonly dict xsd_type_index  # (uri id, local id) -> type id, for xsi:type
     cdef readonly frozenset nillable  # qname ids of elements declared nillable
     cdef int xsi_uri
+    # one idle encoder and decoder, reused call after call (their set-up and stacks
+    # would otherwise cost as much as a small message); a call that finds none (nested
+    # or concurrent use, or after an error) makes its own
+    cdef Encoder idle_encoder
+    cdef Decoder idle_decoder
 
     def __cinit__(self):
         self.states = NULL
@@ -842,21 +867,44 @@ cdef class Grammar:
         ``lenient`` writes values that break facets whenever the EXI representation
         can still carry them (for fuzzing peers; see :mod:`iso15118.testing`).
         """
-        cdef Encoder e = Encoder.__new__(Encoder)
+        cdef Encoder e = self.idle_encoder
+        if e is None:
+            e = Encoder.__new__(Encoder)
+            e.w = BitWriter.__new__(BitWriter)
+        else:
+            self.idle_encoder = None
+            e.w.reset()
         e.g = self
-        e.w = BitWriter.__new__(BitWriter)
         e.empty_as_ch = empty_as_ch
         e.lenient = lenient
         e.uris = self.uris
         e.local_names = self.local_names
         e.tables_copied = False
         e.undeclared_seen = None
-        return e.run(qname, value, fragment, header)
+        result = e.run(qname, value, fragment, header)
+        e.g = None
+        e.uris = e.local_names = None
+        e.undeclared_seen = None
+        self.idle_encoder = e
+        return result
+
+    cdef Decoder take_decoder(self, bytes data, bint strict):
+        cdef Decoder d = self.idle_decoder
+        if d is None:
+            d = Decoder.__new__(Decoder)
+            d.r = BitReader.__new__(BitReader)
+        else:
+            self.idle_decoder = None
+        d.setup(self, data, strict)
+        return d
+
+    cdef void put_decoder(self, Decoder d) noexcept:
+        d.release()
+        self.idle_decoder = d
 
     def decode_document(self, bytes data, bint strict=False):
         """The document element's value alone (the common call, without the qname)."""
-        cdef Decoder d = Decoder.__new__(Decoder)
-        d.setup(self, data, strict)
+        cdef Decoder d = self.take_decoder(data, strict)
         try:
             result = d.run_value()
             if strict:
@@ -865,6 +913,7 @@ cdef class Grammar:
             if not e.position:
                 e.set_position(d.where())
             raise
+        self.put_decoder(d)
         return result
 
     def decode(self, bytes data, bint fragment=False, bint strict=False):
@@ -873,8 +922,7 @@ cdef class Grammar:
         ``strict`` also rejects values outside their facets (ranges, lengths) and
         unused trailing bytes, which protocol auto-detection relies on.
         """
-        cdef Decoder d = Decoder.__new__(Decoder)
-        d.setup(self, data, strict)
+        cdef Decoder d = self.take_decoder(data, strict)
         try:
             result = d.run(fragment)
             if strict:
@@ -883,6 +931,7 @@ cdef class Grammar:
             if not e.position:
                 e.set_position(d.where())
             raise
+        self.put_decoder(d)
         return result
 
 
@@ -1644,16 +1693,29 @@ cdef class Decoder:
     cdef bint strict
     cdef set undeclared_seen  # undeclared element names met so far (built-in grammars)
 
-    cdef void setup(self, Grammar g, bytes data, bint strict):
+    cdef int setup(self, Grammar g, bytes data, bint strict) except -1:
         self.g = g
         self.strict = strict
-        self.r = BitReader.__new__(BitReader, data)
+        self.r.reset(data)
         self.sp = 0
         self.state = -1
         self.foreign = None
         self.uris = g.uris
         self.local_names = g.local_names
         self.tables_copied = False
+        self.local_values = None
+        self.global_values = None
+        self.undeclared_seen = None
+        return 0
+
+    cdef void release(self) noexcept:
+        """Let go of the stream and its tables once a decode is done (kept for reuse)."""
+        self.g = None
+        self.r.keep = None
+        self.r.data = NULL
+        self.r.nbytes = 0
+        self.foreign = None
+        self.uris = self.local_names = None
         self.local_values = None
         self.global_values = None
         self.undeclared_seen = None

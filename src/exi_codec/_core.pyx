@@ -182,6 +182,8 @@ cdef struct CType:
     # simple types: the codes of their common shape, CH then EE (ch_code -1: none)
     int ch_code
     int ch_width
+    int ch_dt  # the datatype of that CH
+    int ch_target  # the state after it
     int ee_code
     int ee_width
 
@@ -196,6 +198,7 @@ cdef struct CDt:
     Py_ssize_t min_length  # -1: none
     Py_ssize_t max_length
     int item
+    PyObject* decoded  # borrowed: Grammar.dt_decoded[i], what decoding returns per index
 
 
 cdef inline int _bits_for(int count) noexcept:
@@ -701,6 +704,7 @@ cdef class Grammar:
             self.dt_info.append(info)
             self.dt_decoded.append(tuple(d.get("decoded", d["values"])))
             cd = &self.dts[i]
+            cd.decoded = <PyObject*>self.dt_decoded[i]
             cd.kind = d["kind"]
             cd.width = d["width"]
             cd.item = d["item"]
@@ -746,6 +750,8 @@ cdef class Grammar:
                     s = self.prods[self.states[ct.start].first + j].target
                     ct.ch_code = j
                     ct.ch_width = self.states[ct.start].width1
+                    ct.ch_dt = self.prods[self.states[ct.start].first + j].child
+                    ct.ch_target = s
                     ct.ee_code = self.states[s].ee
                     ct.ee_width = self.states[s].width1
             for m in t["members"]:
@@ -905,8 +911,9 @@ cdef class Grammar:
     def decode_document(self, bytes data, bint strict=False):
         """The document element's value alone (the common call, without the qname)."""
         cdef Decoder d = self.take_decoder(data, strict)
+        cdef int q
         try:
-            result = d.run_value()
+            result = d.document(&q)
             if strict:
                 d.check_end()
         except DecodeError as e:
@@ -1427,7 +1434,7 @@ cdef class Encoder:
                     return 0
             return self.nbit_slow(dt, v)
         if kind == DT_ENUM:
-            decoded = self.g.dt_decoded[dt]
+            decoded = <tuple>d.decoded
             n = PyTuple_GET_SIZE(decoded)
             for i in range(n):
                 if PyTuple_GET_ITEM(decoded, i) == <PyObject*>v:
@@ -1748,14 +1755,8 @@ cdef class Decoder:
         self.sp += 1
         return 0
 
-    cdef object run_value(self):
-        return self.run(False)[1]
-
-    cdef object run(self, bint fragment):
-        cdef Grammar g = self.g
-        cdef int s, code, tid, q
-        cdef CProd* p
-        hdr = self.r.bits(8)
+    cdef int header(self) except -1:
+        cdef uint64_t hdr = self.r.bits(8)
         if (hdr >> 6) != 2:
             if hdr == 0x24:
                 self.r.fail("EXI cookie '$EXI' is not supported")
@@ -1764,25 +1765,42 @@ cdef class Decoder:
             self.r.fail("EXI options in the header are not supported")
         if hdr & 0x1F != 0:
             self.r.fail("unsupported EXI version in the header")
+        return 0
+
+    cdef object document(self, int* qname):
+        """The header and the document element: its value, its qname in ``qname``."""
+        cdef Grammar g = self.g
+        cdef int s, code, tid, q
+        cdef CProd* p
+        self.header()
+        s = g.doc_content
+        self.state = s
+        code = self.r.bits(g.states[s].width1)
+        if code >= g.states[s].count:
+            self.r.fail("invalid event code %d at document start" % code)
+        p = &g.prods[g.states[s].first + code]
+        if p.event == EV_SE_ANY:
+            q = self.read_qname()
+            tid = g.element_types.get(q, -1) if q >= 0 else -1
+            if tid < 0:
+                self.r.fail("undeclared root element %s" % self.qtext(q, False))
+        else:
+            q = p.qname
+            tid = p.child
+        self.push(q)
+        value = self.element(tid, q, 0)
+        self.sp -= 1
+        qname[0] = q
+        return value
+
+    cdef object run(self, bint fragment):
+        cdef Grammar g = self.g
+        cdef int s, code, tid, q
+        cdef CProd* p
         if not fragment:
-            s = g.doc_content
-            self.state = s
-            code = self.r.bits(g.states[s].width1)
-            if code >= g.states[s].count:
-                self.r.fail("invalid event code %d at document start" % code)
-            p = &g.prods[g.states[s].first + code]
-            if p.event == EV_SE_ANY:
-                q = self.read_qname()
-                tid = g.element_types.get(q, -1) if q >= 0 else -1
-                if tid < 0:
-                    self.r.fail("undeclared root element %s" % self.qtext(q, False))
-            else:
-                q = p.qname
-                tid = p.child
-            self.push(q)
-            value = self.element(tid, q, 0)
-            self.sp -= 1
+            value = self.document(&q)
             return self.public_qname(q), value
+        self.header()
         out = []
         s = g.fragment_content
         while True:
@@ -1956,7 +1974,7 @@ cdef class Decoder:
             return PyLong_FromLongLong(x)
         if kind == DT_ENUM:
             idx = self.r.bits(d.width)
-            decoded = g.dt_decoded[dt]
+            decoded = <tuple>d.decoded
             if idx >= <uint64_t>PyTuple_GET_SIZE(decoded):
                 self.r.fail("enumeration index %d out of range for %s" % (idx, g.dt_info[dt]["name"]))
             return <object>PyTuple_GET_ITEM(decoded, idx)
@@ -2098,51 +2116,43 @@ cdef class Decoder:
             return self.simple_element(t, q, depth)
         return self.walk(t, q, depth, self.g.types[t].start, None)
 
-    cdef object simple_element(self, int t, int q, int depth):
+    cdef inline object simple_element(self, int t, int q, int depth):
         """The common shape of a simple-typed element, CH then EE, without the general walk.
 
         Anything else (an empty element, xsi:nil, xsi:type, undeclared events) rewinds
         the event codes read so far (reading them has no side effects) and takes the
         general walk.
         """
-        cdef Grammar g = self.g
-        cdef int s = g.types[t].start
-        cdef CState* st = &g.states[s]
+        cdef CType* ct = &self.g.types[t]
         cdef Py_ssize_t save = self.r.bit
-        cdef int code
-        cdef CProd* p
         cdef CDt* d
         cdef int64_t x
-        self.state = s
-        code = self.r.bits(st.width1)
-        if code < st.count:
-            p = &g.prods[st.first + code]
-            if p.event == EV_CH:
-                # the two commonest value kinds inline (n-bit integers, enumerations)
-                d = &g.dts[p.child]
-                if d.kind == DT_NBIT and not self.strict:
-                    x = <int64_t>self.r.bits(d.width) + d.minimum
-                    v = PyLong_FromLongLong(x)
-                elif d.kind == DT_ENUM and d.width > 0:
-                    x = self.r.bits(d.width)
-                    decoded = g.dt_decoded[p.child]
-                    if x >= PyTuple_GET_SIZE(decoded):
-                        self.r.fail("enumeration index %d out of range for %s" % (
-                            x, g.dt_info[p.child]["name"]))
-                    v = <object>PyTuple_GET_ITEM(decoded, x)
-                else:
-                    v = self.value(p.child, q)
-                s = p.target
-                st = &g.states[s]
-                self.state = s
-                save = self.r.bit
-                code = self.r.bits(st.width1)
-                if code < st.count and g.prods[st.first + code].event == EV_EE:
-                    return v
-                self.r.bit = save
-                return self.walk(t, q, depth, s, v)
+        cdef object v
+        self.state = ct.start
+        if ct.ch_code >= 0 and <int>self.r.bits(ct.ch_width) == ct.ch_code:
+            # the commonest value kinds inline (n-bit integers, enumerations, booleans)
+            d = &self.g.dts[ct.ch_dt]
+            if d.kind == DT_NBIT and not self.strict:
+                x = <int64_t>self.r.bits(d.width) + d.minimum
+                v = PyLong_FromLongLong(x)
+            elif d.kind == DT_ENUM and d.width > 0:
+                x = self.r.bits(d.width)
+                if x >= PyTuple_GET_SIZE(<object>d.decoded):
+                    self.r.fail("enumeration index %d out of range for %s" % (
+                        x, self.g.dt_info[ct.ch_dt]["name"]))
+                v = <object>PyTuple_GET_ITEM(<object>d.decoded, x)
+            elif d.kind == DT_BOOLEAN:
+                v = self.r.bits(1) == 1
+            else:
+                v = self.value(ct.ch_dt, q)
+            self.state = ct.ch_target
+            save = self.r.bit
+            if <int>self.r.bits(ct.ee_width) == ct.ee_code:
+                return v
+            self.r.bit = save
+            return self.walk(t, q, depth, ct.ch_target, v)
         self.r.bit = save
-        return self.walk(t, q, depth, s, None)
+        return self.walk(t, q, depth, ct.start, None)
 
     cdef object walk(self, int t, int q, int depth, int s, object value):
         """The general element walk from state ``s`` (``value``: simple content so far)."""

@@ -60,6 +60,8 @@ cdef extern from "Python.h":
     PyObject* PyList_New(Py_ssize_t)
     Py_ssize_t PyList_GET_SIZE(object)
     PyObject* PyList_GET_ITEM(object, Py_ssize_t)
+    PyObject* PyDict_GetItemWithError(object, object) except? NULL
+    long PyLong_AsLong(object) except? -1
 
 cdef extern from *:
     """
@@ -168,6 +170,7 @@ cdef struct CMember:
     int nq  # number of qnames (several: a choice or substitution group)
     int q0
     Py_ssize_t offset  # slot offset in the bound class, -1: use getattr/setattr
+    PyObject* classmap  # borrowed (Grammar.t_classmap): bound class -> qname, several qnames
 
 cdef struct CType:
     int simple
@@ -827,6 +830,8 @@ cdef class Grammar:
                             m.setdefault(self.t_class[tid], q)
                 maps.append(m)
             self.t_classmap.append(tuple(maps))
+            for mi in range(ct.n):
+                self.members[ct.first + mi].classmap = <PyObject*>maps[mi]
 
     def qname_of(self, int qid):
         return self.qname_text[qid]
@@ -1245,11 +1250,13 @@ cdef class Encoder:
                    int depth) except -1:
         cdef Grammar g = self.g
         cdef int q, j
+        cdef PyObject* found
         cdef CProd* p
         if cm.nq == 1:
             q = cm.q0
         else:
-            q = g.t_classmap[t][mi].get(type(item), -1)
+            found = PyDict_GetItemWithError(<object>cm.classmap, <object>Py_TYPE(item))
+            q = <int>PyLong_AsLong(<object>found) if found != NULL else -1
             if q < 0:
                 q = self.qname_for_item(g.t_qnames[t][mi], item, g.t_names[t][mi])
         j = g._find(s, EV_SE, q)

@@ -913,9 +913,13 @@ cdef class Grammar:
         d.release()
         self.idle_decoder = d
 
-    def decode_document(self, bytes data, bint strict=False):
-        """The document element's value alone (the common call, without the qname)."""
-        cdef Decoder d = self.take_decoder(data, strict)
+    def decode_document(self, object data, bint strict=False):
+        """The document element's value alone (the common call, without the qname).
+
+        ``data``: bytes, or anything ``bytes()`` takes (bytearray, memoryview).
+        """
+        cdef Decoder d = self.take_decoder(data if type(data) is bytes else bytes(data),
+                                           strict)
         cdef int q
         try:
             result = d.document(&q)

@@ -145,6 +145,7 @@ _NCNAME = _re.compile("[%s][%s\\-.0-9\u00B7\u0300-\u036F\u203F-\u2040]*\\Z"
 _BAD_URI = _re.compile("[{}\\x00-\\x20]")
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 DEF INT64_LIMIT = 4611686018427387904  # 2**62: bounds beyond go the generic way
+DEF SMALL_STREAM = 1024  # streams up to this many bytes are read from a padded copy
 
 cdef struct CProd:
     int event
@@ -420,20 +421,39 @@ cdef class BitReader:
     cdef Py_ssize_t nbytes
     cdef Py_ssize_t bit  # absolute bit position
     cdef bytes keep
-    # the last (up to) 8 bytes again, then zeros: words are read from here near the end
+    # Reads of up to 32 bits ending at or before fast_end are one 8-byte load at data.
+    # A short stream is copied into ``small`` with 8 zero bytes after it, so that holds
+    # up to its very end; a longer one is read in place, and its last 8 bytes again
+    # from ``tail`` (zero-padded) by the out-of-line path.
+    cdef Py_ssize_t fast_end
     cdef Py_ssize_t tail_start
     cdef uint8_t tail[16]
+    cdef uint8_t small[SMALL_STREAM + 8]
 
     cdef int reset(self, bytes data) except -1:
         """Start reading ``data`` (a reader is reused from stream to stream)."""
+        cdef Py_ssize_t n = len(data)
         self.keep = data
-        self.data = <const uint8_t*>(<char*>data)
-        self.nbytes = len(data)
+        self.nbytes = n
         self.bit = 0
-        self.tail_start = self.nbytes - 8 if self.nbytes > 8 else 0
+        if n <= SMALL_STREAM:
+            memcpy(self.small, <const char*>data, n)
+            memset(self.small + n, 0, 8)
+            self.data = self.small
+            self.fast_end = n * 8
+        else:
+            self.data = <const uint8_t*>(<char*>data)
+            self.fast_end = n * 8 - 57  # any read ending there starts 8 bytes before the end
+        self.tail_start = n - 8 if n > 8 else 0
         memset(self.tail, 0, 16)
-        memcpy(self.tail, self.data + self.tail_start, self.nbytes - self.tail_start)
+        memcpy(self.tail, self.data + self.tail_start, n - self.tail_start)
         return 0
+
+    cdef void release(self) noexcept:
+        self.keep = None
+        self.data = NULL
+        self.nbytes = 0
+        self.fast_end = -1
 
     cdef inline Py_ssize_t remaining(self) noexcept:
         return self.nbytes * 8 - self.bit
@@ -441,28 +461,28 @@ cdef class BitReader:
     cdef int fail(self, str msg) except -1:
         raise DecodeError(msg, self.bit, "")
 
-    cdef inline uint64_t tail_word(self) noexcept:
-        """The word from the current byte on, within the stream's last 8 bytes."""
+    cdef inline uint64_t word(self) noexcept:
+        """The 64 bits from the current byte on (callers check that they exist)."""
+        if self.bit < self.fast_end:
+            return _load_be64(self.data + (self.bit >> 3))
         return _load_be64(self.tail + ((self.bit >> 3) - self.tail_start))
 
     cdef inline uint64_t bits(self, int n) except? 0xFFFFFFFFFFFFFFFF:
         # n <= 32: the at most 7 + 32 bits wanted lie in one big-endian word
-        cdef Py_ssize_t byte = self.bit >> 3
+        # (shifted right in two steps, so that n = 0 gives 0 without a branch)
         cdef uint64_t v
-        if n == 0:
-            return 0
-        if byte + 8 <= self.nbytes:
-            v = (_load_be64(self.data + byte) << (self.bit & 7)) >> (64 - n)
+        if self.bit + n <= self.fast_end:
+            v = ((_load_be64(self.data + (self.bit >> 3)) << (self.bit & 7)) >> 1) >> (63 - n)
             self.bit += n
             return v
         return self.bits_tail(n)
 
     cdef uint64_t bits_tail(self, int n) except? 0xFFFFFFFFFFFFFFFF:
-        """``bits`` within the stream's last 8 bytes."""
+        """``bits`` past ``fast_end``: within a long stream's last 8 bytes, or failing."""
         cdef uint64_t v
         if self.bit + n > self.nbytes * 8:
             self.fail("unexpected end of the EXI stream")
-        v = (self.tail_word() << (self.bit & 7)) >> (64 - n)
+        v = ((self.word() << (self.bit & 7)) >> 1) >> (63 - n)
         self.bit += n
         return v
 
@@ -476,13 +496,11 @@ cdef class BitReader:
     cdef inline int uint_fast(self, uint64_t* out) noexcept:
         """An unsigned integer of at most 7 bytes from one word (1), or 0 when that
         does not decide it (longer integers, the end of the stream)."""
-        cdef Py_ssize_t byte = self.bit >> 3
         cdef uint64_t w, b, v = 0
         cdef int i
-        if byte + 8 <= self.nbytes:
-            w = _load_be64(self.data + byte) << (self.bit & 7)
-        else:
-            w = self.tail_word() << (self.bit & 7)
+        if self.bit >= self.nbytes * 8:
+            return 0
+        w = self.word() << (self.bit & 7)
         for i in range(7):
             b = w >> 56
             v |= (b & 0x7F) << (7 * i)
@@ -1729,9 +1747,7 @@ cdef class Decoder:
     cdef void release(self) noexcept:
         """Let go of the stream and its tables once a decode is done (kept for reuse)."""
         self.g = None
-        self.r.keep = None
-        self.r.data = NULL
-        self.r.nbytes = 0
+        self.r.release()
         self.foreign = None
         self.uris = self.local_names = None
         self.local_values = None

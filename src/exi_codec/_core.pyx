@@ -190,6 +190,14 @@ cdef struct CType:
     int ch_target  # the state after it
     int ee_code
     int ee_width
+    # ... and when the value is an n-bit integer, an enumeration index or a boolean, the
+    # three as one read or write of one_width bits: CH and EE (one_mask) must match
+    # one_pattern, the value sits above the EE code (one_kind -1: not this shape)
+    int one_kind
+    int one_width
+    uint64_t one_mask
+    uint64_t one_pattern
+    uint64_t one_vmask
 
 cdef struct CDt:
     int kind
@@ -203,6 +211,7 @@ cdef struct CDt:
     Py_ssize_t max_length
     int item
     PyObject* decoded  # borrowed: Grammar.dt_decoded[i], what decoding returns per index
+    int empty_value  # an enumeration with an empty str/bytes value (written as EE)
 
 
 cdef inline int _bits_for(int count) noexcept:
@@ -467,6 +476,12 @@ cdef class BitReader:
             return _load_be64(self.data + (self.bit >> 3))
         return _load_be64(self.tail + ((self.bit >> 3) - self.tail_start))
 
+    cdef inline uint64_t peek(self, int n) noexcept:
+        """The next n <= 32 bits, without moving on (callers check that they exist)."""
+        if self.bit + n <= self.fast_end:
+            return ((_load_be64(self.data + (self.bit >> 3)) << (self.bit & 7)) >> 1) >> (63 - n)
+        return ((self.word() << (self.bit & 7)) >> 1) >> (63 - n)
+
     cdef inline uint64_t bits(self, int n) except? 0xFFFFFFFFFFFFFFFF:
         # n <= 32: the at most 7 + 32 bits wanted lie in one big-endian word
         # (shifted right in two steps, so that n = 0 gives 0 without a branch)
@@ -726,6 +741,8 @@ cdef class Grammar:
             self.dt_decoded.append(tuple(d.get("decoded", d["values"])))
             cd = &self.dts[i]
             cd.decoded = <PyObject*>self.dt_decoded[i]
+            cd.empty_value = any(isinstance(x, (str, bytes)) and len(x) == 0
+                                 for x in self.dt_decoded[i])
             cd.kind = d["kind"]
             cd.width = d["width"]
             cd.item = d["item"]
@@ -765,6 +782,7 @@ cdef class Grammar:
             ct.fast = 0
             ct.klass = NULL
             ct.ch_code = -1
+            ct.one_kind = -1
             if ct.simple:
                 j = self._find(ct.start, EV_CH, -1)
                 if j >= 0:
@@ -775,6 +793,7 @@ cdef class Grammar:
                     ct.ch_target = s
                     ct.ee_code = self.states[s].ee
                     ct.ee_width = self.states[s].width1
+                    self._one_shape(ct)
             for m in t["members"]:
                 cm = &self.members[k]
                 cm.kind = m["kind"]
@@ -805,6 +824,27 @@ cdef class Grammar:
                                            self.anytype)
         self.xsi_uri = self.uris.index("http://www.w3.org/2001/XMLSchema-instance")
         self.set_classes(classes)
+
+    cdef void _one_shape(self, CType* ct) noexcept:
+        cdef CDt* d = &self.dts[ct.dt]
+        cdef int vw
+        if ct.ch_dt != ct.dt or ct.ee_code < 0:
+            return
+        if d.kind == DT_BOOLEAN:
+            vw = 1
+        elif d.kind == DT_NBIT or d.kind == DT_ENUM:
+            vw = d.width
+        else:
+            return
+        if ct.ch_width + vw + ct.ee_width > 32:
+            return
+        ct.one_kind = d.kind
+        ct.one_width = ct.ch_width + vw + ct.ee_width
+        ct.one_vmask = (<uint64_t>1 << vw) - 1
+        ct.one_mask = ((((<uint64_t>1 << ct.ch_width) - 1) << (vw + ct.ee_width))
+                       | ((<uint64_t>1 << ct.ee_width) - 1))
+        ct.one_pattern = ((<uint64_t>ct.ch_code << (vw + ct.ee_width))
+                          | <uint64_t>ct.ee_code)
 
     def set_classes(self, list classes):
         """Bind the model class of every complex type (index = type id)."""
@@ -1189,7 +1229,37 @@ cdef class Encoder:
         return 0
 
     cdef inline int simple(self, int t, CType* ct, object v) except -1:
-        """The content of a simple-typed element: CH, the value, EE."""
+        """The content of a simple-typed element: CH, the value, EE.
+
+        The commonest values (an n-bit integer in range, an enumeration member, a bool)
+        go out as one write of the three codes; anything else takes ``simple_checked``.
+        """
+        cdef CDt* d
+        cdef long long x
+        cdef int overflow = 0
+        cdef Py_ssize_t i, n
+        if ct.one_kind == DT_NBIT:
+            if PyLong_CheckExact(v):
+                d = &self.g.dts[ct.dt]
+                x = PyLong_AsLongLongAndOverflow(v, &overflow)
+                if not overflow and d.minimum <= x <= d.maximum:
+                    return self.w.bits(ct.one_width, ct.one_pattern
+                                       | (<uint64_t>(x - d.minimum) << ct.ee_width))
+        elif ct.one_kind == DT_ENUM:
+            d = &self.g.dts[ct.dt]
+            if not d.empty_value:
+                n = PyTuple_GET_SIZE(<object>d.decoded)
+                for i in range(n):
+                    if PyTuple_GET_ITEM(<object>d.decoded, i) == <PyObject*>v:
+                        return self.w.bits(ct.one_width,
+                                           ct.one_pattern | (<uint64_t>i << ct.ee_width))
+        elif ct.one_kind == DT_BOOLEAN:
+            if v is True or v is False:
+                return self.w.bits(ct.one_width,
+                                   ct.one_pattern | (<uint64_t>(v is True) << ct.ee_width))
+        return self.simple_checked(t, ct, v)
+
+    cdef int simple_checked(self, int t, CType* ct, object v) except -1:
         if <PyObject*>Py_TYPE(v) == _NIL_TYPE:
             return self.nil(t, v)
         if v is None:
@@ -2154,7 +2224,27 @@ cdef class Decoder:
         cdef Py_ssize_t save = self.r.bit
         cdef CDt* d
         cdef int64_t x
+        cdef uint64_t w
         cdef object v
+        if ct.one_kind >= 0 and self.r.bit + ct.one_width <= self.r.nbytes * 8:
+            w = self.r.peek(ct.one_width)
+            if (w & ct.one_mask) == ct.one_pattern:
+                w = (w >> ct.ee_width) & ct.one_vmask
+                d = &self.g.dts[ct.ch_dt]
+                if ct.one_kind == DT_NBIT:
+                    if not self.strict:
+                        self.r.bit += ct.one_width
+                        self.state = ct.ch_target
+                        return PyLong_FromLongLong(<int64_t>w + d.minimum)
+                elif ct.one_kind == DT_ENUM:
+                    if w < <uint64_t>PyTuple_GET_SIZE(<object>d.decoded):
+                        self.r.bit += ct.one_width
+                        self.state = ct.ch_target
+                        return <object>PyTuple_GET_ITEM(<object>d.decoded, w)
+                else:
+                    self.r.bit += ct.one_width
+                    self.state = ct.ch_target
+                    return w == 1
         self.state = ct.start
         if ct.ch_code >= 0 and <int>self.r.bits(ct.ch_width) == ct.ch_code:
             # the commonest value kinds inline (n-bit integers, enumerations, booleans)

@@ -2059,6 +2059,7 @@ cdef class Decoder:
         cdef Grammar g = self.g
         cdef CDt* d = &g.dts[dt]
         cdef int kind = d.kind
+        cdef bint neg
         cdef int64_t x
         cdef uint64_t idx, u
         cdef Py_ssize_t n, i
@@ -2083,7 +2084,7 @@ cdef class Decoder:
                 self.check_length(dt, len(v))
             return v
         if kind == DT_INTEGER or kind == DT_UNSIGNED:
-            neg = kind == DT_INTEGER and self.r.bits(1)
+            neg = kind == DT_INTEGER and self.r.bits(1) != 0
             if self.r.uint63(&u):
                 x = -<int64_t>u - 1 if neg else <int64_t>u
                 if self.strict and not d.big and ((d.has_min and x < d.minimum)
@@ -2209,12 +2210,44 @@ cdef class Decoder:
 
     cdef object element(self, int t, int q, int depth):
         """Decode an element's content with the grammar of type ``t`` (after SE)."""
-        if self.g.types[t].simple:
-            return self.simple_element(t, q, depth)
-        return self.walk(t, q, depth, self.g.types[t].start, None)
+        cdef CType* ct = &self.g.types[t]
+        if ct.simple:
+            v = self.one_read(ct) if ct.one_kind >= 0 else None
+            return v if v is not None else self.simple_element(t, q, depth)
+        return self.walk(t, q, depth, ct.start, None)
+
+    cdef inline object one_read(self, CType* ct):
+        """A simple element in its one-read shape (CH, an n-bit integer, enumeration index
+        or boolean, EE) as one read; None when the stream holds something else there
+        (nothing is consumed then, and the step-by-step path decides)."""
+        cdef CDt* d
+        cdef uint64_t w
+        if self.r.bit + ct.one_width > self.r.nbytes * 8:
+            return None
+        w = self.r.peek(ct.one_width)
+        if (w & ct.one_mask) != ct.one_pattern:
+            return None
+        w = (w >> ct.ee_width) & ct.one_vmask
+        d = &self.g.dts[ct.ch_dt]
+        if ct.one_kind == DT_NBIT:
+            if self.strict:  # the maximum is checked step by step
+                return None
+            self.r.bit += ct.one_width
+            self.state = ct.ch_target
+            return PyLong_FromLongLong(<int64_t>w + d.minimum)
+        if ct.one_kind == DT_ENUM:
+            if w >= <uint64_t>PyTuple_GET_SIZE(<object>d.decoded):
+                return None
+            self.r.bit += ct.one_width
+            self.state = ct.ch_target
+            return <object>PyTuple_GET_ITEM(<object>d.decoded, w)
+        self.r.bit += ct.one_width
+        self.state = ct.ch_target
+        return w == 1
 
     cdef inline object simple_element(self, int t, int q, int depth):
-        """The common shape of a simple-typed element, CH then EE, without the general walk.
+        """The common shape of a simple-typed element, CH then EE, without the general walk
+        (callers try ``one_read`` first).
 
         Anything else (an empty element, xsi:nil, xsi:type, undeclared events) rewinds
         the event codes read so far (reading them has no side effects) and takes the
@@ -2224,27 +2257,7 @@ cdef class Decoder:
         cdef Py_ssize_t save = self.r.bit
         cdef CDt* d
         cdef int64_t x
-        cdef uint64_t w
         cdef object v
-        if ct.one_kind >= 0 and self.r.bit + ct.one_width <= self.r.nbytes * 8:
-            w = self.r.peek(ct.one_width)
-            if (w & ct.one_mask) == ct.one_pattern:
-                w = (w >> ct.ee_width) & ct.one_vmask
-                d = &self.g.dts[ct.ch_dt]
-                if ct.one_kind == DT_NBIT:
-                    if not self.strict:
-                        self.r.bit += ct.one_width
-                        self.state = ct.ch_target
-                        return PyLong_FromLongLong(<int64_t>w + d.minimum)
-                elif ct.one_kind == DT_ENUM:
-                    if w < <uint64_t>PyTuple_GET_SIZE(<object>d.decoded):
-                        self.r.bit += ct.one_width
-                        self.state = ct.ch_target
-                        return <object>PyTuple_GET_ITEM(<object>d.decoded, w)
-                else:
-                    self.r.bit += ct.one_width
-                    self.state = ct.ch_target
-                    return w == 1
         self.state = ct.start
         if ct.ch_code >= 0 and <int>self.r.bits(ct.ch_width) == ct.ch_code:
             # the commonest value kinds inline (n-bit integers, enumerations, booleans)
@@ -2280,6 +2293,7 @@ cdef class Decoder:
         cdef CState* st
         cdef CProd* p
         cdef object obj = None
+        cdef CType* cct
         cdef bint simple = ct.simple
         if depth > MAX_DEPTH:
             self.r.fail("elements nested too deeply")
@@ -2293,13 +2307,16 @@ cdef class Decoder:
                 p = &g.prods[st.first + code]
                 ev = p.event
                 if ev == EV_SE:
-                    self.push(p.qname)
-                    if g.types[p.child].simple:
-                        child = self.simple_element(p.child, p.qname, depth + 1)
-                    else:
-                        child = self.walk(p.child, p.qname, depth + 1, g.types[p.child].start,
-                                          None)
-                    self.sp -= 1
+                    cct = &g.types[p.child]
+                    # (the one-read shape cannot fail, so it needs no place on the stack)
+                    child = self.one_read(cct) if cct.one_kind >= 0 else None
+                    if child is None:
+                        self.push(p.qname)
+                        if cct.simple:
+                            child = self.simple_element(p.child, p.qname, depth + 1)
+                        else:
+                            child = self.walk(p.child, p.qname, depth + 1, cct.start, None)
+                        self.sp -= 1
                     cm = &g.members[ct.first + p.member]
                     if ct.fast and p.member >= 0 and cm.kind == M_ELEMENT and not cm.islist:
                         _slot_set(obj, cm.offset, child)

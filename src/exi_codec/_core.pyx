@@ -1234,30 +1234,33 @@ cdef class Encoder:
         The commonest values (an n-bit integer in range, an enumeration member, a bool)
         go out as one write of the three codes; anything else takes ``simple_checked``.
         """
-        cdef CDt* d
+        cdef int64_t code = self.one_code(ct, v) if ct.one_kind >= 0 else -1
+        if code >= 0:
+            return self.w.bits(ct.one_width, <uint64_t>code)
+        return self.simple_checked(t, ct, v)
+
+    cdef inline int64_t one_code(self, CType* ct, object v) noexcept:
+        """The one-write code (CH, value, EE) of ``v`` in a type of the one-read shape,
+        or -1 when ``v`` is not such a value (anything else is checked step by step)."""
+        cdef CDt* d = &self.g.dts[ct.dt]
         cdef long long x
         cdef int overflow = 0
         cdef Py_ssize_t i, n
         if ct.one_kind == DT_NBIT:
             if PyLong_CheckExact(v):
-                d = &self.g.dts[ct.dt]
                 x = PyLong_AsLongLongAndOverflow(v, &overflow)
                 if not overflow and d.minimum <= x <= d.maximum:
-                    return self.w.bits(ct.one_width, ct.one_pattern
-                                       | (<uint64_t>(x - d.minimum) << ct.ee_width))
+                    return ct.one_pattern | (<uint64_t>(x - d.minimum) << ct.ee_width)
         elif ct.one_kind == DT_ENUM:
-            d = &self.g.dts[ct.dt]
             if not d.empty_value:
                 n = PyTuple_GET_SIZE(<object>d.decoded)
                 for i in range(n):
                     if PyTuple_GET_ITEM(<object>d.decoded, i) == <PyObject*>v:
-                        return self.w.bits(ct.one_width,
-                                           ct.one_pattern | (<uint64_t>i << ct.ee_width))
+                        return ct.one_pattern | (<uint64_t>i << ct.ee_width)
         elif ct.one_kind == DT_BOOLEAN:
             if v is True or v is False:
-                return self.w.bits(ct.one_width,
-                                   ct.one_pattern | (<uint64_t>(v is True) << ct.ee_width))
-        return self.simple_checked(t, ct, v)
+                return ct.one_pattern | (<uint64_t>(v is True) << ct.ee_width)
+        return -1
 
     cdef int simple_checked(self, int t, CType* ct, object v) except -1:
         if <PyObject*>Py_TYPE(v) == _NIL_TYPE:
@@ -1344,6 +1347,9 @@ cdef class Encoder:
         cdef int q, j
         cdef PyObject* found
         cdef CProd* p
+        cdef CState* st
+        cdef CType* cct
+        cdef int64_t code
         if cm.nq == 1:
             q = cm.q0
         else:
@@ -1355,8 +1361,17 @@ cdef class Encoder:
         if j < 0:
             raise EncodeError("%s not allowed here (expected %s)" % (
                 _label(g, q, index), " or ".join(g.expected(s))))
-        self.w.bits(g.states[s].width1, j)
-        p = &g.prods[g.states[s].first + j]
+        st = &g.states[s]
+        p = &g.prods[st.first + j]
+        cct = &g.types[p.child]
+        if cct.one_kind >= 0 and depth < MAX_DEPTH and st.width1 + cct.one_width <= 32:
+            # SE and the one-write shape together (it cannot fail: no place on the stack)
+            code = self.one_code(cct, item)
+            if code >= 0:
+                self.w.bits(st.width1 + cct.one_width,
+                            (<uint64_t>j << cct.one_width) | <uint64_t>code)
+                return p.target
+        self.w.bits(st.width1, j)
         # depth (checked in element) bounds the stack
         self.stack_q[self.esp] = q
         self.stack_i[self.esp] = index

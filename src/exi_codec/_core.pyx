@@ -1235,8 +1235,16 @@ cdef class Encoder:
         go out as one write of the three codes; anything else takes ``simple_checked``.
         """
         cdef int64_t code = self.one_code(ct, v) if ct.one_kind >= 0 else -1
+        cdef CDt* d
         if code >= 0:
             return self.w.bits(ct.one_width, <uint64_t>code)
+        if ct.ch_code >= 0 and PyLong_CheckExact(v):
+            d = &self.g.dts[ct.dt]
+            if d.kind == DT_INTEGER or d.kind == DT_UNSIGNED:
+                # (an int is neither nil, nor None, nor empty text)
+                self.w.bits(ct.ch_width, ct.ch_code)
+                self.integer(ct.dt, d, v)
+                return self.w.bits(ct.ee_width, ct.ee_code)
         return self.simple_checked(t, ct, v)
 
     cdef inline int64_t one_code(self, CType* ct, object v) noexcept:
@@ -1577,23 +1585,7 @@ cdef class Encoder:
                 raise EncodeError("%r is not a boolean" % (v,))
             return 0
         if kind == DT_UNSIGNED or kind == DT_INTEGER:
-            if PyLong_CheckExact(v) and not d.big:
-                x = PyLong_AsLongLongAndOverflow(v, &overflow)
-                if not overflow and (self.lenient or (
-                        (not d.has_min or x >= d.minimum) and (not d.has_max or x <= d.maximum))):
-                    if kind == DT_UNSIGNED:
-                        if x >= 0:
-                            self.w.uint_small(<uint64_t>x)
-                            return 0
-                    elif x < 0:
-                        self.w.bits(1, 1)
-                        self.w.uint_small(<uint64_t>(-(x + 1)))
-                        return 0
-                    else:
-                        self.w.bits(1, 0)
-                        self.w.uint_small(<uint64_t>x)
-                        return 0
-            return self.integer_slow(dt, v)
+            return self.integer(dt, d, v)
         if kind == DT_BINARY_HEX or kind == DT_BINARY_BASE64:
             if not PyBytes_CheckExact(v):
                 v = self.coerce_bytes(kind, v)
@@ -1618,6 +1610,24 @@ cdef class Encoder:
         if kind == DT_FLOAT:
             return self.float_(v)
         raise EncodeError("datatype %s is not supported" % self.g.dt_info[dt]["name"])
+
+    cdef inline int integer(self, int dt, CDt* d, object v) except -1:
+        cdef int overflow = 0
+        cdef long long x
+        if PyLong_CheckExact(v) and not d.big:
+            x = PyLong_AsLongLongAndOverflow(v, &overflow)
+            if not overflow and (self.lenient or (
+                    (not d.has_min or x >= d.minimum) and (not d.has_max or x <= d.maximum))):
+                if d.kind == DT_UNSIGNED:
+                    if x >= 0:
+                        return self.w.uint_small(<uint64_t>x)
+                elif x < 0:
+                    self.w.bits(1, 1)
+                    return self.w.uint_small(<uint64_t>(-(x + 1)))
+                else:
+                    self.w.bits(1, 0)
+                    return self.w.uint_small(<uint64_t>x)
+        return self.integer_slow(dt, v)
 
     cdef int nbit_slow(self, int dt, object v) except -1:
         cdef CDt* d = &self.g.dts[dt]
@@ -2288,6 +2298,10 @@ cdef class Decoder:
                 v = <object>PyTuple_GET_ITEM(<object>d.decoded, x)
             elif d.kind == DT_BOOLEAN:
                 v = self.r.bits(1) == 1
+            elif (d.kind == DT_INTEGER or d.kind == DT_UNSIGNED) and not self.strict:
+                v = self.small_integer(d)
+                if v is None:
+                    v = self.value(ct.ch_dt, q)
             else:
                 v = self.value(ct.ch_dt, q)
             self.state = ct.ch_target
@@ -2298,6 +2312,16 @@ cdef class Decoder:
             return self.walk(t, q, depth, ct.ch_target, v)
         self.r.bit = save
         return self.walk(t, q, depth, ct.start, None)
+
+    cdef inline object small_integer(self, CDt* d):
+        """An integer that fits 63 bits, or None with nothing consumed (then ``value``)."""
+        cdef Py_ssize_t save = self.r.bit
+        cdef bint neg = d.kind == DT_INTEGER and self.r.bits(1) != 0
+        cdef uint64_t u
+        if self.r.uint63(&u):
+            return PyLong_FromLongLong(-<int64_t>u - 1 if neg else <int64_t>u)
+        self.r.bit = save
+        return None
 
     cdef object walk(self, int t, int q, int depth, int s, object value):
         """The general element walk from state ``s`` (``value``: simple content so far)."""

@@ -457,9 +457,9 @@ cdef class BitReader:
         else:
             self.data = <const uint8_t*>(<char*>data)
             self.fast_end = n * 8 - 57  # any read ending there starts 8 bytes before the end
-        self.tail_start = n - 8 if n > 8 else 0
-        memset(self.tail, 0, 16)
-        memcpy(self.tail, self.data + self.tail_start, n - self.tail_start)
+            self.tail_start = n - 8
+            memcpy(self.tail, self.data + self.tail_start, 8)
+            memset(self.tail + 8, 0, 8)
         return 0
 
     cdef void release(self) noexcept:
@@ -647,7 +647,8 @@ cdef class Grammar:
     cdef int xsi_uri
     # one idle encoder and decoder, reused call after call (their set-up and stacks
     # would otherwise cost as much as a small message); a call that finds none (nested
-    # or concurrent use, or after an error) makes its own
+    # or concurrent use, or after an error) makes its own. Taking one is a read and a
+    # clear with no Python code between them, so under the GIL no two calls share one.
     cdef Encoder idle_encoder
     cdef Decoder idle_decoder
 
@@ -1388,8 +1389,8 @@ cdef class Encoder:
         self.stack_q[self.esp] = q
         self.stack_i[self.esp] = index
         self.esp += 1
-        if g.types[p.child].simple and depth < MAX_DEPTH:
-            self.simple(p.child, &g.types[p.child], item)
+        if cct.simple and depth < MAX_DEPTH:
+            self.simple(p.child, cct, item)
         else:
             self.element(p.child, item, depth + 1)
         self.esp -= 1

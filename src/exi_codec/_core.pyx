@@ -12,8 +12,12 @@ microsecond, so the walk avoids Python-level work per element. Grammar states,
 productions, type layouts and datatype facets are C structs; model attributes are
 read and written through their ``__slots__`` offsets when the bound class allows it
 (plain slot classes, exact type); error paths and positions are built only when
-something fails. Anything unusual (other classes, big integers, coercions) takes a
-slower generic path with the same results.
+something fails (both sides keep a stack of open elements for that, not a ``try`` per
+element). A simple element whose value is an n-bit integer, an enumeration index or a
+boolean is read and written as one bit field (its CH code, the value, its EE code); the
+bit reader takes 8 bytes per load; each Grammar reuses one encoder and one decoder.
+Anything unusual (other classes, big integers, coercions) takes a slower generic path
+with the same results.
 
 Decoding is defensive: every length is checked against what is left of the stream,
 recursion is bounded, and every failure is a :class:`exi_codec.errors.DecodeError`
@@ -60,6 +64,25 @@ cdef extern from "Python.h":
     PyObject* PyList_New(Py_ssize_t)
     Py_ssize_t PyList_GET_SIZE(object)
     PyObject* PyList_GET_ITEM(object, Py_ssize_t)
+    PyObject* PyDict_GetItemWithError(object, object) except? NULL
+    long PyLong_AsLong(object) except? -1
+
+cdef extern from *:
+    """
+    /* The next 8 bytes as one big-endian word: the bit reader's fast path. */
+    static inline uint64_t exi_load_be64(const uint8_t* p) {
+    #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        uint64_t v;
+        memcpy(&v, p, 8);
+        return __builtin_bswap64(v);
+    #else
+        return ((uint64_t)p[0] << 56) | ((uint64_t)p[1] << 48) | ((uint64_t)p[2] << 40)
+            | ((uint64_t)p[3] << 32) | ((uint64_t)p[4] << 24) | ((uint64_t)p[5] << 16)
+            | ((uint64_t)p[6] << 8) | (uint64_t)p[7];
+    #endif
+    }
+    """
+    uint64_t _load_be64 "exi_load_be64"(const uint8_t* p) noexcept nogil
 
 DEF T_OBJECT_EX = 16
 
@@ -126,6 +149,7 @@ _NCNAME = _re.compile("[%s][%s\\-.0-9\u00B7\u0300-\u036F\u203F-\u2040]*\\Z"
 _BAD_URI = _re.compile("[{}\\x00-\\x20]")
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 DEF INT64_LIMIT = 4611686018427387904  # 2**62: bounds beyond go the generic way
+DEF SMALL_STREAM = 1024  # streams up to this many bytes are read from a padded copy
 
 cdef struct CProd:
     int event
@@ -151,6 +175,7 @@ cdef struct CMember:
     int nq  # number of qnames (several: a choice or substitution group)
     int q0
     Py_ssize_t offset  # slot offset in the bound class, -1: use getattr/setattr
+    PyObject* classmap  # borrowed (Grammar.t_classmap): bound class -> qname, several qnames
 
 cdef struct CType:
     int simple
@@ -162,6 +187,21 @@ cdef struct CType:
     int fast  # the bound class is a plain slot class: offsets are valid
     int base  # the type it derives from (-1: none known)
     PyObject* klass  # borrowed; Grammar.t_class holds the reference
+    # simple types: the codes of their common shape, CH then EE (ch_code -1: none)
+    int ch_code
+    int ch_width
+    int ch_dt  # the datatype of that CH
+    int ch_target  # the state after it
+    int ee_code
+    int ee_width
+    # ... and when the value is an n-bit integer, an enumeration index or a boolean, the
+    # three as one read or write of one_width bits: CH and EE (one_mask) must match
+    # one_pattern, the value sits above the EE code (one_kind -1: not this shape)
+    int one_kind
+    int one_width
+    uint64_t one_mask
+    uint64_t one_pattern
+    uint64_t one_vmask
 
 cdef struct CDt:
     int kind
@@ -174,9 +214,11 @@ cdef struct CDt:
     Py_ssize_t min_length  # -1: none
     Py_ssize_t max_length
     int item
+    PyObject* decoded  # borrowed: Grammar.dt_decoded[i], what decoding returns per index
+    int empty_value  # an enumeration with an empty str/bytes value (written as EE)
 
 
-cdef inline int _bits_for(int count):
+cdef inline int _bits_for(int count) noexcept:
     cdef int n = 0
     count -= 1
     while count > 0:
@@ -192,7 +234,7 @@ cdef inline object _slot_get(object obj, Py_ssize_t off):
     return <object>v
 
 
-cdef inline void _slot_set(object obj, Py_ssize_t off, object v):
+cdef inline void _slot_set(object obj, Py_ssize_t off, object v) noexcept:
     cdef PyObject** p = <PyObject**>((<char*><PyObject*>obj) + off)
     cdef PyObject* old = p[0]
     _incref(<PyObject*>v)
@@ -200,7 +242,7 @@ cdef inline void _slot_set(object obj, Py_ssize_t off, object v):
     _xdecref(old)
 
 
-cdef inline void _slot_set_new_list(object obj, Py_ssize_t off) except *:
+cdef inline int _slot_set_new_list(object obj, Py_ssize_t off) except -1:
     cdef PyObject** p = <PyObject**>((<char*><PyObject*>obj) + off)
     cdef PyObject* lst = PyList_New(0)
     cdef PyObject* old
@@ -209,6 +251,7 @@ cdef inline void _slot_set_new_list(object obj, Py_ssize_t off) except *:
     old = p[0]
     p[0] = lst
     _xdecref(old)
+    return 0
 
 
 cdef object _alloc(PyObject* klass):
@@ -253,7 +296,7 @@ cdef class BitWriter:
     cdef Py_ssize_t cap
     cdef Py_ssize_t pos  # bytes completed
     cdef uint64_t acc
-    cdef int nacc  # bits in acc (< 8 after flush)
+    cdef int nacc  # bits waiting in acc (< 32 between writes)
 
     def __cinit__(self):
         self.cap = 256
@@ -268,6 +311,20 @@ cdef class BitWriter:
         if self.buf != NULL:
             PyMem_Free(self.buf)
 
+    cdef int reset(self) except -1:
+        """Start a new stream (a writer is reused; a buffer grown large is let go)."""
+        cdef uint8_t* nb
+        if self.cap > 65536:
+            nb = <uint8_t*>PyMem_Realloc(self.buf, 256)
+            if nb == NULL:
+                raise MemoryError()
+            self.buf = nb
+            self.cap = 256
+        self.pos = 0
+        self.acc = 0
+        self.nacc = 0
+        return 0
+
     cdef inline int _ensure(self, Py_ssize_t extra) except -1:
         cdef Py_ssize_t need = self.pos + extra + 16
         cdef uint8_t* nb
@@ -281,19 +338,34 @@ cdef class BitWriter:
         return 0
 
     cdef inline int bits(self, int n, uint64_t value) except -1:
-        # n <= 32
-        if n == 0:
-            return 0
+        # n <= 32; fewer than 32 bits wait in acc (above them: stale bits, never written)
         self.acc = (self.acc << n) | (value & ((<uint64_t>1 << n) - 1))
         self.nacc += n
-        if self.nacc >= 8:
-            if self.pos + 8 > self.cap:
-                self._ensure(8)
-            while self.nacc >= 8:
-                self.nacc -= 8
-                self.buf[self.pos] = <uint8_t>((self.acc >> self.nacc) & 0xFF)
-                self.pos += 1
-            self.acc &= (<uint64_t>1 << self.nacc) - 1
+        if self.nacc >= 32:
+            return self.flush32()
+        return 0
+
+    cdef int flush32(self) except -1:
+        cdef uint8_t* out
+        if self.pos + 4 > self.cap:
+            self._ensure(4)
+        self.nacc -= 32
+        out = self.buf + self.pos
+        out[0] = <uint8_t>(self.acc >> (self.nacc + 24))
+        out[1] = <uint8_t>(self.acc >> (self.nacc + 16))
+        out[2] = <uint8_t>(self.acc >> (self.nacc + 8))
+        out[3] = <uint8_t>(self.acc >> self.nacc)
+        self.pos += 4
+        return 0
+
+    cdef int flush_bytes(self) except -1:
+        """Write the complete bytes waiting in acc (fewer than 8 bits stay)."""
+        if self.pos + 4 > self.cap:
+            self._ensure(4)
+        while self.nacc >= 8:
+            self.nacc -= 8
+            self.buf[self.pos] = <uint8_t>(self.acc >> self.nacc)
+            self.pos += 1
         return 0
 
     cdef int wbits(self, int n, object value) except -1:
@@ -306,6 +378,16 @@ cdef class BitWriter:
         return 0
 
     cdef inline int uint_small(self, uint64_t v) except -1:
+        cdef uint64_t w = 0
+        cdef int n = 8
+        # up to four 7-bit groups in one write (most values fit)
+        while v >= 128 and n < 32:
+            w = (w << 8) | (v & 0x7F) | 0x80
+            v >>= 7
+            n += 8
+        if v < 128:
+            return self.bits(n, (w << 8) | v)
+        self.bits(n - 8, w)
         while v >= 128:
             self.bits(8, (v & 0x7F) | 0x80)
             v >>= 7
@@ -324,7 +406,8 @@ cdef class BitWriter:
 
     cdef int raw(self, const uint8_t* data, Py_ssize_t n) except -1:
         cdef Py_ssize_t i
-        if self.nacc == 0:
+        if (self.nacc & 7) == 0:
+            self.flush_bytes()
             self._ensure(n)
             memcpy(self.buf + self.pos, data, n)
             self.pos += n
@@ -334,8 +417,9 @@ cdef class BitWriter:
         return 0
 
     cdef bytes getvalue(self):
-        if self.nacc > 0:
-            self.bits(8 - self.nacc, 0)
+        if self.nacc & 7:
+            self.bits(8 - (self.nacc & 7), 0)
+        self.flush_bytes()
         return PyBytes_FromStringAndSize(<char*>self.buf, self.pos)
 
 
@@ -350,37 +434,75 @@ cdef class BitReader:
     cdef Py_ssize_t nbytes
     cdef Py_ssize_t bit  # absolute bit position
     cdef bytes keep
+    # Reads of up to 32 bits ending at or before fast_end are one 8-byte load at data.
+    # A short stream is copied into ``small`` with 8 zero bytes after it, so that holds
+    # up to its very end; a longer one is read in place, and its last 8 bytes again
+    # from ``tail`` (zero-padded) by the out-of-line path.
+    cdef Py_ssize_t fast_end
+    cdef Py_ssize_t tail_start
+    cdef uint8_t tail[16]
+    cdef uint8_t small[SMALL_STREAM + 8]
 
-    def __cinit__(self, bytes data):
+    cdef int reset(self, bytes data) except -1:
+        """Start reading ``data`` (a reader is reused from stream to stream)."""
+        cdef Py_ssize_t n = len(data)
         self.keep = data
-        self.data = <const uint8_t*>(<char*>data)
-        self.nbytes = len(data)
+        self.nbytes = n
         self.bit = 0
+        if n <= SMALL_STREAM:
+            memcpy(self.small, <const char*>data, n)
+            memset(self.small + n, 0, 8)
+            self.data = self.small
+            self.fast_end = n * 8
+        else:
+            self.data = <const uint8_t*>(<char*>data)
+            self.fast_end = n * 8 - 57  # any read ending there starts 8 bytes before the end
+            self.tail_start = n - 8
+            memcpy(self.tail, self.data + self.tail_start, 8)
+            memset(self.tail + 8, 0, 8)
+        return 0
 
-    cdef inline Py_ssize_t remaining(self):
+    cdef void release(self) noexcept:
+        self.keep = None
+        self.data = NULL
+        self.nbytes = 0
+        self.fast_end = -1
+
+    cdef inline Py_ssize_t remaining(self) noexcept:
         return self.nbytes * 8 - self.bit
 
     cdef int fail(self, str msg) except -1:
         raise DecodeError(msg, self.bit, "")
 
+    cdef inline uint64_t word(self) noexcept:
+        """The 64 bits from the current byte on (callers check that they exist)."""
+        if self.bit < self.fast_end:
+            return _load_be64(self.data + (self.bit >> 3))
+        return _load_be64(self.tail + ((self.bit >> 3) - self.tail_start))
+
+    cdef inline uint64_t peek(self, int n) noexcept:
+        """The next n <= 32 bits, without moving on (callers check that they exist)."""
+        if self.bit + n <= self.fast_end:
+            return ((_load_be64(self.data + (self.bit >> 3)) << (self.bit & 7)) >> 1) >> (63 - n)
+        return ((self.word() << (self.bit & 7)) >> 1) >> (63 - n)
+
     cdef inline uint64_t bits(self, int n) except? 0xFFFFFFFFFFFFFFFF:
-        # n <= 32
-        cdef uint64_t v = 0
-        cdef Py_ssize_t byte
-        cdef int off, take
-        if n == 0:
-            return 0
+        # n <= 32: the at most 7 + 32 bits wanted lie in one big-endian word
+        # (shifted right in two steps, so that n = 0 gives 0 without a branch)
+        cdef uint64_t v
+        if self.bit + n <= self.fast_end:
+            v = ((_load_be64(self.data + (self.bit >> 3)) << (self.bit & 7)) >> 1) >> (63 - n)
+            self.bit += n
+            return v
+        return self.bits_tail(n)
+
+    cdef uint64_t bits_tail(self, int n) except? 0xFFFFFFFFFFFFFFFF:
+        """``bits`` past ``fast_end``: within a long stream's last 8 bytes, or failing."""
+        cdef uint64_t v
         if self.bit + n > self.nbytes * 8:
             self.fail("unexpected end of the EXI stream")
-        while n > 0:
-            byte = self.bit >> 3
-            off = self.bit & 7
-            take = 8 - off
-            if take > n:
-                take = n
-            v = (v << take) | ((self.data[byte] >> (8 - off - take)) & ((1 << take) - 1))
-            self.bit += take
-            n -= take
+        v = ((self.word() << (self.bit & 7)) >> 1) >> (63 - n)
+        self.bit += n
         return v
 
     cdef object rbits(self, int n):
@@ -390,11 +512,33 @@ cdef class BitReader:
             n -= 32
         return (v << n) | self.bits(n)
 
+    cdef inline int uint_fast(self, uint64_t* out) noexcept:
+        """An unsigned integer of at most 7 bytes from one word (1), or 0 when that
+        does not decide it (longer integers, the end of the stream)."""
+        cdef uint64_t w, b, v = 0
+        cdef int i
+        if self.bit >= self.nbytes * 8:
+            return 0
+        w = self.word() << (self.bit & 7)
+        for i in range(7):
+            b = w >> 56
+            v |= (b & 0x7F) << (7 * i)
+            if not (b & 0x80):
+                if self.bit + 8 * (i + 1) > self.nbytes * 8:
+                    return 0  # ran past the end: the byte-wise loop reports where
+                self.bit += 8 * (i + 1)
+                out[0] = v
+                return 1
+            w <<= 8
+        return 0
+
     cdef inline uint64_t uint_small(self) except? 0xFFFFFFFFFFFFFFFF:
         """An unsigned integer that must fit 63 bits (lengths, code points)."""
         cdef uint64_t v = 0
         cdef uint64_t b
         cdef int shift = 0
+        if self.uint_fast(&v):
+            return v
         while True:
             b = self.bits(8)
             if shift > 56:
@@ -410,6 +554,8 @@ cdef class BitReader:
         cdef uint64_t b
         cdef int shift = 0
         cdef Py_ssize_t save = self.bit
+        if self.uint_fast(out):
+            return 1
         while True:
             b = self.bits(8)
             if shift > 55:
@@ -459,6 +605,10 @@ cdef int _fits(object v):
     return v is not None and -INT64_LIMIT < v < INT64_LIMIT
 
 
+cdef class Encoder
+cdef class Decoder
+
+
 cdef class Grammar:
     """The frozen tables of one schema set, ready to be walked by encode and decode."""
 
@@ -495,6 +645,12 @@ cdef class Grammar:
     cdef readonly dict xsd_type_index  # (uri id, local id) -> type id, for xsi:type
     cdef readonly frozenset nillable  # qname ids of elements declared nillable
     cdef int xsi_uri
+    # one idle encoder and decoder, reused call after call (their set-up and stacks
+    # would otherwise cost as much as a small message); a call that finds none (nested
+    # or concurrent use, or after an error) makes its own. Taking one is a read and a
+    # clear with no Python code between them, so under the GIL no two calls share one.
+    cdef Encoder idle_encoder
+    cdef Decoder idle_decoder
 
     def __cinit__(self):
         self.states = NULL
@@ -589,6 +745,9 @@ cdef class Grammar:
             self.dt_info.append(info)
             self.dt_decoded.append(tuple(d.get("decoded", d["values"])))
             cd = &self.dts[i]
+            cd.decoded = <PyObject*>self.dt_decoded[i]
+            cd.empty_value = any(isinstance(x, (str, bytes)) and len(x) == 0
+                                 for x in self.dt_decoded[i])
             cd.kind = d["kind"]
             cd.width = d["width"]
             cd.item = d["item"]
@@ -627,6 +786,19 @@ cdef class Grammar:
             ct.n = len(t["members"])
             ct.fast = 0
             ct.klass = NULL
+            ct.ch_code = -1
+            ct.one_kind = -1
+            if ct.simple:
+                j = self._find(ct.start, EV_CH, -1)
+                if j >= 0:
+                    s = self.prods[self.states[ct.start].first + j].target
+                    ct.ch_code = j
+                    ct.ch_width = self.states[ct.start].width1
+                    ct.ch_dt = self.prods[self.states[ct.start].first + j].child
+                    ct.ch_target = s
+                    ct.ee_code = self.states[s].ee
+                    ct.ee_width = self.states[s].width1
+                    self._one_shape(ct)
             for m in t["members"]:
                 cm = &self.members[k]
                 cm.kind = m["kind"]
@@ -657,6 +829,27 @@ cdef class Grammar:
                                            self.anytype)
         self.xsi_uri = self.uris.index("http://www.w3.org/2001/XMLSchema-instance")
         self.set_classes(classes)
+
+    cdef void _one_shape(self, CType* ct) noexcept:
+        cdef CDt* d = &self.dts[ct.dt]
+        cdef int vw
+        if ct.ch_dt != ct.dt or ct.ee_code < 0:
+            return
+        if d.kind == DT_BOOLEAN:
+            vw = 1
+        elif d.kind == DT_NBIT or d.kind == DT_ENUM:
+            vw = d.width
+        else:
+            return
+        if ct.ch_width + vw + ct.ee_width > 32:
+            return
+        ct.one_kind = d.kind
+        ct.one_width = ct.ch_width + vw + ct.ee_width
+        ct.one_vmask = (<uint64_t>1 << vw) - 1
+        ct.one_mask = ((((<uint64_t>1 << ct.ch_width) - 1) << (vw + ct.ee_width))
+                       | ((<uint64_t>1 << ct.ee_width) - 1))
+        ct.one_pattern = ((<uint64_t>ct.ch_code << (vw + ct.ee_width))
+                          | <uint64_t>ct.ee_code)
 
     def set_classes(self, list classes):
         """Bind the model class of every complex type (index = type id)."""
@@ -700,6 +893,8 @@ cdef class Grammar:
                             m.setdefault(self.t_class[tid], q)
                 maps.append(m)
             self.t_classmap.append(tuple(maps))
+            for mi in range(ct.n):
+                self.members[ct.first + mi].classmap = <PyObject*>maps[mi]
 
     def qname_of(self, int qid):
         return self.qname_text[qid]
@@ -723,7 +918,7 @@ cdef class Grammar:
                 out.append("event %d" % p.event)
         return out
 
-    cdef inline int _find(self, int s, int event, int qname):
+    cdef inline int _find(self, int s, int event, int qname) noexcept:
         cdef CState* st = &self.states[s]
         cdef int j
         cdef CProd* p
@@ -746,29 +941,58 @@ cdef class Grammar:
         ``lenient`` writes values that break facets whenever the EXI representation
         can still carry them (for fuzzing peers; see :mod:`iso15118.testing`).
         """
-        cdef Encoder e = Encoder.__new__(Encoder)
+        cdef Encoder e = self.idle_encoder
+        if e is None:
+            e = Encoder.__new__(Encoder)
+            e.w = BitWriter.__new__(BitWriter)
+        else:
+            self.idle_encoder = None
+            e.w.reset()
         e.g = self
-        e.w = BitWriter.__new__(BitWriter)
         e.empty_as_ch = empty_as_ch
         e.lenient = lenient
         e.uris = self.uris
         e.local_names = self.local_names
         e.tables_copied = False
         e.undeclared_seen = None
-        return e.run(qname, value, fragment, header)
+        result = e.run(qname, value, fragment, header)
+        e.g = None
+        e.uris = e.local_names = None
+        e.undeclared_seen = None
+        self.idle_encoder = e
+        return result
 
-    def decode_document(self, bytes data, bint strict=False):
-        """The document element's value alone (the common call, without the qname)."""
-        cdef Decoder d = Decoder.__new__(Decoder)
+    cdef Decoder take_decoder(self, bytes data, bint strict):
+        cdef Decoder d = self.idle_decoder
+        if d is None:
+            d = Decoder.__new__(Decoder)
+            d.r = BitReader.__new__(BitReader)
+        else:
+            self.idle_decoder = None
         d.setup(self, data, strict)
+        return d
+
+    cdef void put_decoder(self, Decoder d) noexcept:
+        d.release()
+        self.idle_decoder = d
+
+    def decode_document(self, object data, bint strict=False):
+        """The document element's value alone (the common call, without the qname).
+
+        ``data``: bytes, or anything ``bytes()`` takes (bytearray, memoryview).
+        """
+        cdef Decoder d = self.take_decoder(data if type(data) is bytes else bytes(data),
+                                           strict)
+        cdef int q
         try:
-            result = d.run_value()
+            result = d.document(&q)
             if strict:
                 d.check_end()
         except DecodeError as e:
             if not e.position:
                 e.set_position(d.where())
             raise
+        self.put_decoder(d)
         return result
 
     def decode(self, bytes data, bint fragment=False, bint strict=False):
@@ -777,8 +1001,7 @@ cdef class Grammar:
         ``strict`` also rejects values outside their facets (ranges, lengths) and
         unused trailing bytes, which protocol auto-detection relies on.
         """
-        cdef Decoder d = Decoder.__new__(Decoder)
-        d.setup(self, data, strict)
+        cdef Decoder d = self.take_decoder(data, strict)
         try:
             result = d.run(fragment)
             if strict:
@@ -787,6 +1010,7 @@ cdef class Grammar:
             if not e.position:
                 e.set_position(d.where())
             raise
+        self.put_decoder(d)
         return result
 
 
@@ -813,6 +1037,15 @@ def _show(v):
     return text if len(text) <= 200 else text[:200] + "..."
 
 
+cdef inline bint _is_empty_text(object v) except -1:
+    """An empty str or bytes value (written as an empty element, EE, by default)."""
+    if PyUnicode_CheckExact(v):
+        return PyUnicode_GET_LENGTH(v) == 0
+    if PyBytes_CheckExact(v):
+        return PyBytes_GET_SIZE(v) == 0
+    return isinstance(v, (str, bytes)) and len(v) == 0
+
+
 cdef inline object _label(Grammar g, int q, Py_ssize_t index):
     if index < 0:
         return g.qname_short[q]
@@ -824,12 +1057,18 @@ cdef inline object _label(Grammar g, int q, Py_ssize_t index):
 cdef class Encoder:
     """One encoding run: the writer and the options.
 
-    Errors are raised with an empty path at the failing value; every enclosing
-    element prefixes its name while the exception unwinds (EncodeError.add_parent).
+    Errors are raised with an empty path at the failing value. The child elements
+    being written are kept on a stack (qname, list index), so the common path has no
+    ``try``; where an error is caught (``run`` and the rarer element kinds), the stack
+    above that point becomes the path (``unwind``) and the catching element adds its
+    own name (EncodeError.add_parent).
     """
 
     cdef Grammar g
     cdef BitWriter w
+    cdef int esp
+    cdef int stack_q[MAX_DEPTH + 8]
+    cdef Py_ssize_t stack_i[MAX_DEPTH + 8]
     cdef bint empty_as_ch
     cdef bint lenient
     cdef list uris  # qname string tables of this stream (copied on the first addition)
@@ -837,9 +1076,24 @@ cdef class Encoder:
     cdef bint tables_copied
     cdef set undeclared_seen  # undeclared element names met so far (built-in grammars)
 
+    cdef int unwind(self, object e, int base) except -1:
+        """Prefix the names of the elements open above ``base`` to the error's path."""
+        while self.esp > base:
+            self.esp -= 1
+            e.add_parent(_label(self.g, self.stack_q[self.esp], self.stack_i[self.esp]))
+        return 0
+
+    cdef object nesting_error(self, int base, str name):
+        """A RecursionError below an open child element: "nesting too deep" there."""
+        e = EncodeError("nesting too deep")
+        self.unwind(e, base)
+        e.add_parent(name)
+        return e
+
     cdef bytes run(self, int qname, object value, bint fragment, bint header):
         cdef Grammar g = self.g
         cdef int s, j, tid, q
+        self.esp = 0
         if header:
             self.w.bits(8, 0x80)
         if not fragment:
@@ -852,8 +1106,13 @@ cdef class Encoder:
             try:
                 self.element(tid, value, 0)
             except EncodeError as e:
+                self.unwind(e, 0)
                 e.add_parent(g.qname_short[qname])
                 raise
+            except RecursionError:
+                if self.esp == 0:
+                    raise
+                raise self.nesting_error(0, g.qname_short[qname]) from None
             # DocEnd: ED is the only production (0 bits)
             return self.w.getvalue()
         s = g.fragment_content
@@ -869,8 +1128,13 @@ cdef class Encoder:
             try:
                 self.element(tid, v, 0)
             except EncodeError as e:
+                self.unwind(e, 0)
                 e.add_parent(g.qname_short[q])
                 raise
+            except RecursionError:
+                if self.esp == 0:
+                    raise
+                raise self.nesting_error(0, g.qname_short[q]) from None
         j = g._find(s, EV_ED, -1)
         self.w.bits(g.states[s].width1, j)
         return self.w.getvalue()
@@ -891,7 +1155,7 @@ cdef class Encoder:
         cdef CType* ct = &g.types[t]
         cdef CMember* cm
         cdef CProd* p
-        cdef int s, j, mi, q
+        cdef int s, j, mi, q, base
         cdef Py_ssize_t i, n
         cdef object val, item
         cdef bint fast
@@ -900,19 +1164,7 @@ cdef class Encoder:
             raise EncodeError("nesting too deep")
         s = ct.start
         if ct.simple:
-            if <PyObject*>Py_TYPE(v) == _NIL_TYPE:
-                return self.nil(t, v)
-            if v is None:
-                raise EncodeError("a value is required")
-            if not self.empty_as_ch and isinstance(v, (str, bytes)) and len(v) == 0:
-                self.undeclared(s, U_EE)
-                return 0
-            j = g._find(s, EV_CH, -1)
-            self.w.bits(g.states[s].width1, j)
-            self.value(ct.dt, v)
-            s = g.prods[g.states[s].first + j].target
-            self.w.bits(g.states[s].width1, g.states[s].ee)
-            return 0
+            return self.simple(t, ct, v)
         fast = ct.fast and <PyObject*>Py_TYPE(v) == ct.klass
         if not fast:  # off the common path: nil, or a class that is not the bound one
             if <PyObject*>Py_TYPE(v) == _NIL_TYPE:
@@ -951,7 +1203,7 @@ cdef class Encoder:
                     raise
                 s = p.target
             elif cm.kind == M_VALUE:
-                if not self.empty_as_ch and isinstance(val, (str, bytes)) and len(val) == 0:
+                if not self.empty_as_ch and _is_empty_text(val):
                     self.undeclared(s, U_EE)
                     return 0
                 j = g._find(s, EV_CH, -1)
@@ -963,16 +1215,89 @@ cdef class Encoder:
                 s = p.target
             else:  # M_CHILDREN: ordered content [(qname, value) | str]
                 n = len(val)
+                base = self.esp
                 for i in range(n):
                     try:
                         s = self.ordered_child(s, val[i], depth)
                     except EncodeError as e:
+                        self.unwind(e, base)
                         e.add_parent("[%d]" % i)
                         raise
+                    except RecursionError:
+                        if self.esp == base:
+                            raise
+                        raise self.nesting_error(base, "[%d]" % i) from None
         j = g.states[s].ee
         if j < 0:
             raise EncodeError("missing %s" % " or ".join(g.expected(s)))
         self.w.bits(g.states[s].width1, j)
+        return 0
+
+    cdef inline int simple(self, int t, CType* ct, object v) except -1:
+        """The content of a simple-typed element: CH, the value, EE.
+
+        The commonest values (an n-bit integer in range, an enumeration member, a bool)
+        go out as one write of the three codes; anything else takes ``simple_checked``.
+        """
+        cdef int64_t code = self.one_code(ct, v) if ct.one_kind >= 0 else -1
+        cdef CDt* d
+        if code >= 0:
+            return self.w.bits(ct.one_width, <uint64_t>code)
+        if ct.ch_code >= 0 and PyLong_CheckExact(v):
+            d = &self.g.dts[ct.dt]
+            if d.kind == DT_INTEGER or d.kind == DT_UNSIGNED:
+                # (an int is neither nil, nor None, nor empty text)
+                self.w.bits(ct.ch_width, ct.ch_code)
+                self.integer(ct.dt, d, v)
+                return self.w.bits(ct.ee_width, ct.ee_code)
+        return self.simple_checked(t, ct, v)
+
+    cdef inline int64_t one_code(self, CType* ct, object v) noexcept:
+        """The one-write code (CH, value, EE) of ``v`` in a type of the one-read shape,
+        or -1 when ``v`` is not such a value (anything else is checked step by step)."""
+        cdef CDt* d = &self.g.dts[ct.dt]
+        cdef long long x
+        cdef int overflow = 0
+        cdef Py_ssize_t i, n
+        if ct.one_kind == DT_NBIT:
+            if PyLong_CheckExact(v):
+                x = PyLong_AsLongLongAndOverflow(v, &overflow)
+                if not overflow and d.minimum <= x <= d.maximum:
+                    return ct.one_pattern | (<uint64_t>(x - d.minimum) << ct.ee_width)
+        elif ct.one_kind == DT_ENUM:
+            if not d.empty_value:
+                n = PyTuple_GET_SIZE(<object>d.decoded)
+                for i in range(n):
+                    if PyTuple_GET_ITEM(<object>d.decoded, i) == <PyObject*>v:
+                        return ct.one_pattern | (<uint64_t>i << ct.ee_width)
+        elif ct.one_kind == DT_BOOLEAN:
+            if v is True or v is False:
+                return ct.one_pattern | (<uint64_t>(v is True) << ct.ee_width)
+        return -1
+
+    cdef int simple_checked(self, int t, CType* ct, object v) except -1:
+        if <PyObject*>Py_TYPE(v) == _NIL_TYPE:
+            return self.nil(t, v)
+        if v is None:
+            raise EncodeError("a value is required")
+        if not self.empty_as_ch and _is_empty_text(v):
+            self.undeclared(ct.start, U_EE)
+            return 0
+        if ct.ch_code < 0:
+            return self.simple_other(t, ct, v)
+        self.w.bits(ct.ch_width, ct.ch_code)
+        self.value(ct.dt, v)
+        self.w.bits(ct.ee_width, ct.ee_code)
+        return 0
+
+    cdef int simple_other(self, int t, CType* ct, object v) except -1:
+        cdef Grammar g = self.g
+        cdef int s = ct.start
+        cdef int j = g._find(s, EV_CH, -1)
+        self.w.bits(g.states[s].width1, j)
+        self.value(ct.dt, v)
+        s = g.prods[g.states[s].first + j].target
+        self.w.bits(g.states[s].width1, g.states[s].ee)
         return 0
 
     cdef int check_class(self, int t, object v) except -1:
@@ -1033,26 +1358,42 @@ cdef class Encoder:
                    int depth) except -1:
         cdef Grammar g = self.g
         cdef int q, j
+        cdef PyObject* found
         cdef CProd* p
+        cdef CState* st
+        cdef CType* cct
+        cdef int64_t code
         if cm.nq == 1:
             q = cm.q0
         else:
-            q = g.t_classmap[t][mi].get(type(item), -1)
+            found = PyDict_GetItemWithError(<object>cm.classmap, <object>Py_TYPE(item))
+            q = <int>PyLong_AsLong(<object>found) if found != NULL else -1
             if q < 0:
                 q = self.qname_for_item(g.t_qnames[t][mi], item, g.t_names[t][mi])
         j = g._find(s, EV_SE, q)
         if j < 0:
             raise EncodeError("%s not allowed here (expected %s)" % (
                 _label(g, q, index), " or ".join(g.expected(s))))
-        self.w.bits(g.states[s].width1, j)
-        p = &g.prods[g.states[s].first + j]
-        try:
+        st = &g.states[s]
+        p = &g.prods[st.first + j]
+        cct = &g.types[p.child]
+        if cct.one_kind >= 0 and depth < MAX_DEPTH and st.width1 + cct.one_width <= 32:
+            # SE and the one-write shape together (it cannot fail: no place on the stack)
+            code = self.one_code(cct, item)
+            if code >= 0:
+                self.w.bits(st.width1 + cct.one_width,
+                            (<uint64_t>j << cct.one_width) | <uint64_t>code)
+                return p.target
+        self.w.bits(st.width1, j)
+        # depth (checked in element) bounds the stack
+        self.stack_q[self.esp] = q
+        self.stack_i[self.esp] = index
+        self.esp += 1
+        if cct.simple and depth < MAX_DEPTH:
+            self.simple(p.child, cct, item)
+        else:
             self.element(p.child, item, depth + 1)
-        except EncodeError as e:
-            e.add_parent(_label(g, q, index))
-            raise
-        except RecursionError:
-            raise EncodeError("nesting too deep", _label(g, q, index)) from None
+        self.esp -= 1
         return p.target
 
     cdef int qname_for_item(self, tuple qs, object item, str field) except -1:
@@ -1068,7 +1409,7 @@ cdef class Encoder:
 
     cdef int ordered_child(self, int s, object item, int depth) except -1:
         cdef Grammar g = self.g
-        cdef int q, j
+        cdef int q, j, base
         cdef CProd* p
         if isinstance(item, str):
             j = g._find(s, EV_CH_ANY, -1)
@@ -1087,11 +1428,17 @@ cdef class Encoder:
             if j >= 0:
                 self.w.bits(g.states[s].width1, j)
                 p = &g.prods[g.states[s].first + j]
+                base = self.esp
                 try:
                     self.element(p.child, value, depth + 1)
                 except EncodeError as e:
+                    self.unwind(e, base)
                     e.add_parent(g.qname_short[q])
                     raise
+                except RecursionError:
+                    if self.esp == base:
+                        raise
+                    raise self.nesting_error(base, g.qname_short[q]) from None
                 return p.target
         return self.wildcard_child(s, str(qn), q, value, depth)
 
@@ -1103,7 +1450,7 @@ cdef class Encoder:
         grammars disabled (EXI Profile), that is what the reference writes.
         """
         cdef Grammar g = self.g
-        cdef int j, t, ui
+        cdef int j, t, ui, base
         cdef CProd* p
         cdef CState* st = &g.states[s]
         uri, local = _split_qname(qn)
@@ -1129,6 +1476,7 @@ cdef class Encoder:
         if t < 0 and type(value) is not g.t_class[g.anytype]:
             raise EncodeError("element %s not allowed here (expected %s)" % (
                 qn, " or ".join(g.expected(s))))
+        base = self.esp
         try:
             if t >= 0:
                 self.element(t, value, depth + 1)
@@ -1149,8 +1497,13 @@ cdef class Encoder:
                 self.write_local(self.write_uri(XSD_NS), "anyType")
                 self.element(g.anytype, value, depth + 1)
         except EncodeError as e:
+            self.unwind(e, base)
             e.add_parent(local)
             raise
+        except RecursionError:
+            if self.esp == base:
+                raise
+            raise self.nesting_error(base, local) from None
         return p.target
 
     cdef int write_uri(self, str uri) except -1:
@@ -1208,7 +1561,7 @@ cdef class Encoder:
                     return 0
             return self.nbit_slow(dt, v)
         if kind == DT_ENUM:
-            decoded = self.g.dt_decoded[dt]
+            decoded = <tuple>d.decoded
             n = PyTuple_GET_SIZE(decoded)
             for i in range(n):
                 if PyTuple_GET_ITEM(decoded, i) == <PyObject*>v:
@@ -1237,23 +1590,7 @@ cdef class Encoder:
                 raise EncodeError("%r is not a boolean" % (v,))
             return 0
         if kind == DT_UNSIGNED or kind == DT_INTEGER:
-            if PyLong_CheckExact(v) and not d.big:
-                x = PyLong_AsLongLongAndOverflow(v, &overflow)
-                if not overflow and (self.lenient or (
-                        (not d.has_min or x >= d.minimum) and (not d.has_max or x <= d.maximum))):
-                    if kind == DT_UNSIGNED:
-                        if x >= 0:
-                            self.w.uint_small(<uint64_t>x)
-                            return 0
-                    elif x < 0:
-                        self.w.bits(1, 1)
-                        self.w.uint_small(<uint64_t>(-(x + 1)))
-                        return 0
-                    else:
-                        self.w.bits(1, 0)
-                        self.w.uint_small(<uint64_t>x)
-                        return 0
-            return self.integer_slow(dt, v)
+            return self.integer(dt, d, v)
         if kind == DT_BINARY_HEX or kind == DT_BINARY_BASE64:
             if not PyBytes_CheckExact(v):
                 v = self.coerce_bytes(kind, v)
@@ -1278,6 +1615,24 @@ cdef class Encoder:
         if kind == DT_FLOAT:
             return self.float_(v)
         raise EncodeError("datatype %s is not supported" % self.g.dt_info[dt]["name"])
+
+    cdef inline int integer(self, int dt, CDt* d, object v) except -1:
+        cdef int overflow = 0
+        cdef long long x
+        if PyLong_CheckExact(v) and not d.big:
+            x = PyLong_AsLongLongAndOverflow(v, &overflow)
+            if not overflow and (self.lenient or (
+                    (not d.has_min or x >= d.minimum) and (not d.has_max or x <= d.maximum))):
+                if d.kind == DT_UNSIGNED:
+                    if x >= 0:
+                        return self.w.uint_small(<uint64_t>x)
+                elif x < 0:
+                    self.w.bits(1, 1)
+                    return self.w.uint_small(<uint64_t>(-(x + 1)))
+                else:
+                    self.w.bits(1, 0)
+                    return self.w.uint_small(<uint64_t>x)
+        return self.integer_slow(dt, v)
 
     cdef int nbit_slow(self, int dt, object v) except -1:
         cdef CDt* d = &self.g.dts[dt]
@@ -1474,16 +1829,27 @@ cdef class Decoder:
     cdef bint strict
     cdef set undeclared_seen  # undeclared element names met so far (built-in grammars)
 
-    cdef void setup(self, Grammar g, bytes data, bint strict):
+    cdef int setup(self, Grammar g, bytes data, bint strict) except -1:
         self.g = g
         self.strict = strict
-        self.r = BitReader.__new__(BitReader, data)
+        self.r.reset(data)
         self.sp = 0
         self.state = -1
         self.foreign = None
         self.uris = g.uris
         self.local_names = g.local_names
         self.tables_copied = False
+        self.local_values = None
+        self.global_values = None
+        self.undeclared_seen = None
+        return 0
+
+    cdef void release(self) noexcept:
+        """Let go of the stream and its tables once a decode is done (kept for reuse)."""
+        self.g = None
+        self.r.release()
+        self.foreign = None
+        self.uris = self.local_names = None
         self.local_values = None
         self.global_values = None
         self.undeclared_seen = None
@@ -1516,14 +1882,8 @@ cdef class Decoder:
         self.sp += 1
         return 0
 
-    cdef object run_value(self):
-        return self.run(False)[1]
-
-    cdef object run(self, bint fragment):
-        cdef Grammar g = self.g
-        cdef int s, code, tid, q
-        cdef CProd* p
-        hdr = self.r.bits(8)
+    cdef int header(self) except -1:
+        cdef uint64_t hdr = self.r.bits(8)
         if (hdr >> 6) != 2:
             if hdr == 0x24:
                 self.r.fail("EXI cookie '$EXI' is not supported")
@@ -1532,25 +1892,42 @@ cdef class Decoder:
             self.r.fail("EXI options in the header are not supported")
         if hdr & 0x1F != 0:
             self.r.fail("unsupported EXI version in the header")
+        return 0
+
+    cdef object document(self, int* qname):
+        """The header and the document element: its value, its qname in ``qname``."""
+        cdef Grammar g = self.g
+        cdef int s, code, tid, q
+        cdef CProd* p
+        self.header()
+        s = g.doc_content
+        self.state = s
+        code = self.r.bits(g.states[s].width1)
+        if code >= g.states[s].count:
+            self.r.fail("invalid event code %d at document start" % code)
+        p = &g.prods[g.states[s].first + code]
+        if p.event == EV_SE_ANY:
+            q = self.read_qname()
+            tid = g.element_types.get(q, -1) if q >= 0 else -1
+            if tid < 0:
+                self.r.fail("undeclared root element %s" % self.qtext(q, False))
+        else:
+            q = p.qname
+            tid = p.child
+        self.push(q)
+        value = self.element(tid, q, 0)
+        self.sp -= 1
+        qname[0] = q
+        return value
+
+    cdef object run(self, bint fragment):
+        cdef Grammar g = self.g
+        cdef int s, code, tid, q
+        cdef CProd* p
         if not fragment:
-            s = g.doc_content
-            self.state = s
-            code = self.r.bits(g.states[s].width1)
-            if code >= g.states[s].count:
-                self.r.fail("invalid event code %d at document start" % code)
-            p = &g.prods[g.states[s].first + code]
-            if p.event == EV_SE_ANY:
-                q = self.read_qname()
-                tid = g.element_types.get(q, -1) if q >= 0 else -1
-                if tid < 0:
-                    self.r.fail("undeclared root element %s" % self.qtext(q, False))
-            else:
-                q = p.qname
-                tid = p.child
-            self.push(q)
-            value = self.element(tid, q, 0)
-            self.sp -= 1
+            value = self.document(&q)
             return self.public_qname(q), value
+        self.header()
         out = []
         s = g.fragment_content
         while True:
@@ -1712,6 +2089,7 @@ cdef class Decoder:
         cdef Grammar g = self.g
         cdef CDt* d = &g.dts[dt]
         cdef int kind = d.kind
+        cdef bint neg
         cdef int64_t x
         cdef uint64_t idx, u
         cdef Py_ssize_t n, i
@@ -1724,7 +2102,7 @@ cdef class Decoder:
             return PyLong_FromLongLong(x)
         if kind == DT_ENUM:
             idx = self.r.bits(d.width)
-            decoded = g.dt_decoded[dt]
+            decoded = <tuple>d.decoded
             if idx >= <uint64_t>PyTuple_GET_SIZE(decoded):
                 self.r.fail("enumeration index %d out of range for %s" % (idx, g.dt_info[dt]["name"]))
             return <object>PyTuple_GET_ITEM(decoded, idx)
@@ -1736,7 +2114,7 @@ cdef class Decoder:
                 self.check_length(dt, len(v))
             return v
         if kind == DT_INTEGER or kind == DT_UNSIGNED:
-            neg = kind == DT_INTEGER and self.r.bits(1)
+            neg = kind == DT_INTEGER and self.r.bits(1) != 0
             if self.r.uint63(&u):
                 x = -<int64_t>u - 1 if neg else <int64_t>u
                 if self.strict and not d.big and ((d.has_min and x < d.minimum)
@@ -1862,55 +2240,93 @@ cdef class Decoder:
 
     cdef object element(self, int t, int q, int depth):
         """Decode an element's content with the grammar of type ``t`` (after SE)."""
-        if self.g.types[t].simple:
-            return self.simple_element(t, q, depth)
-        return self.walk(t, q, depth, self.g.types[t].start, None)
+        cdef CType* ct = &self.g.types[t]
+        if ct.simple:
+            v = self.one_read(ct) if ct.one_kind >= 0 else None
+            return v if v is not None else self.simple_element(t, q, depth)
+        return self.walk(t, q, depth, ct.start, None)
 
-    cdef object simple_element(self, int t, int q, int depth):
-        """The common shape of a simple-typed element, CH then EE, without the general walk.
+    cdef inline object one_read(self, CType* ct):
+        """A simple element in its one-read shape (CH, an n-bit integer, enumeration index
+        or boolean, EE) as one read; None when the stream holds something else there
+        (nothing is consumed then, and the step-by-step path decides)."""
+        cdef CDt* d
+        cdef uint64_t w
+        if self.r.bit + ct.one_width > self.r.nbytes * 8:
+            return None
+        w = self.r.peek(ct.one_width)
+        if (w & ct.one_mask) != ct.one_pattern:
+            return None
+        w = (w >> ct.ee_width) & ct.one_vmask
+        d = &self.g.dts[ct.ch_dt]
+        if ct.one_kind == DT_NBIT:
+            if self.strict:  # the maximum is checked step by step
+                return None
+            self.r.bit += ct.one_width
+            self.state = ct.ch_target
+            return PyLong_FromLongLong(<int64_t>w + d.minimum)
+        if ct.one_kind == DT_ENUM:
+            if w >= <uint64_t>PyTuple_GET_SIZE(<object>d.decoded):
+                return None
+            self.r.bit += ct.one_width
+            self.state = ct.ch_target
+            return <object>PyTuple_GET_ITEM(<object>d.decoded, w)
+        self.r.bit += ct.one_width
+        self.state = ct.ch_target
+        return w == 1
+
+    cdef inline object simple_element(self, int t, int q, int depth):
+        """The common shape of a simple-typed element, CH then EE, without the general walk
+        (callers try ``one_read`` first).
 
         Anything else (an empty element, xsi:nil, xsi:type, undeclared events) rewinds
         the event codes read so far (reading them has no side effects) and takes the
         general walk.
         """
-        cdef Grammar g = self.g
-        cdef int s = g.types[t].start
-        cdef CState* st = &g.states[s]
+        cdef CType* ct = &self.g.types[t]
         cdef Py_ssize_t save = self.r.bit
-        cdef int code
-        cdef CProd* p
         cdef CDt* d
         cdef int64_t x
-        self.state = s
-        code = self.r.bits(st.width1)
-        if code < st.count:
-            p = &g.prods[st.first + code]
-            if p.event == EV_CH:
-                # the two commonest value kinds inline (n-bit integers, enumerations)
-                d = &g.dts[p.child]
-                if d.kind == DT_NBIT and not self.strict:
-                    x = <int64_t>self.r.bits(d.width) + d.minimum
-                    v = PyLong_FromLongLong(x)
-                elif d.kind == DT_ENUM and d.width > 0:
-                    x = self.r.bits(d.width)
-                    decoded = g.dt_decoded[p.child]
-                    if x >= PyTuple_GET_SIZE(decoded):
-                        self.r.fail("enumeration index %d out of range for %s" % (
-                            x, g.dt_info[p.child]["name"]))
-                    v = <object>PyTuple_GET_ITEM(decoded, x)
-                else:
-                    v = self.value(p.child, q)
-                s = p.target
-                st = &g.states[s]
-                self.state = s
-                save = self.r.bit
-                code = self.r.bits(st.width1)
-                if code < st.count and g.prods[st.first + code].event == EV_EE:
-                    return v
-                self.r.bit = save
-                return self.walk(t, q, depth, s, v)
+        cdef object v
+        self.state = ct.start
+        if ct.ch_code >= 0 and <int>self.r.bits(ct.ch_width) == ct.ch_code:
+            # the commonest value kinds inline (n-bit integers, enumerations, booleans)
+            d = &self.g.dts[ct.ch_dt]
+            if d.kind == DT_NBIT and not self.strict:
+                x = <int64_t>self.r.bits(d.width) + d.minimum
+                v = PyLong_FromLongLong(x)
+            elif d.kind == DT_ENUM and d.width > 0:
+                x = self.r.bits(d.width)
+                if x >= PyTuple_GET_SIZE(<object>d.decoded):
+                    self.r.fail("enumeration index %d out of range for %s" % (
+                        x, self.g.dt_info[ct.ch_dt]["name"]))
+                v = <object>PyTuple_GET_ITEM(<object>d.decoded, x)
+            elif d.kind == DT_BOOLEAN:
+                v = self.r.bits(1) == 1
+            elif (d.kind == DT_INTEGER or d.kind == DT_UNSIGNED) and not self.strict:
+                v = self.small_integer(d)
+                if v is None:
+                    v = self.value(ct.ch_dt, q)
+            else:
+                v = self.value(ct.ch_dt, q)
+            self.state = ct.ch_target
+            save = self.r.bit
+            if <int>self.r.bits(ct.ee_width) == ct.ee_code:
+                return v
+            self.r.bit = save
+            return self.walk(t, q, depth, ct.ch_target, v)
         self.r.bit = save
-        return self.walk(t, q, depth, s, None)
+        return self.walk(t, q, depth, ct.start, None)
+
+    cdef inline object small_integer(self, CDt* d):
+        """An integer that fits 63 bits, or None with nothing consumed (then ``value``)."""
+        cdef Py_ssize_t save = self.r.bit
+        cdef bint neg = d.kind == DT_INTEGER and self.r.bits(1) != 0
+        cdef uint64_t u
+        if self.r.uint63(&u):
+            return PyLong_FromLongLong(-<int64_t>u - 1 if neg else <int64_t>u)
+        self.r.bit = save
+        return None
 
     cdef object walk(self, int t, int q, int depth, int s, object value):
         """The general element walk from state ``s`` (``value``: simple content so far)."""
@@ -1921,6 +2337,7 @@ cdef class Decoder:
         cdef CState* st
         cdef CProd* p
         cdef object obj = None
+        cdef CType* cct
         cdef bint simple = ct.simple
         if depth > MAX_DEPTH:
             self.r.fail("elements nested too deeply")
@@ -1934,13 +2351,16 @@ cdef class Decoder:
                 p = &g.prods[st.first + code]
                 ev = p.event
                 if ev == EV_SE:
-                    self.push(p.qname)
-                    if g.types[p.child].simple:
-                        child = self.simple_element(p.child, p.qname, depth + 1)
-                    else:
-                        child = self.walk(p.child, p.qname, depth + 1, g.types[p.child].start,
-                                          None)
-                    self.sp -= 1
+                    cct = &g.types[p.child]
+                    # (the one-read shape cannot fail, so it needs no place on the stack)
+                    child = self.one_read(cct) if cct.one_kind >= 0 else None
+                    if child is None:
+                        self.push(p.qname)
+                        if cct.simple:
+                            child = self.simple_element(p.child, p.qname, depth + 1)
+                        else:
+                            child = self.walk(p.child, p.qname, depth + 1, cct.start, None)
+                        self.sp -= 1
                     cm = &g.members[ct.first + p.member]
                     if ct.fast and p.member >= 0 and cm.kind == M_ELEMENT and not cm.islist:
                         _slot_set(obj, cm.offset, child)

@@ -24,9 +24,10 @@ __all__ = ["ExiError", "Iso15118Error"]
 _lock = threading.Lock()
 _codecs: dict[str, Codec] = {}
 # per-call fast paths (a charge loop sends a message every ~50 ms per connector, and the
-# lookups below would otherwise cost as much as the encoding itself)
-_encode_targets: dict[tuple[str, type], tuple[Any, int]] = {}
-_grammars: dict[str, Any] = {}
+# lookups below would otherwise cost as much as the encoding itself): protocol -> message
+# class -> (Grammar.encode, document element), and protocol -> Grammar.decode_document
+_encoders: dict[str, dict[type, tuple[Any, int]]] = {}
+_decoders: dict[str, Any] = {}
 
 
 def get_codec(protocol: str) -> Codec:
@@ -78,29 +79,39 @@ def _root_name(protocol: str, message: Any) -> str:
 def encode(message: Any, protocol: str, *, element: str | None = None,
            empty_as_ch: bool = False) -> bytes:
     """A message object -> EXI bytes (with the 0x80 header, no V2GTP header)."""
-    target = None if element else _encode_targets.get((protocol, type(message)))
-    if target is None:
-        codec = get_codec(protocol)
+    if element:
+        grammar_encode, q = _encoder(protocol, message, element)
+    else:
         try:
-            q = codec.qname_id(element or _root_name(protocol, message))
-        except ExiError as e:
-            raise wrap_codec_error(e) from None
-        target = (codec.grammar, q)
-        if not element:
-            _encode_targets[(protocol, type(message))] = target
+            grammar_encode, q = _encoders[protocol][type(message)]
+        except KeyError:
+            grammar_encode, q = _encoder(protocol, message, None)
     try:
-        return target[0].encode(target[1], message, False, empty_as_ch)
+        return grammar_encode(q, message, False, empty_as_ch)
     except ExiError as e:
         raise wrap_codec_error(e) from None
 
 
+def _encoder(protocol: str, message: Any, element: str | None) -> tuple[Any, int]:
+    """The encode target of a message (its document element), cached per class."""
+    codec = get_codec(protocol)
+    try:
+        q = codec.qname_id(element or _root_name(protocol, message))
+    except ExiError as e:
+        raise wrap_codec_error(e) from None
+    if not element:
+        _encoders.setdefault(protocol, {})[type(message)] = (codec.grammar.encode, q)
+    return codec.grammar.encode, q
+
+
 def decode(data: bytes, protocol: str, *, strict: bool = False) -> Any:
     """EXI bytes -> the message object (the document element's value)."""
-    grammar = _grammars.get(protocol)
-    if grammar is None:
-        grammar = _grammars[protocol] = get_codec(protocol).grammar
     try:
-        return grammar.decode_document(data if type(data) is bytes else bytes(data), strict)
+        decode_document = _decoders[protocol]
+    except KeyError:
+        decode_document = _decoders[protocol] = get_codec(protocol).grammar.decode_document
+    try:
+        return decode_document(data, strict)
     except ExiError as e:
         raise wrap_codec_error(e) from None
 

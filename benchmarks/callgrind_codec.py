@@ -1,8 +1,9 @@
 """Instructions per decode + encode of a message, under callgrind, beside libcbv2g's C.
 
-callgrind counts instructions, not seconds, so the figure repeats exactly for the same
-build, inputs and environment, whatever else the machine is doing; wall-clock figures
-(``bench_codec.py``) cannot. Each message is decoded and re-encoded through
+callgrind counts instructions, not seconds, so the figure repeats for the same build,
+inputs and environment, whatever else the machine is doing; wall-clock figures
+(``bench_codec.py``) cannot. The child runs with a fixed ``PYTHONHASHSEED``: a new string
+hash seed per process moved the count by a few hundred instructions between runs. Each message is decoded and re-encoded through
 ``iso15118.codec`` (the path an application takes) in a child process, ``N`` and ``3 N``
 times; the difference divided by ``2 N`` is the cost of one pair, without start-up.
 
@@ -63,7 +64,7 @@ def main() -> int:
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (apt-get install valgrind)")
     vectors = Path(args.shared) / "vectors" / "cbv2g" / "vectors.json"
-    env = dict(os.environ)
+    env = dict(os.environ, PYTHONHASHSEED="0")
     if args.src:
         env["PYTHONPATH"] = args.src + os.pathsep + env.get("PYTHONPATH", "")
     n = args.iterations

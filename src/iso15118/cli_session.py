@@ -104,8 +104,9 @@ def add_subparser(subparsers: Any) -> None:
     e.add_argument("--auth", choices=("eim", "pnc"), default="eim")
     e.add_argument("--tls", action="store_true", help="ask for TLS in SDP (needs --trust)")
     e.add_argument("--trust", type=Path, metavar="PEM", help="V2G root certificate(s)")
-    e.add_argument("--contract", type=Path, metavar="DIR",
-                   help="PnC: test PKI directory with the contract (or OEM) certificate")
+    e.add_argument("--contract", "--pki", type=Path, metavar="DIR", dest="contract",
+                   help="test PKI directory: the contract (or OEM) certificate for PnC, the "
+                   "vehicle (OEM) certificate for -20 over TLS")
     e.add_argument("--cert-install", action="store_true",
                    help="PnC: install a contract certificate first (CertificateInstallation), "
                    "as a vehicle without one does")
@@ -131,7 +132,12 @@ class _Printer:
         self.loop_t0: float | None = None
 
     def event(self, event: Any, now: float, suffix: str = "") -> None:
-        from iso15118.session.events import MessageReceived, MessageSent, SessionEnded
+        from iso15118.session.events import (
+            MessageReceived,
+            MessageSent,
+            ProtocolNegotiated,
+            SessionEnded,
+        )
 
         if self.loop_t0 is None:
             self.loop_t0 = now - (time.monotonic() - self.t0)
@@ -142,6 +148,9 @@ class _Printer:
             parts = [f"{now - self.loop_t0:9.3f}", direction, event.protocol, event.name]
             parts += [p for p in (one_line(values), suffix) if p]
             print(" ".join(parts), flush=True)
+        elif isinstance(event, ProtocolNegotiated):
+            self.note(f"{event.protocol} ({event.namespace}) over {event.link}"
+                      + (f" {suffix}" if suffix else ""))
         elif isinstance(event, SessionEnded):
             sid = event.session_id.hex().upper() if event.session_id else "-"
             code = f" ({event.response_code})" if event.response_code else ""
@@ -169,16 +178,19 @@ def _split(args: argparse.Namespace, text: str, allowed: set[str], what: str) ->
 # ---------------------------------------------------------------------------- charger
 
 
-def _test_pki(directory: Path | None, printer: _Printer) -> tuple[Path, Path, Path]:
-    """(SECC chain PEM, its key, V2G root PEM) from a test PKI, made if missing."""
-    from iso15118.pki import create_test_pki, secc_tls_files
+def _test_pki(directory: Path | None, printer: _Printer, version: int = 2
+              ) -> tuple[Path, Path, Path, Path]:
+    """(SECC chain PEM, its key, V2G root PEM, OEM root PEM) from a test PKI, made (of
+    ``version``) if missing."""
+    from iso15118.pki import create_test_pki, secc_tls_files, vehicle_tls_files
 
     base = directory or Path(tempfile.mkdtemp(prefix="v2g-test-pki-"))
     if not (base / "index.json").exists():
-        create_test_pki(base, 2)
+        create_test_pki(base, version)
     chain, key, root = secc_tls_files(base)
+    oem_root = vehicle_tls_files(base)[2]
     printer.note(f"test PKI in {base}; vehicles trust {root}")
-    return chain, key, root
+    return chain, key, root, oem_root
 
 
 def _charger(args: argparse.Namespace, printer: _Printer) -> tuple[Any, Any, Any]:
@@ -216,10 +228,19 @@ def _run_secc(args: argparse.Namespace) -> int:
     printer = _Printer("secc")
     evse, behaviour, config = _charger(args, printer)
     ssl_context = None
-    if args.tls != "none":
+    if args.tls != "none" and "iso20" in config.protocols:
+        # TLS 1.3 with the vehicle's certificate for -20 (and TLS 1.2 on the same port when
+        # -2 is offered too); the PKI made is -20's unless -2 shares the certificate.
+        from iso15118.transport import iso20_server_context
+
+        both = "iso2" in config.protocols
+        chain, key, _root, oem_root = _test_pki(args.pki, printer, 2 if both else 20)
+        ssl_context = iso20_server_context(chain, key, cafile=oem_root, group=None,
+                                           also_iso2=both)
+    elif args.tls != "none":
         from iso15118.transport import iso2_server_context
 
-        chain, key, _root = _test_pki(args.pki, printer)
+        chain, key, _root, _oem = _test_pki(args.pki, printer)
         ssl_context = iso2_server_context(chain, key)
     if "pnc" in args.auth:
         from iso15118.session.pnc import SeccPnc
@@ -327,9 +348,21 @@ def _run_evcc(args: argparse.Namespace) -> int:
     if args.tls:
         if args.trust is None:
             _usage(args, "--tls needs --trust PEM (the V2G root to check the SECC)")
-        from iso15118.transport import iso2_client_context
+        if "iso20" in config.protocols:
+            if args.contract is None:
+                _usage(args, "--tls with iso20 needs --pki DIR (the test PKI with the "
+                       "vehicle certificate -20's TLS presents)")
+            from iso15118.pki import vehicle_tls_files
+            from iso15118.transport import iso20_client_context
 
-        ssl_context = iso2_client_context(cafile=args.trust)
+            chain, key, _oem_root = vehicle_tls_files(args.contract)
+            ssl_context = iso20_client_context(certfile=chain, keyfile=key, cafile=args.trust,
+                                               group=None,
+                                               also_iso2="iso2" in config.protocols)
+        else:
+            from iso15118.transport import iso2_client_context
+
+            ssl_context = iso2_client_context(cafile=args.trust)
     if args.auth == "pnc":
         if args.contract is None:
             _usage(args, "--auth pnc needs --contract DIR")

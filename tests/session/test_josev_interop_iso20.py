@@ -10,11 +10,14 @@ paused session) is in ``josev/README.md``.
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 from josev.harness import JosevConfig, JosevProcess, JosevRunner, josev_fixture  # noqa: F401
 from simulator_procs import names, run_vehicle, start_charger
+
+from iso15118.pki import write_test_pki
 
 pytestmark = pytest.mark.netns
 
@@ -37,7 +40,7 @@ def _our_vehicle(josev: JosevRunner, *args: str) -> subprocess.CompletedProcess[
 
 
 def _against_josev_charger(josev: JosevRunner, config: JosevConfig, *args: str
-                           ) -> tuple[str, JosevProcess]:
+                           ) -> tuple[str, JosevProcess, str]:
     secc = josev.start_secc(config)
     ev = _our_vehicle(josev, *args)
     assert ev.returncode == 0, f"our EV: {ev.stderr}\nJosev: {secc.failure_report()}"
@@ -46,13 +49,13 @@ def _against_josev_charger(josev: JosevRunner, config: JosevConfig, *args: str
     assert names(ev.stdout, "EV->EVSE") == [n for n in secc.received_names()
                                             if n.endswith("Req")]
     assert names(ev.stdout, "EVSE->EV") == [n for n in secc.sent_names() if n.endswith("Res")]
-    return ev.stdout, secc
+    return ev.stdout, secc, ev.stderr
 
 
 @pytest.mark.parametrize("mode", ["scheduled", "dynamic"])
 @pytest.mark.parametrize("energy", ["DC", "AC"])
 def test_our_vehicle_against_josevs_charger(josev: JosevRunner, energy: str, mode: str) -> None:
-    out, _ = _against_josev_charger(josev, josev20(energy, mode), "--energy", energy.lower(),
+    out, _, _ = _against_josev_charger(josev, josev20(energy, mode), "--energy", energy.lower(),
                                     "--control", mode, "--loops", "4")
     loop = f"{energy}_ChargeLoopReq"
     assert names(out, "EV->EVSE").count(loop) == 4
@@ -64,7 +67,7 @@ def test_our_vehicle_against_josevs_charger(josev: JosevRunner, energy: str, mod
 @pytest.mark.parametrize("energy", ["DC_BPT", "AC_BPT"])
 def test_our_bidirectional_vehicle_against_josevs_charger(josev: JosevRunner,
                                                           energy: str) -> None:
-    out, secc = _against_josev_charger(
+    out, secc, _ = _against_josev_charger(
         josev, josev20(energy, "dynamic", bpt_discharge=True), "--energy", energy.lower(),
         "--control", "dynamic", "--loops", "4")
     kind = energy[:2]
@@ -76,7 +79,7 @@ def test_our_bidirectional_vehicle_against_josevs_charger(josev: JosevRunner,
 
 
 def _josev_vehicle_against_our_charger(josev: JosevRunner, config: JosevConfig, *args: str
-                                       ) -> tuple[str, JosevProcess]:
+                                       ) -> tuple[str, JosevProcess, str]:
     secc = start_charger(josev.netns.secc_ns, josev.netns.secc_if, "--sessions", "1",
                          "--protocols", "iso20,iso2,din", "--exit-on-failure", *args)
     try:
@@ -91,21 +94,53 @@ def _josev_vehicle_against_our_charger(josev: JosevRunner, config: JosevConfig, 
     assert secc.returncode == 0, err
     assert names(out, "EV->EVSE") == [n for n in evcc.sent_names() if n.endswith("Req")]
     assert names(out, "EVSE->EV") == [n for n in evcc.received_names() if n.endswith("Res")]
-    return out, evcc
+    return out, evcc, err
 
 
 @pytest.mark.parametrize("mode", ["scheduled", "dynamic"])
 @pytest.mark.parametrize("energy", ["DC", "AC"])
 def test_josevs_vehicle_against_our_charger(josev: JosevRunner, energy: str, mode: str) -> None:
-    out, _ = _josev_vehicle_against_our_charger(josev, josev20(energy, mode),
+    out, _, _ = _josev_vehicle_against_our_charger(josev, josev20(energy, mode),
                                                 "--energy", "ac,dc", "--control", mode)
     assert f"{energy}_ChargeLoopReq" in names(out, "EV->EVSE")
 
 
 def test_josevs_bidirectional_vehicle_discharges_at_our_charger(josev: JosevRunner) -> None:
-    out, evcc = _josev_vehicle_against_our_charger(
+    out, _, _ = _josev_vehicle_against_our_charger(
         josev, josev20("DC_BPT", "scheduled", bpt_discharge=True),
         "--energy", "dc,dc_bpt", "--control", "scheduled")
     # Josev's EV asks for a negative current; our charger delivered one
     loop = [line for line in out.splitlines() if " DC_ChargeLoopRes " in line]
     assert loop and any("EVSEPresentCurrent=-" in line for line in loop[1:])
+
+
+# ------------------------------------------------------------------ TLS 1.3, both ways
+
+
+@pytest.fixture
+def ours20(josev: JosevRunner) -> Path:
+    """The runner's ISO 15118-20 test PKI (secp521r1), in our layout for our side."""
+    path = josev.workdir / "ours-pki"
+    write_test_pki(josev.use_pki(20).pki, path)
+    return path
+
+
+def test_our_vehicle_over_tls13_at_josevs_charger(josev: JosevRunner, ours20: Path) -> None:
+    """Mutual TLS 1.3: Josev's charger asks for the vehicle certificate and checks it
+    against the OEM root; it takes only the prime256v1 key exchange, which our vehicle
+    offers among OpenSSL's default groups."""
+    _, _, err = _against_josev_charger(
+        josev, josev20("DC", "dynamic", tls=True, tls13=True, pki=20),
+        "--tls", "--trust", str(ours20 / "certs" / "v2g_root.pem"), "--pki", str(ours20),
+        "--energy", "dc", "--control", "dynamic", "--loops", "3")
+    assert "iso20 (urn:iso:std:iso:15118:-20:DC) over TLSv1.3" in err
+
+
+def test_josevs_vehicle_over_tls13_at_our_charger(josev: JosevRunner, ours20: Path) -> None:
+    """Our charger serves -20, -2 and DIN on one TLS port; Josev's vehicle (TLS 1.3, its
+    OEM chain presented, prime256v1) gets -20 over TLS 1.3."""
+    _, _, err = _josev_vehicle_against_our_charger(
+        josev, josev20("DC", "dynamic", tls=True, tls13=True, pki=20),
+        "--tls", "required", "--pki", str(ours20), "--energy", "ac,dc",
+        "--control", "dynamic")
+    assert "iso20 (urn:iso:std:iso:15118:-20:DC) over TLSv1.3" in err

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from iso15118.pki import secc_tls_files
+from iso15118.pki import secc_tls_files, vehicle_tls_files
 from iso15118.session import (
     EvccConfig,
     EvccSession,
@@ -32,7 +32,14 @@ from iso15118.session.pnc_backend import response_parts
 from iso15118.session.runner import DYNAMIC_PORTS, Charger, EVSEEndpoint, drive
 from iso15118.session.secc import SeccSession
 from iso15118.session.simulation import ChargerBehaviour, SimulatedCharger
-from iso15118.transport import iso2_client_context, iso2_server_context, open_connection
+from iso15118.session.values import ControlMode
+from iso15118.transport import (
+    iso2_client_context,
+    iso2_server_context,
+    iso20_client_context,
+    iso20_server_context,
+    open_connection,
+)
 
 
 def _simulated(evse: EVSEState) -> Any:
@@ -135,3 +142,43 @@ def _decode(exi: bytes) -> Any:
     from iso15118 import codec
 
     return codec.decode(exi, "iso2")
+
+
+def test_iso20_over_tls_needs_the_vehicles_certificate(pki: Path) -> None:
+    """A charger serving -2 and -20 on one TLS port (TLS 1.2 or 1.3, the vehicle's
+    certificate optional): a -20 vehicle with its certificate gets -20 over TLS 1.3; one
+    without (and offering -2 too) gets -2, still over TLS 1.3; one offering -20 alone gets
+    no protocol. The EVCC's side: over TLS 1.2 it does not offer -20."""
+    chain, key, v2g_root = secc_tls_files(pki)
+    vehicle_chain, vehicle_key, oem_root = vehicle_tls_files(pki)
+
+    async def session(certificate: bool, protocols: tuple[str, ...],
+                      client_tls13: bool = True) -> tuple[SessionEnded, str, str | None]:
+        evse = EVSEState(control_modes=(ControlMode.SCHEDULED,))
+        context = iso20_server_context(chain, key, cafile=oem_root, group=None, also_iso2=True)
+        ep = EVSEEndpoint(None, evse, SeccConfig(protocols=("iso20", "iso2")), tls="required",
+                          ssl_context=context, host="::1", application=_simulated(evse))
+        async with Charger([ep]):
+            client = iso20_client_context(
+                certfile=vehicle_chain if certificate else None,
+                keyfile=vehicle_key if certificate else None, cafile=v2g_root, group=None) \
+                if client_tls13 else iso2_client_context(cafile=v2g_root)
+            conn = await open_connection("::1", ep.ports.popitem()[1], ssl_context=client)
+            evcc = EvccSession(EVState(), EvccConfig(loops=2, protocols=protocols), tls=True,
+                               tls_version=conn.tls_version)
+            ended = await drive(conn, evcc)
+            version = conn.tls_version
+            await conn.close()
+            return ended, version or "", evcc.protocol
+
+    with_cert = asyncio.run(session(True, ("iso20", "iso2")))
+    assert with_cert[0].outcome is Outcome.COMPLETED, with_cert[0].reason
+    assert with_cert[1:] == ("TLSv1.3", "iso20")
+    without = asyncio.run(session(False, ("iso20", "iso2")))
+    assert without[0].outcome is Outcome.COMPLETED, without[0].reason
+    assert without[1:] == ("TLSv1.3", "iso2")
+    alone = asyncio.run(session(False, ("iso20",)))
+    assert alone[0].outcome is Outcome.FAILED and "no common protocol" in alone[0].reason
+    tls12 = asyncio.run(session(False, ("iso20", "iso2"), client_tls13=False))
+    assert tls12[0].outcome is Outcome.COMPLETED, tls12[0].reason
+    assert tls12[1:] == ("TLSv1.2", "iso2")

@@ -3,9 +3,10 @@
 The CLI contract the issue fixes is what these tests check, from the outside: one stdout
 line per message (``TIME DIRECTION PROTOCOL MESSAGE key=value...``), both sides logging
 the same messages in the same order, exit status 0 after a complete session, 1 with the
-reason otherwise, 2 for usage mistakes; SDP, TCP and TLS 1.2 between the namespaces; DIN
-and ISO-2, DC and AC, EIM and PnC, pause and resume, renegotiation; two EVSEs served by one
-charger process. Needs root (network namespaces); skipped with the reason otherwise.
+reason otherwise, 2 for usage mistakes; SDP, TCP, TLS 1.2 and (ISO 15118-20) TLS 1.3 with
+the vehicle's certificate between the namespaces; DIN, ISO-2 and -20, DC and AC, EIM and
+PnC, pause and resume, renegotiation; two EVSEs served by one charger process. Needs root
+(network namespaces); skipped with the reason otherwise.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from support.netns import NetnsPair, in_netns, netns_pair, netns_unavailable_rea
 
 pytestmark = pytest.mark.netns
 
-LINE = re.compile(r"^ *\d+\.\d{3} (EV->EVSE|EVSE->EV) (apphand|din|iso2) [A-Za-z]+(Req|Res)"
-                  r"( \S.*)?$")
+LINE = re.compile(r"^ *\d+\.\d{3} (EV->EVSE|EVSE->EV) (apphand|din|iso2|iso20-(common|dc|ac)) "
+                  r"[A-Za-z_]+(Req|Res)( \S.*)?$")
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +107,32 @@ def test_tls_and_plug_and_charge(link: NetnsPair, tmp_path: Path) -> None:
     assert "PaymentDetailsReq" in names
     # PnC was chosen, which our charger offers only over TLS
     assert "SelectedPaymentOption=Contract" in ev.stdout
+
+
+@pytest.mark.parametrize(("secc_protocols", "evcc_protocols", "link_", "namespace"), [
+    ("iso20", "iso20", "TLSv1.3", "iso20-dc"),          # -20 alone: TLS 1.3, mutual
+    ("iso20,iso2", "iso20,iso2", "TLSv1.3", "iso20-dc"),  # one port for both
+    ("iso20,iso2", "iso2", "TLSv1.2", "iso2"),           # a -2 vehicle at that port
+    ("iso2", "iso20,iso2", "TLSv1.2", "iso2"),           # a -20 vehicle at a -2 charger
+])
+def test_tls_picks_the_version_the_protocol_needs(link: NetnsPair, tmp_path: Path,
+                                                  secc_protocols: str, evcc_protocols: str,
+                                                  link_: str, namespace: str) -> None:
+    """-20 runs over TLS 1.3 with the vehicle's certificate, -2 over TLS 1.2; a charger and
+    a vehicle that speak both agree on TLS 1.3 and -20, and each falls back to TLS 1.2 and -2
+    with a peer that has only -2."""
+    pki = tmp_path / "pki"
+    secc = _secc(link, "--sessions", "1", "--tls", "required", "--pki", str(pki),
+                 "--protocols", secc_protocols)
+    ev = _evcc(link, "--tls", "--trust", str(pki / "certs" / "v2g_root.pem"), "--pki", str(pki),
+               "--protocols", evcc_protocols, "--loops", "2")
+    code, out, err = _finish(secc)
+    assert ev.returncode == 0, ev.stderr
+    assert code == 0, err
+    protocol = "iso20" if namespace.startswith("iso20") else "iso2"
+    assert f"evcc: {protocol} (" in ev.stderr and f") over {link_}" in ev.stderr
+    assert f"secc: {protocol} (" in err and f") over {link_}" in err
+    assert {line.split()[2] for line in _lines(ev.stdout)[2:]} >= {namespace}
 
 
 def test_pause_and_resume(link: NetnsPair) -> None:

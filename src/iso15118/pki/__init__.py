@@ -66,6 +66,7 @@ from iso15118.pki.testpki import (
     build_test_pki,
     create_test_pki,
     secc_tls_files,
+    vehicle_tls_files,
     write_test_pki,
 )
 from iso15118.pki.verdict import ChainVerdict, Check, Outcome, Rule
@@ -100,6 +101,7 @@ __all__ = [
     "contract_update_due",
     "create_test_pki",
     "secc_tls_files",
+    "vehicle_tls_files",
     "write_test_pki",
     "days_until_expiry",
     "decrypt_contract_key_iso2",

@@ -574,10 +574,20 @@ def secc_tls_files(directory: str | Path) -> tuple[Path, Path, Path]:
     """The TLS files of the SECC in a test PKI written by :func:`create_test_pki`: its
     certificate chain as TLS sends it (leaf, then the sub-CAs; written as
     ``secc_chain.pem``), its private key, and the V2G root a vehicle trusts."""
-    base = Path(directory)
+    return _tls_files(Path(directory), "secc")
+
+
+def vehicle_tls_files(directory: str | Path) -> tuple[Path, Path, Path]:
+    """The ISO 15118-20 TLS files of the vehicle in a test PKI: its certificate chain (the
+    OEM provisioning chain, which -20's mutual authentication presents; written as
+    ``oem_chain.pem``), its private key, and the OEM root a charger trusts it by."""
+    return _tls_files(Path(directory), "oem")
+
+
+def _tls_files(base: Path, chain_name: str) -> tuple[Path, Path, Path]:
     index = json.loads((base / "index.json").read_text())
-    chain, certs = index["chains"]["secc"], index["certificates"]
-    chain_file = base / "secc_chain.pem"
+    chain, certs = index["chains"][chain_name], index["certificates"]
+    chain_file = base / f"{chain_name}_chain.pem"
     chain_file.write_bytes(b"".join((base / certs[name]["pem"]).read_bytes()
                                     for name in [chain["leaf"], *chain["intermediates"]]))
     root = base / certs[chain["trust_roots"][0]]["pem"]

@@ -114,8 +114,12 @@ class EvccSession(SessionEndpoint):
     """One charging session on the vehicle's side."""
 
     def __init__(self, ev: EVState, config: EvccConfig | None = None, *,
-                 tls: bool = False, refresh: Callable[[float], None] | None = None) -> None:
+                 tls: bool = False, refresh: Callable[[float], None] | None = None,
+                 tls_version: str | None = None) -> None:
         self.ev = ev
+        #: the TLS version the link runs (the runner fills it in): a TLS 1.2 link does not
+        #: carry ISO 15118-20, so -20 is not offered on it (``handshake.usable``)
+        self.tls_version = tls_version
         #: called with the time before each request is composed (a simulated battery
         #: integrates its charge there)
         self.refresh = refresh
@@ -163,7 +167,9 @@ class EvccSession(SessionEndpoint):
         begun = now if setup_started is None else setup_started
         # the value both DIN and -2 give; the protocol is not known yet
         self.timers.arm("evcc_communication_setup", begun, 20.0)
-        self._sap_request = handshake.offer(self.config.protocols, self.ev.energy_mode.is_dc)
+        offered = handshake.usable(self.config.protocols, tls=self.tls,
+                                   tls_version=self.tls_version)
+        self._sap_request = handshake.offer(offered, self.ev.energy_mode.is_dc)
         self._send(step, self._sap_request, "apphand", now)
         self.waiting = "supportedAppProtocol"
         self.timers.arm("ev_message:supportedAppProtocol", now, 2.0 * self.config.timeout_scale)
@@ -257,7 +263,8 @@ class EvccSession(SessionEndpoint):
         self.dialect = evcc_dialect(self.protocol)
         namespace = handshake.APP_PROTOCOLS[chosen].namespace
         step.events.append(ProtocolNegotiated(now, self.protocol, namespace,
-                                              message.schema_id or 0))
+                                              message.schema_id or 0,
+                                              handshake.link(self.tls, self.tls_version)))
         self._send_request(step, "SessionSetup", now)
         return self._finish(step)
 

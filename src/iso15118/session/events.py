@@ -75,9 +75,12 @@ class MessageSent(Event):
 
 @dataclass(frozen=True, slots=True)
 class ProtocolNegotiated(Event):
-    protocol: str  # "din", "iso2"
+    protocol: str  # "din", "iso2", "iso20"
     namespace: str
     schema_id: int
+    #: what carries the session: "TCP", or the TLS version ("TLSv1.3"; "TLS" when the
+    #: caller did not say which)
+    link: str = "TCP"
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,24 @@ def session_protocol(name: str) -> str:
     """The session's protocol (its rules and dialect) of an announced one."""
     return "iso20" if name.startswith("iso20") else name
 
+def usable(protocols: Sequence[str], *, tls: bool, tls_version: str | None,
+           vehicle_certificate: bool = True) -> tuple[str, ...]:
+    """``protocols`` without ISO 15118-20 when this connection cannot carry it: -20 over TLS
+    is TLS 1.3 with the vehicle's certificate (mutual authentication, ISO 15118-20 clause
+    7.7), so a TLS 1.2 link, or a TLS link on which the EV sent no certificate, negotiates
+    the next common protocol (-2, say) instead. ``tls_version`` as :mod:`ssl` names it
+    ("TLSv1.3"); None when not known (a sans-IO caller) leaves the protocols alone. -20 over
+    plain TCP (EIM) stays allowed, as the dSPACE test system and Josev do it."""
+    if not tls or tls_version is None or (tls_version == "TLSv1.3" and vehicle_certificate):
+        return tuple(protocols)
+    return tuple(p for p in protocols if session_protocol(p) != "iso20")
+
+
+def link(tls: bool, tls_version: str | None) -> str:
+    """What carries a session, as :class:`~iso15118.session.events.ProtocolNegotiated` says."""
+    return (tls_version or "TLS") if tls else "TCP"
+
+
 _OK = apphand.ResponseCodeType.OK_SuccessfulNegotiation
 _OK_MINOR = apphand.ResponseCodeType.OK_SuccessfulNegotiationWithMinorDeviation
 _FAILED = apphand.ResponseCodeType.Failed_NoNegotiation

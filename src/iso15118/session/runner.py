@@ -251,7 +251,9 @@ class Charger:
         return handle
 
     async def _session(self, ep: EVSEEndpoint, conn: V2GConnection, tls: bool) -> None:
-        session = SeccSession(ep.evse, ep.config, tls=tls, paused=ep.paused)
+        session = SeccSession(ep.evse, ep.config, tls=tls, paused=ep.paused,
+                              tls_version=conn.tls_version,
+                              vehicle_certificate=conn.peer_certificate)
         app = ep.application(session) if ep.application is not None else None
 
         def on_event(event: Event, now: float) -> None:
@@ -300,7 +302,7 @@ async def run_vehicle(interface: str, ev: EVState, config: EvccConfig | None = N
             raise TransportError(f"no SECC answered SDP on {interface}")
         secc = found[0]
         conn = await connect(secc, ssl_context=ssl_context if secc.tls else None)
-        session = EvccSession(ev, config, tls=secc.tls)
+        session = EvccSession(ev, config, tls=secc.tls, tls_version=conn.tls_version)
         if attach is not None:
             attach(session)
         ended = await drive(conn, session, on_event, setup_started)

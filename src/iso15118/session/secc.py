@@ -139,8 +139,14 @@ class SeccSession(SessionEndpoint):
     def __init__(self, evse: EVSEState, config: SeccConfig | None = None, *,
                  tls: bool = False, paused: PausedSessions | None = None,
                  rng: Callable[[int], bytes] = secrets.token_bytes,
-                 refresh: Callable[[float], None] | None = None) -> None:
+                 refresh: Callable[[float], None] | None = None,
+                 tls_version: str | None = None,
+                 vehicle_certificate: bytes | None = None) -> None:
         self.evse = evse
+        #: what the TLS handshake gave (the runner fills them in): -20 is negotiated over
+        #: TLS only with TLS 1.3 and the vehicle's certificate (``handshake.usable``)
+        self.tls_version = tls_version
+        self.vehicle_certificate = vehicle_certificate
         #: called with the time before each request is handled, so an application that
         #: models its hardware (a simulator) can bring the EVSEState up to date lazily
         self.refresh = refresh
@@ -262,7 +268,9 @@ class SeccSession(SessionEndpoint):
         if not isinstance(message, apphand.supportedAppProtocolReq):
             return self._end(step, now, Outcome.FAILED,
                              f"expected supportedAppProtocolReq, got {type(message).__name__}")
-        response, chosen = handshake.choose(message, self.config.protocols)
+        response, chosen = handshake.choose(message, handshake.usable(
+            self.config.protocols, tls=self.tls, tls_version=self.tls_version,
+            vehicle_certificate=self.vehicle_certificate is not None))
         self._send(step, response, "apphand", now)
         if chosen is None:
             return self._end(step, now, Outcome.FAILED, "no common protocol",
@@ -273,7 +281,8 @@ class SeccSession(SessionEndpoint):
         assert response.schema_id is not None
         namespace = handshake.APP_PROTOCOLS[chosen].namespace
         step.events.append(ProtocolNegotiated(now, self.protocol, namespace,
-                                              response.schema_id))
+                                              response.schema_id,
+                                              handshake.link(self.tls, self.tls_version)))
         self.timers.arm("secc_sequence", now, self._sequence_timeout())
         return self._finish(step)
 

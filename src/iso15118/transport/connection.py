@@ -88,39 +88,45 @@ class V2GConnection:
         self._closed = False
         self._eof = False
         self._failure: PeerProtocolError | None = None
+        # Read once, while the transport is open: asyncio's TLS transport cannot answer
+        # get_extra_info once it is closed, and a session asks after its end.
+        self._peer = writer.get_extra_info("peername")
+        self._local = writer.get_extra_info("sockname")
+        obj = writer.get_extra_info("ssl_object")
+        self._ssl_object = obj if isinstance(obj, ssl.SSLObject) else None
+        cipher = self._ssl_object.cipher() if self._ssl_object is not None else None
+        self._tls_version = self._ssl_object.version() if self._ssl_object is not None else None
+        self._cipher = cipher[0] if cipher else None
+        self._peer_certificate = (self._ssl_object.getpeercert(binary_form=True)
+                                  if self._ssl_object is not None else None)
 
     # ----------------------------------------------------------------- introspection
 
     @property
     def peer(self) -> Any:
-        return self._writer.get_extra_info("peername")
+        return self._peer
 
     @property
     def local(self) -> Any:
-        return self._writer.get_extra_info("sockname")
+        return self._local
 
     @property
     def ssl_object(self) -> ssl.SSLObject | None:
-        obj = self._writer.get_extra_info("ssl_object")
-        return obj if isinstance(obj, ssl.SSLObject) else None
+        return self._ssl_object
 
     @property
     def tls_version(self) -> str | None:
         """The negotiated TLS version ("TLSv1.2", "TLSv1.3"), or None for plain TCP."""
-        obj = self.ssl_object
-        return obj.version() if obj is not None else None
+        return self._tls_version
 
     @property
     def cipher(self) -> str | None:
-        obj = self.ssl_object
-        cipher = obj.cipher() if obj is not None else None
-        return cipher[0] if cipher else None
+        return self._cipher
 
     @property
     def peer_certificate(self) -> bytes | None:
         """The peer's leaf certificate (DER), if it sent one."""
-        obj = self.ssl_object
-        return obj.getpeercert(binary_form=True) if obj is not None else None
+        return self._peer_certificate
 
     @property
     def closed(self) -> bool:

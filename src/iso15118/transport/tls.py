@@ -127,11 +127,12 @@ def iso2_server_context(
     return ctx
 
 
-def _iso20_base(purpose: int, group: str) -> ssl.SSLContext:
+def _iso20_base(purpose: int, group: str | None) -> ssl.SSLContext:
     ctx = ssl.SSLContext(purpose)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
     ctx.maximum_version = ssl.TLSVersion.TLSv1_3
-    ctx.set_ecdh_curve(group)
+    if group is not None:  # None: OpenSSL's default groups (x25519, P-256, x448, P-521, ...)
+        ctx.set_ecdh_curve(group)
     ctx.options |= ssl.OP_NO_COMPRESSION
     return ctx
 
@@ -144,15 +145,26 @@ def iso20_client_context(
     cafile: StrPath | None = None,
     capath: StrPath | None = None,
     cadata: str | bytes | None = None,
-    group: str = ISO20_DEFAULT_GROUP,
+    group: str | None = ISO20_DEFAULT_GROUP,
+    also_iso2: bool = False,
     keylog_filename: StrPath | None = None,
 ) -> ssl.SSLContext:
     """The EVCC's context for ISO 15118-20: TLS 1.3, presents the vehicle certificate.
 
     ``certfile`` (vehicle certificate chain) may be None only for testing a server that
-    does not require client authentication.
+    does not require client authentication. ``group=None`` offers OpenSSL's default key
+    exchange groups, secp521r1 and x448 among them, for chargers that pick another one
+    (Josev 0.31.2 allows prime256v1 only). ``also_iso2=True`` accepts a TLS 1.2 charger with
+    the -2 cipher suites too (a vehicle that offers -2 as well); on such a link the session
+    does not offer -20 (``iso15118.session.handshake.usable``).
     """
     ctx = _iso20_base(ssl.PROTOCOL_TLS_CLIENT, group)
+    if also_iso2:
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        suites = supported_iso2_cipher_suites()
+        if suites:
+            ctx.set_ciphers(":".join(ISO2_CIPHER_SUITES[s] for s in suites))
+        ctx.options |= ssl.OP_NO_RENEGOTIATION
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_REQUIRED
     _load_trust(ctx, cafile, capath, cadata)
@@ -172,15 +184,30 @@ def iso20_server_context(
     capath: StrPath | None = None,
     cadata: str | bytes | None = None,
     require_client_certificate: bool = True,
-    group: str = ISO20_DEFAULT_GROUP,
+    group: str | None = ISO20_DEFAULT_GROUP,
+    also_iso2: bool = False,
     keylog_filename: StrPath | None = None,
 ) -> ssl.SSLContext:
     """The SECC's context for ISO 15118-20: TLS 1.3, verifies the vehicle certificate.
 
     The trust anchors (``cafile``/``capath``/``cadata``) are the roots the vehicle
-    certificates chain to (OEM roots).
+    certificates chain to (OEM roots). ``group=None`` accepts OpenSSL's default key exchange
+    groups (secp521r1 and x448 among them), for vehicles that offer another one.
+
+    ``also_iso2=True`` serves ISO 15118-2 vehicles on the same port: TLS 1.2 with the -2
+    cipher suites is accepted too, and the vehicle certificate becomes optional (a -2 EV
+    sends none); the session then negotiates -20 only over TLS 1.3 with a certificate
+    (``iso15118.session.handshake.usable``). One certificate serves both, so it is the one
+    ``certfile`` names (a -2 EV checks it against the V2G roots it trusts).
     """
     ctx = _iso20_base(ssl.PROTOCOL_TLS_SERVER, group)
+    if also_iso2:
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        suites = supported_iso2_cipher_suites()
+        if suites:
+            ctx.set_ciphers(":".join(ISO2_CIPHER_SUITES[s] for s in suites))
+        ctx.options |= ssl.OP_NO_RENEGOTIATION
+        require_client_certificate = False
     ctx.load_cert_chain(certfile, keyfile, password)
     ctx.verify_mode = ssl.CERT_REQUIRED if require_client_certificate else ssl.CERT_OPTIONAL
     _load_trust(ctx, cafile, capath, cadata)

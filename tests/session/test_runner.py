@@ -144,20 +144,23 @@ def _decode(exi: bytes) -> Any:
     return codec.decode(exi, "iso2")
 
 
-def test_iso20_over_tls_needs_the_vehicles_certificate(pki: Path) -> None:
+def test_iso20_over_tls_13_and_the_vehicles_certificate(pki: Path) -> None:
     """A charger serving -2 and -20 on one TLS port (TLS 1.2 or 1.3, the vehicle's
-    certificate optional): a -20 vehicle with its certificate gets -20 over TLS 1.3; one
-    without (and offering -2 too) gets -2, still over TLS 1.3; one offering -20 alone gets
-    no protocol. The EVCC's side: over TLS 1.2 it does not offer -20."""
+    certificate optional): a -20 vehicle gets -20 over TLS 1.3, with its certificate or
+    without (as on the dSPACE test system); when the charger requires the certificate, one
+    without it (offering -2 too) gets -2, still over TLS 1.3, and one offering -20 alone gets
+    no protocol. A TLS 1.2 vehicle gets -2 (the EVCC does not offer -20 over TLS 1.2)."""
     chain, key, v2g_root = secc_tls_files(pki)
     vehicle_chain, vehicle_key, oem_root = vehicle_tls_files(pki)
 
-    async def session(certificate: bool, protocols: tuple[str, ...],
-                      client_tls13: bool = True) -> tuple[SessionEnded, str, str | None]:
+    async def session(certificate: bool, protocols: tuple[str, ...], *,
+                      client_tls13: bool = True, require: bool = False
+                      ) -> tuple[SessionEnded, str, str | None]:
         evse = EVSEState(control_modes=(ControlMode.SCHEDULED,))
         context = iso20_server_context(chain, key, cafile=oem_root, group=None, also_iso2=True)
-        ep = EVSEEndpoint(None, evse, SeccConfig(protocols=("iso20", "iso2")), tls="required",
-                          ssl_context=context, host="::1", application=_simulated(evse))
+        config = SeccConfig(protocols=("iso20", "iso2"), require_vehicle_certificate=require)
+        ep = EVSEEndpoint(None, evse, config, tls="required", ssl_context=context, host="::1",
+                          application=_simulated(evse))
         async with Charger([ep]):
             client = iso20_client_context(
                 certfile=vehicle_chain if certificate else None,
@@ -167,18 +170,18 @@ def test_iso20_over_tls_needs_the_vehicles_certificate(pki: Path) -> None:
             evcc = EvccSession(EVState(), EvccConfig(loops=2, protocols=protocols), tls=True,
                                tls_version=conn.tls_version)
             ended = await drive(conn, evcc)
-            version = conn.tls_version
             await conn.close()
-            return ended, version or "", evcc.protocol
+            return ended, conn.tls_version or "", evcc.protocol
 
-    with_cert = asyncio.run(session(True, ("iso20", "iso2")))
-    assert with_cert[0].outcome is Outcome.COMPLETED, with_cert[0].reason
-    assert with_cert[1:] == ("TLSv1.3", "iso20")
-    without = asyncio.run(session(False, ("iso20", "iso2")))
-    assert without[0].outcome is Outcome.COMPLETED, without[0].reason
-    assert without[1:] == ("TLSv1.3", "iso2")
-    alone = asyncio.run(session(False, ("iso20",)))
+    def check(result: tuple[SessionEnded, str, str | None], version: str,
+              protocol: str) -> None:
+        assert result[0].outcome is Outcome.COMPLETED, result[0].reason
+        assert result[1:3] == (version, protocol)
+
+    check(asyncio.run(session(True, ("iso20", "iso2"))), "TLSv1.3", "iso20")
+    check(asyncio.run(session(False, ("iso20", "iso2"))), "TLSv1.3", "iso20")
+    check(asyncio.run(session(True, ("iso20", "iso2"), require=True)), "TLSv1.3", "iso20")
+    check(asyncio.run(session(False, ("iso20", "iso2"), require=True)), "TLSv1.3", "iso2")
+    alone = asyncio.run(session(False, ("iso20",), require=True))
     assert alone[0].outcome is Outcome.FAILED and "no common protocol" in alone[0].reason
-    tls12 = asyncio.run(session(False, ("iso20", "iso2"), client_tls13=False))
-    assert tls12[0].outcome is Outcome.COMPLETED, tls12[0].reason
-    assert tls12[1:] == ("TLSv1.2", "iso2")
+    check(asyncio.run(session(False, ("iso20", "iso2"), client_tls13=False)), "TLSv1.2", "iso2")

@@ -58,11 +58,13 @@ def session_protocol(name: str) -> str:
 def usable(protocols: Sequence[str], *, tls: bool, tls_version: str | None,
            vehicle_certificate: bool = True) -> tuple[str, ...]:
     """``protocols`` without ISO 15118-20 when this connection cannot carry it: -20 over TLS
-    is TLS 1.3 with the vehicle's certificate (mutual authentication, ISO 15118-20 clause
-    7.7), so a TLS 1.2 link, or a TLS link on which the EV sent no certificate, negotiates
-    the next common protocol (-2, say) instead. ``tls_version`` as :mod:`ssl` names it
-    ("TLSv1.3"); None when not known (a sans-IO caller) leaves the protocols alone. -20 over
-    plain TCP (EIM) stays allowed, as the dSPACE test system and Josev do it."""
+    is TLS 1.3 (ISO 15118-20 clause 7.7), so a TLS 1.2 link negotiates the next common
+    protocol (-2, say) instead; so does a link without the vehicle's certificate when
+    ``vehicle_certificate`` is False (an SECC that insists on mutual authentication passes
+    whether the EV sent one; the dSPACE test system also runs -20 without it).
+    ``tls_version`` as :mod:`ssl` names it ("TLSv1.3"); None when not known (a sans-IO
+    caller) leaves the protocols alone. -20 over plain TCP (EIM) stays allowed, as the
+    dSPACE test system and Josev do it."""
     if not tls or tls_version is None or (tls_version == "TLSv1.3" and vehicle_certificate):
         return tuple(protocols)
     return tuple(p for p in protocols if session_protocol(p) != "iso20")

@@ -45,13 +45,14 @@ def rational(value: float | None) -> Any:
 
 
 def service_parameters(service: EnergyService, control_mode: ControlMode, *, ac_voltage: int,
-                       connector: int = 2) -> dict[str, int]:
-    """The parameters of one parameter set of ``service`` (ServiceDetailRes)."""
+                       connector: int = 2, pricing: int = 0) -> dict[str, int]:
+    """The parameters of one parameter set of ``service`` (ServiceDetailRes). ``pricing``
+    is what ScheduleExchangeRes will carry: 0 none, 1 absolute, 2 price levels."""
     params = {"Connector": connector, "ControlMode": CONTROL_MODE_CODES[control_mode]}
     if not service.is_dc:
         params["EVSENominalVoltage"] = ac_voltage
     params["MobilityNeedsMode"] = 1  # EVCC only
-    params["Pricing"] = 0  # no price schedules
+    params["Pricing"] = pricing
     if service.bidirectional:
         params["BPTChannel"] = 1  # unified
         params["GeneratorMode"] = 1  # grid following

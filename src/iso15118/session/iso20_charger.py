@@ -12,7 +12,7 @@ every mandatory field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from iso15118.messages import iso20_ac as ac
@@ -250,7 +250,8 @@ class Iso20Charger(Iso20Base):
             for i, mode in enumerate(evse.control_modes, start=1):
                 params = service_parameters(
                     service, mode, ac_voltage=int(evse.ac.nominal_voltage),
-                    connector=2 if service.is_dc or evse.ac.phases == 3 else 1)
+                    connector=2 if service.is_dc or evse.ac.phases == 3 else 1,
+                    pricing=_pricing(evse.schedules) if mode is ControlMode.SCHEDULED else 0)
                 sets.append(_parameter_set(i, params))
         else:
             vas = next((s for s in evse.services if s.service_id == service_id), None)
@@ -382,6 +383,16 @@ def _parameter_set(set_id: int, params: Mapping[str, object]) -> Any:
         else:
             out.append(common.ParameterType(name=name, finite_string=str(value)))
     return common.ParameterSetType(parameter_set_id=set_id, parameter=out)
+
+
+def _pricing(schedules: Sequence[Schedule]) -> int:
+    """The Pricing parameter of a scheduled parameter set: 1 when the schedules carry
+    absolute price schedules, else 2 (price levels; :func:`_schedule_tuple` sends one flat
+    level for a schedule without a tariff)."""
+    if schedules and all(isinstance(s.sales_tariff, common.AbsolutePriceScheduleType)
+                         for s in schedules):
+        return 1
+    return 2
 
 
 def _schedule_tuple(schedule: Schedule, anchor: int, default_power: float) -> Any:

@@ -103,6 +103,11 @@ class SeccConfig:
     response_hook: ResponseHook | None = None
     #: PnC: contract chain / signature checks and the certificate backend (see pnc.py)
     pnc: Any = None
+    #: -20 over TLS only when the vehicle presented its certificate (mutual authentication);
+    #: without it such an EV gets the next common protocol. Off: TLS 1.3 suffices, as on
+    #: the dSPACE test system. (A TLS context that requires the certificate enforces it
+    #: before the session starts.)
+    require_vehicle_certificate: bool = False
 
 
 @dataclass
@@ -144,7 +149,8 @@ class SeccSession(SessionEndpoint):
                  vehicle_certificate: bytes | None = None) -> None:
         self.evse = evse
         #: what the TLS handshake gave (the runner fills them in): -20 is negotiated over
-        #: TLS only with TLS 1.3 and the vehicle's certificate (``handshake.usable``)
+        #: TLS only with TLS 1.3 (and the vehicle's certificate when the config requires
+        #: it; ``handshake.usable``)
         self.tls_version = tls_version
         self.vehicle_certificate = vehicle_certificate
         #: called with the time before each request is handled, so an application that
@@ -270,7 +276,8 @@ class SeccSession(SessionEndpoint):
                              f"expected supportedAppProtocolReq, got {type(message).__name__}")
         response, chosen = handshake.choose(message, handshake.usable(
             self.config.protocols, tls=self.tls, tls_version=self.tls_version,
-            vehicle_certificate=self.vehicle_certificate is not None))
+            vehicle_certificate=self.vehicle_certificate is not None
+            or not self.config.require_vehicle_certificate))
         self._send(step, response, "apphand", now)
         if chosen is None:
             return self._end(step, now, Outcome.FAILED, "no common protocol",

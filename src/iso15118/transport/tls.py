@@ -196,7 +196,8 @@ def iso20_server_context(
 
     ``also_iso2=True`` serves ISO 15118-2 vehicles on the same port: TLS 1.2 with the -2
     cipher suites is accepted too, and the vehicle certificate becomes optional (a -2 EV
-    sends none); the session then negotiates -20 only over TLS 1.3 with a certificate
+    sends none); the session then negotiates -20 only over TLS 1.3, and only with a
+    certificate when ``SeccConfig.require_vehicle_certificate`` is set
     (``iso15118.session.handshake.usable``). One certificate serves both, so it is the one
     ``certfile`` names (a -2 EV checks it against the V2G roots it trusts).
     """

@@ -37,7 +37,7 @@ What each figure is (times from the event loop's clock, ``time.monotonic``):
   start: mostly the lag probe).
 
     python benchmarks/bench_session_load.py [--vehicles 50] [--duration 60]
-        [--protocol iso2|din] [--stagger S] [--rounds N] [--host ::1] [--json out.json]
+        [--protocol iso2|din|iso20] [--stagger S] [--rounds N] [--host ::1] [--json out.json]
     python benchmarks/bench_session_load.py --quick    # 5 vehicles for 5 s
 
 Exit status 0 only when every session completed (ended by SessionStop) on both sides.
@@ -81,7 +81,10 @@ CABLE_CHECK_S = 0.2  # the simulated isolation test: short, the charge loop is w
 PERFORMANCE_TIME_MS = 25.0  # V2G_SECC_Msg_Performance_Time of CurrentDemandRes (-2, DIN)
 LAG_PERIOD = 0.01  # s: the charger's event-loop lag probe
 IDLE_S = 1.0  # s the charger runs without vehicles first: its idle CPU, to subtract
-CHARGE_LOOP_RES = "CurrentDemandRes"
+#: the charge loop's response per protocol (``main`` picks it from ``--protocol``)
+CHARGE_LOOP_RESPONSES = {"iso2": "CurrentDemandRes", "din": "CurrentDemandRes",
+                         "iso20": "DC_ChargeLoopRes"}
+CHARGE_LOOP_RES = CHARGE_LOOP_RESPONSES["iso2"]
 #: messages per session besides the charge loop (handshake to SessionStop, with the
 #: Ongoing repeats of CableCheck, PreCharge and WeldingDetection), to size the arrays
 OTHER_MESSAGES = 60
@@ -631,7 +634,7 @@ def report(res: dict[str, Any]) -> str:
     per_message = ((used - c["idle_cpu_s_per_s"] * c["wall_s"])
                    / max(r["all"].get("n", 0), 1) * 1e6)
     lines = [
-        f"{setup['vehicles']} vehicles, {setup['protocol']} DC EIM, CurrentDemand every "
+        f"{setup['vehicles']} vehicles, {setup['protocol']} DC EIM, charge loop every "
         f"{setup['loop_interval_s'] * 1e3:.0f} ms x {setup['loops_per_session']}, "
         f"starts spread over {setup['stagger_s']} s, {setup['rounds']} round(s); "
         f"{machine['cpus']} CPUs, load average {machine['loadavg_before'][0]:.2f} before, "
@@ -642,7 +645,7 @@ def report(res: dict[str, Any]) -> str:
     lines += [f"  {n} x {reason}" for reason, n in c["sessions"]["reasons"].items()]
     for i, v in enumerate(res["vehicles"], 1):
         lines.append(f"  round {i}: vehicles {v['sessions']['completed']} completed, "
-                     f"{v['sessions']['failed']} failed; CurrentDemand exchanges "
+                     f"{v['sessions']['failed']} failed; charge-loop exchanges "
                      f"{v['charge_loops']['done']} of {v['charge_loops']['asked']}")
         lines += [f"    {n} x {reason}" for reason, n in v["sessions"]["reasons"].items()]
     lines += [
@@ -662,7 +665,8 @@ def report(res: dict[str, Any]) -> str:
         after = v["read_after_ev_timeout"]
         lines += [
             f"EV round trip (request written -> response read), round {i}",
-            _row("CurrentDemandReq/Res", v["round_trip"]["charge_loop"]),
+            _row(CHARGE_LOOP_RES.removesuffix("Res") + "Req/Res",
+                 v["round_trip"]["charge_loop"]),
             _row("all messages", v["round_trip"]["all"]),
             f"  read after the EV's own message timeout (and accepted): {len(after)}"
             + (f", at {', '.join(f'{t:.1f}' for t in after[-5:])} ms" if after else ""),
@@ -692,7 +696,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--vehicles", type=int, default=50, help="concurrent sessions (50)")
     ap.add_argument("--duration", type=float, default=60.0,
                     help="seconds of charge loop per session (60)")
-    ap.add_argument("--protocol", choices=("iso2", "din"), default="iso2")
+    ap.add_argument("--protocol", choices=tuple(CHARGE_LOOP_RESPONSES), default="iso2",
+                    help="iso2, din or iso20 (-20: DC, the charger's first control mode, "
+                         "Scheduled)")
     ap.add_argument("--host", default="::1", help="where the charger listens (::1)")
     ap.add_argument("--stagger", type=float, default=0.0, metavar="S",
                     help="spread the vehicles' starts over S seconds (0: all at once, their "
@@ -709,7 +715,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global CHARGE_LOOP_RES
     args = _parser().parse_args(argv)
+    CHARGE_LOOP_RES = CHARGE_LOOP_RESPONSES[args.protocol]
     if args.quick:
         args.vehicles, args.duration = 5, 5.0
     args.loops = max(1, round(args.duration / LOOP_INTERVAL))

@@ -3,9 +3,10 @@
 callgrind counts instructions, not seconds, so the figure repeats for the same build,
 inputs and environment, whatever else the machine is doing; wall-clock figures
 (``bench_codec.py``) cannot. The child runs with a fixed ``PYTHONHASHSEED``: a new string
-hash seed per process moved the count by a few hundred instructions between runs. Each message is decoded and re-encoded through
-``iso15118.codec`` (the path an application takes) in a child process, ``N`` and ``3 N``
-times; the difference divided by ``2 N`` is the cost of one pair, without start-up.
+hash seed per process moved the count by a few hundred instructions between runs. Each
+message is decoded and re-encoded through ``iso15118.codec`` (the path an application
+takes) in a child process, ``N`` and ``3 N`` times; the difference divided by ``2 N`` is
+the cost of one pair, without start-up.
 
     python benchmarks/callgrind_codec.py [--iterations 2000] [--src DIR] [--shared ../shared]
 

@@ -13,14 +13,14 @@ installed contract) are in ``josev/README.md``; where they decide a scenario, th
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from josev.harness import JosevConfig, JosevProcess, JosevRunner, josev_fixture  # noqa: F401
-from simulator_procs import names, run_vehicle, start_charger
+from josev_sessions import josev_vehicle_against_ours, our_vehicle_against_josev
+from simulator_procs import names
 
 from iso15118.pki import write_test_pki
 
@@ -38,36 +38,8 @@ def ours(josev: JosevRunner) -> Iterator[Path]:
 # ------------------------------------------------------------ Josev charger, our vehicle
 
 
-#: Josev's charger answers CurrentDemandReq in 50-200 ms on an idle machine but past the
-#: standard's 250 ms under load (its EXI codec runs in a JVM): our vehicle allows it 4x the
-#: message timeouts here. The timers themselves are tested on the virtual clock.
-RELAXED = "[session]\ntimeout_scale = 4.0\nloop_interval = 0.1\n"
-
-
-def _our_vehicle(josev: JosevRunner, *args: str) -> subprocess.CompletedProcess[str]:
-    config = josev.workdir / "vehicle.toml"
-    config.write_text(RELAXED)
-    return run_vehicle(josev.netns.evcc_ns, josev.netns.evcc_if, "--config", str(config),
-                       *args)
-
-
-def _vehicle_against_josev(josev: JosevRunner, config: JosevConfig, *args: str,
-                           sessions: int = 1) -> tuple[subprocess.CompletedProcess[str],
-                                                       JosevProcess]:
-    secc = josev.start_secc(config)
-    ev = _our_vehicle(josev, *args)
-    assert ev.returncode == 0, f"our EV: {ev.stderr}\nJosev: {secc.failure_report()}"
-    end = secc.wait_session_end(timeout=30, count=sessions)
-    assert end.ok, secc.failure_report()
-    # what we sent is what Josev received, in order, and the other way round
-    assert names(ev.stdout, "EV->EVSE") == [
-        n for n in secc.received_names() if n.endswith("Req")]
-    assert names(ev.stdout, "EVSE->EV") == [n for n in secc.sent_names() if n.endswith("Res")]
-    return ev, secc
-
-
 def test_our_vehicle_din_dc_against_josev(josev: JosevRunner) -> None:
-    ev, _ = _vehicle_against_josev(josev, JosevConfig(protocols=("DIN",), energy="DC"),
+    ev, _ = our_vehicle_against_josev(josev, JosevConfig(protocols=("DIN",), energy="DC"),
                                    "--protocols", "din", "--loops", "5")
     assert {line.split()[2] for line in ev.stdout.splitlines()[2:]} == {"din"}
 
@@ -77,19 +49,19 @@ def test_our_vehicle_iso2_dc_against_josev(josev: JosevRunner, ours: Path, tls: 
     args = ["--protocols", "iso2", "--loops", "5"]
     if tls:
         args += ["--tls", "--trust", str(ours / "certs" / "v2g_root.pem")]
-    ev, _ = _vehicle_against_josev(josev, JosevConfig(protocols=("ISO-2",), tls=tls), *args)
+    ev, _ = our_vehicle_against_josev(josev, JosevConfig(protocols=("ISO-2",), tls=tls), *args)
     assert names(ev.stdout).count("CurrentDemandReq") == 5
 
 
 def test_our_vehicle_iso2_ac_against_josev(josev: JosevRunner) -> None:
-    ev, _ = _vehicle_against_josev(josev, JosevConfig(protocols=("ISO-2",), energy="AC"),
+    ev, _ = our_vehicle_against_josev(josev, JosevConfig(protocols=("ISO-2",), energy="AC"),
                                    "--energy", "ac", "--loops", "4")
     assert names(ev.stdout).count("ChargingStatusReq") == 4
 
 
 def test_our_vehicle_plug_and_charge_with_certificate_installation(josev: JosevRunner,
                                                                     ours: Path) -> None:
-    ev, secc = _vehicle_against_josev(
+    ev, secc = our_vehicle_against_josev(
         josev, JosevConfig(protocols=("ISO-2",), tls=True, auth_modes=("EIM", "PnC")),
         "--tls", "--trust", str(ours / "certs" / "v2g_root.pem"), "--auth", "pnc",
         "--contract", str(ours), "--cert-install", "--loops", "3")
@@ -101,7 +73,7 @@ def test_our_vehicle_plug_and_charge_with_certificate_installation(josev: JosevR
 
 
 def test_our_vehicle_pauses_and_resumes_with_josev(josev: JosevRunner) -> None:
-    ev, secc = _vehicle_against_josev(josev, JosevConfig(protocols=("ISO-2",)),
+    ev, secc = our_vehicle_against_josev(josev, JosevConfig(protocols=("ISO-2",)),
                                       "--pause-after", "3", "--loops", "6", sessions=2)
     assert "ChargingSession=Pause" in ev.stdout
     assert "ResponseCode=OK_OldSessionJoined" in ev.stdout
@@ -112,7 +84,7 @@ def test_our_vehicle_pauses_and_resumes_with_josev(josev: JosevRunner) -> None:
 def test_renegotiation_between_our_vehicle_and_josev(josev: JosevRunner, by: str) -> None:
     config = JosevConfig(protocols=("ISO-2",), evse_renegotiate_after=2 if by == "evse" else None)
     args = ["--loops", "6"] + (["--renegotiate-after", "2"] if by == "ev" else [])
-    ev, _ = _vehicle_against_josev(josev, config, *args)
+    ev, _ = our_vehicle_against_josev(josev, config, *args)
     assert "ChargeProgress=Renegotiate" in ev.stdout
     if by == "evse":
         assert "EVSENotification=ReNegotiation" in ev.stdout
@@ -121,7 +93,7 @@ def test_renegotiation_between_our_vehicle_and_josev(josev: JosevRunner, by: str
 
 def test_our_vehicle_survives_a_ten_second_cable_check(josev: JosevRunner) -> None:
     started = time.monotonic()
-    ev, _ = _vehicle_against_josev(josev, JosevConfig(protocols=("ISO-2",),
+    ev, _ = our_vehicle_against_josev(josev, JosevConfig(protocols=("ISO-2",),
                                                       cable_check_seconds=10),
                                    "--loops", "3")
     checks = [line for line in ev.stdout.splitlines() if " CableCheckRes " in line]
@@ -135,30 +107,8 @@ def test_our_vehicle_survives_a_ten_second_cable_check(josev: JosevRunner) -> No
 # ------------------------------------------------------------ our charger, Josev vehicle
 
 
-def _our_charger(josev: JosevRunner, *args: str) -> subprocess.Popen[str]:
-    return start_charger(josev.netns.secc_ns, josev.netns.secc_if, *args)
-
-
-def _josev_vehicle_against_ours(josev: JosevRunner, config: JosevConfig, *args: str,
-                                sessions: int = 1) -> tuple[str, JosevProcess]:
-    secc = _our_charger(josev, "--sessions", "1", *args)
-    try:
-        evcc = josev.start_evcc(config)
-        end = evcc.wait_session_end(timeout=90, count=sessions)
-        out, err = secc.communicate(timeout=30)
-    finally:
-        if secc.poll() is None:
-            secc.kill()
-            secc.communicate()
-    assert end.ok, f"Josev's EV: {evcc.failure_report()}\nour charger: {err}"
-    assert secc.returncode == 0, err
-    assert names(out, "EV->EVSE") == [n for n in evcc.sent_names() if n.endswith("Req")]
-    assert names(out, "EVSE->EV") == [n for n in evcc.received_names() if n.endswith("Res")]
-    return out, evcc
-
-
 def test_josev_vehicle_din_dc_against_our_charger(josev: JosevRunner) -> None:
-    out, _ = _josev_vehicle_against_ours(josev, JosevConfig(protocols=("DIN",), energy="DC"))
+    out, _, _ = josev_vehicle_against_ours(josev, JosevConfig(protocols=("DIN",), energy="DC"))
     assert {line.split()[2] for line in out.splitlines()[2:]} == {"din"}
 
 
@@ -166,20 +116,20 @@ def test_josev_vehicle_din_dc_against_our_charger(josev: JosevRunner) -> None:
 def test_josev_vehicle_iso2_dc_against_our_charger(josev: JosevRunner, ours: Path,
                                                    tls: bool) -> None:
     args = ["--tls", "required", "--pki", str(ours)] if tls else []
-    out, _ = _josev_vehicle_against_ours(josev, JosevConfig(protocols=("ISO-2",), tls=tls),
+    out, _, _ = josev_vehicle_against_ours(josev, JosevConfig(protocols=("ISO-2",), tls=tls),
                                          *args)
     assert "CurrentDemandReq" in names(out)
 
 
 def test_josev_vehicle_iso2_ac_against_our_charger(josev: JosevRunner) -> None:
-    out, _ = _josev_vehicle_against_ours(josev, JosevConfig(protocols=("ISO-2",), energy="AC"),
+    out, _, _ = josev_vehicle_against_ours(josev, JosevConfig(protocols=("ISO-2",), energy="AC"),
                                          "--energy", "ac,dc")
     assert "ChargingStatusReq" in names(out)
 
 
 def test_josev_vehicle_plug_and_charge_with_certificate_installation(josev: JosevRunner,
                                                                      ours: Path) -> None:
-    out, _ = _josev_vehicle_against_ours(
+    out, _, _ = josev_vehicle_against_ours(
         josev, JosevConfig(protocols=("ISO-2",), tls=True, auth_modes=("PnC",),
                            cert_install=True),
         "--tls", "required", "--pki", str(ours), "--auth", "eim,pnc")
@@ -190,7 +140,7 @@ def test_josev_vehicle_plug_and_charge_with_certificate_installation(josev: Jose
 
 
 def test_josev_vehicle_pauses_and_resumes_with_our_charger(josev: JosevRunner) -> None:
-    out, evcc = _josev_vehicle_against_ours(
+    out, evcc, _ = josev_vehicle_against_ours(
         josev, JosevConfig(protocols=("ISO-2",), pause=True, resume_after=2.0), sessions=2)
     assert "ChargingSession=Pause" in out
     assert "ResponseCode=OK_OldSessionJoined" in out
@@ -198,7 +148,7 @@ def test_josev_vehicle_pauses_and_resumes_with_our_charger(josev: JosevRunner) -
 
 
 def test_josev_vehicle_renegotiates_with_our_charger(josev: JosevRunner) -> None:
-    out, _ = _josev_vehicle_against_ours(josev, JosevConfig(protocols=("ISO-2",),
+    out, _, _ = josev_vehicle_against_ours(josev, JosevConfig(protocols=("ISO-2",),
                                                             ev_renegotiate_after=2))
     assert "ChargeProgress=Renegotiate" in out
     assert names(out, "EV->EVSE").count("ChargeParameterDiscoveryReq") == 2

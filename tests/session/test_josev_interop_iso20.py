@@ -9,22 +9,17 @@ paused session) is in ``josev/README.md``.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from josev.harness import JosevConfig, JosevProcess, JosevRunner, josev_fixture  # noqa: F401
-from simulator_procs import names, run_vehicle, start_charger
+from josev_sessions import josev_vehicle_against_ours, our_vehicle_against_josev
+from simulator_procs import names
 
 from iso15118.pki import write_test_pki
 
 pytestmark = pytest.mark.netns
-
-#: Josev's charger answers in 47-178 ms on an idle machine; the -20 charge loop allows the
-#: EV 0.5 s, so a loaded machine may pass it. The timers are tested on the virtual clock.
-RELAXED = "[session]\ntimeout_scale = 4.0\nloop_interval = 0.1\n"
-
 
 def josev20(energy: str, mode: str, **knobs: Any) -> JosevConfig:
     protocol = "ISO-20-AC" if energy.startswith("AC") else "ISO-20-DC"
@@ -32,23 +27,9 @@ def josev20(energy: str, mode: str, **knobs: Any) -> JosevConfig:
                        control_mode=mode, **knobs)  # type: ignore[arg-type]
 
 
-def _our_vehicle(josev: JosevRunner, *args: str) -> subprocess.CompletedProcess[str]:
-    config = josev.workdir / "vehicle.toml"
-    config.write_text(RELAXED)
-    return run_vehicle(josev.netns.evcc_ns, josev.netns.evcc_if, "--config", str(config),
-                       "--protocols", "iso20", *args)
-
-
 def _against_josev_charger(josev: JosevRunner, config: JosevConfig, *args: str
                            ) -> tuple[str, JosevProcess, str]:
-    secc = josev.start_secc(config)
-    ev = _our_vehicle(josev, *args)
-    assert ev.returncode == 0, f"our EV: {ev.stderr}\nJosev: {secc.failure_report()}"
-    end = secc.wait_session_end(timeout=30)
-    assert end.ok, secc.failure_report()
-    assert names(ev.stdout, "EV->EVSE") == [n for n in secc.received_names()
-                                            if n.endswith("Req")]
-    assert names(ev.stdout, "EVSE->EV") == [n for n in secc.sent_names() if n.endswith("Res")]
+    ev, secc = our_vehicle_against_josev(josev, config, "--protocols", "iso20", *args)
     return ev.stdout, secc, ev.stderr
 
 
@@ -80,21 +61,7 @@ def test_our_bidirectional_vehicle_against_josevs_charger(josev: JosevRunner,
 
 def _josev_vehicle_against_our_charger(josev: JosevRunner, config: JosevConfig, *args: str
                                        ) -> tuple[str, JosevProcess, str]:
-    secc = start_charger(josev.netns.secc_ns, josev.netns.secc_if, "--sessions", "1",
-                         "--protocols", "iso20,iso2,din", "--exit-on-failure", *args)
-    try:
-        evcc = josev.start_evcc(config)
-        end = evcc.wait_session_end(timeout=90)
-        out, err = secc.communicate(timeout=30)
-    finally:
-        if secc.poll() is None:
-            secc.kill()
-            secc.communicate()
-    assert end.ok, f"Josev's EV: {evcc.failure_report()}\nour charger: {err}"
-    assert secc.returncode == 0, err
-    assert names(out, "EV->EVSE") == [n for n in evcc.sent_names() if n.endswith("Req")]
-    assert names(out, "EVSE->EV") == [n for n in evcc.received_names() if n.endswith("Res")]
-    return out, evcc, err
+    return josev_vehicle_against_ours(josev, config, "--protocols", "iso20,iso2,din", *args)
 
 
 @pytest.mark.parametrize("mode", ["scheduled", "dynamic"])

@@ -17,15 +17,14 @@ and printed.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from real_sessions import RecordedMessage, RecordedSession, recorded_sessions
+from recorded_charger import run_against_recording
 
-from iso15118 import codec
 from iso15118.session import (
     EnergyMode,
     EvccConfig,
@@ -33,7 +32,6 @@ from iso15118.session import (
     EVSEState,
     EVState,
     IsolationLevel,
-    Outcome,
     Payment,
     SeccConfig,
     SeccSession,
@@ -165,24 +163,6 @@ def test_secc_accepts_every_recorded_ev_request_sequence(sessions: list[Recorded
 # ------------------------------------------------------------------------------- EVCC
 
 
-class _RecordedCharger:
-    """Answers each request with the next recorded response of the same message."""
-
-    def __init__(self, rec: RecordedSession) -> None:
-        self.rec = rec
-        self.responses = list(rec.responses)
-        self.position = 0
-        self.last_request: str | None = None
-
-    def answer(self, request_name: str, offered: Any) -> RecordedMessage | None:
-        wanted = request_name.removesuffix("Req") + "Res"
-        for i in range(self.position, len(self.responses)):
-            if self.responses[i].name == wanted:
-                self.position = i + 1
-                return self.responses[i]
-        return None
-
-
 def _ev_for(rec: RecordedSession) -> tuple[EVState, EvccConfig]:
     """Our vehicle configured as the recorded one was: energy mode, loop length."""
     mode = EnergyMode.DC_extended
@@ -213,56 +193,7 @@ def _ev_for(rec: RecordedSession) -> tuple[EVState, EvccConfig]:
 def _evcc_replay(rec: RecordedSession) -> str | None:
     """None when our EVCC completes a session against the recorded charger, else why not."""
     ev, config = _ev_for(rec)
-    evcc = EvccSession(ev, config, tls=rec.tls)
-    charger = _RecordedCharger(rec)
-    now = 0.0
-    step = evcc.start(now)
-    for _ in range(20_000):
-        if evcc.ended is not None:
-            break
-        if not step.send:
-            if evcc.deadline is None:
-                return "stalled"
-            now = evcc.deadline
-            step = evcc.tick(now)
-            continue
-        out = step.send[-1]
-        name = _name(out.message)
-        recorded = charger.answer(name, out.message)
-        if recorded is None:
-            return f"no recorded {name.removesuffix('Req')}Res left"
-        payload = _adapt(recorded, out.message, evcc)
-        now += 0.01
-        step = evcc.receive(PAYLOAD_SAP_DIN_ISO2, payload, now)
-    assert evcc.ended is not None
-    if evcc.ended.outcome is Outcome.COMPLETED:
-        return None
-    return evcc.ended.reason
-
-
-def _name(message: Any) -> str:
-    body = getattr(getattr(message, "body", None), "body_element", None)
-    if body is None:
-        return type(message).__name__
-    return codec_name(body)
-
-
-def codec_name(body: Any) -> str:
-    from iso15118.summary import message_name
-
-    protocol = "din" if type(body).__module__.endswith("din") else "iso2"
-    wrapper: Any = type("W", (), {})()
-    wrapper.body = type("B", (), {"body_element": body})()
-    return message_name(protocol, "V2G_Message", wrapper)
-
-
-def _adapt(recorded: RecordedMessage, request: Any, evcc: EvccSession) -> bytes:
-    """The recorded response, with the SchemaID of our offer for the recorded protocol."""
-    if recorded.name != "supportedAppProtocolRes":
-        return recorded.payload
-    res = copy.deepcopy(recorded.message)
-    res.schema_id = 1  # our offer lists only the recorded protocol
-    return codec.encode(res, "apphand")
+    return run_against_recording(EvccSession(ev, config, tls=rec.tls), rec)
 
 
 def _evcc_results(sessions: list[RecordedSession]) -> Iterator[tuple[RecordedSession, str | None]]:

@@ -12,14 +12,13 @@ by SessionStop. The captures are read in place from ``../shared/vectors/real``.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 import pytest
 from real_sessions import RecordedMessage, RecordedSession, load
+from recorded_charger import run_against_recording
 
-from iso15118 import codec
 from iso15118.session import (
     EnergyMode,
     EvccConfig,
@@ -178,42 +177,11 @@ def _vehicle_like(rec: RecordedSession) -> tuple[EVState, EvccConfig]:
 
 
 def _evcc_replay(rec: RecordedSession) -> str | None:
-    """None when our EVCC completes a session against the recorded charger's responses
-    (each request answered by the next recorded response of the same message), else why
-    not."""
+    """None when our EVCC completes a session against the recorded charger's responses,
+    else why not."""
     ev, config = _vehicle_like(rec)
     evcc = EvccSession(ev, config, tls=rec.tls, tls_version="TLSv1.3" if rec.tls else None)
-    responses = list(rec.responses)
-    position, now = 0, 0.0
-    step = evcc.start(now)
-    for _ in range(20_000):
-        if evcc.ended is not None:
-            break
-        if not step.send:
-            if evcc.deadline is None:
-                return "stalled"
-            now = evcc.deadline
-            step = evcc.tick(now)
-            continue
-        sent = [e for e in step.events if isinstance(e, MessageSent)]
-        wanted = sent[-1].name.removesuffix("Req") + "Res"
-        for i in range(position, len(responses)):
-            if responses[i].name == wanted:
-                position = i + 1
-                recorded = responses[i]
-                break
-        else:
-            return f"no recorded {wanted} left"
-        payload = recorded.payload
-        if wanted == "supportedAppProtocolRes":  # our offer lists the -20 namespace first
-            res = copy.deepcopy(recorded.message)
-            res.schema_id = 1
-            payload = codec.encode(res, "apphand")
-        now += 0.01
-        assert recorded.payload_type is not None
-        step = evcc.receive(recorded.payload_type, payload, now)
-    assert evcc.ended is not None
-    return None if evcc.ended.outcome is Outcome.COMPLETED else evcc.ended.reason
+    return run_against_recording(evcc, rec)
 
 
 def test_evcc_completes_sessions_against_recorded_iso20_chargers(

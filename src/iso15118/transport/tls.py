@@ -137,6 +137,16 @@ def _iso20_base(purpose: int, group: str | None) -> ssl.SSLContext:
     return ctx
 
 
+def _allow_iso2(ctx: ssl.SSLContext) -> None:
+    """TLS 1.2 with the -2 cipher suites as well (TLS 1.3 suites are not affected by
+    ``set_ciphers``): one context for a peer that speaks -2 or -20."""
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    suites = supported_iso2_cipher_suites()
+    if suites:
+        ctx.set_ciphers(":".join(ISO2_CIPHER_SUITES[s] for s in suites))
+    ctx.options |= ssl.OP_NO_RENEGOTIATION
+
+
 def iso20_client_context(
     *,
     certfile: StrPath | None,
@@ -160,11 +170,7 @@ def iso20_client_context(
     """
     ctx = _iso20_base(ssl.PROTOCOL_TLS_CLIENT, group)
     if also_iso2:
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        suites = supported_iso2_cipher_suites()
-        if suites:
-            ctx.set_ciphers(":".join(ISO2_CIPHER_SUITES[s] for s in suites))
-        ctx.options |= ssl.OP_NO_RENEGOTIATION
+        _allow_iso2(ctx)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_REQUIRED
     _load_trust(ctx, cafile, capath, cadata)
@@ -203,11 +209,7 @@ def iso20_server_context(
     """
     ctx = _iso20_base(ssl.PROTOCOL_TLS_SERVER, group)
     if also_iso2:
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        suites = supported_iso2_cipher_suites()
-        if suites:
-            ctx.set_ciphers(":".join(ISO2_CIPHER_SUITES[s] for s in suites))
-        ctx.options |= ssl.OP_NO_RENEGOTIATION
+        _allow_iso2(ctx)
         require_client_certificate = False
     ctx.load_cert_chain(certfile, keyfile, password)
     ctx.verify_mode = ssl.CERT_REQUIRED if require_client_certificate else ssl.CERT_OPTIONAL

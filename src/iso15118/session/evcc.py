@@ -65,9 +65,15 @@ _LOOP_TIMERS = {
     "Authorization": "evcc_ongoing",
     "ChargeParameterDiscovery": "evcc_ongoing",
     "ScheduleExchange": "evcc_ongoing",  # -20
+    "CertificateInstallation": "evcc_ongoing",  # -20 (EVSEProcessing=Ongoing)
     "CableCheck": "evcc_cable_check",
     "PreCharge": "evcc_pre_charge",
 }
+
+
+#: -20 steps whose WARNING_* codes mean "not done" (a refused contract or challenge, no
+#: certificate): nothing this EV can do next, so the session ends
+_WARNING_ENDS = frozenset({"Authorization", "CertificateInstallation"})
 
 
 @dataclass
@@ -299,7 +305,8 @@ class EvccSession(SessionEndpoint):
             return self._end(step, now, Outcome.FAILED,
                              f"{name} carries SessionID {sid.hex() if sid else None}, "
                              f"not {self.session_id.hex()}")
-        if code.startswith("FAILED"):
+        if code.startswith("FAILED") or (
+                code.startswith("WARNING") and done in _WARNING_ENDS):
             return self._end(step, now, Outcome.FAILED, f"{name}: {code}", code)
         return self._advance(step, done, extras, message, now)
 
@@ -323,7 +330,7 @@ class EvccSession(SessionEndpoint):
                 return self._later(step, done, now, self.config.ongoing_interval)
             self.timers.cancel(_LOOP_TIMERS[done])
         if self.protocol == "iso20":
-            return advance_iso20(self, step, done, extras, now)
+            return advance_iso20(self, step, done, extras, message, now)
         if done == "SessionSetup":
             return self._now(step, "ServiceDiscovery", now)
         if done == "ServiceDiscovery":

@@ -1,6 +1,9 @@
 """The vehicle's course through an ISO 15118-20 session, for EvccSession.
 
-After SessionSetup: AuthorizationSetup, Authorization (EIM), ServiceDiscovery, ServiceDetail
+After SessionSetup: AuthorizationSetup, Authorization (EIM; or Plug & Charge over TLS when
+the EV wants it, has an ``EvccConfig.pnc`` and the EVSE offers it, with
+CertificateInstallation first when it has no valid contract: :mod:`.pnc_iso20`),
+ServiceDiscovery, ServiceDetail
 of the energy service it wants (DC or AC, their BPT variants when the EV can feed back and
 the EVSE offers it), ServiceSelection of the parameter set with the control mode it wants,
 ChargeParameterDiscovery, ScheduleExchange (repeated while Ongoing), for DC CableCheck and
@@ -42,16 +45,25 @@ __all__ = ["advance_iso20"]
 
 
 def advance_iso20(evcc: EvccSession, step: Step, done: str, extras: dict[str, Any],
-                  now: float) -> Step:
+                  message: Any, now: float) -> Step:
     """The next request after ``done`` completed OK (the Ongoing repeats are handled by the
     caller)."""
     ev, evse = evcc.ev, evcc.evse
     if done == "SessionSetup":
         return evcc._now(step, "AuthorizationSetup", now)
     if done == "AuthorizationSetup":
+        if ev.payment is Payment.PNC and Payment.PNC in evse.auth_services and evcc.tls \
+                and evcc.config.pnc is not None:
+            evcc.payment = Payment.PNC
+            return evcc._now(step, evcc.config.pnc.first_step(evcc), now)
         if Payment.EIM not in evse.auth_services:
             return evcc._end(step, now, Outcome.FAILED, "the EVSE offers no EIM authorization")
         evcc.payment = Payment.EIM
+        return evcc._now(step, "Authorization", now)
+    if done == "CertificateInstallation":
+        failure = evcc.config.pnc.install(evcc, done, message)
+        if failure:
+            return evcc._end(step, now, Outcome.FAILED, failure)
         return evcc._now(step, "Authorization", now)
     if done == "Authorization":
         return evcc._now(step, "ServiceDiscovery", now)

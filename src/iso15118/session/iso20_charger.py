@@ -52,6 +52,8 @@ _CODE_ALIASES = {
     "FAILED_CertChainError": "WARNING_CertificateValidationError",
     "FAILED_CertificateExpired": "WARNING_CertificateExpired",
     "FAILED_CertificateRevoked": "WARNING_CertificateRevoked",
+    "FAILED_CertificateNotYetValid": "WARNING_CertificateNotYetValid",
+    "FAILED_AuthorizationSelectionInvalid": "WARNING_AuthorizationSelectionInvalid",
     "FAILED_NoCertificateAvailable": "WARNING_NoCertificateAvailable",
 }
 _PROGRESS = {"Start": Progress.START, "Stop": Progress.STOP, "Standby": Progress.STANDBY,
@@ -187,7 +189,8 @@ class Iso20Charger(Iso20Base):
             if Payment.PNC in options:
                 return common.AuthorizationSetupResType(
                     header=h, response_code=rc, authorization_services=services,
-                    certificate_installation_service=True,
+                    certificate_installation_service=getattr(
+                        secc.config.pnc, "certificate_backend", None) is not None,
                     pnc_as_res_authorization_mode=common.PnC_ASResAuthorizationModeType(
                         gen_challenge=secc.gen_challenge or bytes(16)))
             return common.AuthorizationSetupResType(

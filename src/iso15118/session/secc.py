@@ -181,6 +181,9 @@ class SeccSession(SessionEndpoint):
         self._ongoing_since: dict[str, float] = {}
         self.last_request_at: float | None = None
         self._deferred: tuple[str, Any, dict[str, Any]] | None = None
+        #: -20 CertificateInstallation answered Ongoing: the backend's late answer
+        #: (code or None, response, header Signature) waits here for the EV's next request
+        self.certificate_answer: tuple[str | None, Any, Any] | None = None
         #: set by a runner (asyncio ``drive``, ``run_pair``): steps made outside
         #: receive()/tick(), i.e. by :meth:`complete`, go to it instead of the caller
         self.on_step: Callable[[Step], None] | None = None
@@ -354,6 +357,11 @@ class SeccSession(SessionEndpoint):
         Returns the step to send, or hands it to :attr:`on_step` when a runner set it
         (then the returned step is empty)."""
         step = Step()
+        if self._deferred is None and self.ended is None \
+                and self.state == "CertificateInstallation.Ongoing":
+            # -20 answers Ongoing instead of deferring: keep the answer for the EV's repeat
+            self.certificate_answer = (None if code == "OK" else code, response, signature)
+            return self._finish(step)
         if self._deferred is None or self.ended is not None:
             return self._finish(step)
         name, body, extras = self._deferred
@@ -417,7 +425,7 @@ class SeccSession(SessionEndpoint):
         """Act on an allowed request; returns the response code (and sets extras)."""
         ev = self.ev
         if self.protocol == "iso20":
-            code = handle_iso20(self, name, extras, step, now)
+            code = handle_iso20(self, name, extras, message, step, now)
             if code is not None:
                 return code
         if name == "ServiceDiscovery":
@@ -484,11 +492,11 @@ class SeccSession(SessionEndpoint):
         return self.dialect.charge_service_id
 
     def _payment_options(self) -> tuple[Payment, ...]:
-        """PnC only over TLS (ISO 15118-2 7.7.4 security; DESIGN: security by default)."""
+        """PnC only over TLS (ISO 15118-2 7.7.4 security; DESIGN: security by default;
+        -20 over TLS is TLS 1.3, ``handshake.usable``), and only with a ``SeccConfig.pnc``."""
         options = self.evse.payment_options
-        if self.protocol in ("din", "iso20"):
-            # DIN: EIM only; -20: Plug & Charge is not built for -20 yet
-            return tuple(p for p in options if p is Payment.EIM) or (Payment.EIM,)
+        if self.protocol == "din":
+            return (Payment.EIM,)  # DIN 70121: external identification only
         if not self.tls or self.config.pnc is None:
             options = tuple(p for p in options if p is not Payment.PNC)
         return options or (Payment.EIM,)

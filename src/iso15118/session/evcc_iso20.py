@@ -52,10 +52,14 @@ def advance_iso20(evcc: EvccSession, step: Step, done: str, extras: dict[str, An
     if done == "SessionSetup":
         return evcc._now(step, "AuthorizationSetup", now)
     if done == "AuthorizationSetup":
+        pnc = evcc.config.pnc
         if ev.payment is Payment.PNC and Payment.PNC in evse.auth_services and evcc.tls \
-                and evcc.config.pnc is not None:
-            evcc.payment = Payment.PNC
-            return evcc._now(step, evcc.config.pnc.first_step(evcc), now)
+                and pnc is not None:
+            first = pnc.first_step(evcc)
+            # without a contract and no way to get one, PnC is over before it began: EIM
+            if first == "CertificateInstallation" or pnc.contract_key is not None:
+                evcc.payment = Payment.PNC
+                return evcc._now(step, first, now)
         if Payment.EIM not in evse.auth_services:
             return evcc._end(step, now, Outcome.FAILED, "the EVSE offers no EIM authorization")
         evcc.payment = Payment.EIM

@@ -47,6 +47,8 @@ EVCC_EXAMPLES = """examples:
   iso15118 evcc -i eth1 --energy ac --pause-after 5           # pause, resume, finish
   iso15118 evcc -i eth1 --tls --trust ./pki/certs/v2g_root.pem
   iso15118 evcc -i eth1 --config vehicle.toml                 # SoC, battery, limits
+  iso15118 evcc -i eth1 --protocols iso20 --tls --trust ./pki/certs/v2g_root.pem \
+      --pki ./pki --auth pnc --cert-install --ecdh-curve X448  # -20 Plug & Charge
 
 config file (TOML; see iso15118.session.config):
   [vehicle]           soc, target_soc, max_voltage, max_current, max_power, capacity_wh,
@@ -110,6 +112,9 @@ def add_subparser(subparsers: Any) -> None:
     e.add_argument("--cert-install", action="store_true",
                    help="PnC: install a contract certificate first (CertificateInstallation), "
                    "as a vehicle without one does")
+    e.add_argument("--ecdh-curve", choices=("SECP521", "X448"), default="SECP521",
+                   help="ISO 15118-20 PnC: the vehicle's key family in a -20 test PKI: "
+                   "SECP521 (secp521r1 OEM key and contract) or X448 (Ed448 ones)")
     e.add_argument("--loops", type=int, default=20, metavar="N",
                    help="charge-loop requests before stopping (default 20)")
     e.add_argument("--pause-after", type=int, metavar="N",
@@ -368,7 +373,8 @@ def _run_evcc(args: argparse.Namespace) -> int:
             _usage(args, "--auth pnc needs --contract DIR")
         from iso15118.session.pnc import EvccPnc
 
-        config.pnc = EvccPnc.from_test_pki(args.contract, contract=not args.cert_install)
+        config.pnc = EvccPnc.from_test_pki(args.contract, contract=not args.cert_install,
+                                           curve=args.ecdh_curve)
     try:
         return asyncio.run(_drive_vehicle(args, printer, ev, battery, config, ssl_context))
     except KeyboardInterrupt:

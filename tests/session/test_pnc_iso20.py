@@ -134,7 +134,9 @@ def pnc20(charger: SeccPnc, car: EvccPnc, *, service: EnergyService = EnergyServ
           secc_config: dict[str, Any] | None = None, authorization_delay_s: float = 0.0,
           on_secc: Callable[[SeccSession, Event, float], None] | None = None,
           request_hook: Callable[[str, Any], Any] | None = None,
-          response_hook: Callable[[str, Any, Any], Any] | None = None) -> Wire:
+          response_hook: Callable[[str, Any, Any], Any] | None = None,
+          lose: str | None = None) -> Wire:
+    """One session; ``lose`` names a response whose first copy the wire loses."""
     mode, bidirectional = SERVICES[service]
     ev = EVState(energy_mode=mode, control_mode=control, bidirectional=bidirectional,
                  payment=Payment.PNC, soc=60)
@@ -145,8 +147,14 @@ def pnc20(charger: SeccPnc, car: EvccPnc, *, service: EnergyService = EnergyServ
     payloads: list[tuple[str, int, bytes]] = []
 
     def record(side: str, out: Any) -> bool:
+        if lose is not None and type(out.message).__name__ == lose + "Type" \
+                and lose not in lost:
+            lost.append(lose)
+            return True
         payloads.append((side, out.payload_type, out.payload))
         return False
+
+    lost: list[str] = []
 
     run = simulate("iso20", mode, ev=ev, evse=evse, tls=tls, drop=record, on_secc=on_secc,
                    behaviour=ChargerBehaviour(cable_check_s=0.3,
@@ -545,3 +553,39 @@ def test_a_pnc_authorization_nobody_decides_fails_at_the_ongoing_limit(
     first = next(e.time for e in wire.secc_events if isinstance(e, AuthorizationRequested))
     assert wire.secc.ended.time - first == pytest.approx(55.0, abs=0.3)
     assert wire.one("AuthorizationRes", -1).response_code.value == "FAILED"
+
+
+@pytest.mark.parametrize("response, timeout", [("CertificateInstallationRes", 5.0),
+                                               ("AuthorizationRes", 2.0)])
+def test_a_lost_pnc_response_ends_the_session_at_the_evs_message_timeout(
+        pki: Path, tmp_path: Path, response: str, timeout: float) -> None:
+    wire = pnc20(SeccPnc.from_test_pki(pki), vehicle(pki, tmp_path), lose=response)
+    expired = [e for e in wire.evcc_events if isinstance(e, TimerExpired)]
+    step = response.removesuffix("Res")
+    assert [(e.timer, e.seconds) for e in expired] == [(f"ev_message:{step}", timeout)]
+    sent = [e.time for e in wire.evcc_events if isinstance(e, MessageSent)
+            and e.name == step + "Req"]
+    assert expired[0].time == pytest.approx(sent[-1] + timeout)
+    assert wire.evcc.ended.outcome is Outcome.FAILED
+
+
+def test_a_repeated_pnc_authorization_must_not_change(pki: Path, tmp_path: Path) -> None:
+    """While the SECC answers Ongoing the EV repeats the same AuthorizationReq (-20: only
+    its header may change); one that brings another contract chain is refused, so the
+    application never authorizes a chain that was not checked."""
+    other = der(pki, "contract_leaf_ed448")
+    seen: list[int] = []
+
+    def swap(step: str, body: Any) -> Any:
+        if step == "Authorization":
+            seen.append(1)
+            if len(seen) == 3:
+                body.pnc_a_req_authorization_mode.contract_certificate_chain.certificate = other
+        return body
+
+    wire = pnc20(SeccPnc.from_test_pki(pki), vehicle(pki, tmp_path, contract=True),
+                 authorization_delay_s=4.0, request_hook=swap)
+    answers = wire.all("AuthorizationRes")
+    assert [a.evse_processing.value for a in answers[:2]] == ["Ongoing", "Ongoing"]
+    assert answers[2].response_code.value == "FAILED"
+    assert wire.secc_failed_with("FAILED")

@@ -184,6 +184,9 @@ class SeccSession(SessionEndpoint):
         #: -20 CertificateInstallation answered Ongoing: the backend's late answer
         #: (code or None, response, header Signature) waits here for the EV's next request
         self.certificate_answer: tuple[str | None, Any, Any] | None = None
+        #: -20: what the first AuthorizationReq asked (service, challenge, contract chain);
+        #: its Ongoing repeats must ask the same
+        self.authorization_request: tuple[Any, ...] | None = None
         #: set by a runner (asyncio ``drive``, ``run_pair``): steps made outside
         #: receive()/tick(), i.e. by :meth:`complete`, go to it instead of the caller
         self.on_step: Callable[[Step], None] | None = None

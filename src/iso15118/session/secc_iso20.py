@@ -42,6 +42,13 @@ def handle_iso20(secc: SeccSession, name: str, extras: dict[str, Any], message: 
         payment = extras.get("payment", Payment.EIM)
         if payment not in secc._payment_options():
             return "FAILED_AuthorizationSelectionInvalid"
+        # [V2G20-1582] (as Josev quotes it): while Ongoing the EV repeats the request
+        # unaltered but for its header, so what was checked is what gets authorized. The
+        # request is in sequence, just not the same: plain FAILED (assumed; no code fits)
+        asked = (payment, extras.get("gen_challenge"), ev.contract_chain)
+        if "Authorization" in secc._asked and asked != secc.authorization_request:
+            return "FAILED"
+        secc.authorization_request = asked
         ev.payment = payment
         return None  # the shared handling: checks, AuthorizationRequested, Ongoing
     if name == "CertificateInstallation":

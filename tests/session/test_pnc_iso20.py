@@ -498,13 +498,16 @@ def test_an_installation_the_backend_answers_later_is_ongoing_until_then(
                 and asked and now - asked[0][0] >= 3.0 and secc.certificate_answer is None \
                 and secc.state == "CertificateInstallation.Ongoing":
             exi = asked[0][1]
-            secc.complete(now, "OK", backend(exi, codec.decode(exi, "iso20-common")))  # type: ignore[misc]
+            made = backend(exi, codec.decode(exi, "iso20-common"))  # type: ignore[misc]
+            # as OCPP's Get15118EVCertificate brings it: the response's EXI
+            secc.complete(now, "OK", codec.encode(made, "iso20-common"))
 
     wire = pnc20(charger, vehicle(pki, tmp_path), on_secc=application)
     answers = wire.all("CertificateInstallationRes")
     assert [a.evse_processing.value for a in answers[:-1]] == ["Ongoing"] * (len(answers) - 1)
     assert answers[-1].evse_processing.value == "Finished" and len(answers) >= 12
     assert answers[-1].response_code is common.ResponseCodeType.OK
+    assert xmldsig.verify(answers[-1]).covers("SignedInstallationData")  # CPS leaf inside
     assert asked[0][1] == codec.encode(wire.one("CertificateInstallationReq"), "iso20-common")
     assert completed(wire)
 

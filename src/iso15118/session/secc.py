@@ -357,6 +357,9 @@ class SeccSession(SessionEndpoint):
         header Signature that signs it (ISO 15118-2 signs that response's fragments with
         the CPS key, and the signature lives in the header, not the body), or None with
         a FAILED ``code``. Too late (past the SECC's performance time) it does nothing.
+        ISO 15118-20's CertificateInstallation is not deferred but answered Ongoing: there
+        the answer (the CertificateInstallationRes model or its EXI, signed in its own
+        header) is kept for the EV's next request.
         Returns the step to send, or hands it to :attr:`on_step` when a runner set it
         (then the returned step is empty)."""
         step = Step()

@@ -431,6 +431,21 @@ def test_without_a_certificate_service_a_vehicle_without_contract_uses_eim(
     assert completed(wire)
 
 
+def test_the_application_refuses_the_contracts_emaid(pki: Path, tmp_path: Path) -> None:
+    """The backend (OCPP Authorize with the eMAID and chain) does not know the eMSP: the
+    application says so with a neutral FAILED_ code, which -20 spells WARNING_eMSPUnknown."""
+    def backend(secc: SeccSession, event: Event, now: float) -> None:
+        if isinstance(event, AuthorizationRequested):
+            assert event.emaid and event.contract_chain
+            secc.authorize(False, "FAILED_eMSPUnknown")
+
+    wire = pnc20(SeccPnc.from_test_pki(pki), vehicle(pki, tmp_path, contract=True),
+                 authorization_delay_s=1000.0, on_secc=backend)
+    assert wire.one("AuthorizationRes", -1).response_code.value == "WARNING_eMSPUnknown"
+    assert wire.secc_failed_with("FAILED_eMSPUnknown")
+    assert wire.evcc.ended.response_code == "WARNING_eMSPUnknown"
+
+
 # ------------------------------------------------------------------ refusals (EVCC)
 
 

@@ -62,8 +62,15 @@ _NO_CERT = b"\x30\x00"
 
 
 def code20(code: str) -> common.ResponseCodeType:
+    """A neutral response code in -20 words: the aliases above, else the same name, else
+    FAILED_X as -20's WARNING_X where only that exists (an application refusing a contract
+    with ``authorize(False, "FAILED_eMSPUnknown")`` sends WARNING_eMSPUnknown, and the
+    session ends as after any FAILED code), else plain FAILED."""
+    name = _CODE_ALIASES.get(code, code)
+    if name not in common.ResponseCodeType.__members__ and name.startswith("FAILED_"):
+        name = "WARNING_" + name.removeprefix("FAILED_")
     try:
-        return common.ResponseCodeType[_CODE_ALIASES.get(code, code)]
+        return common.ResponseCodeType[name]
     except KeyError:
         return common.ResponseCodeType.FAILED
 

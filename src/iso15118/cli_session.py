@@ -36,7 +36,8 @@ config file (TOML; see iso15118.session.config):
   [evse]              evse_id, energy_modes, free_service, notification_max_delay
   [evse.dc]           max_voltage, max_current, max_power, min_voltage, min_current
   [evse.ac]           nominal_voltage, max_current
-  [behaviour]         cable_check_s, authorization_delay_s, authorize, voltage_ramp_v_per_s
+  [behaviour]         cable_check_s, authorization_delay_s, authorize, voltage_ramp_v_per_s,
+                      grid_request_after_s, grid_power, exit_standby_after_s (-20)
   [session]           await_schedules, accept_session_stop_anywhere, session_id_length
   [[schedules]]       id = 1, entries = [[0, 50000, 86400]]
 """
@@ -47,6 +48,7 @@ EVCC_EXAMPLES = """examples:
   iso15118 evcc -i eth1 --energy ac --pause-after 5           # pause, resume, finish
   iso15118 evcc -i eth1 --tls --trust ./pki/certs/v2g_root.pem
   iso15118 evcc -i eth1 --config vehicle.toml                 # SoC, battery, limits
+  iso15118 evcc -i eth1 --protocols iso20 --standby-after 5    # -20 standby and back
   iso15118 evcc -i eth1 --protocols iso20 --tls --trust ./pki/certs/v2g_root.pem \
       --pki ./pki --auth pnc --cert-install --ecdh-curve X448  # -20 Plug & Charge
 
@@ -121,6 +123,9 @@ def add_subparser(subparsers: Any) -> None:
                    help="pause after N loop requests, then resume the session")
     e.add_argument("--renegotiate-after", type=int, metavar="N",
                    help="renegotiate the schedule after N loop requests")
+    e.add_argument("--standby-after", type=int, metavar="N",
+                   help="ISO 15118-20: go to standby after N loop requests, until the "
+                   "charger says ExitStandby (or --loops ends the loop)")
     e.add_argument("--config", type=Path, metavar="FILE", help="TOML settings (see below)")
     e.set_defaults(func=_run_evcc, parser=e)
 
@@ -335,7 +340,8 @@ def _vehicle(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     battery = VehicleBehaviour()
     config = EvccConfig(protocols=tuple(protocols), loops=args.loops, loop_interval=0.1,
                         pause_after=args.pause_after,
-                        renegotiate_after=args.renegotiate_after)
+                        renegotiate_after=args.renegotiate_after,
+                        standby_after=args.standby_after)
     if args.config is not None:
         data = load_toml(args.config)
         for section, target in (("vehicle", ev), ("battery", battery), ("session", config)):

@@ -236,3 +236,16 @@ def test_iso20_plug_and_charge_with_certificate_installation(link: NetnsPair, tm
                                           "AuthorizationRes"]
     assert "evcc: iso20 (" in ev.stderr and ") over TLSv1.3" in ev.stderr
     assert (pki / "ev_contract" / "chain.pem").exists()
+
+
+def test_iso20_standby_and_back(link: NetnsPair, tmp_path: Path) -> None:
+    """The vehicle goes to standby after 2 loop requests; the charger (its TOML behaviour)
+    says ExitStandby 0.5 s later; the vehicle starts again and finishes."""
+    config = tmp_path / "charger.toml"
+    config.write_text("[behaviour]\nexit_standby_after_s = 0.5\n")
+    ev_lines, _, _ = _session(link, ("--protocols", "iso20", "--config", str(config)),
+                              ("--protocols", "iso20", "--standby-after", "2", "--loops", "12"))
+    text = "\n".join(ev_lines)
+    progress = re.findall(r"PowerDeliveryReq .*?ChargeProgress=(\w+)", text)
+    assert progress == ["Start", "Standby", "Start", "Stop"], progress
+    assert "EVSENotification=ExitStandby" in text

@@ -88,6 +88,12 @@ class EvccConfig:
     pause_after: int | None = None
     #: after this many loop requests, renegotiate once (PowerDelivery Renegotiate)
     renegotiate_after: int | None = None
+    #: ISO 15118-20: after this many loop requests, go to standby once (PowerDelivery
+    #: Standby, the loop goes on at no power) until the EVSE says ExitStandby, the
+    #: application calls ``request_standby(False)``, or ``standby_loops`` loop requests
+    #: have passed in standby
+    standby_after: int | None = None
+    standby_loops: int | None = None
     #: seconds between two charge-loop requests, and between Ongoing repeats
     loop_interval: float = 0.0
     ongoing_interval: float = 0.25
@@ -154,6 +160,9 @@ class EvccSession(SessionEndpoint):
         self._stop_wish: StopKind | None = None
         self.stop_reason: str | None = None
         self._renegotiate_wish = False
+        self._standby_wish: bool | None = None
+        self._stood_by = False
+        self._standby_since = 0
         self._details: list[int] = []
         self._welding = 0
         self._sap_request: apphand.supportedAppProtocolReq | None = None
@@ -227,6 +236,12 @@ class EvccSession(SessionEndpoint):
 
     def request_renegotiation(self) -> None:
         self._renegotiate_wish = True
+
+    def request_standby(self, on: bool = True) -> None:
+        """ISO 15118-20: go to standby at the next charge-loop turn (PowerDelivery Standby:
+        the loop goes on, no energy flows), or with ``on=False`` leave it (PowerDelivery
+        Start). DIN and -2 have no standby; there the wish is ignored."""
+        self._standby_wish = on
 
     @property
     def deadline(self) -> float | None:

@@ -223,6 +223,22 @@ def _loop_next(evcc: EvccSession, step: Step, now: float) -> Step:
         evcc.stop_kind, evcc.stop_reason, evcc.progress = stop, reason, Progress.STOP
         evse.notification = Notification.NONE
         return evcc._now(step, "PowerDelivery", now)
+    if evcc.progress is Progress.STANDBY:
+        if evse.notification is Notification.EXIT_STANDBY or evcc._standby_wish is False or (
+                cfg.standby_loops is not None
+                and evcc.loops - evcc._standby_since >= cfg.standby_loops):
+            evcc._standby_wish = None
+            evse.notification = Notification.NONE
+            evcc.progress = Progress.START
+            return evcc._now(step, "PowerDelivery", now)
+        return evcc._later(step, "ChargeLoop", now, cfg.loop_interval)
+    if evse.notification is Notification.EXIT_STANDBY:
+        evse.notification = Notification.NONE  # not in standby: nothing to leave
+    if evcc._standby_wish or (cfg.standby_after is not None and evcc.loops >= cfg.standby_after
+                              and not evcc._stood_by):
+        evcc._standby_wish, evcc._stood_by, evcc._standby_since = None, True, evcc.loops
+        evcc.progress = Progress.STANDBY
+        return evcc._now(step, "PowerDelivery", now)
     renegotiate = evcc._renegotiate_wish or evse.notification is Notification.RENEGOTIATION \
         or (cfg.renegotiate_after is not None and evcc.loops >= cfg.renegotiate_after
             and not evcc._renegotiated)

@@ -662,11 +662,16 @@ class SeccSession(SessionEndpoint):
                     self.notification = None
             elif progress is Progress.START:
                 self.renegotiating = False
+                if self.notification is Notification.EXIT_STANDBY:
+                    self.notification = None  # the EV left standby
             if progress is not Progress.START and self.notification in (
                     Notification.STOP_CHARGING, Notification.PAUSE):
                 self.notification = None  # the EV did what it was asked
         elif name == "Authorization" and extras["processing"] is Processing.FINISHED:
             self._asked.discard("Authorization")
+        elif name == "MeteringConfirmation":  # -20: the EV confirmed what was asked
+            if self.notification is Notification.METERING_CONFIRMATION:
+                self.notification = None
         elif name == "SessionStop":  # -20 ServiceRenegotiation: the session goes on
             if self.notification is Notification.SERVICE_RENEGOTIATION:
                 self.notification = None

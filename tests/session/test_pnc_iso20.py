@@ -607,3 +607,58 @@ def test_a_repeated_pnc_authorization_must_not_change(pki: Path, tmp_path: Path)
     assert [a.evse_processing.value for a in answers[:2]] == ["Ongoing", "Ongoing"]
     assert answers[2].response_code.value == "FAILED"
     assert wire.secc_failed_with("FAILED")
+
+
+# ------------------------------------------------------------------ metering confirmation
+
+
+def _ask_metering(secc: SeccSession, event: Event, now: float) -> None:
+    from iso15118.session import Notification
+    from iso15118.session.events import ChargeLoop
+
+    if isinstance(event, ChargeLoop) and not getattr(secc, "_asked_meter", False):
+        secc._asked_meter = True  # type: ignore[attr-defined]
+        secc.notification = Notification.METERING_CONFIRMATION
+
+
+@pytest.mark.parametrize("curve", CURVES)
+def test_pnc_metering_confirmation_is_signed_with_the_contract_key(
+        pki: Path, tmp_path: Path, curve: str) -> None:
+    from iso15118.session.events import MeteringReceiptReceived
+
+    car = vehicle(pki, tmp_path, curve, contract=True)
+    wire = pnc20(SeccPnc.from_test_pki(pki), car, on_secc=_ask_metering)
+    assert completed(wire), (wire.secc.ended, wire.evcc.ended)
+    req = wire.one("MeteringConfirmationReq")
+    contract = "contract_leaf" if curve == "SECP521" else "contract_leaf_ed448"
+    assert xmldsig.verify(req, load_certificate(der(pki, contract))).covers(
+        "SignedMeteringData")
+    assert req.signed_metering_data.session_id == wire.evcc.session_id
+    assert wire.one("MeteringConfirmationRes").response_code is common.ResponseCodeType.OK
+    got = [e for e in wire.secc_events if isinstance(e, MeteringReceiptReceived)]
+    info = req.signed_metering_data.meter_info
+    assert [(e.meter_id, e.energy_wh, e.signed) for e in got] == \
+        [(info.meter_id, info.charged_energy_reading_wh, True)]
+
+
+class MetersWithAnotherKey(EvccPnc):
+    """A vehicle that signs its MeteringConfirmationReq, correctly, with a key that is not
+    its contract's."""
+
+    def request(self, evcc: Any, name: str) -> tuple[Any, Any]:
+        if name != "MeteringConfirmation":
+            return super().request(evcc, name)
+        own, self.contract_key = self.contract_key, ec.generate_private_key(ec.SECP521R1())
+        try:
+            return super().request(evcc, name)
+        finally:
+            self.contract_key = own
+
+
+def test_a_metering_confirmation_signed_by_another_key_is_refused(
+        pki: Path, tmp_path: Path) -> None:
+    car = vehicle(pki, tmp_path, contract=True, cls=MetersWithAnotherKey)
+    wire = pnc20(SeccPnc.from_test_pki(pki), car, on_secc=_ask_metering)
+    assert wire.one("MeteringConfirmationRes").response_code is \
+        common.ResponseCodeType.FAILED_MeteringSignatureNotValid
+    assert wire.secc_failed_with("FAILED_MeteringSignatureNotValid")

@@ -521,7 +521,8 @@ class EvccSession(SessionEndpoint):
             self.timers.arm_once(loop_timer, now, d.rules.timer(loop_timer))
         self._targets(name, now)
         if name in ("PaymentDetails", "CertificateInstallation", "CertificateUpdate") or (
-                self.payment is Payment.PNC and name in ("Authorization", "MeteringReceipt")):
+                self.payment is Payment.PNC and name in ("Authorization", "MeteringReceipt",
+                                                         "MeteringConfirmation")):
             body, signature = self.config.pnc.request(self, name)
         else:
             body, signature = d.request(name, self), None

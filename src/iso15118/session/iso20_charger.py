@@ -30,6 +30,7 @@ from iso15118.session.values import (
     ControlMode,
     EnergyMode,
     EnergyService,
+    MeterReading,
     Payment,
     Progress,
     Schedule,
@@ -138,7 +139,8 @@ class Iso20Charger(Iso20Base):
         elif step == "WeldingDetection":
             ev.ev_processing = read_processing(body.ev_processing)
         elif step == "MeteringConfirmation":
-            extras["meter"] = None
+            info = body.signed_metering_data.meter_info
+            extras["meter"] = MeterReading(info.meter_id, info.charged_energy_reading_wh)
         elif step == "SessionStop":
             extras["stop_kind"] = enum_value(StopKind, body.charging_session, StopKind.TERMINATE)
         return extras

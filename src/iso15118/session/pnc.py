@@ -252,8 +252,11 @@ class SeccPnc:
         return OK
 
     def check_metering_receipt(self, secc: SeccSession, message: Any) -> str:
-        """MeteringReceiptReq (8.4.3.10): signed with the contract key."""
+        """MeteringReceiptReq (8.4.3.10) or -20 MeteringConfirmationReq (its
+        SignedMeteringData): signed with the contract key."""
         chain = secc.ev.contract_chain
+        if secc.protocol == "iso20":
+            return pnc_iso20.metering_code(chain, message)
         return _signature_code(message, chain[0] if chain else None, "MeteringReceiptReq",
                                "FAILED_MeteringSignatureNotValid")
 

@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from iso15118.session.secc import SeccSession
 
 __all__ = ["authorization_code", "certificate_installation", "evcc_request",
-           "install_contract", "wants_installation"]
+           "install_contract", "metering_code", "wants_installation"]
 
 OK = "OK"
 V20 = ProtocolVersion.ISO15118_20
@@ -106,6 +106,14 @@ def authorization_code(pnc: SeccPnc, secc: SeccSession, extras: dict[str, Any],
             or not hmac.compare_digest(challenge, expected):
         return "FAILED_ChallengeInvalid"
     return OK
+
+
+def metering_code(chain: Sequence[bytes], message: Any) -> str:
+    """MeteringConfirmationReq in PnC: the header Signature over SignedMeteringData with the
+    contract key of the session's authorization (8.3.5.x MeteringConfirmation; the -2
+    MeteringReceipt rule, whose code -20 keeps)."""
+    return _signature_code(message, chain[0] if chain else None, "SignedMeteringData",
+                           "FAILED_MeteringSignatureNotValid")
 
 
 def certificate_installation(pnc: SeccPnc, secc: SeccSession, extras: dict[str, Any],
@@ -188,8 +196,8 @@ def wants_installation(pnc: EvccPnc, evcc: EvccSession) -> bool:
 
 
 def evcc_request(pnc: EvccPnc, evcc: EvccSession, name: str) -> tuple[Any, Any]:
-    """The signed -20 request (body, header Signature) for Authorization or
-    CertificateInstallation."""
+    """The signed -20 request (body, header Signature) for Authorization,
+    CertificateInstallation or (PnC) MeteringConfirmation."""
     header = common.MessageHeaderType(session_id=evcc.session_id, time_stamp=0)
     body: Any
     if name == "CertificateInstallation":
@@ -203,6 +211,11 @@ def evcc_request(pnc: EvccPnc, evcc: EvccSession, name: str) -> tuple[Any, Any]:
             list_of_root_certificate_ids=_root_ids(pnc.v2g_roots),
             maximum_contract_certificate_chains=1, prioritized_emaids=emaids)
         key = pnc.oem_key
+    elif name == "MeteringConfirmation":
+        assert evcc.dialect is not None
+        body = evcc.dialect.request(name, evcc)
+        body.signed_metering_data.id = _SIGNED_ID
+        key = pnc.contract_key
     elif name == "Authorization":
         body = common.AuthorizationReqType(
             header=header, selected_authorization_service=common.AuthorizationType.PnC,

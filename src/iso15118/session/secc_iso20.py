@@ -19,7 +19,6 @@ from iso15118.session.core import Step
 from iso15118.session.events import (
     ChargeLoop,
     ChargeParametersReceived,
-    MeteringReceiptReceived,
     PowerDeliveryRequested,
 )
 from iso15118.session.values import Payment, Processing, Progress
@@ -94,9 +93,8 @@ def handle_iso20(secc: SeccSession, name: str, extras: dict[str, Any], message: 
         step.events.append(ChargeLoop(now, ev.target_voltage, ev.target_current, ev.soc,
                                       ev.charging_complete))
         return "OK"
-    if name == "MeteringConfirmation":
-        step.events.append(MeteringReceiptReceived(now, None, None, False))
-        return "OK"
+    if name == "MeteringConfirmation":  # signed with the contract key in PnC, as -2's
+        return secc._metering_receipt(extras, message, step, now)  # MeteringReceipt
     return None
 
 

@@ -14,8 +14,10 @@ Keys stay camelCase exactly as the schemas spell them (``maxChargePower_L2``,
 
 from __future__ import annotations
 
+import datetime as _dt
 import importlib.util
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,25 @@ def schema(message: str, version: str) -> dict[str, Any]:
     return loaded
 
 
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def is_date_time(value: object) -> bool:
+    """RFC 3339 date-time, as OCPP's ``format: date-time`` means: a zone is required (a
+    station must not guess what a local time meant), and the fields must be a real date.
+    Checked here rather than by jsonschema, whose checker is silently off unless an
+    optional package is installed."""
+    if not isinstance(value, str):
+        return True  # not a string: "type" reports it
+    if _RFC3339.fullmatch(value) is None:
+        return False
+    try:
+        _dt.datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
 def _validator(message: str, version: str) -> Any:
     key = (message, version)
     found = _validators.get(key)
@@ -67,8 +88,9 @@ def _validator(message: str, version: str) -> Any:
                                      "pip install 'v2g-iso15118[ocpp]'") from None
     loaded = schema(message, version)
     cls = jsonschema.validators.validator_for(loaded)
-    # date-time formats are checked too: a CSMS that sends "tomorrow" must be told so
-    made = cls(loaded, format_checker=cls.FORMAT_CHECKER)
+    checker = jsonschema.FormatChecker(formats=())
+    checker.checks("date-time")(is_date_time)
+    made = cls(loaded, format_checker=checker)
     with _lock:
         _validators[key] = made
     return made

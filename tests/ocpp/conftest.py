@@ -10,13 +10,10 @@ from typing import Any
 
 import pytest
 
-from iso15118 import codec
 from iso15118.pki import build_test_pki
 from iso15118.pki.testpki import TestPki
+from ocpp_vectors import PROTO
 
-#: the codec's name for each protocol of the vector files
-PROTO = {"iso20-common": "iso20-common", "iso20-dc": "iso20-dc", "iso20-ac": "iso20-ac",
-         "iso2": "iso2", "din": "din", "appHand": "apphand"}
 
 
 @pytest.fixture(scope="session")
@@ -47,21 +44,6 @@ def real_rows(shared_dir: Path) -> list[dict[str, Any]]:
                 if r.get("layer") == "exi" and r["protocol"] in PROTO:
                     rows.append(r)
     return rows
-
-
-def rows_named(rows: list[dict[str, Any]], message: str,
-               protocol: str | None = None) -> list[dict[str, Any]]:
-    return [r for r in rows if r.get("message") == message
-            and (protocol is None or r["protocol"] == protocol)]
-
-
-def decoded(row: dict[str, Any]) -> Any:
-    """The row's message: the V2G_Message body element, or the -20 / appHand document."""
-    data = bytes.fromhex(row["hex"])
-    protocol = PROTO[row["protocol"]]
-    if protocol in ("iso2", "din"):
-        return codec.decode(data, protocol).body.body_element
-    return codec.decode_element(data, protocol)[1]
 
 
 @pytest.fixture(scope="session")

@@ -108,3 +108,19 @@ def test_the_bridge_imports_without_the_ocpp_package(tmp_path: Any) -> None:
                           timeout=60, env={**__import__("os").environ})
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["FAILED_CertificateRevoked", "OcppSchemasUnavailable"]
+
+
+def test_schemas_come_from_the_ocpp_package_not_this_directory(schemas_available: None) -> None:
+    """``tests/ocpp`` is on sys.path when pytest runs; it must not stand in for ``ocpp``."""
+    spec = importlib.util.find_spec("ocpp")
+    assert spec is not None and spec.origin is not None
+    assert spec.origin.endswith("__init__.py") and "tests" not in spec.origin.split("/")[-3:]
+    assert schemas_module.schema("AuthorizeRequest", "2.1")["$id"].endswith("AuthorizeRequest")
+
+
+@pytest.mark.parametrize(("text", "ok"), [
+    ("2026-12-07T12:00:00Z", True), ("2026-12-07T12:00:00.123+01:00", True),
+    ("2026-12-07t12:00:00z", True), ("2026-12-07T12:00:00", False),  # no zone
+    ("2026-02-30T12:00:00Z", False), ("tomorrow", False), ("2026-12-07", False)])
+def test_date_time_format(text: str, ok: bool) -> None:
+    assert schemas_module.is_date_time(text) is ok

@@ -212,18 +212,19 @@ def _entries(steps: list[tuple[int, float]], horizon: int, protocol: str) -> tup
 
 
 def _tuple_ids(schedules: Sequence[dict[str, Any]]) -> list[int]:
-    wanted = [s["id"] if 1 <= s["id"] <= 255 else None for s in schedules]
+    """IDs 1..255: each schedule keeps its own id when it is one and not taken by an
+    earlier schedule; the others get the lowest numbers no schedule keeps."""
+    kept: list[int | None] = []
     used: set[int] = set()
-    out = []
-    for w in wanted:
-        if w is not None and w not in used:
-            out.append(w)
-            used.add(w)
-            continue
-        free = next(i for i in range(1, 256) if i not in used)
-        out.append(free)
-        used.add(free)
-    return out
+    for s in schedules:
+        ident = s["id"]
+        if 1 <= ident <= 255 and ident not in used:
+            kept.append(ident)
+            used.add(ident)
+        else:
+            kept.append(None)
+    free = (i for i in range(1, 256) if i not in used)
+    return [k if k is not None else next(free) for k in kept]
 
 
 def tuple_ids(profile: dict[str, Any]) -> dict[int, int]:

@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ocpp_vectors import PROTO
 
 from iso15118.pki import build_test_pki
 from iso15118.pki.testpki import TestPki
-from ocpp_vectors import PROTO
-
 
 
 @pytest.fixture(scope="session")

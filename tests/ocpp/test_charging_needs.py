@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from ocpp_vectors import decoded
 
 from iso15118.messages import iso2
 from iso15118.messages import iso20_common as common
@@ -23,8 +24,6 @@ from iso15118.ocpp import (
 )
 from iso15118.ocpp._json import whole
 from iso15118.session.evse_state import ACLimits, DCLimits
-
-from ocpp_vectors import decoded
 
 NOW = dt.datetime(2026, 12, 7, 12, 0, 0, tzinfo=dt.timezone.utc)
 VERSIONS = ["2.0.1", "2.1"]

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from session.session_harness import simulate
 
 from iso15118 import codec, xmldsig
 from iso15118.messages import iso2
@@ -29,7 +30,6 @@ from iso15118.ocpp._json import iso_time
 from iso15118.session import EnergyMode, EvccConfig, EVSEState, EVState, SeccConfig
 from iso15118.session.simulation import ChargerBehaviour
 from iso15118.session.values import ControlMode, ScheduleEntry
-from session.session_harness import simulate
 
 NOW = dt.datetime(2026, 12, 7, 12, 0, 0, tzinfo=dt.timezone.utc)
 Valid = Callable[[str, Any, str], None]

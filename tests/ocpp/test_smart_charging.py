@@ -329,3 +329,45 @@ def test_the_vehicle_receives_the_profile(protocol: str, mode: EnergyMode) -> No
             t += e.duration or 0
         got = starts
     assert got == [(0, watts), (1200, later)]
+
+
+def test_a_far_departure_is_bounded() -> None:
+    """DepartureTime is a uint32 (136 years): a daily profile is not unrolled that far."""
+    daily = profile([(0, 5_000), (3600, 11_000)], kind="Recurring", start=-DAY,
+                    recurrencyKind="Daily")
+    got = entries(daily, departure_s=4_000_000_000)
+    assert got[-1][0] + got[-1][2] == 16_777_214 and len(got) == 2 * 195
+    hourly = profile([(h * 3600, 1000 + h) for h in range(24)], kind="Recurring", start=-DAY,
+                     recurrencyKind="Daily")
+    with pytest.raises(OcppConversionError, match="1024"):
+        schedules_from_profiles(hourly, NOW, protocol="iso2", max_power=22_000,
+                                departure_s=4_000_000_000)
+    flat = entries(profile([(0, 5_000)]), departure_s=4_000_000_000)
+    assert flat == [(0, 5_000, 16_777_214)]
+
+
+def test_recurrence_over_a_week_is_unrolled() -> None:
+    daily = profile([(0, 5_000), (3600, 11_000)], kind="Recurring", start=-DAY,
+                    recurrencyKind="Daily")
+    got = entries(daily, departure_s=7 * DAY)
+    assert len(got) == 14 and got[0] == (0, 5_000, 3600) and got[-1][0] + got[-1][2] == 7 * DAY
+
+
+@pytest.mark.parametrize(("tariff_change", "protocol"), [
+    ({"ePriceLevel": 300}, "iso2"),  # -2's ePriceLevel is an unsignedByte
+])
+def test_a_tariff_the_xsd_cannot_carry_is_refused(tariff_change: dict[str, Any],
+                                                  protocol: str) -> None:
+    tariff = {"id": 1, "salesTariffEntry": [{"relativeTimeInterval": {"start": 0},
+                                             **tariff_change}]}
+    with pytest.raises(OcppConversionError, match="cannot be encoded"):
+        schedules_from_profiles(profile([(0, 1)], schedule={"salesTariff": tariff}), NOW,
+                                protocol=protocol, max_power=1)
+
+
+def test_price_rule_value_out_of_range_is_refused() -> None:
+    data = absolute_price_schedule_to_json(_aps())
+    data["priceRuleStacks"][0]["priceRule"][0]["energyFee"]["value"] = 1_000_000
+    with pytest.raises(OcppConversionError, match="cannot be encoded"):
+        schedules_from_profiles(profile([(0, 1)], schedule={"absolutePriceSchedule": data}),
+                                NOW, protocol="iso20", max_power=1)

@@ -28,7 +28,7 @@ import datetime as _dt
 import hmac
 from typing import Any
 
-from iso15118 import xmldsig
+from iso15118 import codec, xmldsig
 from iso15118.errors import Iso15118Error
 from iso15118.messages import iso2
 from iso15118.messages import iso20_common as common
@@ -201,16 +201,21 @@ def sales_tariff_from(data: dict[str, Any], ident: str | None = None) -> iso2.Sa
                                 sales_tariff_entry=entries)
 
 
-def _check_digest(element: str, model: Any, protocol: str, digest_b64: str) -> None:
-    expected = b64decode(digest_b64, "digestValue")
+def _checked(element: str, model: Any, protocol: str, digest_b64: str | None) -> Any:
+    """The model, once its EXI fragment encodes (a value out of the XSD's range must fail
+    here, not when the session sends the schedule) and, with a digest, hashes to it."""
     try:
+        if digest_b64 is None:
+            codec.encode_fragment(element, model, protocol)
+            return model
         actual = xmldsig.digest_reference(element, model, protocol, default_digest(protocol))
     except Iso15118Error as exc:
         raise OcppConversionError(f"{element} cannot be encoded: {exc}") from None
-    if not hmac.compare_digest(actual, expected):
+    if not hmac.compare_digest(actual, b64decode(digest_b64, "digestValue")):
         raise OcppConversionError(f"{element}: the EXI of the converted schedule does not hash "
                                   "to digestValue; refusing to send a price schedule its "
                                   "signature does not cover")
+    return model
 
 
 def price_schedule_from(schedule: dict[str, Any], protocol: str,
@@ -229,18 +234,11 @@ def price_schedule_from(schedule: dict[str, Any], protocol: str,
         data = schedule.get("salesTariff")
         if data is None:
             return None
-        tariff = sales_tariff_from(data, ident)
-        if digest is not None:
-            _check_digest("SalesTariff", tariff, "iso2", digest)
-        return tariff
+        return _checked("SalesTariff", sales_tariff_from(data, ident), "iso2", digest)
     if "absolutePriceSchedule" in schedule:
-        aps = absolute_price_schedule_from(schedule["absolutePriceSchedule"], ident)
-        if digest is not None:
-            _check_digest("AbsolutePriceSchedule", aps, "iso20-common", digest)
-        return aps
+        return _checked("AbsolutePriceSchedule", absolute_price_schedule_from(
+            schedule["absolutePriceSchedule"], ident), "iso20-common", digest)
     if "priceLevelSchedule" in schedule:
-        pls = price_level_schedule_from(schedule["priceLevelSchedule"], ident)
-        if digest is not None:
-            _check_digest("PriceLevelSchedule", pls, "iso20-common", digest)
-        return pls
+        return _checked("PriceLevelSchedule", price_level_schedule_from(
+            schedule["priceLevelSchedule"], ident), "iso20-common", digest)
     return None

@@ -25,7 +25,7 @@ Conversion rules:
 * the station's limits: at every instant the smallest of the Tx profile's limit, each
   station-wide profile's limit and ``max_power``;
 * coverage ([V2G2-303]/[V2G2-304], -20 likewise): entries run from 0 to the departure
-  time, or 24 h when the EV gave none; time not covered by the Tx profile is at the
+  time (at most :data:`MAX_HORIZON`), or 24 h when the EV gave none; time not covered by the Tx profile is at the
   station's limit (what OCPP applies when a profile ends);
 * DIN's PMax is a bare integer (W, no multiplier): values are rounded down to whole
   watts; -2 and -20 carry what their scaled numbers can (the dialects round);
@@ -64,6 +64,12 @@ __all__ = [
 
 #: [V2G2-304]: without a departure time the schedule covers 24 h
 DEFAULT_HORIZON = 86_400
+#: the longest schedule sent: -2's RelativeTimeInterval start is at most 16 777 214 s
+#: (about 194 days); an EV's DepartureTime beyond it (the field allows 136 years) is cut
+MAX_HORIZON = 16_777_214
+#: segments one chargingSchedule may expand to (recurrences included) before it is
+#: refused: the EV takes 1024 entries, so more than this could never be sent
+_MAX_SEGMENTS = 4 * 1024
 EV_PURPOSES = ("TxProfile", "TxDefaultProfile")
 STATION_PURPOSES = ("ChargingStationMaxProfile", "ChargingStationExternalConstraints")
 _RECURRENCE = {"Daily": 86_400, "Weekly": 604_800}
@@ -157,6 +163,10 @@ def limit_segments(profile: dict[str, Any], schedule: dict[str, Any], now: _dt.d
             s, e = max(s, lo), min(e, hi)
             if e > s:
                 out.append(Segment(s, e, _period_watts(period, unit, basis)))
+        if len(out) > _MAX_SEGMENTS:
+            raise OcppConversionError(f"chargingProfile {profile['id']}: more than "
+                                      f"{_MAX_SEGMENTS} periods before the departure time; "
+                                      "the EV takes at most 1024 entries")
         if cycle is None:
             break
         base += cycle
@@ -165,28 +175,27 @@ def limit_segments(profile: dict[str, Any], schedule: dict[str, Any], now: _dt.d
     return out
 
 
-def _limit_at(segments: list[Segment], t: float) -> float | None:
-    for seg in segments:
-        if seg.start <= t < seg.end:
-            return seg.limit
-    return None
-
-
 def _combine(tx: list[Segment], station: list[list[Segment]], max_power: float,
              horizon: float) -> list[tuple[int, float]]:
-    """(start s, W) steps over [0, horizon): the minimum of every limit at each instant."""
-    cuts = {0.0}
-    for seg in [*tx, *(s for lst in station for s in lst)]:
-        for x in (seg.start, seg.end):
-            if 0 <= x < horizon:
-                cuts.add(x)
+    """(start s, W) steps over [0, horizon): the minimum of every limit at each instant.
+
+    One sweep over the sorted cut points with a cursor per timeline (each timeline's
+    segments are sorted and do not overlap), so the cost is linear in the segments."""
+    timelines = [sorted(tx, key=lambda s: s.start),
+                 *(sorted(lst, key=lambda s: s.start) for lst in station)]
+    cuts = sorted({0.0, *(x for lst in timelines for seg in lst for x in (seg.start, seg.end)
+                          if 0 <= x < horizon)})
+    cursors = [0] * len(timelines)
     steps: list[tuple[int, float]] = []
-    for t in sorted(cuts):
+    for t in cuts:
         limits = [max_power]
-        for lst in [tx, *station]:
-            value = _limit_at(lst, t)
-            if value is not None:
-                limits.append(value)
+        for i, lst in enumerate(timelines):
+            while cursors[i] < len(lst) and lst[cursors[i]].end <= t:
+                cursors[i] += 1
+            if cursors[i] < len(lst):
+                seg = lst[cursors[i]]
+                if seg.start <= t and seg.limit is not None:
+                    limits.append(seg.limit)
         watts = max(0.0, min(limits))
         start = int(math.floor(t))
         if steps and steps[-1][1] == watts:
@@ -250,7 +259,8 @@ def schedules_from_profiles(profile: dict[str, Any], now: _dt.datetime, *, proto
     if profile["chargingProfilePurpose"] not in EV_PURPOSES:
         raise OcppConversionError(f"chargingProfilePurpose {profile['chargingProfilePurpose']} "
                                   "is not for the EV (TxProfile, TxDefaultProfile)")
-    horizon = departure_s if departure_s is not None and departure_s > 0 else DEFAULT_HORIZON
+    horizon = min(departure_s, MAX_HORIZON) if departure_s is not None and departure_s > 0 \
+        else DEFAULT_HORIZON
     station = [limit_segments(p, s, now, basis, horizon, transaction_start)
                for p in station_profiles for s in p["chargingSchedule"]
                if p["chargingProfilePurpose"] in STATION_PURPOSES]

@@ -25,8 +25,8 @@ Conversion rules:
 * the station's limits: at every instant the smallest of the Tx profile's limit, each
   station-wide profile's limit and ``max_power``;
 * coverage ([V2G2-303]/[V2G2-304], -20 likewise): entries run from 0 to the departure
-  time (at most :data:`MAX_HORIZON`), or 24 h when the EV gave none; time not covered by the Tx profile is at the
-  station's limit (what OCPP applies when a profile ends);
+  time (at most :data:`MAX_HORIZON`), or 24 h when the EV gave none; time not covered
+  by the Tx profile is at the station's limit (what OCPP applies when a profile ends);
 * DIN's PMax is a bare integer (W, no multiplier): values are rounded down to whole
   watts; -2 and -20 carry what their scaled numbers can (the dialects round);
 * prices: salesTariff (-2), absolutePriceSchedule / priceLevelSchedule (-20) converted

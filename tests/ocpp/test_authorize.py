@@ -171,3 +171,26 @@ def test_c07_consumes_only_valid_responses(schemas_available: None) -> None:
         authorization_decision({"idTokenInfo": {"status": "Accepted"},
                                 "certificateStatus": "Revoked"}, "2.0.1")
     assert info.value.field == "certificateStatus"
+
+
+def test_a_certificate_without_ocsp_responder_gets_an_empty_url(pki2: TestPki,
+                                                                valid: Valid) -> None:
+    """The built-in test backend issues contracts without AIA: their hash data still names
+    them, with an empty responderURL (schema-valid), instead of refusing PnC."""
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    issuer = pki2.cert("mo_sub_ca2")
+    now = dt.datetime.now(dt.timezone.utc)
+    leaf = (x509.CertificateBuilder().subject_name(pki2.cert("contract_leaf").subject)
+            .issuer_name(issuer.subject)
+            .public_key(ec.generate_private_key(ec.SECP256R1()).public_key())
+            .serial_number(77).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+            .sign(pki2.key("mo_sub_ca2"), hashes.SHA256()))  # type: ignore[arg-type]
+    entries = certificate_hash_data([leaf, pki2.cert("mo_sub_ca2"), pki2.cert("mo_sub_ca1")])
+    assert entries[0]["responderURL"] == "" and entries[0]["serialNumber"] == "4d"
+    assert entries[1]["responderURL"] == pki2.ocsp_url
+    valid("AuthorizeRequest", {"idToken": {"idToken": "DE8AA1A2B3C4D5", "type": "eMAID"},
+                               "iso15118CertificateHashData": entries}, "2.0.1")

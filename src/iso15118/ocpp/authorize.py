@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from iso15118.ocpp.certificates import chain_certificates
 from iso15118.ocpp.errors import OcppConversionError
 from iso15118.ocpp.schemas import V201, validate
-from iso15118.pki import EmaidError, OcspError, ocsp_request_data, parse_emaid
+from iso15118.pki import EmaidError, OcspError, ocsp_request_data, parse_emaid, responder_urls
 
 __all__ = [
     "C07_CERTIFICATE_STATUS",
@@ -83,11 +83,13 @@ def certificate_hash_data(chain: Sequence[bytes | x509.Certificate],
     Conversion rules: one entry per certificate, leaf first, each built by
     :func:`iso15118.pki.ocsp_request_data` from the certificate and its issuer (found in
     the chain or in ``roots``): issuerNameHash and issuerKeyHash in hex, serialNumber in
-    hex without leading zeros, responderURL from the certificate's AIA. Self-signed
+    hex without leading zeros, responderURL the first OCSP URI of the certificate's AIA, or
+    empty when it has none (the hash data still names the certificate; the CSMS knows its
+    responders; contracts without AIA exist, the built-in test backend issues them). Self-signed
     certificates (the root) are excluded; so is a sub-CA whose issuer the station does not
     hold (the CSMS cannot ask about it without the issuer key); at most four entries.
-    A leaf without an issuer or without an OCSP responder raises
-    :class:`OcppConversionError`: without it there is nothing to authorize on.
+    A leaf without its issuer raises :class:`OcppConversionError`: without it there is
+    nothing to authorize on.
     """
     certs = chain_certificates(chain)
     if not certs:
@@ -103,12 +105,11 @@ def certificate_hash_data(chain: Sequence[bytes | x509.Certificate],
                 raise OcppConversionError("the contract certificate's issuer is not in the "
                                           "chain or the roots")
             continue
+        url = (responder_urls(cert) or [""])[0]
         try:
-            out.append(ocsp_request_data(cert, issuer, hash_algorithm).to_ocpp())
+            out.append(ocsp_request_data(cert, issuer, hash_algorithm, url).to_ocpp())
         except OcspError as exc:
-            if index == 0:
-                raise OcppConversionError(f"contract certificate: {exc}") from None
-            continue
+            raise OcppConversionError(f"certificate {index}: {exc}") from None
         if len(out) == MAX_HASH_DATA:
             break
     return out

@@ -1,0 +1,245 @@
+"""End to end on loopback: a vehicle (EVCC over TLS 1.2), this library's charger with the
+OCPP station adapter, and a small CSMS built on the ``ocpp`` package over a real WebSocket.
+
+(a) a vehicle without a contract installs one through CertificateInstallation ->
+Get15118EVCertificate (the CSMS answers with the exiResponse of the test PKI's provisioning
+service), then authorizes with PnC (Authorize with hash data, Accepted) and charges;
+(b) while it charges the CSMS sets a lower limit and the vehicle's renegotiated schedule
+respects it; (c) NotifyEVChargingNeeds carries the vehicle's values; (d) a contract the
+CSMS reports revoked is refused with FAILED_CertificateRevoked. ISO 15118-2 only: the -20
+session layer has no PnC yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import json
+import shutil
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("ocpp")
+websockets = pytest.importorskip("websockets")
+
+from ocpp.routing import on  # noqa: E402
+from ocpp.v201 import ChargePoint as CsmsSide  # noqa: E402
+from ocpp.v201 import call, call_result  # noqa: E402
+
+from iso15118 import codec  # noqa: E402
+from iso15118.ocpp.station import ChargingStation, StationEvse  # noqa: E402
+from iso15118.pki import create_test_pki, load_certificate, secc_tls_files  # noqa: E402
+from iso15118.session import (  # noqa: E402
+    EvccConfig,
+    EvccSession,
+    EVSEState,
+    EVState,
+    Outcome,
+    Payment,
+    SeccConfig,
+)
+from iso15118.session.events import MessageSent  # noqa: E402
+from iso15118.session.pnc import EvccPnc, SeccPnc  # noqa: E402
+from iso15118.session.runner import Charger, EVSEEndpoint, drive  # noqa: E402
+from iso15118.session.secc import SeccSession  # noqa: E402
+from iso15118.session.simulation import ChargerBehaviour, SimulatedCharger  # noqa: E402
+from iso15118.session.values import EnergyMode  # noqa: E402
+from iso15118.transport import (  # noqa: E402
+    iso2_client_context,
+    iso2_server_context,
+    open_connection,
+)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("pki")
+    create_test_pki(directory, 2)
+    return directory
+
+
+class Csms(CsmsSide):  # type: ignore[misc]
+    """A CSMS: accepts the station, records what it is told, provisions contracts with the
+    test PKI's CPS and MO sub-CA, and answers Authorize from its list of revoked serials."""
+
+    def __init__(self, ident: str, connection: Any, backend: Any, revoked: set[str]) -> None:
+        super().__init__(ident, connection)
+        self.backend, self.revoked = backend, revoked
+        self.seen: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.issued_serials: list[str] = []
+        self.charging = asyncio.Event()
+
+    @on("BootNotification")
+    def boot(self, **kw: Any) -> Any:
+        self.seen["BootNotification"].append(kw)
+        return call_result.BootNotification(current_time=dt.datetime.now(
+            dt.timezone.utc).isoformat(), interval=300, status="Accepted")
+
+    @on("StatusNotification")
+    def status(self, **kw: Any) -> Any:
+        self.seen["StatusNotification"].append(kw)
+        return call_result.StatusNotification()
+
+    @on("TransactionEvent")
+    def transaction(self, **kw: Any) -> Any:
+        self.seen["TransactionEvent"].append(kw)
+        if kw["transaction_info"].get("charging_state") == "Charging":
+            self.charging.set()
+        return call_result.TransactionEvent()
+
+    @on("NotifyEVChargingNeeds")
+    def needs(self, **kw: Any) -> Any:
+        self.seen["NotifyEVChargingNeeds"].append(kw)
+        return call_result.NotifyEVChargingNeeds(status="Accepted")
+
+    @on("NotifyEVChargingSchedule")
+    def ev_schedule(self, **kw: Any) -> Any:
+        self.seen["NotifyEVChargingSchedule"].append(kw)
+        return call_result.NotifyEVChargingSchedule(status="Accepted")
+
+    @on("Get15118EVCertificate")
+    def certificate(self, iso15118_schema_version: str, action: str, exi_request: str,
+                    **kw: Any) -> Any:
+        self.seen["Get15118EVCertificate"].append(
+            {"schema": iso15118_schema_version, "action": action})
+        exi = base64.b64decode(exi_request)
+        made = self.backend(exi, codec.decode(exi, "iso2"))
+        leaf = made.body.body_element.contract_signature_cert_chain.certificate
+        self.issued_serials.append(format(load_certificate(leaf).serial_number, "x"))
+        return call_result.Get15118EVCertificate(
+            status="Accepted", exi_response=base64.b64encode(codec.encode(made, "iso2")).decode())
+
+    @on("Authorize")
+    def authorize(self, id_token: dict[str, Any], **kw: Any) -> Any:
+        self.seen["Authorize"].append({"id_token": id_token, **kw})
+        serials = {h["serial_number"] for h in kw.get("iso15118_certificate_hash_data", [])}
+        if serials & self.revoked:
+            return call_result.Authorize(id_token_info={"status": "Invalid"},
+                                         certificate_status="CertificateRevoked")
+        return call_result.Authorize(id_token_info={"status": "Accepted"},
+                                     certificate_status="Accepted")
+
+
+async def _scenario(pki: Path, vehicle_dir: Path, *, install: bool, revoked: set[str],
+                    lower_limit_w: float | None) -> dict[str, Any]:
+    local = SeccPnc.from_test_pki(pki)
+    backend = local.certificate_backend
+    local.certificate_backend = lambda exi, message: None  # the CSMS answers
+    csms_box: list[Csms] = []
+
+    async def on_connect(ws: Any) -> None:
+        cp = Csms(ws.request.path.strip("/"), ws, backend, revoked)
+        csms_box.append(cp)
+        await cp.start()
+
+    server = await websockets.serve(on_connect, "127.0.0.1", 0, subprotocols=["ocpp2.0.1"])
+    port = server.sockets[0].getsockname()[1]
+    evse = EVSEState(payment_options=(Payment.EIM, Payment.PNC),
+                     energy_modes=(EnergyMode.DC_extended,))
+    station = ChargingStation("CS-1", [StationEvse(1, evse, max_power=50_000)], pnc=local)
+    await station.connect(f"ws://127.0.0.1:{port}")
+    csms = csms_box[0]
+    sim = SimulatedCharger(evse, ChargerBehaviour(cable_check_s=0.2))
+
+    def hardware(session: SeccSession) -> Any:
+        sim.attach(session)
+        return sim.on_event
+
+    chain, key, _ = secc_tls_files(pki)
+    ep = EVSEEndpoint(None, evse, SeccConfig(pnc=local, auto_authorize=False,
+                                             protocols=("iso2",)),
+                      tls="required", ssl_context=iso2_server_context(chain, key), host="::1",
+                      application=station.application(1, hardware))
+
+    async def lower_the_limit() -> None:
+        await csms.charging.wait()
+        profile = {"id": 7, "stack_level": 0, "charging_profile_purpose": "TxProfile",
+                   "charging_profile_kind": "Relative", "charging_schedule": [{
+                       "id": 1, "charging_rate_unit": "W",
+                       "charging_schedule_period": [{"start_period": 0,
+                                                     "limit": lower_limit_w}]}]}
+        answer = await csms.call(call.SetChargingProfile(evse_id=1, charging_profile=profile))
+        csms.seen["SetChargingProfile"].append({"status": answer.status})
+
+    setter = asyncio.ensure_future(lower_the_limit()) if lower_limit_w else None
+    async with Charger([ep]):
+        context = iso2_client_context(cafile=pki / "certs" / "v2g_root.pem")
+        conn = await open_connection("::1", ep.ports.popitem()[1], ssl_context=context)
+        ev = EVState(payment=Payment.PNC, energy_mode=EnergyMode.DC_extended, soc=40)
+        evcc = EvccSession(ev, EvccConfig(loops=40 if lower_limit_w else 4, loop_interval=0.05,
+                                          protocols=("iso2",),
+                                          pnc=EvccPnc.from_test_pki(vehicle_dir,
+                                                                    contract=not install)),
+                           tls=True)
+        sent: list[str] = []
+        ended = await drive(conn, evcc, lambda e, now: sent.append(e.name)
+                            if isinstance(e, MessageSent) else None)
+        await conn.close()
+        for _ in range(200):  # the charger's side and the OCPP messages after it
+            if ep.sessions and any(t["event_type"] == "Ended"
+                                   for t in csms.seen["TransactionEvent"]):
+                break
+            await asyncio.sleep(0.02)
+    if setter is not None:
+        setter.cancel()
+    await station.close()
+    server.close()
+    await server.wait_closed()
+    return {"ended": ended, "sent": sent, "csms": csms, "evcc": evcc, "station": station,
+            "ev": ev}
+
+
+def _run(pki: Path, tmp_path: Path, **kw: Any) -> dict[str, Any]:
+    vehicle_dir = Path(shutil.copytree(pki, tmp_path / "vehicle"))
+    return asyncio.run(asyncio.wait_for(_scenario(pki, vehicle_dir, **kw), 60))
+
+
+def test_install_authorize_charge_and_a_lower_limit(pki: Path, tmp_path: Path) -> None:
+    out = _run(pki, tmp_path, install=True, revoked=set(), lower_limit_w=9_000)
+    ended, sent, csms, evcc = out["ended"], out["sent"], out["csms"], out["evcc"]
+    assert ended.outcome is Outcome.COMPLETED, ended.reason
+    assert out["station"].errors == []
+    # (a) installation through the CSMS, then PnC with the new contract
+    assert csms.seen["Get15118EVCertificate"] == [
+        {"schema": "urn:iso:15118:2:2013:MsgDef", "action": "Install"}]
+    assert sent.index("CertificateInstallationReq") < sent.index("PaymentDetailsReq")
+    [auth] = csms.seen["Authorize"]
+    assert auth["id_token"]["type"] == "eMAID"
+    hashes = auth["iso15118_certificate_hash_data"]
+    assert hashes[0]["serial_number"] == csms.issued_serials[0]  # the installed contract
+    assert 1 <= len(hashes) <= 4
+    assert "CurrentDemandReq" in sent
+    # (c) the vehicle's values in NotifyEVChargingNeeds
+    needs = csms.seen["NotifyEVChargingNeeds"][0]["charging_needs"]
+    dc = needs["dc_charging_parameters"]
+    assert needs["requested_energy_transfer"] == "DC"
+    assert dc["ev_max_current"] == int(out["ev"].max_current)
+    assert dc["ev_max_voltage"] == int(out["ev"].max_voltage)
+    assert dc["state_of_charge"] == 40
+    # (b) the lower limit: a renegotiation, and the schedule the EV follows respects it
+    assert csms.seen["SetChargingProfile"] == [{"status": "Accepted"}]
+    assert sent.count("ChargeParameterDiscoveryReq") >= 2
+    [schedule] = evcc.evse.schedules
+    assert max(e.max_power for e in schedule.entries) <= 9_000
+    # the station reported the session
+    kinds = [t["event_type"] for t in csms.seen["TransactionEvent"]]
+    assert kinds[0] == "Started" and kinds[-1] == "Ended"
+    statuses = [s["connector_status"] for s in csms.seen["StatusNotification"]]
+    assert statuses[0] == "Available" and "Occupied" in statuses
+
+
+def test_a_revoked_contract_is_refused(pki: Path, tmp_path: Path) -> None:
+    index = json.loads((pki / "index.json").read_text())
+    contract = load_certificate((pki / index["certificates"]["contract_leaf"]["der"])
+                                .read_bytes())
+    out = _run(pki, tmp_path, install=False, revoked={format(contract.serial_number, "x")},
+               lower_limit_w=None)
+    ended = out["ended"]
+    assert ended.outcome is Outcome.FAILED
+    assert ended.response_code == "FAILED_CertificateRevoked", ended
+    assert "CurrentDemandReq" not in out["sent"]
+    assert out["csms"].seen["Authorize"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import importlib
 import json
 import shutil
 from collections import defaultdict
@@ -27,8 +28,6 @@ pytest.importorskip("ocpp")
 websockets = pytest.importorskip("websockets")
 
 from ocpp.routing import on  # noqa: E402
-from ocpp.v201 import ChargePoint as CsmsSide  # noqa: E402
-from ocpp.v201 import call, call_result  # noqa: E402
 
 from iso15118 import codec  # noqa: E402
 from iso15118.ocpp.station import ChargingStation, StationEvse  # noqa: E402
@@ -47,7 +46,7 @@ from iso15118.session.pnc import EvccPnc, SeccPnc  # noqa: E402
 from iso15118.session.runner import Charger, EVSEEndpoint, drive  # noqa: E402
 from iso15118.session.secc import SeccSession  # noqa: E402
 from iso15118.session.simulation import ChargerBehaviour, SimulatedCharger  # noqa: E402
-from iso15118.session.values import EnergyMode  # noqa: E402
+from iso15118.session.values import ControlMode, EnergyMode  # noqa: E402
 from iso15118.transport import (  # noqa: E402
     iso2_client_context,
     iso2_server_context,
@@ -62,74 +61,83 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-class Csms(CsmsSide):  # type: ignore[misc]
-    """A CSMS: accepts the station, records what it is told, provisions contracts with the
-    test PKI's CPS and MO sub-CA, and answers Authorize from its list of revoked serials."""
+def make_csms(version: str) -> Any:
+    """The CSMS class for one OCPP version (the ``ocpp`` package has one module each)."""
+    module = importlib.import_module("ocpp.v201" if version == "2.0.1" else "ocpp.v21")
+    call_result = module.call_result
 
-    def __init__(self, ident: str, connection: Any, backend: Any, revoked: set[str]) -> None:
-        super().__init__(ident, connection)
-        self.backend, self.revoked = backend, revoked
-        self.seen: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.issued_serials: list[str] = []
-        self.charging = asyncio.Event()
+    class Csms(module.ChargePoint):  # type: ignore[misc,name-defined]
+        """A CSMS: accepts the station, records what it is told, provisions contracts with the
+        test PKI's CPS and MO sub-CA, and answers Authorize from its list of revoked serials."""
 
-    @on("BootNotification")
-    def boot(self, **kw: Any) -> Any:
-        self.seen["BootNotification"].append(kw)
-        return call_result.BootNotification(current_time=dt.datetime.now(
-            dt.timezone.utc).isoformat(), interval=300, status="Accepted")
+        def __init__(self, ident: str, connection: Any, backend: Any, revoked: set[str]) -> None:
+            super().__init__(ident, connection)
+            self.backend, self.revoked = backend, revoked
+            self.seen: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            self.issued_serials: list[str] = []
+            self.charging = asyncio.Event()
 
-    @on("StatusNotification")
-    def status(self, **kw: Any) -> Any:
-        self.seen["StatusNotification"].append(kw)
-        return call_result.StatusNotification()
+        @on("BootNotification")
+        def boot(self, **kw: Any) -> Any:
+            self.seen["BootNotification"].append(kw)
+            return call_result.BootNotification(current_time=dt.datetime.now(
+                dt.timezone.utc).isoformat(), interval=300, status="Accepted")
 
-    @on("TransactionEvent")
-    def transaction(self, **kw: Any) -> Any:
-        self.seen["TransactionEvent"].append(kw)
-        if kw["transaction_info"].get("charging_state") == "Charging":
-            self.charging.set()
-        return call_result.TransactionEvent()
+        @on("StatusNotification")
+        def status(self, **kw: Any) -> Any:
+            self.seen["StatusNotification"].append(kw)
+            return call_result.StatusNotification()
 
-    @on("NotifyEVChargingNeeds")
-    def needs(self, **kw: Any) -> Any:
-        self.seen["NotifyEVChargingNeeds"].append(kw)
-        return call_result.NotifyEVChargingNeeds(status="Accepted")
+        @on("TransactionEvent")
+        def transaction(self, **kw: Any) -> Any:
+            self.seen["TransactionEvent"].append(kw)
+            if kw["transaction_info"].get("charging_state") == "Charging":
+                self.charging.set()
+            return call_result.TransactionEvent()
 
-    @on("NotifyEVChargingSchedule")
-    def ev_schedule(self, **kw: Any) -> Any:
-        self.seen["NotifyEVChargingSchedule"].append(kw)
-        return call_result.NotifyEVChargingSchedule(status="Accepted")
+        @on("NotifyEVChargingNeeds")
+        def needs(self, **kw: Any) -> Any:
+            self.seen["NotifyEVChargingNeeds"].append(kw)
+            return call_result.NotifyEVChargingNeeds(status="Accepted")
 
-    @on("Get15118EVCertificate")
-    def certificate(self, iso15118_schema_version: str, action: str, exi_request: str,
-                    **kw: Any) -> Any:
-        self.seen["Get15118EVCertificate"].append(
-            {"schema": iso15118_schema_version, "action": action})
-        exi = base64.b64decode(exi_request)
-        made = self.backend(exi, codec.decode(exi, "iso2"))
-        leaf = made.body.body_element.contract_signature_cert_chain.certificate
-        self.issued_serials.append(format(load_certificate(leaf).serial_number, "x"))
-        return call_result.Get15118EVCertificate(
-            status="Accepted", exi_response=base64.b64encode(codec.encode(made, "iso2")).decode())
+        @on("NotifyEVChargingSchedule")
+        def ev_schedule(self, **kw: Any) -> Any:
+            self.seen["NotifyEVChargingSchedule"].append(kw)
+            return call_result.NotifyEVChargingSchedule(status="Accepted")
 
-    @on("Authorize")
-    def authorize(self, id_token: dict[str, Any], **kw: Any) -> Any:
-        self.seen["Authorize"].append({"id_token": id_token, **kw})
-        serials = {h["serial_number"] for h in kw.get("iso15118_certificate_hash_data", [])}
-        if serials & self.revoked:
-            return call_result.Authorize(id_token_info={"status": "Invalid"},
-                                         certificate_status="CertificateRevoked")
-        return call_result.Authorize(id_token_info={"status": "Accepted"},
-                                     certificate_status="Accepted")
+        @on("Get15118EVCertificate")
+        def certificate(self, iso15118_schema_version: str, action: str, exi_request: str,
+                        **kw: Any) -> Any:
+            self.seen["Get15118EVCertificate"].append(
+                {"schema": iso15118_schema_version, "action": action})
+            exi = base64.b64decode(exi_request)
+            made = self.backend(exi, codec.decode(exi, "iso2"))
+            leaf = made.body.body_element.contract_signature_cert_chain.certificate
+            self.issued_serials.append(format(load_certificate(leaf).serial_number, "x"))
+            return call_result.Get15118EVCertificate(
+                status="Accepted", exi_response=base64.b64encode(codec.encode(made, "iso2")).decode())
+
+        @on("Authorize")
+        def authorize(self, id_token: dict[str, Any], **kw: Any) -> Any:
+            self.seen["Authorize"].append({"id_token": id_token, **kw})
+            serials = {h["serial_number"] for h in kw.get("iso15118_certificate_hash_data", [])}
+            if serials & self.revoked:
+                return call_result.Authorize(id_token_info={"status": "Invalid"},
+                                             certificate_status="CertificateRevoked")
+            return call_result.Authorize(id_token_info={"status": "Accepted"},
+                                         certificate_status="Accepted")
+
+    return Csms
 
 
 async def _scenario(pki: Path, vehicle_dir: Path, *, install: bool, revoked: set[str],
                     lower_limit_w: float | None) -> dict[str, Any]:
+    Csms = make_csms("2.0.1")
+    from ocpp.v201 import call
     local = SeccPnc.from_test_pki(pki)
     backend = local.certificate_backend
     local.certificate_backend = lambda exi, message: None  # the CSMS answers
-    csms_box: list[Csms] = []
+    csms_box: list[Any] = []
 
     async def on_connect(ws: Any) -> None:
         cp = Csms(ws.request.path.strip("/"), ws, backend, revoked)
@@ -243,3 +251,151 @@ def test_a_revoked_contract_is_refused(pki: Path, tmp_path: Path) -> None:
     assert ended.response_code == "FAILED_CertificateRevoked", ended
     assert "CurrentDemandReq" not in out["sent"]
     assert out["csms"].seen["Authorize"]
+
+
+async def _serve_csms(version: str, **kw: Any) -> tuple[Any, int, list[Any]]:
+    Csms = make_csms(version)
+    box: list[Any] = []
+
+    async def on_connect(ws: Any) -> None:
+        cp = Csms(ws.request.path.strip("/"), ws, kw.get("backend"), kw.get("revoked", set()))
+        box.append(cp)
+        await cp.start()
+
+    server = await websockets.serve(on_connect, "127.0.0.1", 0,
+                                    subprotocols=[f"ocpp{version}"])
+    return server, server.sockets[0].getsockname()[1], box
+
+
+def test_iso20_scheduled_with_ocpp_2_1() -> None:
+    """-20 DC scheduled (EIM) under OCPP 2.1: NotifyEVChargingNeeds as V2X parameters with the
+    control mode, the EV's power profile as NotifyEVChargingSchedule, and a lower limit
+    during the loop reaching the vehicle through -20's schedule renegotiation."""
+    from ocpp.v21 import call
+
+    async def main() -> dict[str, Any]:
+        server, port, box = await _serve_csms("2.1")
+        evse = EVSEState(energy_modes=(EnergyMode.DC_extended,))
+        station = ChargingStation("CS-20", [StationEvse(1, evse, max_power=evse.dc.max_power)],
+                                  version="2.1")
+        await station.connect(f"ws://127.0.0.1:{port}")
+        csms = box[0]
+        sim = SimulatedCharger(evse, ChargerBehaviour(cable_check_s=0.2))
+
+        def hardware(session: SeccSession) -> Any:
+            sim.attach(session)
+            return sim.on_event
+
+        ep = EVSEEndpoint(None, evse, SeccConfig(protocols=("iso20",)), host="::1",
+                          application=station.application(1, hardware))
+
+        async def lower_the_limit() -> None:
+            await csms.charging.wait()
+            answer = await csms.call(call.SetChargingProfile(evse_id=1, charging_profile={
+                "id": 9, "stack_level": 0, "charging_profile_purpose": "TxProfile",
+                "charging_profile_kind": "Relative", "charging_schedule": [{
+                    "id": 1, "charging_rate_unit": "W",
+                    "charging_schedule_period": [{"start_period": 0, "limit": 9_000}]}]}))
+            csms.seen["SetChargingProfile"].append({"status": answer.status})
+
+        setter = asyncio.ensure_future(lower_the_limit())
+        async with Charger([ep]):
+            conn = await open_connection("::1", ep.ports.popitem()[1])
+            ev = EVState(energy_mode=EnergyMode.DC_extended, control_mode=ControlMode.SCHEDULED,
+                         soc=60)
+            evcc = EvccSession(ev, EvccConfig(protocols=("iso20",), loops=40,
+                                              loop_interval=0.05))
+            sent: list[str] = []
+            ended = await drive(conn, evcc, lambda e, now: sent.append(e.name)
+                                if isinstance(e, MessageSent) else None)
+            await conn.close()
+            for _ in range(200):
+                if any(t["event_type"] == "Ended" for t in csms.seen["TransactionEvent"]):
+                    break
+                await asyncio.sleep(0.02)
+        setter.cancel()
+        await station.close()
+        server.close()
+        await server.wait_closed()
+        return {"ended": ended, "sent": sent, "csms": csms, "evcc": evcc, "ev": ev,
+                "evse": evse, "station": station}
+
+    out = asyncio.run(asyncio.wait_for(main(), 60))
+    ended, csms, evcc = out["ended"], out["csms"], out["evcc"]
+    assert ended.outcome is Outcome.COMPLETED, ended.reason
+    assert out["station"].errors == []
+    [needs] = csms.seen["NotifyEVChargingNeeds"][:1]
+    cn = needs["charging_needs"]
+    assert cn["requested_energy_transfer"] == "DC"
+    assert cn["control_mode"] == "ScheduledControl"
+    v2x = cn["v2x_charging_parameters"]
+    assert v2x["max_charge_power"] == min(out["ev"].max_power, out["evse"].dc.max_power)
+    assert v2x["max_voltage"] == min(out["ev"].max_voltage, out["evse"].dc.max_voltage)
+    assert csms.seen["SetChargingProfile"] == [{"status": "Accepted"}]
+    assert out["sent"].count("ScheduleExchangeReq") >= 2
+    [schedule] = evcc.evse.schedules
+    assert max(e.max_power for e in schedule.entries) <= 9_000
+    assert csms.seen["NotifyEVChargingSchedule"], "the EV's power profile was not reported"
+
+
+def test_the_csms_side_of_the_station() -> None:
+    """Two EVSEs on one connection; what the CSMS may ask: roots in and out (feeding the
+    SECC's contract trust), an invalid payload answered FormatViolation with the field, an
+    action the station does not implement answered NotImplemented."""
+    from ocpp.exceptions import FormatViolationError, NotImplementedError
+    from ocpp.v201 import call
+
+    from iso15118.pki import build_test_pki
+
+    pki = build_test_pki(2, broken=False)
+    mo_root = pki.cert("mo_root").public_bytes(
+        __import__("cryptography").hazmat.primitives.serialization.Encoding.PEM).decode()
+
+    async def main() -> dict[str, Any]:
+        server, port, box = await _serve_csms("2.0.1")
+        pnc = SeccPnc()
+        station = ChargingStation("CS-2", [StationEvse(1, EVSEState()),
+                                           StationEvse(2, EVSEState())], pnc=pnc)
+        await station.connect(f"ws://127.0.0.1:{port}")
+        csms = box[0]
+        results: dict[str, Any] = {}
+        results["install"] = (await csms.call(call.InstallCertificate(
+            certificate_type="MORootCertificate", certificate=mo_root))).status
+        results["roots"] = pnc.contract_roots
+        listed = await csms.call(call.GetInstalledCertificateIds(
+            certificate_type=["MORootCertificate"]))
+        results["listed"] = listed.certificate_hash_data_chain
+        try:
+            await csms.call(call.SetChargingProfile(evse_id=1, charging_profile={
+                "id": 1, "stack_level": 0, "charging_profile_purpose": "TxProfile",
+                "charging_profile_kind": "Absolute", "charging_schedule": [{
+                    "id": 1, "charging_rate_unit": "kW",
+                    "charging_schedule_period": [{"start_period": 0, "limit": 1}]}]}),
+                suppress=False, skip_schema_validation=True)
+        except FormatViolationError as exc:
+            results["invalid"] = exc.description
+        try:
+            await csms.call(call.Reset(type="Immediate"), suppress=False)
+        except NotImplementedError as exc:
+            results["unknown"] = exc.description
+        deleted = await csms.call(call.DeleteCertificate(
+            certificate_hash_data=results["listed"][0]["certificate_hash_data"]))
+        results["delete"] = deleted.status
+        results["roots_after"] = pnc.contract_roots
+        results["status"] = [(s["evse_id"], s["connector_status"])
+                             for s in csms.seen["StatusNotification"]]
+        results["boot"] = csms.seen["BootNotification"]
+        await station.close()
+        server.close()
+        await server.wait_closed()
+        return results
+
+    out = asyncio.run(asyncio.wait_for(main(), 30))
+    assert out["install"] == "Accepted" and out["roots"] == (pki.cert("mo_root"),)
+    assert out["listed"][0]["certificate_type"] == "MORootCertificate"
+    assert out["invalid"] == "chargingProfile.chargingSchedule[0].chargingRateUnit: " \
+        "'kW' is not one of ['W', 'A']"
+    assert "Reset" in out["unknown"]
+    assert out["delete"] == "Accepted" and out["roots_after"] == ()
+    assert out["status"] == [(1, "Available"), (2, "Available")]
+    assert len(out["boot"]) == 1

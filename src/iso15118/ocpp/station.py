@@ -14,9 +14,10 @@ PowerDeliveryRequested Start / Stop            TransactionEvent Updated (chargin
 AuthorizationRequested (PnC)                   Authorize with hash data -> C07 ->
                                                ``SeccSession.authorize``
 CertificateInstallationRequested               Get15118EVCertificate -> ``SeccSession.complete``
-ChargeParameterDiscoveryReq (DIN, -2)          NotifyEVChargingNeeds
-PowerDeliveryReq with a profile                NotifyEVChargingSchedule
-MeteringReceiptReq                             TransactionEvent Updated (SignedDataReceived)
+ChargeParameterDiscoveryReq (DIN, -2)          NotifyEVChargingNeeds (once per negotiation)
+-20 ServiceSelection + CPD + ScheduleExchange  NotifyEVChargingNeeds (2.1)
+PowerDeliveryReq with a profile (-2, -20)      NotifyEVChargingSchedule
+MeteringReceiptReq / MeteringConfirmationReq   TransactionEvent Updated (SignedDataReceived)
 SetChargingProfile (from the CSMS)             ``EVSEState.schedules``; ``set_schedules`` while
                                                the EV waits, ``request_renegotiation`` while
                                                it charges
@@ -58,11 +59,15 @@ from iso15118.errors import Iso15118Error
 from iso15118.ocpp._json import iso_time
 from iso15118.ocpp.authorize import authorization_decision, authorize_request
 from iso15118.ocpp.certificates import ev_certificate_response, get_15118_ev_certificate_request
-from iso15118.ocpp.charging_needs import charging_needs_din, charging_needs_iso2
+from iso15118.ocpp.charging_needs import (
+    charging_needs_din,
+    charging_needs_iso2,
+    charging_needs_iso20,
+)
 from iso15118.ocpp.errors import OcppConversionError, OcppError, OcppPayloadError
-from iso15118.ocpp.ev_schedule import ev_charging_schedule_iso2
-from iso15118.ocpp.metering import meter_value_iso2
-from iso15118.ocpp.schemas import V201, validate
+from iso15118.ocpp.ev_schedule import ev_charging_schedule_iso2, ev_charging_schedule_iso20
+from iso15118.ocpp.metering import meter_value_iso2, meter_value_iso20
+from iso15118.ocpp.schemas import V21, V201, validate
 from iso15118.ocpp.smart_charging import ElectricalBasis, schedules_from_profiles, tuple_ids
 from iso15118.ocpp.station_certs import TrustStore
 from iso15118.session.events import (
@@ -157,6 +162,10 @@ class StationEvse:
     charging: bool = False
     profile: dict[str, Any] | None = None
     schedule_time_base: _dt.datetime | None = None
+    #: NotifyEVChargingNeeds goes once per negotiation, not per Ongoing repetition
+    needs_sent: bool = False
+    #: -20: the requests the charging needs are made of, as they arrive
+    iso20_requests: dict[str, Any] = field(default_factory=dict)
 
 
 class ChargingStation:
@@ -267,6 +276,8 @@ class ChargingStation:
                 evse.protocol = protocol
             case SessionStarted():
                 evse.transaction_id = str(uuid.uuid4())
+                evse.needs_sent = False
+                evse.iso20_requests.clear()
                 self._spawn(self._transaction(evse, "Started", "EVDetected", "EVConnected"))
                 self._spawn(self._status(evse, "Occupied"))
             case PowerDeliveryRequested(progress=progress):
@@ -278,21 +289,36 @@ class ChargingStation:
                     evse.charging = False
                     self._spawn(self._transaction(evse, "Updated", "ChargingStateChanged",
                                                   "EVConnected"))
+                elif progress is Progress.RENEGOTIATE:
+                    evse.needs_sent = False  # the EV states its needs again
             case AuthorizationRequested(payment=Payment.PNC, emaid=emaid,
                                         contract_chain=chain):
                 self._spawn(self._authorize(evse, session, emaid or "", chain))
             case CertificateInstallationRequested(exi=exi):
                 self._spawn(self._certificate(evse, session, exi))
             case MessageReceived(name="ChargeParameterDiscoveryReq", protocol=protocol,
-                                 message=message):
+                                 message=message) if not evse.needs_sent:
+                evse.needs_sent = True
                 body = message.body.body_element
                 self._spawn(self._charging_needs(evse, protocol, body))
+            case MessageReceived(name=("ServiceSelectionReq" | "DC_ChargeParameterDiscoveryReq"
+                                       | "AC_ChargeParameterDiscoveryReq") as name,
+                                 message=message):
+                evse.iso20_requests[name.split("_")[-1]] = message
+            case MessageReceived(name="ScheduleExchangeReq", message=message) \
+                    if not evse.needs_sent and self.version == V21:
+                evse.needs_sent = True
+                self._spawn(self._charging_needs_iso20(evse, message))
             case MessageSent(name="ChargeParameterDiscoveryRes"):
                 evse.schedule_time_base = self._now()
-            case MessageReceived(name="PowerDeliveryReq", protocol="iso2", message=message):
-                self._spawn(self._ev_schedule(evse, message.body.body_element))
+            case MessageReceived(name="PowerDeliveryReq", protocol=protocol, message=message):
+                self._spawn(self._ev_schedule(evse, protocol, message))
             case MessageReceived(name="MeteringReceiptReq", protocol="iso2", message=message):
-                self._spawn(self._metering(evse, message.body.body_element))
+                self._spawn(self._metering(evse, meter_value_iso2(
+                    message.body.body_element, self._now(), self.version)))
+            case MessageReceived(name="MeteringConfirmationReq", message=message):
+                self._spawn(self._metering(evse, meter_value_iso20(
+                    message, self._now(), self.version)))
             case SessionEnded():
                 evse.charging = False
                 self._spawn(self._transaction(evse, "Ended", "EVDeparted", "Idle"))
@@ -353,17 +379,33 @@ class ChargingStation:
         await self.call("NotifyEVChargingNeeds",
                         convert(body, evse.evse_id, self._now(), self.version))
 
-    async def _ev_schedule(self, evse: StationEvse, body: Any) -> None:
-        payload = ev_charging_schedule_iso2(
-            body, evse.evse_id, evse.schedule_time_base or self._now(), self.version,
-            tuple_ids(evse.profile) if evse.profile else None)
+    async def _charging_needs_iso20(self, evse: StationEvse, schedule_exchange: Any) -> None:
+        got = evse.iso20_requests
+        if "ServiceSelectionReq" not in got or "ChargeParameterDiscoveryReq" not in got:
+            raise OcppConversionError("ScheduleExchangeReq before ServiceSelection and "
+                                      "ChargeParameterDiscovery")
+        limits = evse.evse.dc if evse.basis.dc else evse.evse.ac
+        await self.call("NotifyEVChargingNeeds", charging_needs_iso20(
+            got["ServiceSelectionReq"], got["ChargeParameterDiscoveryReq"], schedule_exchange,
+            evse.evse_id, self._now(), evse=limits,
+            ac_phases=evse.evse.ac.phases))
+
+    async def _ev_schedule(self, evse: StationEvse, protocol: str, message: Any) -> None:
+        ids = tuple_ids(evse.profile) if evse.profile else None
+        if protocol == "iso2":
+            payload = ev_charging_schedule_iso2(
+                message.body.body_element, evse.evse_id, evse.schedule_time_base or self._now(),
+                self.version, ids)
+        elif protocol.startswith("iso20"):
+            payload = ev_charging_schedule_iso20(message, evse.evse_id, self.version, ids)
+        else:
+            return  # DIN's PowerDeliveryReq carries no profile
         if payload is not None:
             await self.call("NotifyEVChargingSchedule", payload)
 
-    async def _metering(self, evse: StationEvse, body: Any) -> None:
+    async def _metering(self, evse: StationEvse, meter_value: dict[str, Any]) -> None:
         await self._transaction(evse, "Updated", "SignedDataReceived",
-                                "Charging" if evse.charging else "EVConnected",
-                                meter_value_iso2(body, self._now(), self.version))
+                                "Charging" if evse.charging else "EVConnected", meter_value)
 
     # ------------------------------------------------------------------ CSMS side
 

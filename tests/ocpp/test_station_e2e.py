@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 pytest.importorskip("ocpp")
 websockets = pytest.importorskip("websockets")
@@ -114,8 +115,9 @@ def make_csms(version: str) -> Any:
             made = self.backend(exi, codec.decode(exi, "iso2"))
             leaf = made.body.body_element.contract_signature_cert_chain.certificate
             self.issued_serials.append(format(load_certificate(leaf).serial_number, "x"))
-            return call_result.Get15118EVCertificate(
-                status="Accepted", exi_response=base64.b64encode(codec.encode(made, "iso2")).decode())
+            exi_response = base64.b64encode(codec.encode(made, "iso2")).decode()
+            return call_result.Get15118EVCertificate(status="Accepted",
+                                                     exi_response=exi_response)
 
         @on("Authorize")
         def authorize(self, id_token: dict[str, Any], **kw: Any) -> Any:
@@ -348,8 +350,7 @@ def test_the_csms_side_of_the_station() -> None:
     from iso15118.pki import build_test_pki
 
     pki = build_test_pki(2, broken=False)
-    mo_root = pki.cert("mo_root").public_bytes(
-        __import__("cryptography").hazmat.primitives.serialization.Encoding.PEM).decode()
+    mo_root = pki.cert("mo_root").public_bytes(Encoding.PEM).decode()
 
     async def main() -> dict[str, Any]:
         server, port, box = await _serve_csms("2.0.1")

@@ -119,6 +119,11 @@ def make_csms(version: str) -> Any:
             return call_result.Get15118EVCertificate(status="Accepted",
                                                      exi_response=exi_response)
 
+        @on("SignCertificate")
+        def sign_certificate(self, **kw: Any) -> Any:
+            self.seen["SignCertificate"].append(kw)
+            return call_result.SignCertificate(status="Accepted")
+
         @on("Authorize")
         def authorize(self, id_token: dict[str, Any], **kw: Any) -> Any:
             self.seen["Authorize"].append({"id_token": id_token, **kw})
@@ -400,3 +405,61 @@ def test_the_csms_side_of_the_station() -> None:
     assert out["delete"] == "Accepted" and out["roots_after"] == ()
     assert out["status"] == [(1, "Available"), (2, "Available")]
     assert len(out["boot"]) == 1
+
+
+def test_a_new_secc_certificate_from_the_csms(tmp_path: Path) -> None:
+    """A02/A03 through the station: SignCertificate with a CSR for a new key, the CSMS's CA
+    signs it, CertificateSigned is checked against the installed V2G root and loaded into
+    the SECC's live TLS context; the next handshake presents it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from ocpp.v201 import call
+    from test_station_certs import _peer_leaf, issue_for_csr, pem
+
+    from iso15118.pki import build_test_pki
+
+    pki = build_test_pki(2, broken=False)
+    (tmp_path / "old.pem").write_text(pem(pki.cert("secc_leaf"), pki.cert("cpo_sub_ca2")))
+    (tmp_path / "old.key").write_bytes(pki.key("secc_leaf").private_bytes(  # type: ignore[union-attr]
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    context = iso2_server_context(tmp_path / "old.pem", tmp_path / "old.key")
+    key = ec.generate_private_key(ec.SECP256R1())
+
+    async def main() -> dict[str, Any]:
+        server, port, box = await _serve_csms("2.0.1")
+        tls = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0, ssl=context)
+        tls_port = tls.sockets[0].getsockname()[1]
+        station = ChargingStation("CS-3", [StationEvse(1, EVSEState())], secc_context=context)
+        await station.connect(f"ws://127.0.0.1:{port}")
+        csms = box[0]
+        out: dict[str, Any] = {"before": await _peer_leaf(tls_port)}
+        out["install"] = (await csms.call(call.InstallCertificate(
+            certificate_type="V2GRootCertificate", certificate=pem(pki.cert("v2g_root"))))).status
+        out["sign"] = await station.request_secc_certificate(
+            key, common_name="DE*ABC*E9", organization="ACME", country="DE")
+        leaf = issue_for_csr(pki, csms.seen["SignCertificate"][0]["csr"])
+        chain = pem(leaf, pki.cert("cpo_sub_ca2"), pki.cert("cpo_sub_ca1"))
+        out["signed"] = (await csms.call(call.CertificateSigned(
+            certificate_chain=chain, certificate_type="V2GCertificate"))).status
+        out["after"] = await _peer_leaf(tls_port)
+        out["leaf"] = leaf
+        out["again"] = (await csms.call(call.CertificateSigned(
+            certificate_chain=chain, certificate_type="V2GCertificate"))).status
+        listed = await csms.call(call.GetInstalledCertificateIds(
+            certificate_type=["V2GCertificateChain"]))
+        out["listed"] = listed.certificate_hash_data_chain
+        await station.close()
+        tls.close()
+        server.close()
+        await server.wait_closed()
+        return out
+
+    out = asyncio.run(asyncio.wait_for(main(), 30))
+    assert out["before"] == pki.cert("secc_leaf")
+    assert out["install"] == "Accepted" and out["sign"] == {"status": "Accepted"}
+    assert out["signed"] == "Accepted" and out["after"] == out["leaf"]
+    assert out["again"] == "Rejected"  # no CSR outstanding any more
+    [entry] = out["listed"]
+    assert entry["certificate_hash_data"]["serial_number"] == format(
+        out["leaf"].serial_number, "x")

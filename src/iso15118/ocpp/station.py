@@ -23,6 +23,8 @@ SetChargingProfile (from the CSMS)             ``EVSEState.schedules``; ``set_sc
                                                it charges
 Install/Delete/GetInstalledCertificate(Ids)    :class:`~iso15118.ocpp.station_certs.TrustStore`,
                                                ``SeccPnc.contract_roots``
+request_secc_certificate / CertificateSigned   SignCertificate; the chain into the SECC's
+                                               live ``ssl.SSLContext``
 =============================================  =============================================
 
 The ``ocpp`` package carries the frames (its ``ChargePoint`` parses them, correlates calls
@@ -39,12 +41,14 @@ import contextlib
 import datetime as _dt
 import itertools
 import logging
+import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography import x509
 from ocpp.charge_point import ChargePoint
 from ocpp.exceptions import (
     FormatViolationError,
@@ -69,7 +73,13 @@ from iso15118.ocpp.ev_schedule import ev_charging_schedule_iso2, ev_charging_sch
 from iso15118.ocpp.metering import meter_value_iso2, meter_value_iso20
 from iso15118.ocpp.schemas import V21, V201, validate
 from iso15118.ocpp.smart_charging import ElectricalBasis, schedules_from_profiles, tuple_ids
-from iso15118.ocpp.station_certs import TrustStore
+from iso15118.ocpp.station_certs import (
+    SigningKey,
+    TrustStore,
+    certificate_signed,
+    load_secc_certificate,
+    sign_certificate_request,
+)
 from iso15118.session.events import (
     AuthorizationRequested,
     CertificateInstallationRequested,
@@ -179,6 +189,7 @@ class ChargingStation:
 
     def __init__(self, station_id: str, evses: list[StationEvse], *, version: str = V201,
                  trust: TrustStore | None = None, pnc: Any = None,
+                 secc_context: ssl.SSLContext | None = None,
                  vendor: str = "v2g-iso15118", model: str = "SECC",
                  clock: Callable[[], float] = time.time) -> None:
         self.station_id = station_id
@@ -186,6 +197,10 @@ class ChargingStation:
         self.evses = {e.evse_id: e for e in evses}
         self.trust = trust or TrustStore()
         self.pnc = pnc
+        #: the SECC's TLS server context: a CertificateSigned chain is loaded into it
+        self.secc_context = secc_context
+        self._csr_key: Any = None
+        self._csr_iso20 = False
         self.vendor, self.model = vendor, model
         self.clock = clock
         self.link: OcppLink | None = None
@@ -214,6 +229,7 @@ class ChargingStation:
             "InstallCertificate": self._on_install_certificate,
             "GetInstalledCertificateIds": self._on_installed_ids,
             "DeleteCertificate": self._on_delete_certificate,
+            "CertificateSigned": self._on_certificate_signed,
         })
         self._reader = asyncio.ensure_future(self.link.start())
         await self.call("BootNotification", {
@@ -435,6 +451,38 @@ class ChargingStation:
             else:
                 session.set_schedules(schedules)
         return {"status": "Accepted"}
+
+    async def request_secc_certificate(self, key: SigningKey, *, common_name: str,
+                                       organization: str, country: str,
+                                       iso20: bool = False) -> dict[str, Any]:
+        """SignCertificate for a new SECC certificate with ``key`` (A02/A03); the CSMS's
+        CertificateSigned that follows is checked against it and, accepted, loaded into
+        ``secc_context`` (new TLS handshakes present it; no restart)."""
+        request = sign_certificate_request(key, self.version, common_name=common_name,
+                                           organization=organization, country=country,
+                                           iso20=iso20)
+        self._csr_key, self._csr_iso20 = key, iso20
+        return await self.call("SignCertificate", request)
+
+    def _on_certificate_signed(self, payload: dict[str, Any]) -> dict[str, Any]:
+        if self._csr_key is None:
+            return {"status": "Rejected", "statusInfo": {
+                "reasonCode": "NoCSR", "additionalInfo": "no SignCertificate outstanding"}}
+        try:
+            result = certificate_signed(payload, self.version, key=self._csr_key,
+                                        v2g_roots=self.trust.roots.get("V2GRootCertificate",
+                                                                       []),
+                                        iso20=self._csr_iso20, at=self._now())
+        except OcppConversionError as exc:
+            return {"status": "Rejected", "statusInfo": {"reasonCode": "UnsupportedRequest",
+                                                         "additionalInfo": str(exc)[:512]}}
+        if result.chain is None:
+            return result.response
+        if self.secc_context is not None:
+            load_secc_certificate(self.secc_context, result.chain, self._csr_key)
+        self.trust.secc_chain = tuple(x509.load_der_x509_certificate(c) for c in result.chain)
+        self._csr_key = None
+        return result.response
 
     def _refresh_trust(self) -> None:
         if self.pnc is not None:

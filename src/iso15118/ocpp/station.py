@@ -39,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as _dt
-import itertools
 import logging
 import ssl
 import time
@@ -170,6 +169,8 @@ class StationEvse:
     protocol: str | None = None
     transaction_id: str | None = None
     charging: bool = False
+    #: TransactionEvent seqNo, counted per transaction
+    seq_no: int = 0
     profile: dict[str, Any] | None = None
     schedule_time_base: _dt.datetime | None = None
     #: NotifyEVChargingNeeds goes once per negotiation, not per Ongoing repetition
@@ -205,7 +206,6 @@ class ChargingStation:
         self.clock = clock
         self.link: OcppLink | None = None
         self.errors: list[BaseException] = []
-        self._seq = itertools.count()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._socket: Any = None
         self._reader: asyncio.Task[Any] | None = None
@@ -292,6 +292,7 @@ class ChargingStation:
                 evse.protocol = protocol
             case SessionStarted():
                 evse.transaction_id = str(uuid.uuid4())
+                evse.seq_no = 0
                 evse.needs_sent = False
                 evse.iso20_requests.clear()
                 self._spawn(self._transaction(evse, "Started", "EVDetected", "EVConnected"))
@@ -352,8 +353,9 @@ class ChargingStation:
                                 "chargingState": state}
         payload: dict[str, Any] = {
             "eventType": kind, "timestamp": iso_time(self._now()), "triggerReason": trigger,
-            "seqNo": next(self._seq), "transactionInfo": info,
+            "seqNo": evse.seq_no, "transactionInfo": info,
             "evse": {"id": evse.evse_id, "connectorId": evse.connector_id}}
+        evse.seq_no += 1
         if kind == "Ended":
             info["stoppedReason"] = "EVDisconnected"
         if meter_value is not None:

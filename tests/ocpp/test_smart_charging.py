@@ -371,3 +371,11 @@ def test_price_rule_value_out_of_range_is_refused() -> None:
     with pytest.raises(OcppConversionError, match="cannot be encoded"):
         schedules_from_profiles(profile([(0, 1)], schedule={"absolutePriceSchedule": data}),
                                 NOW, protocol="iso20", max_power=1)
+
+
+def test_2_1_dynamic_kind_starts_on_arrival(valid: Valid) -> None:
+    p = profile([{"startPeriod": 0, "limit": 11_000, "setpoint": 4_000}], kind="Dynamic",
+                start=None)
+    valid("SetChargingProfileRequest", {"evseId": 1, "chargingProfile": p}, "2.1")
+    assert dynamic_setpoint(p, NOW, max_power=22_000) == 4_000
+    assert entries(p, protocol="iso20") == [(0, 11_000, DAY)]

@@ -463,3 +463,64 @@ def test_a_new_secc_certificate_from_the_csms(tmp_path: Path) -> None:
     [entry] = out["listed"]
     assert entry["certificate_hash_data"]["serial_number"] == format(
         out["leaf"].serial_number, "x")
+
+
+def test_iso20_dynamic_setpoint_with_ocpp_2_1() -> None:
+    """-20 AC dynamic under OCPP 2.1: a SetChargingProfile with a 2.1 setpoint becomes the
+    EVSE's target power, which the vehicle sees in the next AC_ChargeLoopRes."""
+    from ocpp.v21 import call
+
+    from iso15118.ocpp.smart_charging import ElectricalBasis
+    from iso15118.session.events import ChargeLoopStatus
+
+    async def main() -> dict[str, Any]:
+        server, port, box = await _serve_csms("2.1")
+        evse = EVSEState(energy_modes=(EnergyMode.AC_three_phase_core,))
+        station = ChargingStation("CS-21", [StationEvse(
+            1, evse, max_power=evse.ac.max_power, basis=ElectricalBasis(dc=False))],
+            version="2.1")
+        await station.connect(f"ws://127.0.0.1:{port}")
+        csms = box[0]
+        sim = SimulatedCharger(evse, ChargerBehaviour(cable_check_s=0.2))
+
+        def hardware(session: SeccSession) -> Any:
+            sim.attach(session)
+            return sim.on_event
+
+        ep = EVSEEndpoint(None, evse, SeccConfig(protocols=("iso20",)), host="::1",
+                          application=station.application(1, hardware))
+
+        async def set_point() -> None:
+            await csms.charging.wait()
+            answer = await csms.call(call.SetChargingProfile(evse_id=1, charging_profile={
+                "id": 11, "stack_level": 0, "charging_profile_purpose": "TxProfile",
+                "charging_profile_kind": "Dynamic", "charging_schedule": [{
+                    "id": 1, "charging_rate_unit": "W",
+                    "charging_schedule_period": [{"start_period": 0, "limit": 11_000,
+                                                  "setpoint": 5_000}]}]}))
+            csms.seen["SetChargingProfile"].append({"status": answer.status})
+
+        setter = asyncio.ensure_future(set_point())
+        powers: list[float | None] = []
+        async with Charger([ep]):
+            conn = await open_connection("::1", ep.ports.popitem()[1])
+            ev = EVState(energy_mode=EnergyMode.AC_three_phase_core,
+                         control_mode=ControlMode.DYNAMIC, soc=50)
+            ev.max_current, ev.max_voltage, ev.max_power = 32.0, 400.0, 22_000.0
+            evcc = EvccSession(ev, EvccConfig(protocols=("iso20",), loops=40,
+                                              loop_interval=0.05))
+            ended = await drive(conn, evcc, lambda e, now: powers.append(e.power)
+                                if isinstance(e, ChargeLoopStatus) else None)
+            await conn.close()
+        setter.cancel()
+        await station.close()
+        server.close()
+        await server.wait_closed()
+        return {"ended": ended, "powers": powers, "csms": csms, "station": station}
+
+    out = asyncio.run(asyncio.wait_for(main(), 60))
+    assert out["ended"].outcome is Outcome.COMPLETED, out["ended"].reason
+    assert out["csms"].seen["SetChargingProfile"] == [{"status": "Accepted"}]
+    powers = out["powers"]
+    assert powers[0] != 5_000 and powers[-1] == 5_000, powers
+    assert out["station"].errors == []

@@ -15,7 +15,8 @@ Conversion rules:
   -20's ScheduleTuples allow); its ID is the chargingSchedule's ``id`` when that is
   1..255, else the first free number of 1..255 (IDs stay unique);
 * times re-based to "seconds from now": the schedule's start instant is startSchedule
-  (Absolute), the transaction's start (Relative; ``now`` without one), or the latest
+  (Absolute; 2.1 Dynamic; ``now`` without one), the transaction's start (Relative;
+  ``now`` without one), or the latest
   recurrence at or before now (Recurring, Daily 86 400 s / Weekly 604 800 s); validFrom /
   validTo cut it; periods that ended are dropped, the one in force starts at 0;
 * A to W: ``limit x voltage x phases`` with phases = numberPhases (3 when absent, as
@@ -120,8 +121,9 @@ def _schedule_start(profile: dict[str, Any], schedule: dict[str, Any], now: _dt.
     if kind == "Relative":
         return transaction_start or now
     if "startSchedule" not in schedule:
-        if kind == "Absolute":
-            # OCPP leaves it to the station; the profile's arrival is the only instant known
+        if kind in ("Absolute", "Dynamic"):
+            # OCPP leaves it to the station (2.1 Dynamic: from its arrival); the profile's
+            # arrival is the only instant known
             return now
         raise OcppConversionError(f"{where}: a Recurring profile needs startSchedule")
     start = parse_time(schedule["startSchedule"], f"{where} startSchedule")

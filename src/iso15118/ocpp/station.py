@@ -20,7 +20,8 @@ PowerDeliveryReq with a profile (-2, -20)      NotifyEVChargingSchedule
 MeteringReceiptReq / MeteringConfirmationReq   TransactionEvent Updated (SignedDataReceived)
 SetChargingProfile (from the CSMS)             ``EVSEState.schedules``; ``set_schedules`` while
                                                the EV waits, ``request_renegotiation`` while
-                                               it charges
+                                               it charges; -20 dynamic mode:
+                                               ``EVSEState.target_power``
 Install/Delete/GetInstalledCertificate(Ids)    :class:`~iso15118.ocpp.station_certs.TrustStore`,
                                                ``SeccPnc.contract_roots``
 request_secc_certificate / CertificateSigned   SignCertificate; the chain into the SECC's
@@ -71,7 +72,12 @@ from iso15118.ocpp.errors import OcppConversionError, OcppError, OcppPayloadErro
 from iso15118.ocpp.ev_schedule import ev_charging_schedule_iso2, ev_charging_schedule_iso20
 from iso15118.ocpp.metering import meter_value_iso2, meter_value_iso20
 from iso15118.ocpp.schemas import V21, V201, validate
-from iso15118.ocpp.smart_charging import ElectricalBasis, schedules_from_profiles, tuple_ids
+from iso15118.ocpp.smart_charging import (
+    ElectricalBasis,
+    dynamic_setpoint,
+    schedules_from_profiles,
+    tuple_ids,
+)
 from iso15118.ocpp.station_certs import (
     SigningKey,
     TrustStore,
@@ -92,7 +98,7 @@ from iso15118.session.events import (
 )
 from iso15118.session.evse_state import EVSEState
 from iso15118.session.secc import SeccSession
-from iso15118.session.values import Payment, Progress
+from iso15118.session.values import ControlMode, Payment, Progress
 
 __all__ = ["ChargingStation", "OcppCallError", "OcppLink", "StationEvse"]
 
@@ -437,6 +443,18 @@ class ChargingStation:
                 "reasonCode": "UnsupportedRequest",
                 "additionalInfo": "only TxProfile/TxDefaultProfile reach the EV"}}
         session = evse.session
+        if session is not None and session.ev.control_mode is ControlMode.DYNAMIC:
+            # -20 dynamic mode (K19/K28): no schedule to renegotiate; the EVSE asks for the
+            # power of the period in force (evaluated now; a later period needs a new call)
+            try:
+                evse.evse.target_power = dynamic_setpoint(profile, self._now(),
+                                                          max_power=evse.max_power,
+                                                          basis=evse.basis)
+            except OcppConversionError as exc:
+                return {"status": "Rejected", "statusInfo": {
+                    "reasonCode": "InvalidSchedule", "additionalInfo": str(exc)[:512]}}
+            evse.profile = profile
+            return {"status": "Accepted"}
         departure = session.ev.departure_time if session is not None else None
         try:
             schedules = schedules_from_profiles(

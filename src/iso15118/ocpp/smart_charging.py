@@ -156,12 +156,12 @@ def limit_segments(profile: dict[str, Any], schedule: dict[str, Any], now: _dt.d
     out: list[Segment] = []
     base = offset
     while True:
+        # a schedule's duration bounds each recurrence of a Recurring one, the whole else
+        until = base + min(cycle, schedule.get("duration", cycle)) if cycle else end_of_schedule
         for i, period in enumerate(periods):
             s = base + period["startPeriod"]
-            e = base + periods[i + 1]["startPeriod"] if i + 1 < len(periods) else (
-                base + cycle if cycle else end_of_schedule)
-            if cycle is None:
-                e = min(e, end_of_schedule)
+            e = base + periods[i + 1]["startPeriod"] if i + 1 < len(periods) else until
+            e = min(e, until)
             s, e = max(s, lo), min(e, hi)
             if e > s:
                 out.append(Segment(s, e, _period_watts(period, unit, basis)))

@@ -384,6 +384,20 @@ def test_the_csms_side_of_the_station() -> None:
             await csms.call(call.Reset(type="Immediate"), suppress=False)
         except NotImplementedError as exc:
             results["unknown"] = exc.description
+        def prof(ident: int, purpose: str, limit: float) -> dict[str, Any]:
+            return {"id": ident, "stack_level": 0, "charging_profile_purpose": purpose,
+                    "charging_profile_kind": "Relative", "charging_schedule": [{
+                        "id": 1, "charging_rate_unit": "W",
+                        "charging_schedule_period": [{"start_period": 0, "limit": limit}]}]}
+
+        results["max"] = (await csms.call(call.SetChargingProfile(
+            evse_id=0, charging_profile=prof(1, "ChargingStationMaxProfile", 8_000)))).status
+        results["default"] = (await csms.call(call.SetChargingProfile(
+            evse_id=0, charging_profile=prof(2, "TxDefaultProfile", 11_000)))).status
+        results["unknown_evse"] = (await csms.call(call.SetChargingProfile(
+            evse_id=5, charging_profile=prof(3, "TxProfile", 11_000)))).status
+        results["schedules"] = [[e.max_power for s in ev.evse.schedules for e in s.entries]
+                                for ev in station.evses.values()]
         deleted = await csms.call(call.DeleteCertificate(
             certificate_hash_data=results["listed"][0]["certificate_hash_data"]))
         results["delete"] = deleted.status
@@ -404,6 +418,10 @@ def test_the_csms_side_of_the_station() -> None:
     assert "Reset" in out["unknown"]
     assert out["delete"] == "Accepted" and out["roots_after"] == ()
     assert out["status"] == [(1, "Available"), (2, "Available")]
+    # a station-wide maximum caps the default profile sent to every EVSE (evseId 0)
+    assert (out["max"], out["default"], out["unknown_evse"]) == (
+        "Accepted", "Accepted", "Rejected")
+    assert out["schedules"] == [[8_000.0], [8_000.0]]
     assert len(out["boot"]) == 1
 
 

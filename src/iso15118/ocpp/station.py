@@ -73,6 +73,8 @@ from iso15118.ocpp.ev_schedule import ev_charging_schedule_iso2, ev_charging_sch
 from iso15118.ocpp.metering import meter_value_iso2, meter_value_iso20
 from iso15118.ocpp.schemas import V21, V201, validate
 from iso15118.ocpp.smart_charging import (
+    EV_PURPOSES,
+    STATION_PURPOSES,
     ElectricalBasis,
     dynamic_setpoint,
     schedules_from_profiles,
@@ -206,6 +208,8 @@ class ChargingStation:
         self.pnc = pnc
         #: the SECC's TLS server context: a CertificateSigned chain is loaded into it
         self.secc_context = secc_context
+        #: ChargingStationMaxProfile / ExternalConstraints in force (limits of every schedule)
+        self.station_profiles: list[dict[str, Any]] = []
         self._csr_key: Any = None
         self._csr_iso20 = False
         self.vendor, self.model = vendor, model
@@ -434,32 +438,52 @@ class ChargingStation:
     # ------------------------------------------------------------------ CSMS side
 
     def _on_set_charging_profile(self, payload: dict[str, Any]) -> dict[str, Any]:
-        evse = self.evses.get(payload["evseId"])
+        """K01/K15: a TxProfile for one EVSE, a TxDefaultProfile for one or (evseId 0) all,
+        a station-wide ChargingStationMaxProfile / ExternalConstraints kept as the limit of
+        every schedule made from then on."""
         profile = payload["chargingProfile"]
-        if evse is None:
-            return {"status": "Rejected", "statusInfo": {"reasonCode": "UnknownEVSE"}}
-        if profile["chargingProfilePurpose"] not in ("TxProfile", "TxDefaultProfile"):
+        purpose = profile["chargingProfilePurpose"]
+        if purpose in STATION_PURPOSES:
+            self.station_profiles = [p for p in self.station_profiles
+                                     if p["id"] != profile["id"]] + [profile]
+            return {"status": "Accepted"}
+        if purpose not in EV_PURPOSES:
             return {"status": "Rejected", "statusInfo": {
                 "reasonCode": "UnsupportedRequest",
-                "additionalInfo": "only TxProfile/TxDefaultProfile reach the EV"}}
+                "additionalInfo": f"{purpose} does not reach the EV"}}
+        if payload["evseId"] == 0 and purpose == "TxDefaultProfile":
+            targets = list(self.evses.values())
+        else:
+            found = self.evses.get(payload["evseId"])
+            targets = [found] if found is not None else []
+        if not targets:
+            return {"status": "Rejected", "statusInfo": {"reasonCode": "UnknownEVSE"}}
+        for evse in targets:
+            answer = self._apply_profile(evse, profile)
+            if answer is not None:
+                return answer
+        return {"status": "Accepted"}
+
+    def _apply_profile(self, evse: StationEvse, profile: dict[str, Any]
+                       ) -> dict[str, Any] | None:
+        """The profile into one EVSE's schedules (or dynamic target); a Rejected answer
+        when it cannot be carried, else None."""
         session = evse.session
-        if session is not None and session.ev.control_mode is ControlMode.DYNAMIC:
-            # -20 dynamic mode (K19/K28): no schedule to renegotiate; the EVSE asks for the
-            # power of the period in force (evaluated now; a later period needs a new call)
-            try:
+        try:
+            if session is not None and session.ev.control_mode is ControlMode.DYNAMIC:
+                # -20 dynamic mode (K19/K28): no schedule to renegotiate; the EVSE asks for
+                # the power of the period in force (evaluated now; a later period needs a
+                # new call)
                 evse.evse.target_power = dynamic_setpoint(profile, self._now(),
                                                           max_power=evse.max_power,
                                                           basis=evse.basis)
-            except OcppConversionError as exc:
-                return {"status": "Rejected", "statusInfo": {
-                    "reasonCode": "InvalidSchedule", "additionalInfo": str(exc)[:512]}}
-            evse.profile = profile
-            return {"status": "Accepted"}
-        departure = session.ev.departure_time if session is not None else None
-        try:
+                evse.profile = profile
+                return None
+            departure = session.ev.departure_time if session is not None else None
             schedules = schedules_from_profiles(
                 profile, self._now(), protocol=evse.protocol or "iso2",
-                max_power=evse.max_power, basis=evse.basis, departure_s=departure)
+                max_power=evse.max_power, basis=evse.basis, departure_s=departure,
+                station_profiles=self.station_profiles)
         except OcppConversionError as exc:
             return {"status": "Rejected", "statusInfo": {"reasonCode": "InvalidSchedule",
                                                          "additionalInfo": str(exc)[:512]}}
@@ -470,7 +494,7 @@ class ChargingStation:
                 session.request_renegotiation()  # the EV asks again and gets these
             else:
                 session.set_schedules(schedules)
-        return {"status": "Accepted"}
+        return None
 
     async def request_secc_certificate(self, key: SigningKey, *, common_name: str,
                                        organization: str, country: str,

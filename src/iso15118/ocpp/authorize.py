@@ -161,6 +161,9 @@ def authorization_decision(payload: dict[str, Any], version: str = V201,
     (no response yet)                                  OK, Ongoing (:data:`PENDING`)
     ======================  =========================  ================================
 
+    The certificate row comes first because a CSMS reports a bad certificate together
+    with a refused token (C07.FR.16: a revoked chain is answered certificateStatus
+    CertificateRevoked and idTokenInfo.status Invalid), and the EV should learn why.
     The payload is validated against the AuthorizeResponse schema first.
     """
     if protocol not in ("iso2", "iso20"):

@@ -31,6 +31,7 @@ websockets = pytest.importorskip("websockets")
 from ocpp.routing import on  # noqa: E402
 
 from iso15118 import codec  # noqa: E402
+from iso15118.ocpp.errors import OcppError  # noqa: E402
 from iso15118.ocpp.station import ChargingStation, StationEvse  # noqa: E402
 from iso15118.pki import create_test_pki, load_certificate, secc_tls_files  # noqa: E402
 from iso15118.session import (  # noqa: E402
@@ -542,3 +543,44 @@ def test_iso20_dynamic_setpoint_with_ocpp_2_1() -> None:
     powers = out["powers"]
     assert powers[0] != 5_000 and powers[-1] == 5_000, powers
     assert out["station"].errors == []
+
+
+def test_the_identity_is_the_urls_last_path_segment_percent_encoded() -> None:
+    """OCPP-J: the station connects to CSMS_URL/identity; an identity with characters a
+    path cannot hold arrives percent-encoded, and decodes back to itself."""
+    import urllib.parse
+
+    paths: list[str] = []
+
+    async def scenario() -> None:
+        async def on_connect(ws: Any) -> None:
+            paths.append(ws.request.path)
+            await ws.close()
+
+        server = await websockets.serve(on_connect, "127.0.0.1", 0,
+                                        subprotocols=["ocpp2.0.1"])
+        port = server.sockets[0].getsockname()[1]
+        station = ChargingStation("CS 1/A", [StationEvse(1, EVSEState(), max_power=11_000)])
+        # this CSMS closes before answering BootNotification: a typed error, nothing left
+        with pytest.raises(OcppError, match="did not take the station's boot"):
+            await asyncio.wait_for(station.connect(f"ws://127.0.0.1:{port}/ocpp/"), 10)
+        assert station._reader is not None and station._reader.done()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(scenario())
+    assert paths == ["/ocpp/CS%201%2FA"]
+    assert urllib.parse.unquote(paths[0].rsplit("/", 1)[1]) == "CS 1/A"
+
+
+def test_no_csms_at_the_address_is_a_typed_error() -> None:
+    async def scenario() -> None:
+        server = await websockets.serve(lambda ws: ws.close(), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        server.close()
+        await server.wait_closed()  # the port is free again: nobody listens
+        station = ChargingStation("CS-1", [StationEvse(1, EVSEState(), max_power=11_000)])
+        with pytest.raises(OcppError, match="cannot connect to the CSMS"):
+            await asyncio.wait_for(station.connect(f"ws://127.0.0.1:{port}"), 10)
+
+    asyncio.run(scenario())

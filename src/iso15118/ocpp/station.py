@@ -227,13 +227,20 @@ class ChargingStation:
 
     async def connect(self, url: str) -> None:
         """Open the WebSocket (``url/station_id``, subprotocol ``ocpp2.0.1``/``ocpp2.1``),
-        boot, and report every connector Available."""
+        boot, and report every connector Available. The identity is the URL's last path
+        segment, percent-encoded (OCPP-J 2.0.1 section 3.1.1: an identity may hold
+        characters a path cannot, such as ``/`` or a space)."""
+        import urllib.parse
+
         import websockets
 
-        self._socket = await websockets.connect(f"{url.rstrip('/')}/{self.station_id}",
-                                                subprotocols=[
-                                                    websockets.Subprotocol(
-                                                        f"ocpp{self.version}")])
+        identity = urllib.parse.quote(self.station_id, safe="")
+        target = f"{url.rstrip('/')}/{identity}"
+        try:
+            self._socket = await websockets.connect(target, subprotocols=[
+                websockets.Subprotocol(f"ocpp{self.version}")])
+        except (OSError, asyncio.TimeoutError, websockets.WebSocketException) as exc:
+            raise OcppError(f"cannot connect to the CSMS at {target}: {exc}") from exc
         self.link = OcppLink(self.station_id, self._socket, self.version, {
             "SetChargingProfile": self._on_set_charging_profile,
             "InstallCertificate": self._on_install_certificate,
@@ -242,11 +249,17 @@ class ChargingStation:
             "CertificateSigned": self._on_certificate_signed,
         })
         self._reader = asyncio.ensure_future(self.link.start())
-        await self.call("BootNotification", {
-            "reason": "PowerUp", "chargingStation": {"model": self.model,
-                                                     "vendorName": self.vendor}})
-        for evse in self.evses.values():
-            await self._status(evse, "Available")
+        try:
+            await self.call("BootNotification", {
+                "reason": "PowerUp", "chargingStation": {"model": self.model,
+                                                         "vendorName": self.vendor}})
+            for evse in self.evses.values():
+                await self._status(evse, "Available")
+        except (OSError, asyncio.TimeoutError, websockets.WebSocketException) as exc:
+            # a CSMS that closes or goes silent: nothing of this connection is left running
+            await self.close()
+            raise OcppError(f"the CSMS at {target} did not take the station's boot: "
+                            f"{exc}") from exc
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -383,3 +383,13 @@ def test_2_1_dynamic_kind_starts_on_arrival(valid: Valid) -> None:
     valid("SetChargingProfileRequest", {"evseId": 1, "chargingProfile": p}, "2.1")
     assert dynamic_setpoint(p, NOW, max_power=22_000) == 4_000
     assert entries(p, protocol="iso20") == [(0, 11_000, DAY)]
+
+
+@pytest.mark.parametrize("anchor", [1_700_000_000_000_000, 2**63 - 1])
+def test_a_time_anchor_no_calendar_holds_is_a_typed_error(anchor: int) -> None:
+    """The dSPACE -20 recording's AbsolutePriceSchedule has its TimeAnchor in
+    microseconds; that is the peer's mistake to report, not an OverflowError."""
+    model = _aps()
+    model.time_anchor = anchor
+    with pytest.raises(OcppConversionError, match="TimeAnchor .* not a time in seconds"):
+        absolute_price_schedule_to_json(model)

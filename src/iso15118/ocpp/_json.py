@@ -10,7 +10,7 @@ from typing import Any
 
 from iso15118.ocpp.errors import OcppConversionError
 
-__all__ = ["b64decode", "b64encode", "iso_time", "parse_time", "whole"]
+__all__ = ["b64decode", "b64encode", "epoch_time", "iso_time", "parse_time", "whole"]
 
 
 def b64encode(data: bytes) -> str:
@@ -31,6 +31,17 @@ def iso_time(at: _dt.datetime) -> str:
     if at.tzinfo is None:
         raise OcppConversionError("times given to the OCPP bridge must be timezone-aware")
     return at.astimezone(_dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def epoch_time(seconds: int, field: str) -> str:
+    """An ISO 15118 time (seconds since 1970, UTC) as an OCPP date-time. A value no
+    calendar holds (a peer that sends microseconds, say) is a typed error naming the
+    field, not Python's OverflowError/ValueError."""
+    try:
+        return iso_time(_dt.datetime.fromtimestamp(seconds, _dt.timezone.utc))
+    except (OverflowError, OSError, ValueError):
+        raise OcppConversionError(f"{field} {seconds} is not a time in seconds since 1970"
+                                  ) from None
 
 
 def parse_time(text: str, field: str) -> _dt.datetime:

@@ -26,7 +26,7 @@ from typing import Any
 
 from iso15118.messages import iso2
 from iso15118.messages import iso20_common as common
-from iso15118.ocpp._json import iso_time
+from iso15118.ocpp._json import epoch_time, iso_time
 from iso15118.ocpp.errors import OcppConversionError
 from iso15118.ocpp.schemas import V21
 
@@ -104,7 +104,7 @@ def ev_charging_schedule_iso20(body: Any, evse_id: int, version: str,
     scheduled = profile.scheduled_evppt_control_mode
     tuple_id = scheduled.selected_schedule_tuple_id if scheduled is not None else 1
     out: dict[str, Any] = {
-        "timeBase": iso_time(_dt.datetime.fromtimestamp(profile.time_anchor, _dt.timezone.utc)),
+        "timeBase": epoch_time(profile.time_anchor, "EVPowerProfile/ChargingProfile TimeAnchor"),
         "evseId": evse_id,
         "chargingSchedule": {"id": tuple_id, "chargingRateUnit": "W",
                              "chargingSchedulePeriod": periods},

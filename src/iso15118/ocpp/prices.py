@@ -24,7 +24,6 @@ Conversion rules:
 
 from __future__ import annotations
 
-import datetime as _dt
 import hmac
 from typing import Any
 
@@ -32,7 +31,7 @@ from iso15118 import codec, xmldsig
 from iso15118.errors import Iso15118Error
 from iso15118.messages import iso2
 from iso15118.messages import iso20_common as common
-from iso15118.ocpp._json import b64decode, iso_time, parse_time
+from iso15118.ocpp._json import b64decode, epoch_time, parse_time
 from iso15118.ocpp.errors import OcppConversionError
 from iso15118.xmldsig.algorithms import default_digest
 
@@ -118,7 +117,7 @@ def absolute_price_schedule_to_json(model: common.AbsolutePriceScheduleType) -> 
     """The inverse of :func:`absolute_price_schedule_from` (for a CSMS, and for tests that
     prove the round trip is byte-exact)."""
     out: dict[str, Any] = {
-        "timeAnchor": iso_time(_dt.datetime.fromtimestamp(model.time_anchor, _dt.timezone.utc)),
+        "timeAnchor": epoch_time(model.time_anchor, "AbsolutePriceSchedule TimeAnchor"),
         "priceScheduleID": model.price_schedule_id,
         "currency": model.currency, "language": model.language,
         "priceAlgorithm": model.price_algorithm,

@@ -51,7 +51,7 @@ def _frame_in(text: str) -> tuple[list[Any] | None, float | None]:
     except ValueError:
         return None, None
     if isinstance(obj, list):
-        return (obj if _is_frame(obj) else None), parse_time(text[:start].strip(" \t[]|-"))
+        return (obj if _is_frame(obj) else None), _leading_time(text[:start])
     if isinstance(obj, dict):
         when = parse_time(str(obj.get("timestamp") or obj.get("time") or ""))
         for v in obj.values():
@@ -63,6 +63,17 @@ def _frame_in(text: str) -> tuple[list[Any] | None, float | None]:
             if isinstance(v, list) and _is_frame(v):
                 return v, when
     return None, None
+
+
+def _leading_time(prefix: str) -> float | None:
+    """The time at the start of a log line's prefix: the whole prefix, its first
+    token, or its first two (``2025-01-01 10:00:00.5 CS->CSMS``)."""
+    tokens = prefix.replace("[", " ").replace("]", " ").replace("|", " ").split()
+    for n in (len(tokens), 1, 2):
+        found = parse_time(" ".join(tokens[:n])) if 0 < n <= len(tokens) else None
+        if found is not None:
+            return found
+    return None
 
 
 def _is_frame(obj: list[Any]) -> bool:

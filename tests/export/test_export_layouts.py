@@ -125,3 +125,14 @@ def test_timestamps_in_seconds_or_iso_8601() -> None:
     assert parse_time("1970-01-01 01:00:00+01:00") == 0.0
     assert parse_time("1970-01-01T00:00:30") == 30.0  # naive times are UTC
     assert parse_time("yesterday") is None
+
+
+def test_batches_of_a_log_hold_whole_sessions(tmp_path: Path) -> None:
+    from iso15118.export.tasks import batches
+
+    one = messages_of(DC)
+    log = write_log(tmp_path / "four.log", one * 4, "timestamped")
+    records = list(read_log(log, Layout("timestamped")))
+    parts = list(batches(records, size=len(one) // 2))
+    assert [len(p) for p in parts] == [len(one)] * 4  # cut only where a session begins
+    assert [len({r.session for r in p}) for p in parts] == [1, 1, 1, 1]

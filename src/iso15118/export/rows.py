@@ -49,13 +49,13 @@ def message_json(record: MessageRecord) -> tuple[str | None, str | None]:
         return None, f"not representable as JSON: {' '.join(str(e).split())}"
 
 
-def message_rows(records: Iterable[MessageRecord], *, with_json: bool = True
-                 ) -> list[dict[str, Any]]:
+def message_rows(records: Iterable[MessageRecord], *, with_json: bool = True,
+                 first_seq: int = 0) -> list[dict[str, Any]]:
     """One row per record, in order; ``session_time_s`` is relative to the earliest
     message of the session among ``records`` (a whole session is always in one call)."""
     rows: list[dict[str, Any]] = []
     first: dict[str | None, float] = {}
-    for seq, r in enumerate(records):
+    for seq, r in enumerate(records, first_seq):
         row: dict[str, Any] = {
             "source": r.source, "reader": r.reader, "session": r.session, "seq": seq,
             "frame": r.frame, "offset": r.offset, "time_s": r.time_s,

@@ -73,10 +73,11 @@ def sessions_table(rows: list[dict[str, Any]]) -> pa.Table:
     return _table(rows, SESSIONS_SCHEMA)
 
 
-def build_tables(records: Iterable[MessageRecord], *, with_json: bool = True
-                 ) -> tuple[pa.Table, pa.Table]:
-    """(messages, sessions) for a batch of records that holds whole sessions."""
+def build_tables(records: Iterable[MessageRecord], *, with_json: bool = True,
+                 first_seq: int = 0) -> tuple[pa.Table, pa.Table]:
+    """(messages, sessions) for a batch of records that holds whole sessions; ``seq``
+    counts from ``first_seq`` (the records of the task's earlier batches)."""
     recs = list(records)
-    rows = message_rows(recs, with_json=with_json)
+    rows = message_rows(recs, with_json=with_json, first_seq=first_seq)
     sessions = session_rows(recs, rows)
     return messages_table(rows), sessions_table(sessions)

@@ -10,7 +10,9 @@ stop a fleet-sized run.
 from __future__ import annotations
 
 import re
+import sys
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -22,9 +24,12 @@ from iso15118.export.ocpp import read_ocpp
 from iso15118.export.pcap import CAPTURE_SUFFIXES, read_pcap
 from iso15118.export.records import ExportInputError, MessageRecord
 
-__all__ = ["DEFAULT_CHUNK_BYTES", "Task", "TaskResult", "expand_inputs", "plan", "run_task"]
+__all__ = ["BATCH_RECORDS", "DEFAULT_CHUNK_BYTES", "Task", "TaskResult", "batches",
+           "expand_inputs", "plan", "records_of", "run_task"]
 
 DEFAULT_CHUNK_BYTES: Final = 32 * 1024 * 1024
+#: Records turned into tables at a time (cut at a session start): bounds a task's memory.
+BATCH_RECORDS: Final = 20_000
 _PCAP_MAGICS: Final = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1",
                        b"\xa1\xb2\x3c\x4d", b"\x0a\x0d\x0d\x0a")
 _OCPP_FRAME: Final = re.compile(rb"\[\s*[23]\s*,\s*\"")
@@ -116,43 +121,72 @@ def plan(inputs: list[str], *, layout: Layout | None = None,
     return tasks, problems
 
 
-def records_of(task: Task) -> list[MessageRecord]:
+def records_of(task: Task) -> Iterator[MessageRecord]:
     """Everything the task's input holds, read by its reader."""
     if task.reader == "pcap":
-        return list(read_pcap(task.path, task.keylog))
+        return read_pcap(task.path, task.keylog)
     if task.reader == "ocpp":
-        return list(read_ocpp(task.path))
+        return read_ocpp(task.path)
     if task.layout is None:
         raise ExportInputError(f"{task.path}: no layout")
-    return list(read_log(task.path, task.layout, start=task.start, end=task.end))
+    return read_log(task.path, task.layout, start=task.start, end=task.end)
+
+
+def batches(records: Iterable[MessageRecord], size: int = BATCH_RECORDS
+            ) -> Iterator[list[MessageRecord]]:
+    """Records in lists of about ``size``, cut only where a new session begins, so each
+    session's row is computed from all of its messages. That needs sessions that follow
+    one another, as in logs; a capture's sessions may overlap in time, so a capture is
+    one batch (it is read whole into memory by the capture reader anyway)."""
+    batch: list[MessageRecord] = []
+    open_sessions: set[str | None] = set()
+    for r in records:
+        if len(batch) >= size and r.session not in open_sessions:
+            yield batch
+            batch, open_sessions = [], set()
+        batch.append(r)
+        open_sessions.add(r.session)
+    if batch:
+        yield batch
 
 
 def run_task(task: Task, out: str, fmt: str = "parquet") -> TaskResult:
     """Read one task's input and write its part files under ``out``.
 
-    Bad input (an unreadable or corrupt file) is returned as ``error``, not raised. Any
-    other exception is a bug in this library; it is also returned, with its type, so the
-    run goes on and the report names the input that found it."""
+    Bad input (an unreadable or corrupt file) is returned as ``error``, not raised, and
+    whatever the task had written is removed, so an input is either exported whole or
+    not at all. Any other exception is a bug in this library; it is also returned, with
+    its type, so the run goes on and the report names the input that found it."""
     from iso15118.export.tables import build_tables
-    from iso15118.export.writer import write_part
+    from iso15118.export.writer import PartWriter
 
     started = time.perf_counter()
     result = TaskResult(task.index, task.label)
+    name = f"part-{task.index:05d}"
+    writers = [PartWriter(Path(out) / "messages", name, fmt),
+               PartWriter(Path(out) / "sessions", name, fmt)]
     try:
-        records = records_of(task)
-        messages, sessions = build_tables(records)
-        name = f"part-{task.index:05d}"
-        if messages.num_rows:
-            result.files.append(str(write_part(messages, Path(out) / "messages", name, fmt)))
-        if sessions.num_rows:
-            result.files.append(str(write_part(sessions, Path(out) / "sessions", name, fmt)))
-        result.messages = sum(1 for r in records if r.kind == "exi")
-        result.sdp_messages = sum(1 for r in records if r.kind == "sdp")
-        result.undecodable = sum(1 for r in records if r.error is not None)
-        result.sessions = sessions.num_rows
-    except (ExportInputError, Iso15118Error, OSError) as e:
-        result.error = " ".join(str(e).split())
+        seen = 0
+        size = sys.maxsize if task.reader == "pcap" else BATCH_RECORDS
+        for batch in batches(records_of(task), size):
+            messages, sessions = build_tables(batch, first_seq=seen)
+            seen += len(batch)
+            writers[0].write(messages)
+            writers[1].write(sessions)
+            result.messages += sum(1 for r in batch if r.kind == "exi")
+            result.sdp_messages += sum(1 for r in batch if r.kind == "sdp")
+            result.undecodable += sum(1 for r in batch if r.error is not None)
+            result.sessions += sessions.num_rows
+        for w in writers:
+            path = w.close()
+            if path is not None:
+                result.files.append(str(path))
     except Exception as e:  # noqa: BLE001 - one input must not end a fleet-sized run
-        result.error = f"internal error ({type(e).__name__}: {' '.join(str(e).split())})"
+        for w in writers:
+            w.abort()
+        expected = isinstance(e, ExportInputError | Iso15118Error | OSError)
+        text = " ".join(str(e).split())
+        result = TaskResult(task.index, task.label, error=text if expected else
+                            f"internal error ({type(e).__name__}: {text})")
     result.seconds = time.perf_counter() - started
     return result

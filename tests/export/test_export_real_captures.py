@@ -86,5 +86,13 @@ def test_session_rows_say_what_a_test_engineer_asks(exported: Path) -> None:
     ac20 = rows["ISO-20_BPT_AC_DS5366_Josev.pcapng#tcp 1"]
     assert (ac20["protocol"], ac20["energy_transfer_mode"], ac20["payment_option"]) == (
         "iso20-ac", "AC_BPT", "EIM")
+    # a renegotiation interrupts the charge loop (and repeats the cable check): the
+    # phases count their runs of messages, not the time between the runs
+    reneg = rows["ISO-2_DC_Renegotiation_DS5366_RiseV2G.pcapng#tcp 1"]
+    loop = [m["time_s"] for m in pq.read_table(exported / "messages").to_pylist()
+            if m["session"] == reneg["session"] and m["message"].startswith("CurrentDemand")]
+    assert reneg["charge_loop_s"] < max(loop) - min(loop) - 1.0
+    assert reneg["cable_check_s"] + reneg["precharge_s"] + reneg["charge_loop_s"] < \
+        reneg["duration_s"]
     tls20 = rows["ISO-20_TLS13_DC_DS5366_Josev.pcapng#tls 1"]
     assert tls20["protocol"] == "iso20-dc" and tls20["charge_loop_s"] > 0

@@ -128,11 +128,11 @@ SESSION_COLUMNS: Final[tuple[Column, ...]] = (
     _S("first_failed_code", "string", "the first FAILED response code"),
     _S("first_failed_message", "string", "the response that carried it"),
     _S("last_message", "string", "name of the session's last message"),
-    _S("cable_check_s", "float64", "first CableCheckReq to last CableCheckRes "
-       "(-20: DC_CableCheck)"),
-    _S("precharge_s", "float64", "first PreChargeReq to last PreChargeRes (-20: DC_PreCharge)"),
-    _S("charge_loop_s", "float64", "first to last message of the charge loop (CurrentDemand, "
-       "ChargingStatus, -20 DC_/AC_ChargeLoop)"),
+    _S("cable_check_s", "float64", "first CableCheckReq to last CableCheckRes of each run "
+       "of them, summed (-20: DC_CableCheck)"),
+    _S("precharge_s", "float64", "the same for PreCharge (-20: DC_PreCharge)"),
+    _S("charge_loop_s", "float64", "the same for the charge loop (CurrentDemand, "
+       "ChargingStatus, -20 DC_/AC_ChargeLoop): a renegotiation or pause is not counted"),
     _S("charge_loop_messages", "int64", "requests in the charge loop"),
     _S("soc_start_percent", "float64", "first state of charge reported"),
     _S("soc_end_percent", "float64", "last state of charge reported"),

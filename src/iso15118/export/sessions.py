@@ -1,9 +1,10 @@
 """Message rows of one session -> the session's row: who, which protocol, how it ended,
 how long each phase took, the extremes of the main values.
 
-Phases are spans of message names (first request to last response of the phase), the
-same in every protocol: DIN/-2 CableCheck, PreCharge and the charge loop (CurrentDemand
-for DC, ChargingStatus for AC); -20 DC_CableCheck, DC_PreCharge, DC_/AC_ChargeLoop.
+Phases are runs of consecutive messages of the phase (first request to last response of
+each run, summed over the runs), the same in every protocol: DIN/-2 CableCheck,
+PreCharge and the charge loop (CurrentDemand for DC, ChargingStatus for AC); -20
+DC_CableCheck, DC_PreCharge, DC_/AC_ChargeLoop.
 A session ``failed`` when any response carries a FAILED code (ISO 15118-2 Table 105:
 every FAILED code ends the session), ``stopped`` when SessionStop was answered without
 one, else it is ``incomplete`` (the capture or log ends, or the connection dropped).
@@ -58,6 +59,22 @@ def _handshake(records: list[MessageRecord]) -> tuple[list[str], str | None]:
     return list(offered.values()), agreed
 
 
+def _phase_seconds(rows: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Per phase, the summed span of its runs of consecutive messages: a charge loop
+    interrupted by a renegotiation or a pause counts twice, not the time between."""
+    total: dict[str, float | None] = dict.fromkeys(_PHASES)
+    run: tuple[str, float, float] | None = None  # (phase, first time, last time)
+    for row in [*rows, {"message": "", "time_s": None}]:
+        phase = _PHASE_OF.get(row["message"])
+        t = row["time_s"]
+        if run is not None and (phase != run[0] or t is None):
+            total[run[0]] = (total[run[0]] or 0.0) + run[2] - run[1]
+            run = None
+        if phase is not None and t is not None:
+            run = (phase, run[1] if run else t, t)
+    return total
+
+
 def _one(key: str, records: list[MessageRecord], rows: list[dict[str, Any]]) -> dict[str, Any]:
     exi = [(rec, row) for rec, row in zip(records, rows, strict=True) if rec.kind == "exi"]
     exi_rows = [row for _, row in exi]
@@ -99,14 +116,8 @@ def _one(key: str, records: list[MessageRecord], rows: list[dict[str, Any]]) -> 
     socs = [row["soc_percent"] for row in exi_rows if row.get("soc_percent") is not None]
     out["soc_start_percent"] = socs[0] if socs else None
     out["soc_end_percent"] = socs[-1] if socs else None
-    spans: dict[str, list[float]] = {}
-    for row in exi_rows:
-        phase = _PHASE_OF.get(row["message"])
-        if phase is not None and row["time_s"] is not None:
-            spans.setdefault(phase, []).append(row["time_s"])
-    for phase in _PHASES:
-        ts = spans.get(phase)
-        out[phase] = (max(ts) - min(ts)) if ts else None
+    for phase, seconds in _phase_seconds(exi_rows).items():
+        out[phase] = seconds
     return out
 
 

@@ -136,3 +136,24 @@ def test_batches_of_a_log_hold_whole_sessions(tmp_path: Path) -> None:
     parts = list(batches(records, size=len(one) // 2))
     assert [len(p) for p in parts] == [len(one)] * 4  # cut only where a session begins
     assert [len({r.session for r in p}) for p in parts] == [1, 1, 1, 1]
+
+
+def test_an_overlong_line_is_one_error_row_and_reading_goes_on(tmp_path: Path) -> None:
+    from iso15118.export.lines import MAX_LINE_BYTES
+
+    entries = messages_of(DC)[:4]
+    log = write_log(tmp_path / "long.log", entries, "hex")
+    lines = log.read_text().splitlines()
+    lines.insert(3, "8098" * (MAX_LINE_BYTES // 2))  # 2 MiB of hex on one line
+    log.write_text("\n".join(lines) + "\n")
+    records = list(read_log(log, Layout("hex")))
+    assert [r.name for r in records] == [entries[0].name, entries[1].name,
+                                         "(unparseable line)", entries[2].name, entries[3].name]
+    assert "longer than" in (records[2].error or "")
+    assert records[3].offset == records[2].offset + 4 * (MAX_LINE_BYTES // 2) + 1
+    # a file without any line break is one such row, and its layout cannot be told
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(b"\x00" * (3 * MAX_LINE_BYTES))
+    assert [r.name for r in read_log(blob, Layout("hex"))] == ["(unparseable line)"]
+    with pytest.raises(ExportInputError, match="empty log"):
+        layout_of_file(blob)

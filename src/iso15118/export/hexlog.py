@@ -25,6 +25,7 @@ from iso15118.capture.session import SessionDecoder
 from iso15118.detect import ALL_CANDIDATES, detect, split_v2gtp
 from iso15118.errors import Iso15118Error
 from iso15118.export.layouts import Layout, LogLine, detect_layout
+from iso15118.export.lines import MAX_LINE_BYTES, iter_lines
 from iso15118.export.records import ExportInputError, MessageRecord, direction_of
 from iso15118.summary import message_name
 from iso15118.v2gtp import SDP_PAYLOAD_TYPES, Frame, PayloadType
@@ -119,29 +120,30 @@ class _Session:
         return None, None, None, f"no -20 namespace decodes it ({reasons})", None
 
 
-def _lines(path: Path, start: int, end: int | None) -> Iterator[tuple[int, str]]:
-    """(byte offset, text) of each line that starts in [start, end)."""
+def _lines(path: Path, start: int, end: int | None) -> Iterator[tuple[int, str | None]]:
+    """(byte offset, text) of each line that starts in [start, end); None for a line
+    too long to be a message (:mod:`.lines`)."""
     with path.open("rb") as f:
         f.seek(start)
-        offset = start
-        for raw in f:
-            if end is not None and offset >= end:
-                break
-            yield offset, raw.decode("utf-8", "replace")
-            offset += len(raw)
+        for offset, raw in iter_lines(f, start, end):
+            yield offset, None if raw is None else raw.decode("utf-8", "replace")
 
 
 def layout_of_file(path: str | Path, layout: Layout | None = None) -> Layout:
     """``layout`` as given, or detected from the first lines of the file."""
     if layout is not None:
         if layout.name == "csv" and not layout.columns:
-            with Path(path).open(encoding="utf-8", errors="replace") as f:
-                header = next((ln for ln in f if ln.strip() and not ln.startswith("#")), "")
+            with Path(path).open("rb") as f:
+                header = next((text for _, raw in iter_lines(f, 0) if raw is not None
+                               for text in [raw.decode("utf-8", "replace")]
+                               if text.strip() and not text.startswith("#")), "")
             return Layout("csv", columns=tuple(detect_layout([header], ".csv").columns))
         return layout
     try:
-        with Path(path).open(encoding="utf-8", errors="replace") as f:
-            first = [ln for _, ln in zip(range(50), f, strict=False)]
+        with Path(path).open("rb") as f:
+            first = [raw.decode("utf-8", "replace")
+                     for _, (_, raw) in zip(range(50), iter_lines(f, 0), strict=False)
+                     if raw is not None]
     except OSError as e:
         raise ExportInputError(f"{path}: {e.strerror or e}") from None
     return detect_layout(first, str(path))
@@ -156,6 +158,14 @@ def read_log(path: str | Path, layout: Layout, *, start: int = 0, end: int | Non
     session: _Session | None = None
     try:
         for offset, text in _lines(p, start, end):
+            if text is None:
+                if session is None:
+                    session = _Session(f"{src}@{offset}")
+                yield MessageRecord(src, "hexlog", session.key, None, None, None, "exi", None,
+                                    None, b"", "(unparseable line)",
+                                    error=f"offset {offset}: line longer than "
+                                          f"{MAX_LINE_BYTES} bytes, skipped", offset=offset)
+                continue
             line: LogLine | None = layout.parse(text)
             if line is None:
                 continue
@@ -211,11 +221,14 @@ def plan_chunks(path: str | Path, layout: Layout, chunk_bytes: int) -> list[tupl
 def _next_start(path: Path, layout: Layout, offset: int, size: int) -> int | None:
     with path.open("rb") as f:
         f.seek(offset)
+        lines = iter_lines(f, offset)
         if offset:
-            offset += len(f.readline())  # the line the cut fell into belongs to the chunk
+            next(lines, None)  # the line the cut fell into belongs to the chunk
         sdp_run: int | None = None
-        for raw_line in f:
-            here, offset = offset, offset + len(raw_line)
+        for here, raw_line in lines:
+            if raw_line is None:
+                sdp_run = None
+                continue
             line = layout.parse(raw_line.decode("utf-8", "replace"))
             if line is None:
                 continue

@@ -31,6 +31,7 @@ from iso15118 import codec, protocols
 from iso15118.detect import ALL_CANDIDATES, detect
 from iso15118.errors import Iso15118Error
 from iso15118.export.layouts import parse_time
+from iso15118.export.lines import iter_lines
 from iso15118.export.records import EV_TO_EVSE, EVSE_TO_EV, ExportInputError, MessageRecord
 from iso15118.summary import message_name
 
@@ -38,6 +39,9 @@ __all__ = ["read_ocpp"]
 
 _BY_NAMESPACE = {p.namespace: p.name for p in protocols.PROTOCOLS.values()}
 _CALL, _RESULT = 2, 3
+#: OCPP frames carry whole certificate chains (exiResponse is up to 17,000 characters in
+#: OCPP 2.0.1); several megabytes is no OCPP frame.
+MAX_OCPP_LINE_BYTES = 4 << 20
 _DECODER = json.JSONDecoder()
 
 
@@ -80,15 +84,15 @@ def _is_frame(obj: list[Any]) -> bool:
     return len(obj) >= 3 and obj[0] in (_CALL, _RESULT) and isinstance(obj[1], str)
 
 
-def _exi_fields(payload: Any, depth: int = 0) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(key, base64 text, the object holding it) for every ``exi*`` string field; a
+def _exi_fields(payload: Any, depth: int = 0) -> Iterator[tuple[str, str]]:
+    """(key, base64 text) for every ``exi*`` string field; a
     ``data`` string that is itself JSON (OCPP 1.6 DataTransfer) is looked into."""
     if depth > 6:
         return
     if isinstance(payload, dict):
         for k, v in payload.items():
             if isinstance(v, str) and k.startswith("exi") and k[3:4].isupper():
-                yield k, v, payload
+                yield k, v
             elif isinstance(v, str) and k == "data" and v.lstrip().startswith("{"):
                 try:
                     inner = json.loads(v)
@@ -150,9 +154,13 @@ def read_ocpp(path: str | Path, source: str | None = None) -> Iterator[MessageRe
     versions: dict[str, str | None] = {}  # OCPP message id -> iso15118SchemaVersion
     try:
         with p.open("rb") as f:
-            offset = 0
-            for raw_line in f:
-                here, offset = offset, offset + len(raw_line)
+            for here, raw_line in iter_lines(f, 0, limit=MAX_OCPP_LINE_BYTES):
+                if raw_line is None:
+                    yield MessageRecord(src, "ocpp", None, None, None, None, "exi", None, None,
+                                        b"", "(undecodable)", error=f"offset {here}: line "
+                                        f"longer than {MAX_OCPP_LINE_BYTES} bytes, skipped",
+                                        offset=here)
+                    continue
                 frame, when = _frame_in(raw_line.decode("utf-8", "replace"))
                 if frame is None:
                     continue
@@ -162,7 +170,7 @@ def read_ocpp(path: str | Path, source: str | None = None) -> Iterator[MessageRe
                     versions[msg_id] = _schema_version(payload)
                 namespace = versions.get(msg_id) if frame[0] == _RESULT else \
                     _schema_version(payload)
-                for key, text, _holder in _exi_fields(payload):
+                for key, text in _exi_fields(payload):
                     yield _record(src, here, when, key, text, namespace, frame[0] == _CALL)
     except OSError as e:
         raise ExportInputError(f"{src}: {e.strerror or e}") from None

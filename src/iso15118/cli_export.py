@@ -106,8 +106,11 @@ def _run(args: argparse.Namespace) -> int:
            for sub in ("messages", "sessions")):
         raise Iso15118Error(f"{out} already holds an export; remove it or choose another "
                             "directory")
-    layout = (Layout("regex", pattern=args.regex) if args.regex
-              else Layout(args.layout) if args.layout else None)
+    try:
+        layout = (Layout("regex", pattern=args.regex) if args.regex
+                  else Layout(args.layout) if args.layout else None)
+    except Iso15118Error as e:  # a regex that does not compile or has no hex group
+        return _usage(str(e))
     started = time.perf_counter()
     tasks, problems = plan(args.inputs, layout=layout,
                            chunk_bytes=max(int(args.chunk_mb * 1024 * 1024), 4096),

@@ -120,6 +120,8 @@ def test_usage_errors_and_an_existing_export(inputs: list[str], tmp_path: Path,
     assert _export([inputs[0], "-o", out, "--scheduler", "tcp://x:1"], capsys)[0] == 2
     assert _export([inputs[0], "-o", out, "--layout", "hex", "--regex", "(?P<hex>.*)"],
                    capsys)[0] == 2
+    status, _, err = _export([inputs[0], "-o", out, "--regex", "(?P<payload>.*)"], capsys)
+    assert status == 2 and "named group (?P<hex>...)" in err
     assert _export([inputs[0], "-o", out], capsys)[0] == 0
     status, _, err = _export([inputs[0], "-o", out], capsys)
     assert status == 1 and "already holds an export" in err

@@ -56,7 +56,8 @@ def add_subparser(subparsers: Any) -> None:
                    help="capture, hex log or OCPP log files, or directories of them")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output directory (created; must not hold an export already)")
-    p.add_argument("--format", "-f", choices=("parquet", "csv", "jsonl"), default="parquet")
+    p.add_argument("--format", "-f", choices=("parquet", "csv", "jsonl"), default="parquet",
+                   help="part files as Parquet (default), CSV or JSON Lines")
     p.add_argument("--engine", choices=("local", "dask"), default="local",
                    help="local: this process; dask: dask.distributed (default local)")
     p.add_argument("--workers", type=int, metavar="N",

@@ -40,3 +40,29 @@ def test_a_task_that_fails_leaves_no_file(tmp_path: Path) -> None:
                       str(tmp_path / "out"))
     assert result.error is not None and "gone.log" in result.error
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*"))
+
+
+def test_records_of_every_reader_pickle_with_their_models(tmp_path: Path) -> None:
+    """Dask ships records and results between processes: the decoded models must pickle
+    and come back equal (-2 with TLS, -20, DIN, SDP, OCPP, an error row)."""
+    import base64
+    import json
+    import pickle
+
+    from export_logs import capture
+
+    from iso15118.export import read_ocpp, read_pcap
+
+    records = list(read_pcap(capture("ISO-20_TLS13_DC_DS5366_Josev.pcapng")))
+    records += list(read_pcap(capture("DIN_DC_DS5366_Josev.pcapng")))[:20]
+    cert = next(e for e in messages_of("ISO-2_DC_PnC_TLS_CertInstallation_DS5366_RiseV2G.pcapng")
+                if e.name == "CertificateInstallationReq")
+    ocpp = tmp_path / "ocpp.log"
+    ocpp.write_text(json.dumps([2, "1", "Get15118EVCertificate", {
+        "iso15118SchemaVersion": "urn:iso:15118:2:2013:MsgDef",
+        "exiRequest": base64.b64encode(cert.payload).decode()}]) + "\n"
+        + json.dumps([2, "2", "Get15118EVCertificate", {"exiRequest": "AAAA"}]) + "\n")
+    records += list(read_ocpp(ocpp))
+    assert {r.kind for r in records} == {"exi", "sdp"} and any(r.error for r in records)
+    assert {r.protocol for r in records} >= {"iso20-dc", "din", "iso2", "sdp"}
+    assert pickle.loads(pickle.dumps(records)) == records

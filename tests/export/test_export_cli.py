@@ -153,3 +153,20 @@ def test_the_command_is_registered_lazily() -> None:
                          timeout=120, check=True).stdout.strip()
     assert out == "[]"
     assert cli.LAZY_COMMANDS["export"][0] == "cli_export"
+
+
+def test_an_unreachable_scheduler_is_one_error_line(
+        inputs: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from iso15118.export import engines
+
+    monkeypatch.setattr(engines, "SCHEDULER_TIMEOUT_S", 1.0)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    status, _, err = _export([inputs[0], "-o", str(tmp_path / "o"), "--engine", "dask",
+                              "--scheduler", f"tcp://127.0.0.1:{port}"], capsys)
+    assert status == 1
+    assert err.count("\n") == 1 and "cannot join the Dask scheduler" in err

@@ -16,11 +16,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import IO
 
+from iso15118.export.records import ExportInputError
 from iso15118.export.tasks import Task, TaskResult, run_task
 
 __all__ = ["ENGINES", "Progress", "run_dask", "run_local"]
 
 ENGINES = ("local", "dask")
+#: How long to try reaching a --scheduler before giving up with an error.
+SCHEDULER_TIMEOUT_S = 10.0
 Report = Callable[[TaskResult], None]
 
 
@@ -75,7 +78,11 @@ def run_dask(tasks: Sequence[Task], out: str, fmt: str, report: Report, *,
                                dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
     else:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
+        except (OSError, ValueError, TypeError) as e:  # refused, unreachable, bad address
+            raise ExportInputError(f"cannot join the Dask scheduler {scheduler}: "
+                                   f"{' '.join(str(e).split()) or type(e).__name__}") from None
     try:
         futures = {client.submit(run_task, t, out, fmt, key=f"iso15118-export-{t.index}-"
                                  f"{time.time_ns()}", pure=False): t for t in tasks}

@@ -1,5 +1,6 @@
 """The written dataset is read without help: DuckDB queries the part files by glob (and
-joins the two tables), pandas reads the directory; both agree with the rows written."""
+joins the two tables), pandas reads the directory, polars the glob; all agree with the
+rows written."""
 
 from __future__ import annotations
 
@@ -61,3 +62,17 @@ def test_pandas_reads_the_directory(out: Path) -> None:
     assert len(frame) == len(messages_of(DC)) + len(messages_of("DIN_DC_DS5366_Josev.pcapng"))
     sessions = pd.read_parquet(out / "sessions")
     assert sorted(sessions["outcome"]) == ["stopped", "stopped"]
+
+
+def test_polars_reads_the_glob(out: Path) -> None:
+    pl = pytest.importorskip("polars")
+    sessions = pl.read_parquet(f"{out}/sessions/*.parquet")
+    assert sessions.height == 2
+    assert dict(zip(sessions["protocol"].to_list(), sessions["charge_loop_messages"].to_list(),
+                    strict=True)) == {
+        "iso2": 417, "din": sum(e.name == "CurrentDemandReq"
+                                for e in messages_of("DIN_DC_DS5366_Josev.pcapng"))}
+    messages = pl.read_parquet(f"{out}/messages/*.parquet")
+    assert str(messages.schema["time"]).startswith("Datetime(time_unit='us', time_zone='UTC')")
+    assert messages.filter(pl.col("message") == "CurrentDemandRes")["evse_present_current_a"] \
+        .max() == pytest.approx(200.03)

@@ -8,6 +8,8 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from export_logs import HAVE_CAPTURES, messages_of
 
 from iso15118.export import Layout, read_log
@@ -50,3 +52,30 @@ def test_damaged_messages_all_become_rows(tmp_path: Path) -> None:
                for n, e in zip(names, errors, strict=True))
     assert 0 < names.count("(undecodable)") < len(lines)  # both kinds occur
     assert sessions.num_rows >= 1
+
+
+_LAYOUTS = [Layout("hex"), Layout("timestamped"),
+            Layout("csv", columns=("time", "dir", "hex")),
+            Layout("regex", pattern=r"(?P<timestamp>\S+) (?P<direction>\S+) (?P<hex>\S+)")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(
+    st.binary(max_size=80),
+    st.from_regex(r"\A[0-9a-fA-F :]{0,60}\Z"),
+    st.from_regex(r"\A(01fe8001|01fe9000|8000dbab|8098)[0-9a-f]{0,40}\Z"),
+    st.text(max_size=40)), max_size=25), st.sampled_from(_LAYOUTS))
+def test_any_bytes_in_any_layout_give_rows_not_exceptions(lines: list[object],
+                                                          layout: Layout) -> None:
+    import tempfile
+
+    from iso15118.export import read_ocpp
+
+    data = b"\n".join(x if isinstance(x, bytes) else str(x).encode() for x in lines)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "fuzz.log"
+        path.write_bytes(data)
+        records = list(read_log(path, layout))
+        build_tables(records)
+        assert all(r.error is None or r.value is None for r in records)
+        build_tables(list(read_ocpp(path)))

@@ -124,7 +124,9 @@ class Layout:
             groups = m.groupdict()
             return LogLine(parse_time(groups.get("timestamp")),
                            _direction(groups.get("direction")), groups["hex"] or "")
-        fields = next(csv.reader([line]))
+        fields = _csv_fields(line)
+        if fields is None:  # a CR or NUL inside the line: not a CSV record
+            return LogLine(None, None, line)
         if [f.strip().lower() for f in fields] == [c.strip().lower() for c in self.columns]:
             return None  # the header row
         h = _pick(list(self.columns), _HEX_COLUMNS)
@@ -135,6 +137,13 @@ class Layout:
             return fields[i] if i is not None and i < len(fields) else None
 
         return LogLine(parse_time(get(t)), _direction(get(d)), get(h) or "")
+
+
+def _csv_fields(line: str) -> list[str] | None:
+    try:
+        return next(csv.reader([line]), [])
+    except csv.Error:
+        return None
 
 
 _PATTERNS: dict[str, re.Pattern[str]] = {}
@@ -153,7 +162,7 @@ def detect_layout(first_lines: list[str], filename: str = "") -> Layout:
     lines = [ln.strip() for ln in first_lines if ln.strip() and not ln.startswith("#")]
     if not lines:
         raise ExportInputError("empty log: no line to tell its layout from")
-    header = next(csv.reader([lines[0]]))
+    header = _csv_fields(lines[0]) or []
     if filename.lower().endswith(".csv") or (
             len(header) > 1 and _pick(header, _HEX_COLUMNS) is not None):
         return Layout("csv", columns=tuple(h.strip() for h in header))

@@ -8,9 +8,9 @@ import random
 from pathlib import Path
 
 import pytest
+from export_logs import HAVE_CAPTURES, messages_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from export_logs import HAVE_CAPTURES, messages_of
 
 from iso15118.export import Layout, read_log
 from iso15118.export.tables import build_tables

@@ -31,12 +31,14 @@ SECC_EXAMPLES = """examples:
   iso15118 secc -i eth1 --tls required --pki ./pki            # test PKI made if missing
   iso15118 secc -i eth1 --config charger.toml                 # cable check 10 s, limits...
   iso15118 secc -i eth1 -i eth2 --sessions 0                  # two EVSEs, one process
+  iso15118 secc -i eth1 --ocpp ws://csms:9000/ocpp --station-id CS1   # under a CSMS
 
 config file (TOML; see iso15118.session.config):
   [evse]              evse_id, energy_modes, free_service, notification_max_delay
   [evse.dc]           max_voltage, max_current, max_power, min_voltage, min_current
   [evse.ac]           nominal_voltage, max_current
-  [behaviour]         cable_check_s, authorization_delay_s, authorize, voltage_ramp_v_per_s
+  [behaviour]         cable_check_s, authorization_delay_s, authorize, voltage_ramp_v_per_s,
+                      grid_request_after_s, grid_power, exit_standby_after_s (-20)
   [session]           await_schedules, accept_session_stop_anywhere, session_id_length
   [[schedules]]       id = 1, entries = [[0, 50000, 86400]]
 """
@@ -47,6 +49,9 @@ EVCC_EXAMPLES = """examples:
   iso15118 evcc -i eth1 --energy ac --pause-after 5           # pause, resume, finish
   iso15118 evcc -i eth1 --tls --trust ./pki/certs/v2g_root.pem
   iso15118 evcc -i eth1 --config vehicle.toml                 # SoC, battery, limits
+  iso15118 evcc -i eth1 --protocols iso20 --standby-after 5    # -20 standby and back
+  iso15118 evcc -i eth1 --protocols iso20 --tls --trust ./pki/certs/v2g_root.pem \
+      --pki ./pki --auth pnc --cert-install --ecdh-curve X448  # -20 Plug & Charge
 
 config file (TOML; see iso15118.session.config):
   [vehicle]           soc, target_soc, max_voltage, max_current, max_power, capacity_wh,
@@ -88,6 +93,13 @@ def add_subparser(subparsers: Any) -> None:
     s.add_argument("--config", type=Path, metavar="FILE", help="TOML settings (see below)")
     s.add_argument("--exit-on-failure", action="store_true",
                    help="exit 1 when a session fails instead of serving the next EV")
+    s.add_argument("--ocpp", metavar="URL",
+                   help="run as an OCPP charging station: the CSMS's ws://HOST:PORT/PATH "
+                        "(needs the 'ocpp' extra)")
+    s.add_argument("--station-id", metavar="ID",
+                   help="the charging station's identity (appended to the --ocpp URL)")
+    s.add_argument("--ocpp-version", choices=("2.0.1", "2.1"), default="2.0.1",
+                   help="OCPP version of the connection (default 2.0.1)")
     s.set_defaults(func=_run_secc, parser=s)
 
     e = subparsers.add_parser(
@@ -110,12 +122,18 @@ def add_subparser(subparsers: Any) -> None:
     e.add_argument("--cert-install", action="store_true",
                    help="PnC: install a contract certificate first (CertificateInstallation), "
                    "as a vehicle without one does")
+    e.add_argument("--ecdh-curve", choices=("SECP521", "X448"), default="SECP521",
+                   help="ISO 15118-20 PnC: the vehicle's key family in a -20 test PKI: "
+                   "SECP521 (secp521r1 OEM key and contract) or X448 (Ed448 ones)")
     e.add_argument("--loops", type=int, default=20, metavar="N",
                    help="charge-loop requests before stopping (default 20)")
     e.add_argument("--pause-after", type=int, metavar="N",
                    help="pause after N loop requests, then resume the session")
     e.add_argument("--renegotiate-after", type=int, metavar="N",
                    help="renegotiate the schedule after N loop requests")
+    e.add_argument("--standby-after", type=int, metavar="N",
+                   help="ISO 15118-20: go to standby after N loop requests, until the "
+                   "charger says ExitStandby (or --loops ends the loop)")
     e.add_argument("--config", type=Path, metavar="FILE", help="TOML settings (see below)")
     e.set_defaults(func=_run_evcc, parser=e)
 
@@ -226,6 +244,18 @@ def _charger(args: argparse.Namespace, printer: _Printer) -> tuple[Any, Any, Any
 
 def _run_secc(args: argparse.Namespace) -> int:
     printer = _Printer("secc")
+    if args.ocpp is not None and not args.station_id:
+        _usage(args, "--ocpp needs --station-id ID")
+    if args.station_id and args.ocpp is None:
+        _usage(args, "--station-id is for --ocpp URL")
+    if args.ocpp is not None:
+        if not args.ocpp.startswith(("ws://", "wss://")):
+            _usage(args, f"--ocpp {args.ocpp}: not a ws:// or wss:// URL")
+        try:
+            import iso15118.ocpp.station  # noqa: F401 - the extra is there
+        except ImportError as exc:
+            _usage(args, f"--ocpp needs the 'ocpp' extra (pip install "
+                         f"'v2g-iso15118[ocpp]', Python >= 3.11): {exc}")
     evse, behaviour, config = _charger(args, printer)
     ssl_context = None
     if args.tls != "none" and "iso20" in config.protocols:
@@ -246,6 +276,11 @@ def _run_secc(args: argparse.Namespace) -> int:
         from iso15118.session.pnc import SeccPnc
 
         config.pnc = SeccPnc.from_test_pki(_test_pki_dir(args, printer))
+        if args.ocpp is not None:
+            # the CSMS decides: Get15118EVCertificate answers installations, Authorize
+            # (C07) authorizes contracts
+            config.pnc.certificate_backend = lambda exi, message: None
+            config.auto_authorize = False
     try:
         return asyncio.run(_serve(args, printer, evse, behaviour, config, ssl_context))
     except KeyboardInterrupt:
@@ -300,14 +335,55 @@ async def _serve(args: argparse.Namespace, printer: _Printer, evse: Any, behavio
     def on_event(ep: Any, event: Any, now: float) -> None:
         printer.event(event, now, f"evse={ep.interface}" if several else "")
 
+    station = None
+    if args.ocpp is not None:
+        station = await _station(args, printer, endpoints, session_config)
+        if station is None:
+            return 1
     charger = Charger(endpoints, on_event=on_event, on_session_end=on_end)
-    async with charger:
-        for ep in endpoints:
-            ports = ", ".join(f"{'TLS' if sec.name == 'TLS' else 'TCP'} {p}"
-                              for sec, p in ep.ports.items())
-            printer.note(f"ready on {ep.interface}: {ports}; protocols "
-                         f"{','.join(session_config.protocols)}")
-        return await done
+    try:
+        async with charger:
+            for ep in endpoints:
+                ports = ", ".join(f"{'TLS' if sec.name == 'TLS' else 'TCP'} {p}"
+                                  for sec, p in ep.ports.items())
+                printer.note(f"ready on {ep.interface}: {ports}; protocols "
+                             f"{','.join(session_config.protocols)}")
+            return await done
+    finally:
+        if station is not None:
+            await station.close()
+
+
+async def _station(args: argparse.Namespace, printer: _Printer, endpoints: list[Any],
+                   config: Any) -> Any:
+    """The OCPP charging station over ``endpoints`` (EVSE ids 1, 2, ... in --interface
+    order), connected and booted; None (after saying why) when the CSMS cannot be reached."""
+    from websockets.exceptions import WebSocketException
+
+    from iso15118.ocpp.smart_charging import ElectricalBasis
+    from iso15118.ocpp.station import ChargingStation, OcppCallError, StationEvse
+
+    evses = []
+    for i, ep in enumerate(endpoints, start=1):
+        dc = any(m.is_dc for m in ep.evse.energy_modes)
+        evses.append(StationEvse(
+            i, ep.evse, max_power=ep.evse.dc.max_power if dc else ep.evse.ac.max_power,
+            basis=ElectricalBasis(ac_voltage=ep.evse.ac.nominal_voltage, dc=dc,
+                                  dc_voltage=ep.evse.dc.max_voltage)))
+    station = ChargingStation(args.station_id, evses, version=args.ocpp_version,
+                              pnc=config.pnc)
+    for i, ep in enumerate(endpoints, start=1):
+        ep.application = station.application(i, ep.application)
+    try:
+        await asyncio.wait_for(station.connect(args.ocpp), 30)
+    except (OSError, Iso15118Error, OcppCallError, asyncio.TimeoutError,
+            WebSocketException) as exc:
+        printer.note(f"error: cannot reach the CSMS at {args.ocpp}: {exc}")
+        await station.close()
+        return None
+    printer.note(f"ocpp: station {args.station_id} connected to {args.ocpp} "
+                 f"(OCPP {args.ocpp_version}, {len(evses)} EVSE)")
+    return station
 
 
 # ---------------------------------------------------------------------------- vehicle
@@ -330,7 +406,8 @@ def _vehicle(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     battery = VehicleBehaviour()
     config = EvccConfig(protocols=tuple(protocols), loops=args.loops, loop_interval=0.1,
                         pause_after=args.pause_after,
-                        renegotiate_after=args.renegotiate_after)
+                        renegotiate_after=args.renegotiate_after,
+                        standby_after=args.standby_after)
     if args.config is not None:
         data = load_toml(args.config)
         for section, target in (("vehicle", ev), ("battery", battery), ("session", config)):
@@ -368,7 +445,8 @@ def _run_evcc(args: argparse.Namespace) -> int:
             _usage(args, "--auth pnc needs --contract DIR")
         from iso15118.session.pnc import EvccPnc
 
-        config.pnc = EvccPnc.from_test_pki(args.contract, contract=not args.cert_install)
+        config.pnc = EvccPnc.from_test_pki(args.contract, contract=not args.cert_install,
+                                           curve=args.ecdh_curve)
     try:
         return asyncio.run(_drive_vehicle(args, printer, ev, battery, config, ssl_context))
     except KeyboardInterrupt:

@@ -10,18 +10,22 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, x448
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, x448
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from iso15118.pki import (
     KeyInstallationError,
     decrypt_contract_key_iso2,
+    decrypt_contract_key_iso20_ed448,
     decrypt_contract_key_iso20_secp521,
     decrypt_contract_key_iso20_x448,
     encrypt_contract_key_iso2,
     encrypt_contract_key_iso20,
+    generate_ed448_contract_key,
     installation_aad,
+    x448_private_from_ed448,
+    x448_public_from_ed448,
 )
 from iso15118.pki.certs import subject_key_identifier
 from iso15118.pki.keyinstall import ISO20_KDF_HASH, concat_kdf
@@ -292,3 +296,65 @@ def test_iso20_refuses_mixed_curves(pki20: TestPki) -> None:
             TEST_PCID,
             cert,
         )
+
+
+# ------------------------------------------------- Ed448 keys in the X448 transport
+
+
+def _ed448_certificate(key: ed448.Ed448PrivateKey, pki: TestPki) -> x509.Certificate:
+    """A contract certificate for ``key`` with the -20 SKI (16 hex characters in the AAD)."""
+    import datetime as dt
+
+    from cryptography.x509.oid import NameOID
+
+    issuer = pki.cert("mo_sub_ca2_ed448")
+    now = dt.datetime.now(dt.timezone.utc)
+    ski = x509.SubjectKeyIdentifier(bytes.fromhex("4011223344556677"))
+    return (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "DE8AA1A2B3C4D5")]))
+            .issuer_name(issuer.subject).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(ski, critical=False)
+            .sign(pki.key("mo_sub_ca2_ed448"), None))  # type: ignore[arg-type]
+
+
+def test_ed448_keys_agree_as_x448() -> None:
+    """Either side's X448 view of an Ed448 key agrees with the other's: the static-ephemeral
+    exchange gives one secret whichever side computes it (RFC 7748's map is right)."""
+    for _ in range(8):
+        static = ed448.Ed448PrivateKey.generate()
+        ephemeral = x448.X448PrivateKey.generate()
+        sender = ephemeral.exchange(x448_public_from_ed448(static.public_key()))
+        receiver = x448_private_from_ed448(static).exchange(ephemeral.public_key())
+        assert sender == receiver
+        assert x448_private_from_ed448(static).public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw) == \
+            x448_public_from_ed448(static.public_key()).public_bytes(
+                serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def test_iso20_ed448_contract_round_trip_to_an_ed448_oem_key(pki20: TestPki) -> None:
+    oem = pki20.key("oem_leaf_ed448")
+    assert isinstance(oem, ed448.Ed448PrivateKey)
+    contract = generate_ed448_contract_key()
+    cert = _ed448_certificate(contract, pki20)
+    enc = encrypt_contract_key_iso20(contract, oem.public_key(), TEST_PCID, cert)
+    assert enc.ecdh_curve == "X448" and len(enc.encrypted_private_key) == 84
+    key = decrypt_contract_key_iso20_ed448(enc.encrypted_private_key, enc.dh_public_key, oem,
+                                           TEST_PCID, cert)
+    assert key.sign(b"m") == contract.sign(b"m")  # Ed448 is deterministic: the same key
+    with pytest.raises(KeyInstallationError, match="AES-GCM"):
+        decrypt_contract_key_iso20_ed448(enc.encrypted_private_key, enc.dh_public_key,
+                                         ed448.Ed448PrivateKey.generate(), TEST_PCID, cert)
+    other = _ed448_certificate(generate_ed448_contract_key(), pki20)  # same SKI, other key
+    with pytest.raises(KeyInstallationError, match="V2G20-2510"):
+        decrypt_contract_key_iso20_ed448(enc.encrypted_private_key, enc.dh_public_key, oem,
+                                         TEST_PCID, other)
+
+
+def test_iso20_ed448_contract_key_must_fit_56_bytes(pki20: TestPki) -> None:
+    seed = bytes(range(1, 58))  # the 57th byte is not zero
+    key = ed448.Ed448PrivateKey.from_private_bytes(seed)
+    with pytest.raises(KeyInstallationError, match="zero byte"):
+        encrypt_contract_key_iso20(key, pki20.key("oem_leaf_ed448").public_key(),  # type: ignore[arg-type]
+                                   TEST_PCID, pki20.cert("contract_leaf_ed448"))

@@ -4,7 +4,8 @@ Each test is a full -20 session between two network namespaces: DC and AC, sched
 dynamic control, DC_BPT and AC_BPT with power fed back. Both verdicts are checked (our exit
 status, Josev's end of session) and both logs must list the same messages in the same order.
 What Josev cannot do in -20 (CertificateInstallation, schedule renegotiation, joining a
-paused session) is in ``josev/README.md``.
+paused session) is in ``josev/README.md``; its -20 Plug & Charge signs and verifies the -2
+way, so PnC fails both ways, and the last two tests show how.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from typing import Any
 
 import pytest
 from josev.harness import JosevConfig, JosevProcess, JosevRunner, josev_fixture  # noqa: F401
-from josev_sessions import josev_vehicle_against_ours, our_vehicle_against_josev
+from josev_sessions import josev_vehicle_against_ours, our_vehicle, our_vehicle_against_josev
 from simulator_procs import names
 
+from iso15118 import codec
 from iso15118.pki import write_test_pki
 
 pytestmark = pytest.mark.netns
@@ -111,3 +113,79 @@ def test_josevs_vehicle_over_tls13_at_our_charger(josev: JosevRunner, ours20: Pa
         "--tls", "required", "--pki", str(ours20), "--energy", "ac,dc",
         "--control", "dynamic")
     assert "iso20 (urn:iso:std:iso:15118:-20:DC) over TLSv1.3" in err
+
+
+# ------------------------------------------------------------------ Plug & Charge
+
+
+@pytest.fixture
+def ours2(josev: JosevRunner) -> Path:
+    """The runner's ISO 15118-2 test PKI (secp256r1), in our layout for our side."""
+    path = josev.workdir / "ours-pki2"
+    write_test_pki(josev.use_pki(2).pki, path)
+    return path
+
+
+def test_josevs_pnc_authorization_is_refused_by_our_charger(josev: JosevRunner,
+                                                            ours2: Path) -> None:
+    """What Josev 0.31.2's -20 PnC can do at our charger, with a pre-installed contract: it
+    signs PnC_AReqAuthorizationMode the -2 way (iso15118/evcc/states/iso15118_20_states.py,
+    "TODO: Need a signature for ISO 15118-20"; shared/security.py create_signature:
+    ecdsa-sha256, SHA-256 digests, r and s 32 bytes each), so only with a secp256r1 contract;
+    a secp256r1 / ecdsa-with-SHA256 contract chain is not one the -20 certificate profile
+    allows ([V2G20-2674]), and our charger answers WARNING_CertificateValidationError."""
+    from simulator_procs import start_charger
+
+    config = josev20("DC", "scheduled", tls=True, tls13=True, pki=2, auth_modes=("PnC",),
+                     log_exi=True)
+    secc = start_charger(josev.netns.secc_ns, josev.netns.secc_if, "--sessions", "1",
+                         "--exit-on-failure", "--protocols", "iso20", "--tls", "required",
+                         "--pki", str(ours2), "--auth", "eim,pnc", "--energy", "dc",
+                         "--control", "scheduled")
+    try:
+        evcc = josev.start_evcc(config)
+        evcc.wait_session_end(timeout=90)
+        out, err = secc.communicate(timeout=30)
+    finally:
+        if secc.poll() is None:
+            secc.kill()
+            secc.communicate()
+    assert secc.returncode == 1, err
+    auth = [line for line in out.splitlines() if " AuthorizationReq " in line]
+    assert auth and "PnC" in auth[0], out
+    refused = [line for line in out.splitlines() if " AuthorizationRes " in line]
+    assert refused and "WARNING_CertificateValidationError" in refused[0], out
+    # the signature itself, apart from the profile: it verifies with our xmldsig (the -20
+    # fragment of PnC_AReqAuthorizationMode, SHA-256 digest, ecdsa-sha256)
+    from iso15118 import xmldsig
+    from iso15118.pki import load_certificate
+
+    sent = next(m for m in evcc.messages() if m.direction == "sent"
+                and m.name == "AuthorizationReq")
+    assert sent.exi is not None
+    message = codec.decode(sent.exi, "iso20-common")
+    leaf = load_certificate(message.pnc_a_req_authorization_mode.contract_certificate_chain
+                            .certificate)
+    verified = xmldsig.verify(message, leaf)
+    assert verified.covers("PnC_AReqAuthorizationMode")
+    assert verified.signature_method.endswith("ecdsa-sha256")
+
+
+def test_our_pnc_vehicle_is_refused_by_josevs_charger(josev: JosevRunner,
+                                                      ours20: Path) -> None:
+    """Our vehicle's -20 PnC (a secp521r1 contract of the -20 test PKI, ECDSA-SHA512 over
+    PnC_AReqAuthorizationMode, SHA-512 digest) at Josev 0.31.2's charger (TLS 1.3, PnC
+    offered): Josev checks every -20 signature the -2 way (shared/security.py
+    verify_signature and create_digest: SHA-256 digests, ECDSA with SHA-256) and answers
+    FAILED_SignatureError ("Unable to verify signature for AuthorizationReq",
+    secc/states/iso15118_20_states.py)."""
+    config = josev20("DC", "scheduled", tls=True, tls13=True, pki=20,
+                     auth_modes=("EIM", "PnC"))
+    secc = josev.start_secc(config)
+    ev = our_vehicle(josev, "--protocols", "iso20", "--tls", "--trust",
+                     str(ours20 / "certs" / "v2g_root.pem"), "--pki", str(ours20),
+                     "--auth", "pnc", "--energy", "dc", "--control", "scheduled", "--loops", "2")
+    assert ev.returncode == 1, ev.stderr
+    assert "AuthorizationRes: FAILED_SignatureError" in ev.stderr
+    end = secc.wait_session_end(timeout=30)
+    assert not end.ok and "Unable to verify signature" in end.reason

@@ -185,3 +185,62 @@ def test_iso20_over_tls_13_and_the_vehicles_certificate(pki: Path) -> None:
     alone = asyncio.run(session(False, ("iso20",), require=True))
     assert alone[0].outcome is Outcome.FAILED and "no common protocol" in alone[0].reason
     check(asyncio.run(session(False, ("iso20", "iso2"), client_tls13=False)), "TLSv1.2", "iso2")
+
+
+def test_iso20_plug_and_charge_over_tls_13_with_certificate_installation(
+        tmp_path: Path) -> None:
+    """-20 PnC on real sockets: TLS 1.3 with the -20 test PKI (secp521r1 SECC chain, the
+    vehicle presenting its OEM provisioning chain), CertificateInstallation answered by the
+    charger's backend, the PnC AuthorizationReq signed with the new contract, a whole DC
+    session. The charger learns the contract's eMAID."""
+    from iso15118.pki import create_test_pki
+    from iso15118.session.events import AuthorizationRequested, ProtocolNegotiated
+
+    create_test_pki(tmp_path / "pki", 20)
+    pki = tmp_path / "pki"
+    vehicle_dir = Path(shutil.copytree(pki, tmp_path / "vehicle"))
+    chain, key, v2g_root = secc_tls_files(pki)
+    vehicle_chain, vehicle_key, oem_root = vehicle_tls_files(pki)
+    evse = EVSEState(payment_options=(Payment.EIM, Payment.PNC))
+    simulated = _simulated(evse)
+    authorized: list[AuthorizationRequested] = []
+
+    def application(session: SeccSession) -> Any:
+        hardware = simulated(session)
+
+        def on_event(event: Event, now: float) -> None:
+            hardware(event, now)
+            if isinstance(event, AuthorizationRequested):
+                authorized.append(event)
+        return on_event
+
+    async def main() -> tuple[SessionEnded, list[str], list[Event], str | None]:
+        context = iso20_server_context(chain, key, cafile=oem_root)
+        config = SeccConfig(protocols=("iso20",), pnc=SeccPnc.from_test_pki(pki),
+                            require_vehicle_certificate=True)
+        ep = EVSEEndpoint(None, evse, config, tls="required", ssl_context=context,
+                          host="::1", application=application)
+        async with Charger([ep]):
+            client = iso20_client_context(certfile=vehicle_chain, keyfile=vehicle_key,
+                                          cafile=v2g_root)
+            conn = await open_connection("::1", ep.ports.popitem()[1], ssl_context=client)
+            evcc = EvccSession(EVState(payment=Payment.PNC),
+                               EvccConfig(loops=2, protocols=("iso20",),
+                                          pnc=EvccPnc.from_test_pki(vehicle_dir,
+                                                                    contract=False)),
+                               tls=True, tls_version=conn.tls_version)
+            events: list[Event] = []
+            ended = await drive(conn, evcc, lambda e, now: events.append(e))
+            await conn.close()
+            sent = [e.name for e in events if isinstance(e, MessageSent)]
+            return ended, sent, events, conn.tls_version
+
+    ended, sent, events, version = asyncio.run(main())
+    assert ended.outcome is Outcome.COMPLETED, ended.reason
+    assert version == "TLSv1.3"
+    negotiated = next(e for e in events if isinstance(e, ProtocolNegotiated))
+    assert (negotiated.protocol, negotiated.link) == ("iso20", "TLSv1.3")
+    assert sent[sent.index("AuthorizationSetupReq") + 1] == "CertificateInstallationReq"
+    assert sent[sent.index("CertificateInstallationReq") + 1] == "AuthorizationReq"
+    assert (vehicle_dir / "ev_contract" / "chain.pem").exists()
+    assert [a.payment for a in authorized] == [Payment.PNC] and authorized[0].emaid

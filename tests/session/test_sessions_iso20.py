@@ -237,3 +237,96 @@ def test_the_charge_loop_notices_a_silent_ev_within_half_a_second() -> None:
     assert ended is not None and ended.reason.startswith("secc_sequence timer expired (0.5 s)")
     last = max(e.time for e in run.result.secc_events if isinstance(e, MessageSent))
     assert ended.time == pytest.approx(last + 0.5)
+
+
+def _progress(run) -> list[str]:  # type: ignore[no-untyped-def]
+    return [b.charge_progress.value for b in run.sent("evcc")
+            if isinstance(b, iso20_common.PowerDeliveryReqType)]
+
+
+def _loop_currents(run) -> list[float]:  # type: ignore[no-untyped-def]
+    """The EVSE's present current in each DC_ChargeLoopRes, in order."""
+    return [float(b.evse_present_current) for b in run.sent("secc")
+            if isinstance(b, iso20_dc.DC_ChargeLoopResType)]
+
+
+@pytest.mark.parametrize("service", [EnergyService.DC, EnergyService.AC])
+def test_standby_until_the_evse_says_exit_standby(service: EnergyService) -> None:
+    """PowerDelivery(Standby) keeps the loop going at no power; the EVSE's ExitStandby
+    notification brings the EV back with PowerDelivery(Start) and the session completes."""
+    in_standby: list[float] = []
+
+    def wake(secc, event, now):  # type: ignore[no-untyped-def]
+        if not isinstance(event, ChargeLoop) or secc.charging:
+            return
+        in_standby.append(now)
+        if len(in_standby) == 20:  # 2 s of standby at 0.1 s a loop
+            secc.notification = Notification.EXIT_STANDBY
+
+    run = run20(service, ControlMode.DYNAMIC, loops=30, standby_after=3, on_secc=wake)
+    assert _progress(run) == ["Start", "Standby", "Start", "Stop"]
+    # the notification goes out in the answer to the loop request after the one that set it
+    assert len(in_standby) in (20, 21)
+    assert run.evcc.ended is not None and run.evcc.ended.outcome is Outcome.COMPLETED
+    assert run.secc.notification is None  # the notification was taken back once obeyed
+    notes = [b.evse_status.evse_notification.value for b in run.sent("secc")
+             if isinstance(b, (iso20_dc.DC_ChargeLoopResType, iso20_ac.AC_ChargeLoopResType))
+             and b.evse_status is not None]
+    assert notes == ["ExitStandby"]
+    if service is EnergyService.DC:
+        currents = _loop_currents(run)
+        # charging before standby, none at the end of standby, charging again after it
+        assert currents[2] > 0
+        standby = len(in_standby)
+        assert currents[2 + standby - 1] == pytest.approx(0.0, abs=0.5)
+        assert max(currents[2 + standby:]) > 0
+
+
+def test_standby_ends_after_standby_loops_or_when_the_application_says() -> None:
+    run = run20(EnergyService.DC, ControlMode.SCHEDULED, loops=12, standby_after=2,
+                standby_loops=4)
+    assert _progress(run) == ["Start", "Standby", "Start", "Stop"]
+    assert run.evcc.ended is not None and run.evcc.ended.outcome is Outcome.COMPLETED
+
+    def toggle(evcc, event, now):  # type: ignore[no-untyped-def]
+        if isinstance(event, ChargeLoopStatus):
+            if evcc.loops == 2:
+                evcc.request_standby()
+            elif evcc.loops == 5:
+                evcc.request_standby(False)
+
+    run = simulate("iso20", EnergyMode.DC_extended,
+                   ev=EVState(energy_mode=EnergyMode.DC_extended),
+                   secc_config=SeccConfig(protocols=("iso20",)),
+                   evcc_config=EvccConfig(protocols=("iso20",), loops=8), on_evcc=toggle)
+    assert _progress(run) == ["Start", "Standby", "Start", "Stop"]
+    assert run.evcc.ended is not None and run.evcc.ended.outcome is Outcome.COMPLETED
+
+
+def test_exit_standby_outside_standby_changes_nothing() -> None:
+    def early(secc, event, now):  # type: ignore[no-untyped-def]
+        if isinstance(event, ChargeLoop) and secc.notification is None and now < 100:
+            secc.notification = Notification.EXIT_STANDBY
+
+    run = run20(EnergyService.DC, ControlMode.DYNAMIC, loops=4, on_secc=early)
+    assert _progress(run) == ["Start", "Stop"]
+    assert run.evcc.ended is not None and run.evcc.ended.outcome is Outcome.COMPLETED
+
+
+def test_metering_confirmation_when_the_evse_asks() -> None:
+    asked: list[float] = []
+
+    def ask(secc, event, now):  # type: ignore[no-untyped-def]
+        if isinstance(event, ChargeLoop) and not asked:
+            asked.append(now)
+            secc.notification = Notification.METERING_CONFIRMATION
+
+    run = run20(EnergyService.DC, ControlMode.SCHEDULED, loops=5, on_secc=ask)
+    names = run.names("evcc")
+    assert names.count("MeteringConfirmationReq") == 1
+    first = names.index("MeteringConfirmationReq")
+    assert "DC_ChargeLoopReq" in names[first + 1:]  # the loop goes on afterwards
+    req = next(b for b in run.sent("evcc")
+               if isinstance(b, iso20_common.MeteringConfirmationReqType))
+    assert req.signed_metering_data.session_id == run.evcc.session_id
+    assert run.evcc.ended is not None and run.evcc.ended.outcome is Outcome.COMPLETED

@@ -211,3 +211,41 @@ def test_one_charger_process_serves_two_evses(tmp_path: Path) -> None:
         for iface, protocol in ((a.secc_if, "iso2"), (b.secc_if, "din")):
             mine = [line for line in out.splitlines() if line.endswith(f"evse={iface}")]
             assert {line.split()[2] for line in mine[2:]} == {protocol}
+
+
+@pytest.mark.parametrize("curve", ["SECP521", "X448"])
+def test_iso20_plug_and_charge_with_certificate_installation(link: NetnsPair, tmp_path: Path,
+                                                             curve: str) -> None:
+    """-20 PnC between the simulators: TLS 1.3 with the vehicle's certificate, the vehicle
+    without a contract installs one (its OEM key's ECDHCurve), then authorizes with it."""
+    pki = tmp_path / "pki"
+    secc = _secc(link, "--sessions", "1", "--tls", "required", "--pki", str(pki),
+                 "--protocols", "iso20", "--auth", "eim,pnc")
+    ev = _evcc(link, "--tls", "--trust", str(pki / "certs" / "v2g_root.pem"), "--pki", str(pki),
+               "--protocols", "iso20", "--auth", "pnc", "--cert-install", "--ecdh-curve", curve,
+               "--loops", "2")
+    code, out, err = _finish(secc)
+    assert ev.returncode == 0, ev.stderr
+    assert code == 0, err
+    ev_lines = _lines(ev.stdout)
+    assert _messages(ev_lines) == _messages(_lines(out))
+    names = [m for _, m in _messages(ev_lines)]
+    start = names.index("AuthorizationSetupRes")
+    assert names[start + 1:start + 5] == ["CertificateInstallationReq",
+                                          "CertificateInstallationRes", "AuthorizationReq",
+                                          "AuthorizationRes"]
+    assert "evcc: iso20 (" in ev.stderr and ") over TLSv1.3" in ev.stderr
+    assert (pki / "ev_contract" / "chain.pem").exists()
+
+
+def test_iso20_standby_and_back(link: NetnsPair, tmp_path: Path) -> None:
+    """The vehicle goes to standby after 2 loop requests; the charger (its TOML behaviour)
+    says ExitStandby 0.5 s later; the vehicle starts again and finishes."""
+    config = tmp_path / "charger.toml"
+    config.write_text("[behaviour]\nexit_standby_after_s = 0.5\n")
+    ev_lines, _, _ = _session(link, ("--protocols", "iso20", "--config", str(config)),
+                              ("--protocols", "iso20", "--standby-after", "2", "--loops", "12"))
+    text = "\n".join(ev_lines)
+    progress = re.findall(r"PowerDeliveryReq .*?ChargeProgress=(\w+)", text)
+    assert progress == ["Start", "Standby", "Start", "Stop"], progress
+    assert "EVSENotification=ExitStandby" in text

@@ -169,3 +169,13 @@ def subject_key_identifier(cert: x509.Certificate) -> bytes | None:
     except x509.ExtensionNotFound:
         return None
     return ext.value.digest
+
+
+def iso20_key_identifier(public_key: object) -> x509.SubjectKeyIdentifier:
+    """The subjectKeyIdentifier a -20 certificate carries: -20 sends the SKI as 16 hex
+    characters in the contract key's AAD [V2G20-2492], so it is RFC 5280 4.2.1.2 method
+    (2): 0100 followed by the low 60 bits of the SHA-1 key hash (8 bytes)."""
+    sha1 = x509.SubjectKeyIdentifier.from_public_key(public_key).digest  # type: ignore[arg-type]
+    low = bytearray(sha1[-8:])
+    low[0] = 0x40 | (low[0] & 0x0F)
+    return x509.SubjectKeyIdentifier(bytes(low))

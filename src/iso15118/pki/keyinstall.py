@@ -26,6 +26,14 @@ ISO 15118-20 (7.9.2.5.2, [V2G20-2491]..[V2G20-2510]):
   521-bit scalar left-padded with 7 zero bits [V2G20-2497]..[V2G20-2499]; the EV rejects
   plaintext whose top 7 bits are not zero [V2G20-2678] and checks the key [V2G20-2507];
 * X448_EncryptedPrivateKey = IV(12) || ciphertext(56) || tag(16) = 84 bytes [V2G20-2502].
+* Ed448 contracts and OEM certificates (the X448 transport): the key agreement takes its
+  public parameters from the EdDSA key [V2G20-2491], i.e. an Ed448 key is used for X448
+  through RFC 7748's 4-isogeny (public: u = y^2/x^2 of the Edwards point; private: the
+  pruned scalar, the first 56 bytes of SHAKE256(seed, 114), RFC 8032 5.2.5). An Ed448
+  private key is a 57-byte seed, but X448_EncryptedPrivateKey holds 56 bytes: this module
+  transports Ed448 contract keys whose seed ends in a zero byte (448 random bits, as
+  :func:`generate_ed448_contract_key` makes them) as their first 56 bytes. Both are this
+  library's reading, not checked against a peer (none implements -20 installation).
 * The session key derivation of 7.9.2.5.4 could not be read in the standard's text; this
   module uses the -2 construction scaled to AES-256: ConcatKDF with SHA-512, 256 bits,
   OtherInfo 0x01 0x55 0x56 (:data:`ISO20_KDF_HASH`, :data:`KDF_OTHER_INFO`). Check it
@@ -34,13 +42,14 @@ ISO 15118-20 (7.9.2.5.2, [V2G20-2491]..[V2G20-2510]):
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, x448
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, x448
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
@@ -224,8 +233,8 @@ def _open(session_key: bytes, field: bytes, body_len: int, aad: bytes) -> bytes:
 
 
 def encrypt_contract_key_iso20(
-    contract_key: ec.EllipticCurvePrivateKey | x448.X448PrivateKey,
-    receiver_public_key: ec.EllipticCurvePublicKey | x448.X448PublicKey,
+    contract_key: ec.EllipticCurvePrivateKey | x448.X448PrivateKey | ed448.Ed448PrivateKey,
+    receiver_public_key: ec.EllipticCurvePublicKey | x448.X448PublicKey | ed448.Ed448PublicKey,
     pcid: str,
     contract_ski: bytes | x509.Certificate,
     *,
@@ -235,9 +244,13 @@ def encrypt_contract_key_iso20(
     """Backend side (-20): encrypt a secp521r1 or 448-bit contract key.
 
     The curve follows the receiver's key: secp521r1 gives ECDHCurve "SECP521", X448 gives
-    "X448" ([V2G20-2487], [V2G20-2488]).
+    "X448" ([V2G20-2487], [V2G20-2488]); an Ed448 receiver key (an Ed448 OEM provisioning
+    certificate) is used as X448 (see the module docstring), and so can an Ed448 contract
+    key be sent when its seed ends in a zero byte.
     """
     aad = installation_aad(pcid, contract_ski)
+    if isinstance(receiver_public_key, ed448.Ed448PublicKey):
+        receiver_public_key = x448_public_from_ed448(receiver_public_key)
     if isinstance(receiver_public_key, ec.EllipticCurvePublicKey):
         if not isinstance(receiver_public_key.curve, ec.SECP521R1) or not isinstance(
             contract_key, ec.EllipticCurvePrivateKey
@@ -251,8 +264,8 @@ def encrypt_contract_key_iso20(
         scalar = contract_key.private_numbers().private_value.to_bytes(_P521_LEN, "big")
         field = _seal(session_key, scalar, aad, iv)
         return EncryptedContractKey20("SECP521", _point(eph.public_key()), field)
-    if not isinstance(contract_key, x448.X448PrivateKey):
-        raise KeyInstallationError("X448 transport carries a 56-byte X448 private key")
+    if not isinstance(contract_key, (x448.X448PrivateKey, ed448.Ed448PrivateKey)):
+        raise KeyInstallationError("X448 transport carries a 56-byte X448 or Ed448 key")
     eph448 = ephemeral_key or x448.X448PrivateKey.generate()
     if not isinstance(eph448, x448.X448PrivateKey):
         raise KeyInstallationError("ephemeral key must be X448")
@@ -260,6 +273,13 @@ def encrypt_contract_key_iso20(
     raw = contract_key.private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
     )
+    if isinstance(contract_key, ed448.Ed448PrivateKey):
+        if raw[_X448_LEN:] != b"\0":
+            raise KeyInstallationError(
+                "an Ed448 contract key travels as 56 bytes: its seed must end in a zero byte "
+                "(generate_ed448_contract_key)"
+            )
+        raw = raw[:_X448_LEN]
     field = _seal(session_key, raw, aad, iv)
     pub = eph448.public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
@@ -320,4 +340,75 @@ def decrypt_contract_key_iso20_x448(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     ) != key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw):
         raise KeyInstallationError("decrypted key does not match the contract certificate")
+    return key
+
+
+# ------------------------------------------------------------- Ed448 keys used for X448
+
+_P448 = 2**448 - 2**224 - 1
+_ED448_D = -39081 % _P448
+
+
+def x448_public_from_ed448(public_key: ed448.Ed448PublicKey) -> x448.X448PublicKey:
+    """The X448 public key of an Ed448 key: u = y^2 / x^2 (RFC 7748 4.2, the 4-isogeny
+    from edwards448 to curve448), the Edwards point decoded as RFC 8032 5.2.3 says."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    y = int.from_bytes(raw[:56], "little")
+    if y >= _P448:
+        raise KeyInstallationError("the Ed448 public key is not a canonical point")
+    u, v = (y * y - 1) % _P448, (_ED448_D * y * y - 1) % _P448
+    x2 = u * pow(v, _P448 - 2, _P448) % _P448
+    x = pow(x2, (_P448 + 1) // 4, _P448)
+    if x * x % _P448 != x2 or x == 0:
+        raise KeyInstallationError("the Ed448 public key is not a point on edwards448")
+    mont_u = y * y * pow(x * x, _P448 - 2, _P448) % _P448
+    return x448.X448PublicKey.from_public_bytes(mont_u.to_bytes(56, "little"))
+
+
+def x448_private_from_ed448(private_key: ed448.Ed448PrivateKey) -> x448.X448PrivateKey:
+    """The X448 private key whose public key is :func:`x448_public_from_ed448` of this
+    key's: the Ed448 secret scalar (SHAKE256 of the seed, first 56 bytes; X448 prunes it
+    the way RFC 8032 5.2.5 does)."""
+    seed = private_key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    return x448.X448PrivateKey.from_private_bytes(hashlib.shake_256(seed).digest(114)[:56])
+
+
+def generate_ed448_contract_key() -> ed448.Ed448PrivateKey:
+    """An Ed448 key that fits X448_EncryptedPrivateKey: 56 random bytes and a zero byte as
+    its seed (448 bits of entropy, twice Ed448's security level)."""
+    return ed448.Ed448PrivateKey.from_private_bytes(os.urandom(_X448_LEN) + b"\0")
+
+
+def decrypt_contract_key_iso20_ed448(
+    encrypted_private_key: bytes,
+    dh_public_key: bytes,
+    receiver_private_key: x448.X448PrivateKey | ed448.Ed448PrivateKey,
+    pcid: str,
+    contract_certificate: x509.Certificate,
+) -> ed448.Ed448PrivateKey:
+    """EV side (-20, ECDHCurve "X448", an Ed448 contract certificate): recover the Ed448
+    contract key (the 56 bytes sent plus the zero byte) and check it is the certificate's
+    ([V2G20-2510]). An Ed448 receiver key (the OEM provisioning key) is used as X448."""
+    if isinstance(receiver_private_key, ed448.Ed448PrivateKey):
+        receiver_private_key = x448_private_from_ed448(receiver_private_key)
+    cert_key = contract_certificate.public_key()
+    if not isinstance(cert_key, ed448.Ed448PublicKey):
+        raise KeyInstallationError("the contract certificate carries no Ed448 key")
+    aad = installation_aad(pcid, contract_certificate)
+    if len(dh_public_key) != _X448_LEN:
+        raise KeyInstallationError("X448 DHPublicKey must be 56 bytes [V2G20-2495]")
+    peer = x448.X448PublicKey.from_public_bytes(dh_public_key)
+    try:
+        shared = receiver_private_key.exchange(peer)
+    except ValueError as exc:
+        raise KeyInstallationError(f"X448 failed: {exc}") from exc
+    plain = _open(concat_kdf(shared, 32, ISO20_KDF_HASH()), encrypted_private_key, _X448_LEN, aad)
+    key = ed448.Ed448PrivateKey.from_private_bytes(plain + b"\0")
+    raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    if key.public_key().public_bytes(*raw) != cert_key.public_bytes(*raw):
+        raise KeyInstallationError(
+            "decrypted key does not match the contract certificate [V2G20-2510]"
+        )
     return key

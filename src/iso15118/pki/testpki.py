@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
+from iso15118.pki.certs import iso20_key_identifier
 from iso15118.pki.emaid import compute_check_digit
 from iso15118.pki.profiles import KeyUsageBit, ProtocolVersion, Role
 from iso15118.pki.verdict import Rule
@@ -139,12 +140,7 @@ class _Issuer:
         public = key.public_key()
         if self.version is ProtocolVersion.ISO15118_2:
             return x509.SubjectKeyIdentifier.from_public_key(public)
-        # -20 transmits the SKI as 16 hex characters in the AAD [V2G20-2492]: RFC 5280
-        # 4.2.1.2 method (2), 0100 followed by the low 60 bits of the SHA-1 key hash.
-        sha1 = x509.SubjectKeyIdentifier.from_public_key(public).digest
-        low = bytearray(sha1[-8:])
-        low[0] = 0x40 | (low[0] & 0x0F)
-        return x509.SubjectKeyIdentifier(bytes(low))
+        return iso20_key_identifier(public)
 
     def issue(
         self,

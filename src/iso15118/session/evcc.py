@@ -65,9 +65,15 @@ _LOOP_TIMERS = {
     "Authorization": "evcc_ongoing",
     "ChargeParameterDiscovery": "evcc_ongoing",
     "ScheduleExchange": "evcc_ongoing",  # -20
+    "CertificateInstallation": "evcc_ongoing",  # -20 (EVSEProcessing=Ongoing)
     "CableCheck": "evcc_cable_check",
     "PreCharge": "evcc_pre_charge",
 }
+
+
+#: -20 steps whose WARNING_* codes mean "not done" (a refused contract or challenge, no
+#: certificate): nothing this EV can do next, so the session ends
+_WARNING_ENDS = frozenset({"Authorization", "CertificateInstallation"})
 
 
 @dataclass
@@ -82,6 +88,12 @@ class EvccConfig:
     pause_after: int | None = None
     #: after this many loop requests, renegotiate once (PowerDelivery Renegotiate)
     renegotiate_after: int | None = None
+    #: ISO 15118-20: after this many loop requests, go to standby once (PowerDelivery
+    #: Standby, the loop goes on at no power) until the EVSE says ExitStandby, the
+    #: application calls ``request_standby(False)``, or ``standby_loops`` loop requests
+    #: have passed in standby
+    standby_after: int | None = None
+    standby_loops: int | None = None
     #: seconds between two charge-loop requests, and between Ongoing repeats
     loop_interval: float = 0.0
     ongoing_interval: float = 0.25
@@ -148,6 +160,9 @@ class EvccSession(SessionEndpoint):
         self._stop_wish: StopKind | None = None
         self.stop_reason: str | None = None
         self._renegotiate_wish = False
+        self._standby_wish: bool | None = None
+        self._stood_by = False
+        self._standby_since = 0
         self._details: list[int] = []
         self._welding = 0
         self._sap_request: apphand.supportedAppProtocolReq | None = None
@@ -221,6 +236,12 @@ class EvccSession(SessionEndpoint):
 
     def request_renegotiation(self) -> None:
         self._renegotiate_wish = True
+
+    def request_standby(self, on: bool = True) -> None:
+        """ISO 15118-20: go to standby at the next charge-loop turn (PowerDelivery Standby:
+        the loop goes on, no energy flows), or with ``on=False`` leave it (PowerDelivery
+        Start). DIN and -2 have no standby; there the wish is ignored."""
+        self._standby_wish = on
 
     @property
     def deadline(self) -> float | None:
@@ -299,7 +320,8 @@ class EvccSession(SessionEndpoint):
             return self._end(step, now, Outcome.FAILED,
                              f"{name} carries SessionID {sid.hex() if sid else None}, "
                              f"not {self.session_id.hex()}")
-        if code.startswith("FAILED"):
+        if code.startswith("FAILED") or (
+                code.startswith("WARNING") and done in _WARNING_ENDS):
             return self._end(step, now, Outcome.FAILED, f"{name}: {code}", code)
         return self._advance(step, done, extras, message, now)
 
@@ -323,7 +345,7 @@ class EvccSession(SessionEndpoint):
                 return self._later(step, done, now, self.config.ongoing_interval)
             self.timers.cancel(_LOOP_TIMERS[done])
         if self.protocol == "iso20":
-            return advance_iso20(self, step, done, extras, now)
+            return advance_iso20(self, step, done, extras, message, now)
         if done == "SessionSetup":
             return self._now(step, "ServiceDiscovery", now)
         if done == "ServiceDiscovery":
@@ -499,7 +521,8 @@ class EvccSession(SessionEndpoint):
             self.timers.arm_once(loop_timer, now, d.rules.timer(loop_timer))
         self._targets(name, now)
         if name in ("PaymentDetails", "CertificateInstallation", "CertificateUpdate") or (
-                self.payment is Payment.PNC and name in ("Authorization", "MeteringReceipt")):
+                self.payment is Payment.PNC and name in ("Authorization", "MeteringReceipt",
+                                                         "MeteringConfirmation")):
             body, signature = self.config.pnc.request(self, name)
         else:
             body, signature = d.request(name, self), None

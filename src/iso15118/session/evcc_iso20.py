@@ -1,6 +1,9 @@
 """The vehicle's course through an ISO 15118-20 session, for EvccSession.
 
-After SessionSetup: AuthorizationSetup, Authorization (EIM), ServiceDiscovery, ServiceDetail
+After SessionSetup: AuthorizationSetup, Authorization (EIM; or Plug & Charge over TLS when
+the EV wants it, has an ``EvccConfig.pnc`` and the EVSE offers it, with
+CertificateInstallation first when it has no valid contract: :mod:`.pnc_iso20`),
+ServiceDiscovery, ServiceDetail
 of the energy service it wants (DC or AC, their BPT variants when the EV can feed back and
 the EVSE offers it), ServiceSelection of the parameter set with the control mode it wants,
 ChargeParameterDiscovery, ScheduleExchange (repeated while Ongoing), for DC CableCheck and
@@ -42,16 +45,29 @@ __all__ = ["advance_iso20"]
 
 
 def advance_iso20(evcc: EvccSession, step: Step, done: str, extras: dict[str, Any],
-                  now: float) -> Step:
+                  message: Any, now: float) -> Step:
     """The next request after ``done`` completed OK (the Ongoing repeats are handled by the
     caller)."""
     ev, evse = evcc.ev, evcc.evse
     if done == "SessionSetup":
         return evcc._now(step, "AuthorizationSetup", now)
     if done == "AuthorizationSetup":
+        pnc = evcc.config.pnc
+        if ev.payment is Payment.PNC and Payment.PNC in evse.auth_services and evcc.tls \
+                and pnc is not None:
+            first = pnc.first_step(evcc)
+            # without a contract and no way to get one, PnC is over before it began: EIM
+            if first == "CertificateInstallation" or pnc.contract_key is not None:
+                evcc.payment = Payment.PNC
+                return evcc._now(step, first, now)
         if Payment.EIM not in evse.auth_services:
             return evcc._end(step, now, Outcome.FAILED, "the EVSE offers no EIM authorization")
         evcc.payment = Payment.EIM
+        return evcc._now(step, "Authorization", now)
+    if done == "CertificateInstallation":
+        failure = evcc.config.pnc.install(evcc, done, message)
+        if failure:
+            return evcc._end(step, now, Outcome.FAILED, failure)
         return evcc._now(step, "Authorization", now)
     if done == "Authorization":
         return evcc._now(step, "ServiceDiscovery", now)
@@ -206,6 +222,22 @@ def _loop_next(evcc: EvccSession, step: Step, now: float) -> Step:
         evcc._stop_wish = None
         evcc.stop_kind, evcc.stop_reason, evcc.progress = stop, reason, Progress.STOP
         evse.notification = Notification.NONE
+        return evcc._now(step, "PowerDelivery", now)
+    if evcc.progress is Progress.STANDBY:
+        if evse.notification is Notification.EXIT_STANDBY or evcc._standby_wish is False or (
+                cfg.standby_loops is not None
+                and evcc.loops - evcc._standby_since >= cfg.standby_loops):
+            evcc._standby_wish = None
+            evse.notification = Notification.NONE
+            evcc.progress = Progress.START
+            return evcc._now(step, "PowerDelivery", now)
+        return evcc._later(step, "ChargeLoop", now, cfg.loop_interval)
+    if evse.notification is Notification.EXIT_STANDBY:
+        evse.notification = Notification.NONE  # not in standby: nothing to leave
+    if evcc._standby_wish or (cfg.standby_after is not None and evcc.loops >= cfg.standby_after
+                              and not evcc._stood_by):
+        evcc._standby_wish, evcc._stood_by, evcc._standby_since = None, True, evcc.loops
+        evcc.progress = Progress.STANDBY
         return evcc._now(step, "PowerDelivery", now)
     renegotiate = evcc._renegotiate_wish or evse.notification is Notification.RENEGOTIATION \
         or (cfg.renegotiate_after is not None and evcc.loops >= cfg.renegotiate_after

@@ -30,6 +30,7 @@ from iso15118.session.values import (
     ControlMode,
     EnergyMode,
     EnergyService,
+    MeterReading,
     Payment,
     Progress,
     Schedule,
@@ -52,6 +53,8 @@ _CODE_ALIASES = {
     "FAILED_CertChainError": "WARNING_CertificateValidationError",
     "FAILED_CertificateExpired": "WARNING_CertificateExpired",
     "FAILED_CertificateRevoked": "WARNING_CertificateRevoked",
+    "FAILED_CertificateNotYetValid": "WARNING_CertificateNotYetValid",
+    "FAILED_AuthorizationSelectionInvalid": "WARNING_AuthorizationSelectionInvalid",
     "FAILED_NoCertificateAvailable": "WARNING_NoCertificateAvailable",
 }
 _PROGRESS = {"Start": Progress.START, "Stop": Progress.STOP, "Standby": Progress.STANDBY,
@@ -60,8 +63,15 @@ _NO_CERT = b"\x30\x00"
 
 
 def code20(code: str) -> common.ResponseCodeType:
+    """A neutral response code in -20 words: the aliases above, else the same name, else
+    FAILED_X as -20's WARNING_X where only that exists (an application refusing a contract
+    with ``authorize(False, "FAILED_eMSPUnknown")`` sends WARNING_eMSPUnknown, and the
+    session ends as after any FAILED code), else plain FAILED."""
+    name = _CODE_ALIASES.get(code, code)
+    if name not in common.ResponseCodeType.__members__ and name.startswith("FAILED_"):
+        name = "WARNING_" + name.removeprefix("FAILED_")
     try:
-        return common.ResponseCodeType[_CODE_ALIASES.get(code, code)]
+        return common.ResponseCodeType[name]
     except KeyError:
         return common.ResponseCodeType.FAILED
 
@@ -129,7 +139,8 @@ class Iso20Charger(Iso20Base):
         elif step == "WeldingDetection":
             ev.ev_processing = read_processing(body.ev_processing)
         elif step == "MeteringConfirmation":
-            extras["meter"] = None
+            info = body.signed_metering_data.meter_info
+            extras["meter"] = MeterReading(info.meter_id, info.charged_energy_reading_wh)
         elif step == "SessionStop":
             extras["stop_kind"] = enum_value(StopKind, body.charging_session, StopKind.TERMINATE)
         return extras
@@ -187,7 +198,8 @@ class Iso20Charger(Iso20Base):
             if Payment.PNC in options:
                 return common.AuthorizationSetupResType(
                     header=h, response_code=rc, authorization_services=services,
-                    certificate_installation_service=True,
+                    certificate_installation_service=getattr(
+                        secc.config.pnc, "certificate_backend", None) is not None,
                     pnc_as_res_authorization_mode=common.PnC_ASResAuthorizationModeType(
                         gen_challenge=secc.gen_challenge or bytes(16)))
             return common.AuthorizationSetupResType(

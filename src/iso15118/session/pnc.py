@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed448
 
 from iso15118 import codec, xmldsig
 from iso15118.errors import Iso15118Error
@@ -56,6 +56,7 @@ from iso15118.pki import (
     validate_chain,
 )
 from iso15118.pki.emaid import DEFAULT_EXPIRY_WARNING_DAYS
+from iso15118.session import pnc_iso20
 from iso15118.session.events import CertificateInstallationRequested
 from iso15118.session.handshake import APP_PROTOCOLS
 from iso15118.session.pnc_backend import (
@@ -78,8 +79,11 @@ __all__ = ["CertificateBackend", "EvccPnc", "LocalContractBackend", "OcspHook", 
 #: (request EXI without the V2GTP header, decoded request message) -> the signed
 #: CertificateInstallationRes/UpdateRes as an ``iso2.V2G_Message`` or its EXI, or None to
 #: defer: the application then answers through ``SeccSession.complete`` (see
-#: :func:`response_parts`) before the SECC's performance time runs out.
-CertificateBackend = Callable[[bytes, Any], "iso2.V2G_Message | bytes | None"]
+#: :func:`response_parts`) before the SECC's performance time runs out. For a -20 request
+#: (an ``iso20_common.CertificateInstallationReqType``) the answer is the signed -20
+#: CertificateInstallationResType or its EXI; None answers the EV Ongoing until the
+#: application calls ``complete`` (within the SECC's ongoing limit).
+CertificateBackend = Callable[[bytes, Any], Any]
 #: the contract chain (DER, leaf first) -> DER OCSP responses for it (cached or stapled;
 #: the hook runs inside the SECC's 4.5 s answer, so it should not go to the network)
 OcspHook = Callable[[tuple[bytes, ...]], Iterable[bytes]]
@@ -100,13 +104,16 @@ def _at(clock: Callable[[], float]) -> _dt.datetime:
     return _dt.datetime.fromtimestamp(clock(), _dt.timezone.utc)
 
 
-def _verdict_code(verdict: ChainVerdict) -> str:
+def _verdict_code(verdict: ChainVerdict,
+                  version: ProtocolVersion = ProtocolVersion.ISO15118_2) -> str:
     """The response code for a contract chain's verdict.
 
     Assumed mapping (the standard names the codes, not which rule gives which):
     untrusted, unbuildable or badly signed chains are FAILED_CertChainError first; then a
-    revoked certificate FAILED_CertificateRevoked, an expired one FAILED_CertificateExpired;
-    every other profile rule (and a certificate not yet valid) FAILED_CertChainError."""
+    revoked certificate FAILED_CertificateRevoked, an expired one FAILED_CertificateExpired,
+    under -20 one not yet valid FAILED_CertificateNotYetValid (-20 has a code for it, which
+    :func:`.iso20_charger.code20` spells WARNING_...); every other profile rule
+    FAILED_CertChainError."""
     if verdict.valid:
         return OK
     rules = {c.rule for c in verdict.failures}
@@ -116,6 +123,8 @@ def _verdict_code(verdict: ChainVerdict) -> str:
         return "FAILED_CertificateRevoked"
     if Rule.VALIDITY_NOT_AFTER in rules:
         return "FAILED_CertificateExpired"
+    if Rule.VALIDITY_NOT_BEFORE in rules and version is ProtocolVersion.ISO15118_20:
+        return "FAILED_CertificateNotYetValid"
     return CHAIN_ERROR
 
 
@@ -154,19 +163,28 @@ class SeccPnc:
     ``contract_roots`` are the MO root(s) contracts must chain to (add the V2G root where
     contracts may be issued under it). ``certificate_backend`` answers installation and
     update requests (None: answered FAILED_NoCertificateAvailable); ``ocsp`` supplies OCSP
-    responses for a contract chain (None: revocation not checked)."""
+    responses for a contract chain (None: revocation not checked). ``oem_roots`` (-20,
+    optional): the OEM roots a CertificateInstallationReq's OEM provisioning chain must
+    reach (-2 sends the leaf alone, so only its signature can be checked). The same object
+    serves -2 and -20 sessions; the -20 steps are :mod:`.pnc_iso20`'s."""
 
     contract_roots: tuple[x509.Certificate, ...] = ()
     certificate_backend: CertificateBackend | None = None
     ocsp: OcspHook | None = None
     clock: Callable[[], float] = time.time
+    oem_roots: tuple[x509.Certificate, ...] = ()
 
     @classmethod
     def from_test_pki(cls, directory: str | Path, *,
                       clock: Callable[[], float] = time.time) -> SeccPnc:
         """Trust the MO root of a test PKI (``create_test_pki(dir, 2)``) and answer
-        installations with its CPS chain and MO sub-CA (:class:`LocalContractBackend`)."""
+        installations with its CPS chain and MO sub-CA (:class:`LocalContractBackend`).
+        A -20 test PKI (``create_test_pki(dir, 20)``): both MO roots (secp521r1 and
+        Ed448), its OEM roots, and :class:`~.pnc_backend_iso20.LocalContractBackend20`
+        with both key families."""
         pki = _TestPkiFiles(Path(directory))
+        if pki.version == 20:
+            return cls._from_test_pki20(pki, clock)
         contract = pki.chains["contract"]
         cps = pki.chains["cps"]
         backend = LocalContractBackend(
@@ -177,12 +195,36 @@ class SeccPnc:
         roots = tuple(load_certificate(pki.der(n)) for n in contract["trust_roots"])
         return cls(contract_roots=roots, certificate_backend=backend, clock=clock)
 
+    @classmethod
+    def _from_test_pki20(cls, pki: _TestPkiFiles, clock: Callable[[], float]) -> SeccPnc:
+        from iso15118.session.pnc_backend_iso20 import ContractIssuer20, LocalContractBackend20
+
+        issuers = {}
+        for curve, suffix in (("SECP521", ""), ("X448", "_ed448")):
+            cps, mo = pki.chains["cps" + suffix], pki.chains["contract" + suffix]
+            issuers[curve] = ContractIssuer20(
+                cps_chain=tuple(pki.der(n) for n in [cps["leaf"], *cps["intermediates"]]),
+                cps_key=pki.key(cps["leaf"]),
+                mo_chain=tuple(pki.der(n) for n in mo["intermediates"]),
+                mo_key=pki.key(mo["intermediates"][0]))
+
+        def roots(*chains: str) -> tuple[x509.Certificate, ...]:
+            names = dict.fromkeys(n for c in chains for n in pki.chains[c]["trust_roots"])
+            return tuple(load_certificate(pki.der(n)) for n in names)
+
+        return cls(contract_roots=roots("contract", "contract_ed448"),
+                   oem_roots=roots("oem", "oem_ed448"),
+                   certificate_backend=LocalContractBackend20(issuers, clock=clock),
+                   clock=clock)
+
     # ------------------------------------------------------------- called by the core
 
     def handle(self, secc: SeccSession, name: str, extras: dict[str, Any], message: Any,
                step: Step, now: float) -> str:
         """PaymentDetails, CertificateInstallation or CertificateUpdate: the response code
         (extras filled for the response), or DEFER."""
+        if secc.protocol == "iso20":
+            return pnc_iso20.certificate_installation(self, secc, extras, message, step, now)
         if name == "PaymentDetails":
             code = self.check_contract(secc.ev.contract_chain, secc.ev.emaid)
             if code == OK:
@@ -194,7 +236,9 @@ class SeccPnc:
     def check_authorization(self, secc: SeccSession, extras: dict[str, Any],
                             message: Any) -> str:
         """AuthorizationReq (8.4.3.7): signed with the contract key of PaymentDetails,
-        carrying the GenChallenge of PaymentDetailsRes."""
+        carrying the GenChallenge of PaymentDetailsRes (-20: :mod:`.pnc_iso20`)."""
+        if secc.protocol == "iso20":
+            return pnc_iso20.authorization_code(self, secc, extras, message)
         chain = secc.ev.contract_chain
         code = _signature_code(message, chain[0] if chain else None, "AuthorizationReq",
                                SIGNATURE_ERROR)
@@ -208,14 +252,18 @@ class SeccPnc:
         return OK
 
     def check_metering_receipt(self, secc: SeccSession, message: Any) -> str:
-        """MeteringReceiptReq (8.4.3.10): signed with the contract key."""
+        """MeteringReceiptReq (8.4.3.10) or -20 MeteringConfirmationReq (its
+        SignedMeteringData): signed with the contract key."""
         chain = secc.ev.contract_chain
+        if secc.protocol == "iso20":
+            return pnc_iso20.metering_code(chain, message)
         return _signature_code(message, chain[0] if chain else None, "MeteringReceiptReq",
                                "FAILED_MeteringSignatureNotValid")
 
     # ------------------------------------------------------------- the checks
 
-    def check_contract(self, chain: Sequence[bytes], emaid: str | None) -> str:
+    def check_contract(self, chain: Sequence[bytes], emaid: str | None,
+                       version: ProtocolVersion = ProtocolVersion.ISO15118_2) -> str:
         """A contract chain (DER, leaf first) and the eMAID sent with it: OK or FAILED_*."""
         if not chain:
             return CHAIN_ERROR
@@ -231,11 +279,11 @@ class SeccPnc:
                 responses = []  # the responder is away: revocation stays "not checked"
         try:
             verdict = validate_chain(certs[0], certs[1:], self.contract_roots,
-                                     role=Role.CONTRACT, version=ProtocolVersion.ISO15118_2,
+                                     role=Role.CONTRACT, version=version,
                                      at=_at(self.clock), ocsp_responses=responses)
         except _PEER_ERRORS:
             return CHAIN_ERROR
-        code = _verdict_code(verdict)
+        code = _verdict_code(verdict, version)
         # Assumed: the eMAID of the request must be the certificate's (the standard has
         # no code of its own for a mismatch; a chain that is not the contract named).
         if code == OK and emaid is not None and not _same_emaid(emaid, certs[0]):
@@ -292,7 +340,8 @@ class EvccPnc:
     """The vehicle's PnC: its contract (if any), OEM provisioning identity and trust.
 
     ``contract_chain`` is DER, leaf first, with ``contract_key``; ``oem_cert`` and
-    ``oem_key`` the OEM provisioning certificate (for CertificateInstallation);
+    ``oem_key`` the OEM provisioning certificate (for CertificateInstallation; -20 also
+    sends its sub-CAs, ``oem_chain``, and ``prioritized_emaids``, the eMAIDs it asks for);
     ``v2g_roots`` the roots the CPS chain must reach, also sent as
     ListOfRootCertificateIDs. ``contract_roots`` (optional) are MO roots an installed
     contract chain must reach. A new contract is kept in memory and, with ``directory``,
@@ -300,16 +349,19 @@ class EvccPnc:
 
     v2g_roots: tuple[x509.Certificate, ...]
     contract_chain: tuple[bytes, ...] = ()
-    contract_key: ec.EllipticCurvePrivateKey | None = None
+    #: secp256r1 (-2); secp521r1 or Ed448 (-20)
+    contract_key: ec.EllipticCurvePrivateKey | ed448.Ed448PrivateKey | None = None
     emaid: str | None = None
     oem_cert: bytes | None = None
-    oem_key: ec.EllipticCurvePrivateKey | None = None
+    oem_key: ec.EllipticCurvePrivateKey | ed448.Ed448PrivateKey | None = None
     contract_roots: tuple[x509.Certificate, ...] = ()
     #: Policy: CertificateUpdate once the contract expires within this many days (21, as
     #: RISE-V2G decides; ISO 15118-2 leaves the horizon to the EV).
     update_within_days: int = DEFAULT_EXPIRY_WARNING_DAYS
     directory: Path | None = None
     clock: Callable[[], float] = time.time
+    oem_chain: tuple[bytes, ...] = ()
+    prioritized_emaids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.v2g_roots:
@@ -327,13 +379,22 @@ class EvccPnc:
 
     @classmethod
     def from_test_pki(cls, directory: str | Path, *, contract: bool = True,
-                      clock: Callable[[], float] = time.time) -> EvccPnc:
+                      clock: Callable[[], float] = time.time,
+                      curve: str = "SECP521") -> EvccPnc:
         """The vehicle of a test PKI: its OEM provisioning certificate, the V2G root, and
         the contract installed earlier (``ev_contract/``) or the test PKI's, when present
-        and ``contract`` (False: none, so the session installs one first)."""
+        and ``contract`` (False: none, so the session installs one first). Of a -20 test
+        PKI, ``curve`` picks the vehicle's key family: "SECP521" (secp521r1 OEM key and
+        contract) or "X448" (Ed448 ones); both V2G roots are trusted."""
         base = Path(directory)
         pki = _TestPkiFiles(base)
-        oem, cps, mo = pki.chains["oem"], pki.chains["cps"], pki.chains["contract"]
+        suffix = "_ed448" if pki.version == 20 and curve == "X448" else ""
+        oem, cps, mo = (pki.chains["oem" + suffix], pki.chains["cps"],
+                        pki.chains["contract" + suffix])
+        v2g_roots = list(cps["trust_roots"])
+        if pki.version == 20:
+            v2g_roots += [n for n in pki.chains["cps_ed448"]["trust_roots"]
+                          if n not in v2g_roots]
         chain: tuple[bytes, ...] = ()
         key: Any = None
         installed = base / "ev_contract"
@@ -345,10 +406,11 @@ class EvccPnc:
             chain = tuple(pki.der(n) for n in [mo["leaf"], *mo["intermediates"]])
             key = pki.key(mo["leaf"])
         return cls(
-            v2g_roots=tuple(load_certificate(pki.der(n)) for n in cps["trust_roots"]),
+            v2g_roots=tuple(load_certificate(pki.der(n)) for n in v2g_roots),
             contract_chain=chain, contract_key=key,
             oem_cert=pki.der(oem["leaf"]) if pki.has(oem["leaf"]) else None,
             oem_key=pki.key(oem["leaf"]) if pki.has(oem["leaf"]) else None,
+            oem_chain=tuple(pki.der(n) for n in oem["intermediates"] if pki.has(n)),
             contract_roots=tuple(load_certificate(pki.der(n)) for n in mo["trust_roots"]),
             directory=base, clock=clock)
 
@@ -356,7 +418,11 @@ class EvccPnc:
 
     def first_step(self, evcc: EvccSession) -> str:
         """After PaymentServiceSelection(Contract): install without a usable contract,
-        update one that expires within ``update_within_days``, else PaymentDetails."""
+        update one that expires within ``update_within_days``, else PaymentDetails.
+        -20, after AuthorizationSetup: CertificateInstallation or Authorization."""
+        if evcc.protocol == "iso20":
+            return "CertificateInstallation" if pnc_iso20.wants_installation(self, evcc) \
+                else "Authorization"
         try:
             leaf = load_certificate(self.contract_chain[0]) if self.contract_key else None
         except _PEER_ERRORS:
@@ -371,6 +437,8 @@ class EvccPnc:
 
     def request(self, evcc: EvccSession, name: str) -> tuple[Any, Any]:
         """The request body for a PnC step and its header Signature (or None)."""
+        if evcc.protocol == "iso20":
+            return pnc_iso20.evcc_request(self, evcc, name)
         sid = evcc.session_id
         if name == "PaymentDetails":
             return iso2.PaymentDetailsReqType(
@@ -394,12 +462,15 @@ class EvccPnc:
             body = evcc.dialect.request("MeteringReceipt", evcc)
         else:
             raise ValueError(f"{name} is not a PnC request")
-        assert key is not None, f"{name} needs a key the EvccPnc does not have"
+        assert isinstance(key, ec.EllipticCurvePrivateKey), \
+            f"{name} needs a secp256r1 key the EvccPnc does not have"
         return body, signature_for(body, sid, key, [body.id])
 
     def install(self, evcc: EvccSession, done: str, message: Any) -> str | None:
         """Take the contract of a CertificateInstallationRes/UpdateRes; None when it is
         installed, else why not (the session then ends)."""
+        if evcc.protocol == "iso20":
+            return pnc_iso20.install_contract(self, message)
         body = message.body.body_element
         try:
             cps = [load_certificate(c) for c in chain_der(body.sa_provisioning_certificate_chain)]
@@ -417,7 +488,7 @@ class EvccPnc:
             chain = chain_der(body.contract_signature_cert_chain)
             leaf = load_certificate(chain[0])
             receiver = self.oem_key if done == "CertificateInstallation" else self.contract_key
-            if receiver is None:
+            if not isinstance(receiver, ec.EllipticCurvePrivateKey):
                 return f"{done}Res: no key to decrypt the contract key with"
             # [V2G2-823]: the decrypted key must belong to the new contract certificate
             key = decrypt_contract_key_iso2(
@@ -473,6 +544,7 @@ class _TestPkiFiles:
     def __init__(self, base: Path) -> None:
         self.base = base
         index = json.loads((base / "index.json").read_text())
+        self.version = int(index.get("version", 2))
         self.certificates: dict[str, Any] = index["certificates"]
         self.chains: dict[str, Any] = index["chains"]
 

@@ -35,7 +35,8 @@ from iso15118.pki import (
 )
 from iso15118.pki.certs import subject_key_identifier
 
-__all__ = ["LocalContractBackend", "chain_der", "chain_type", "response_parts", "signature_for"]
+__all__ = ["LocalContractBackend", "chain_der", "chain_type", "new_emaid", "response_parts",
+           "signature_for"]
 
 #: the Ids of the four signed fragments of CertificateInstallationRes/UpdateRes, in the
 #: order the schema lists them (ContractSignatureCertChain, ContractSignatureEncrypted-
@@ -172,10 +173,16 @@ class LocalContractBackend:
         return cert.public_bytes(serialization.Encoding.DER)
 
     def _new_emaid(self, oem_der: bytes) -> str:
-        number = int.from_bytes(hashlib.sha256(oem_der).digest()[:8], "big")
-        instance = ""
-        for _ in range(14 - len(self.emaid_prefix)):
-            number, digit = divmod(number, 36)
-            instance += _ALPHANUMERIC[digit]
-        body = self.emaid_prefix + instance
-        return body + compute_check_digit(body)
+        return new_emaid(self.emaid_prefix, oem_der)
+
+
+def new_emaid(prefix: str, oem_der: bytes) -> str:
+    """A test contract's eMAID: ``prefix`` (country and provider) plus characters derived
+    from the vehicle's OEM provisioning certificate, to 14, plus the check digit."""
+    number = int.from_bytes(hashlib.sha256(oem_der).digest()[:8], "big")
+    instance = ""
+    for _ in range(14 - len(prefix)):
+        number, digit = divmod(number, 36)
+        instance += _ALPHANUMERIC[digit]
+    body = prefix + instance
+    return body + compute_check_digit(body)

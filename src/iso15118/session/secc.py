@@ -181,6 +181,12 @@ class SeccSession(SessionEndpoint):
         self._ongoing_since: dict[str, float] = {}
         self.last_request_at: float | None = None
         self._deferred: tuple[str, Any, dict[str, Any]] | None = None
+        #: -20 CertificateInstallation answered Ongoing: the backend's late answer
+        #: (code or None, response, header Signature) waits here for the EV's next request
+        self.certificate_answer: tuple[str | None, Any, Any] | None = None
+        #: -20: what the first AuthorizationReq asked (service, challenge, contract chain);
+        #: its Ongoing repeats must ask the same
+        self.authorization_request: tuple[Any, ...] | None = None
         #: set by a runner (asyncio ``drive``, ``run_pair``): steps made outside
         #: receive()/tick(), i.e. by :meth:`complete`, go to it instead of the caller
         self.on_step: Callable[[Step], None] | None = None
@@ -351,9 +357,17 @@ class SeccSession(SessionEndpoint):
         header Signature that signs it (ISO 15118-2 signs that response's fragments with
         the CPS key, and the signature lives in the header, not the body), or None with
         a FAILED ``code``. Too late (past the SECC's performance time) it does nothing.
+        ISO 15118-20's CertificateInstallation is not deferred but answered Ongoing: there
+        the answer (the CertificateInstallationRes model or its EXI, signed in its own
+        header) is kept for the EV's next request.
         Returns the step to send, or hands it to :attr:`on_step` when a runner set it
         (then the returned step is empty)."""
         step = Step()
+        if self._deferred is None and self.ended is None \
+                and self.state == "CertificateInstallation.Ongoing":
+            # -20 answers Ongoing instead of deferring: keep the answer for the EV's repeat
+            self.certificate_answer = (None if code == "OK" else code, response, signature)
+            return self._finish(step)
         if self._deferred is None or self.ended is not None:
             return self._finish(step)
         name, body, extras = self._deferred
@@ -417,7 +431,7 @@ class SeccSession(SessionEndpoint):
         """Act on an allowed request; returns the response code (and sets extras)."""
         ev = self.ev
         if self.protocol == "iso20":
-            code = handle_iso20(self, name, extras, step, now)
+            code = handle_iso20(self, name, extras, message, step, now)
             if code is not None:
                 return code
         if name == "ServiceDiscovery":
@@ -484,11 +498,11 @@ class SeccSession(SessionEndpoint):
         return self.dialect.charge_service_id
 
     def _payment_options(self) -> tuple[Payment, ...]:
-        """PnC only over TLS (ISO 15118-2 7.7.4 security; DESIGN: security by default)."""
+        """PnC only over TLS (ISO 15118-2 7.7.4 security; DESIGN: security by default;
+        -20 over TLS is TLS 1.3, ``handshake.usable``), and only with a ``SeccConfig.pnc``."""
         options = self.evse.payment_options
-        if self.protocol in ("din", "iso20"):
-            # DIN: EIM only; -20: Plug & Charge is not built for -20 yet
-            return tuple(p for p in options if p is Payment.EIM) or (Payment.EIM,)
+        if self.protocol == "din":
+            return (Payment.EIM,)  # DIN 70121: external identification only
         if not self.tls or self.config.pnc is None:
             options = tuple(p for p in options if p is not Payment.PNC)
         return options or (Payment.EIM,)
@@ -648,11 +662,16 @@ class SeccSession(SessionEndpoint):
                     self.notification = None
             elif progress is Progress.START:
                 self.renegotiating = False
+                if self.notification is Notification.EXIT_STANDBY:
+                    self.notification = None  # the EV left standby
             if progress is not Progress.START and self.notification in (
                     Notification.STOP_CHARGING, Notification.PAUSE):
                 self.notification = None  # the EV did what it was asked
         elif name == "Authorization" and extras["processing"] is Processing.FINISHED:
             self._asked.discard("Authorization")
+        elif name == "MeteringConfirmation":  # -20: the EV confirmed what was asked
+            if self.notification is Notification.METERING_CONFIRMATION:
+                self.notification = None
         elif name == "SessionStop":  # -20 ServiceRenegotiation: the session goes on
             if self.notification is Notification.SERVICE_RENEGOTIATION:
                 self.notification = None

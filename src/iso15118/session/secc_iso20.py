@@ -1,6 +1,9 @@
 """The charger's handling of the requests ISO 15118-20 adds (or changes), for SeccSession.
 
-AuthorizationSetup (the services offered, a GenChallenge for PnC), ServiceSelection (an
+AuthorizationSetup (the services offered, a GenChallenge for PnC), Authorization (the
+service the EV chose must be one offered; PnC's checks are :mod:`.pnc_iso20`'s, reached
+through ``SeccConfig.pnc`` as for -2), CertificateInstallation (Ongoing until the
+certificate backend answers), ServiceSelection (an
 energy service and the parameter set, which fixes the control mode), ChargeParameterDiscovery
 without Ongoing (-20 has none there), ScheduleExchange (Ongoing until the schedules are
 ready, as -2's ChargeParameterDiscovery was), the charge loop, MeteringConfirmation, and
@@ -16,7 +19,6 @@ from iso15118.session.core import Step
 from iso15118.session.events import (
     ChargeLoop,
     ChargeParametersReceived,
-    MeteringReceiptReceived,
     PowerDeliveryRequested,
 )
 from iso15118.session.values import Payment, Processing, Progress
@@ -27,14 +29,32 @@ if TYPE_CHECKING:
 __all__ = ["handle_iso20"]
 
 
-def handle_iso20(secc: SeccSession, name: str, extras: dict[str, Any], step: Step,
-                 now: float) -> str | None:
+def handle_iso20(secc: SeccSession, name: str, extras: dict[str, Any], message: Any,
+                 step: Step, now: float) -> str | None:
     """The response code of a -20 request, or None when the shared handling applies."""
     ev, evse = secc.ev, secc.evse
     if name == "AuthorizationSetup":
         if Payment.PNC in secc._payment_options():
             secc.gen_challenge = secrets.token_bytes(16)
         return "OK"
+    if name == "Authorization":
+        payment = extras.get("payment", Payment.EIM)
+        if payment not in secc._payment_options():
+            return "FAILED_AuthorizationSelectionInvalid"
+        # [V2G20-1582] (as Josev quotes it): while Ongoing the EV repeats the request
+        # unaltered but for its header, so what was checked is what gets authorized. The
+        # request is in sequence, just not the same: plain FAILED (assumed; no code fits)
+        asked = (payment, extras.get("gen_challenge"), ev.contract_chain)
+        if "Authorization" in secc._asked and asked != secc.authorization_request:
+            return "FAILED"
+        secc.authorization_request = asked
+        ev.payment = payment
+        return None  # the shared handling: checks, AuthorizationRequested, Ongoing
+    if name == "CertificateInstallation":
+        if secc.config.pnc is None or Payment.PNC not in secc._payment_options():
+            return "FAILED_NoCertificateAvailable"
+        code: str = secc.config.pnc.handle(secc, name, extras, message, step, now)
+        return code
     if name == "ServiceDetail":
         known = {int(s) for s in evse.energy_services()} | {s.service_id for s in evse.services}
         return "OK" if extras.get("service_id") in known else "FAILED_ServiceIDInvalid"
@@ -73,9 +93,8 @@ def handle_iso20(secc: SeccSession, name: str, extras: dict[str, Any], step: Ste
         step.events.append(ChargeLoop(now, ev.target_voltage, ev.target_current, ev.soc,
                                       ev.charging_complete))
         return "OK"
-    if name == "MeteringConfirmation":
-        step.events.append(MeteringReceiptReceived(now, None, None, False))
-        return "OK"
+    if name == "MeteringConfirmation":  # signed with the contract key in PnC, as -2's
+        return secc._metering_receipt(extras, message, step, now)  # MeteringReceipt
     return None
 
 

@@ -33,7 +33,7 @@ from iso15118.session.events import (
 )
 from iso15118.session.evse_state import EVSEState
 from iso15118.session.secc import SeccConfig, SeccSession
-from iso15118.session.values import IsolationLevel, MeterReading, Progress
+from iso15118.session.values import IsolationLevel, MeterReading, Notification, Progress
 
 __all__ = ["ChargerBehaviour", "SimulatedCharger", "SimulatedVehicle", "VehicleBehaviour"]
 
@@ -54,6 +54,9 @@ class ChargerBehaviour:
     #: ``grid_power`` W (negative: discharge a BPT vehicle); None: never
     grid_request_after_s: float | None = None
     grid_power: float = -10_000.0
+    #: ISO 15118-20: ask a vehicle in standby to come back (EVSENotification ExitStandby)
+    #: after this many seconds; None: never
+    exit_standby_after_s: float | None = None
 
     def session_config(self, base: SeccConfig | None = None) -> SeccConfig:
         """``base`` with the decisions this simulator makes left to it."""
@@ -83,6 +86,7 @@ class SimulatedCharger:
         self._cable_check_due: float | None = None
         self._authorize_due: float | None = None
         self._charging_since: float | None = None
+        self._exit_standby_due: float | None = None
         self.energy_wh = 0.0
         self.sessions_ended: list[SessionEnded] = []
 
@@ -92,6 +96,7 @@ class SimulatedCharger:
         session.refresh = self.refresh
         self._converter = _Converter()
         self._cable_check_due = self._authorize_due = self._charging_since = None
+        self._exit_standby_due = None
         self.evse.present_voltage = self.evse.present_current = 0.0
         self.evse.isolation = IsolationLevel.Invalid
 
@@ -110,6 +115,9 @@ class SimulatedCharger:
             conv.current_limit = min(event.target_current, 2.0)
         elif isinstance(event, PowerDeliveryRequested):
             conv.closed = event.progress is Progress.START
+            self._exit_standby_due = None
+            if event.progress is Progress.STANDBY and b.exit_standby_after_s is not None:
+                self._exit_standby_due = now + b.exit_standby_after_s
             if not conv.closed:
                 conv.current_limit = 0.0
                 conv.target_voltage = 0.0
@@ -168,6 +176,9 @@ class SimulatedCharger:
             self._cable_check_due = None
             session.finish_cable_check(b.isolation)
             conv.target_voltage = 0.0
+        if self._exit_standby_due is not None and now >= self._exit_standby_due:
+            self._exit_standby_due = None
+            session.notification = Notification.EXIT_STANDBY
         if self._authorize_due is not None and now >= self._authorize_due:
             self._authorize_due = None
             session.authorize(b.authorize)

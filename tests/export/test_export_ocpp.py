@@ -95,3 +95,74 @@ def test_bad_base64_or_exi_is_a_row_with_an_error(tmp_path: Path,
     assert records[2].note == "protocol detected (no schema version)"
     messages, _ = build_tables(records)
     assert messages.column("error").to_pylist()[2] is None
+
+
+def _real_price_schedule() -> object:
+    """The AbsolutePriceSchedule the dSPACE charger sent in the -20 AC BPT capture, with
+    its TimeAnchor in seconds: dSPACE sent microseconds (1761474993000000), which OCPP's
+    date-time cannot carry."""
+    import copy
+
+    res = next(e for e in messages_of("ISO-20_BPT_AC_DS5366_Josev.pcapng")
+               if e.name == "ScheduleExchangeRes")
+    tuple_ = res.value.scheduled_se_res_control_mode.schedule_tuple[0]
+    schedule = copy.copy(tuple_.charging_schedule.absolute_price_schedule)
+    schedule.time_anchor //= 1_000_000
+    schedule.id = "ID42"  # the Id OCPP gives the element: "ID" + signatureId
+    return schedule
+
+
+def test_signed_absolute_price_schedule_of_ocpp21(tmp_path: Path) -> None:
+    """OCPP 2.1 SetChargingProfile with a -20 absolutePriceSchedule (JSON) and its
+    digestValue: the row holds the -20 model, its EXI fragment (what the digest covers) as
+    payload; a digest that does not match is an error row."""
+    from iso15118 import codec, xmldsig
+    from iso15118.ocpp.prices import absolute_price_schedule_to_json
+
+    model = _real_price_schedule()
+    assert model is not None
+    fragment = codec.encode_fragment("AbsolutePriceSchedule", model, "iso20-common")
+    digest = xmldsig.digest_reference("AbsolutePriceSchedule", model, "iso20-common",
+                                      xmldsig.DIGEST_SHA512)
+    schedule = {"id": 1, "chargingRateUnit": "W",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 11000}],
+                "signatureId": 42, "digestValue": _b64(digest),
+                "absolutePriceSchedule": absolute_price_schedule_to_json(model)}
+    tampered = dict(schedule, digestValue=_b64(bytes(64)))
+    frames = [[2, "p1", "SetChargingProfile", {"evseId": 1, "chargingProfile": {
+        "id": 7, "stackLevel": 0, "chargingProfilePurpose": "TxProfile",
+        "chargingProfileKind": "Absolute", "chargingSchedule": [schedule]}}],
+              [2, "p2", "SetChargingProfile", {"evseId": 1, "chargingProfile": {
+                  "id": 8, "chargingSchedule": [tampered]}}]]
+    log = tmp_path / "csms.log"
+    log.write_text("".join(f"2025-10-26T10:00:0{i}Z {json.dumps(f)}\n"
+                           for i, f in enumerate(frames)))
+    good, bad = list(read_ocpp(log))
+    assert (good.name, good.protocol, good.error) == ("AbsolutePriceSchedule", "iso20-common",
+                                                      None)
+    assert good.payload == fragment
+    assert good.note == "from OCPP absolutePriceSchedule (JSON); digestValue matches the " \
+                        "EXI fragment"
+    assert (bad.name, bad.protocol) == ("(undecodable)", "iso20-common")
+    assert "digest" in (bad.error or "").lower()
+    messages, _ = build_tables([good, bad])
+    text = messages.column("message_json")[0].as_py()
+    assert text.startswith('{"AbsolutePriceSchedule": {"Id": "ID42"')
+
+
+@pytest.mark.parametrize("schedule", [
+    {"absolutePriceSchedule": {}},
+    {"salesTariff": {"id": "x", "salesTariffEntry": "no"}},
+    {"priceLevelSchedule": {"timeAnchor": 5, "priceLevelScheduleEntries": [{}]}},
+    {"absolutePriceSchedule": {"timeAnchor": "2025-01-01T00:00:00Z", "priceScheduleID": 1,
+                               "currency": "EUR", "language": "en", "priceAlgorithm": "x",
+                               "priceRuleStacks": [{"duration": -1, "priceRule": []}]}},
+])
+def test_price_schedules_that_do_not_convert_are_error_rows(tmp_path: Path,
+                                                            schedule: dict[str, object]) -> None:
+    log = tmp_path / "bad.log"
+    log.write_text(json.dumps([2, "1", "SetChargingProfile", {"chargingProfile": {
+        "chargingSchedule": [schedule]}}]) + "\n")
+    (record,) = read_ocpp(log)
+    assert record.name == "(undecodable)" and record.error
+    build_tables([record])

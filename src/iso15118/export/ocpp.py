@@ -12,6 +12,16 @@ Every string field whose key starts with ``exi`` (``exiRequest``, ``exiResponse`
 any later field named that way) anywhere in a frame's payload is decoded, so EXI other
 messages carry is found without a list of actions here.
 
+Price schedules travel as JSON modelled on the ISO 15118 types (K15-K18:
+``chargingSchedule.salesTariff`` for -2; 2.1's ``absolutePriceSchedule`` and
+``priceLevelSchedule`` for -20, signed by the eMSP through ``signatureId`` and
+``digestValue``). Each such ``chargingSchedule`` (in SetChargingProfile,
+NotifyEVChargingSchedule, anywhere in a payload) becomes a record of the -2 SalesTariff or
+the -20 AbsolutePriceSchedule / PriceLevelSchedule, converted by
+:func:`iso15118.ocpp.prices.price_schedule_from` (the OCPP bridge's one conversion), with
+the element's EXI fragment as payload: the bytes the signature's digest covers. A digest
+that does not match, or JSON that does not convert, is a row with the reason in ``error``.
+
 A log line holds one OCPP-J frame ``[2, id, action, payload]`` / ``[3, id, payload]``,
 possibly after a timestamp and other text, or a JSON object holding such a frame under
 any key (a JSON Lines log). The time is the object's ``timestamp``/``time`` field or the
@@ -172,6 +182,8 @@ def read_ocpp(path: str | Path, source: str | None = None) -> Iterator[MessageRe
                     _schema_version(payload)
                 for key, text in _exi_fields(payload):
                     yield _record(src, here, when, key, text, namespace, frame[0] == _CALL)
+                for schedule in _price_schedules(payload):
+                    yield _price_record(src, here, when, schedule)
     except OSError as e:
         raise ExportInputError(f"{src}: {e.strerror or e}") from None
 
@@ -194,3 +206,44 @@ def _record(src: str, offset: int, when: float | None, key: str, text: str,
     return MessageRecord(src, "ocpp", None, None, when, direction, "exi", proto, None, data,
                          message_name(proto, element, value), element, value, None, note,
                          offset)
+
+
+_PRICE_KEYS = {"salesTariff": ("iso2", "SalesTariff"),
+               "absolutePriceSchedule": ("iso20-common", "AbsolutePriceSchedule"),
+               "priceLevelSchedule": ("iso20-common", "PriceLevelSchedule")}
+
+
+def _price_schedules(payload: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
+    """Every object holding a price schedule key (a ``chargingSchedule``)."""
+    if depth > 8:
+        return
+    if isinstance(payload, dict):
+        if any(isinstance(payload.get(k), dict) for k in _PRICE_KEYS):
+            yield payload
+        for v in payload.values():
+            if isinstance(v, dict | list):
+                yield from _price_schedules(v, depth + 1)
+    elif isinstance(payload, list):
+        for v in payload:
+            yield from _price_schedules(v, depth + 1)
+
+
+def _price_record(src: str, offset: int, when: float | None,
+                  schedule: dict[str, Any]) -> MessageRecord:
+    from iso15118.ocpp.prices import price_schedule_from
+
+    key = next(k for k in _PRICE_KEYS if isinstance(schedule.get(k), dict))
+    proto, name = _PRICE_KEYS[key]
+    signed = "digestValue" in schedule
+    note = (f"from OCPP {key} (JSON); "
+            + ("digestValue matches the EXI fragment" if signed else "not signed"))
+    try:
+        value = price_schedule_from(schedule, proto)
+        payload = codec.encode_fragment(name, value, proto)
+    except (Iso15118Error, KeyError, TypeError, ValueError, AttributeError) as e:
+        reason = " ".join(str(e).split()) or type(e).__name__
+        return MessageRecord(src, "ocpp", None, None, when, EVSE_TO_EV, "exi", proto, None, b"",
+                             "(undecodable)", error=f"{key}: {reason}", offset=offset)
+    element = f"{{{protocols.get(proto).namespace}}}{name}"
+    return MessageRecord(src, "ocpp", None, None, when, EVSE_TO_EV, "exi", proto, None, payload,
+                         name, element, value, None, note, offset, fragment=True)

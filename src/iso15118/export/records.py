@@ -54,6 +54,7 @@ class MessageRecord:
     error: str | None = None  # why it did not decode
     note: str | None = None  # how the protocol was chosen, when not by negotiation
     offset: int | None = None  # byte offset of the line in a log file (logs, OCPP)
+    fragment: bool = False  # an element, not a message (a price schedule from OCPP)
 
 
 def direction_of(name: str) -> str | None:

@@ -44,7 +44,8 @@ def message_json(record: MessageRecord) -> tuple[str | None, str | None]:
     if record.protocol is None or record.element is None:
         return None, None
     try:
-        return codec.to_json(record.value, record.protocol, element=record.element), None
+        return codec.to_json(record.value, record.protocol, element=record.element,
+                             fragment=record.fragment), None
     except (Iso15118Error, ValueError, TypeError, AttributeError) as e:
         return None, f"not representable as JSON: {' '.join(str(e).split())}"
 

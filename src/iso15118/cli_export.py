@@ -38,8 +38,9 @@ Hex log layouts (detected from the first lines unless --layout/--regex):
   hex          one message per line (V2GTP header optional)
   timestamped  TIMESTAMP DIRECTION HEX   (direction EV->EVSE, EVSE->EV, EV, EVSE)
   csv          header row naming a hex column (hex, exi, payload, data, message)
-               and optionally timestamp/time/ts and direction/dir
-  regex        --regex with named groups hex, timestamp, direction
+               and optionally timestamp/time/ts, direction/dir, channel/connector
+  regex        --regex with named groups hex, timestamp, direction, channel
+A channel (connector) column separates the sessions a log interleaves.
 OCPP logs: the EXI of Get15118EVCertificate (exiRequest/exiResponse, base64), 1.6
 DataTransfer included. Captures: FILE.keylog.txt beside a capture decrypts its TLS.
 """
@@ -67,7 +68,8 @@ def add_subparser(subparsers: Any) -> None:
     p.add_argument("--layout", choices=("hex", "timestamped", "csv"),
                    help="layout of hex logs (default: detected per file)")
     p.add_argument("--regex", metavar="PATTERN",
-                   help="hex log lines by a regex with named groups hex, timestamp, direction")
+                   help="hex log lines by a regex with named groups hex, timestamp, "
+                        "direction, channel")
     p.add_argument("--keylog", "-k", metavar="KEYS",
                    help="NSS key log for the captures (default: FILE.keylog.txt beside each)")
     p.add_argument("--chunk-mb", type=float, default=32.0, metavar="MB",

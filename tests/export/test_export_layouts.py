@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from export_logs import HAVE_CAPTURES, messages_of, write_log
+from export_logs import HAVE_CAPTURES, messages_of, wire_hex, write_log
 
 from iso15118.export import Layout, read_log
 from iso15118.export.hexlog import layout_of_file, plan_chunks
@@ -157,3 +157,35 @@ def test_an_overlong_line_is_one_error_row_and_reading_goes_on(tmp_path: Path) -
     assert [r.name for r in read_log(blob, Layout("hex"))] == ["(unparseable line)"]
     with pytest.raises(ExportInputError, match="empty log"):
         layout_of_file(blob)
+
+
+def test_interleaved_connectors_are_followed_per_channel(tmp_path: Path) -> None:
+    """Two chargers' sessions (ISO-2 DC and DIN) in one CSV, lines interleaved by time, a
+    connector column apart: each comes out as one session, its messages in order and
+    decoded with its own negotiated protocol."""
+    from iso15118.export.tasks import plan
+
+    iso2, din = messages_of(DC), messages_of("DIN_DC_DS5366_Josev.pcapng")
+    rows = sorted([(i * 1.0, "A", e) for i, e in enumerate(iso2)]
+                  + [(i * 1.0 + 0.5, "B", e) for i, e in enumerate(din)], key=lambda r: r[0])
+    log = tmp_path / "site.csv"
+    log.write_text("ts,connector,dir,exi\n" + "".join(
+        f"{t},{c},{'EV' if e.direction == 'EV->EVSE' else 'EVSE'},"
+        f"{wire_hex(e)}\n" for t, c, e in rows))
+    layout = layout_of_file(log)
+    assert layout.has_channel
+    records = list(read_log(log, layout))
+    sessions = list(dict.fromkeys(r.session for r in records))
+    assert len(sessions) == 2
+    by = {s: [r for r in records if r.session == s] for s in sessions}
+    got = sorted(([(r.name, r.protocol) for r in rs] for rs in by.values()), key=len)
+    assert got == sorted(([(e.name, e.protocol) for e in din],
+                          [(e.name, e.protocol) for e in iso2]), key=len)
+    # each session's records are contiguous downstream, and the file is one task
+    assert [r.session for r in records] == sorted((r.session for r in records),
+                                                  key=sessions.index)
+    tasks, problems = plan([str(log)], chunk_bytes=4096)
+    assert len(tasks) == 1 and not problems
+    regex = Layout("regex", pattern=r"^(?P<timestamp>[^,]+),(?P<channel>\w+),(?P<direction>\w+),"
+                                    r"(?P<hex>[0-9a-f]+)$")
+    assert [r.name for r in read_log(log, regex)] == [r.name for r in records]

@@ -9,8 +9,9 @@ are detected among the -20 namespaces.
 
 A file can be read whole or as byte ranges (chunks) that start at a session start
 (:func:`plan_chunks`), so a Dask task can take one chunk without seeing the others and
-every session still lands in one task. A line that is not hex, or hex that does not
-decode, becomes a record with ``error`` set.
+every session still lands in one task. A log whose lines name a channel (connector)
+interleaves sessions: each channel is followed on its own, and such a file is one task.
+A line that is not hex, or hex that does not decode, becomes a record with ``error`` set.
 """
 
 from __future__ import annotations
@@ -149,22 +150,61 @@ def layout_of_file(path: str | Path, layout: Layout | None = None) -> Layout:
     return detect_layout(first, str(path))
 
 
+#: A channel's session is held back until it ends (interleaved logs only); past this many
+#: messages it is let go in pieces, so one endless session cannot hold the whole file.
+MAX_HELD_RECORDS = 100_000
+
+
 def read_log(path: str | Path, layout: Layout, *, start: int = 0, end: int | None = None,
              source: str | None = None) -> Iterator[MessageRecord]:
     """The messages of a log file (or of its byte range [start, end), which should begin
-    at a session start; see :func:`plan_chunks`)."""
-    p = Path(path)
-    src = source if source is not None else str(path)
-    session: _Session | None = None
+    at a session start; see :func:`plan_chunks`), session after session.
+
+    In a log whose layout names a channel the sessions of several channels interleave;
+    each channel's session is then held until it ends (its channel's next handshake, or
+    the end of the file) and given out whole, so that downstream every session's messages
+    are contiguous, as in a log of one connector."""
+    ordered = _in_file_order(Path(path), layout, start, end,
+                             source if source is not None else str(path))
+    if not layout.has_channel:
+        for _, record in ordered:
+            yield record
+        return
+    held: dict[str | None, list[MessageRecord]] = {}
+    for channel, record in ordered:
+        run = held.get(channel)
+        if run and (run[0].session != record.session or len(run) >= MAX_HELD_RECORDS):
+            yield from run
+            run = None
+        if run is None:
+            run = held[channel] = []
+        run.append(record)
+    for run in sorted(held.values(), key=lambda r: (r[0].offset or 0) if r else 0):
+        yield from run
+
+
+def _in_file_order(p: Path, layout: Layout, start: int, end: int | None, src: str
+                   ) -> Iterator[tuple[str | None, MessageRecord]]:
+    """(channel, record) for each message line, in file order, with one session state
+    per channel (a single one when the layout names none)."""
+    sessions: dict[str | None, _Session] = {}
+
+    def session_of(channel: str | None, offset: int, raw: bytes | None) -> _Session:
+        session = sessions.get(channel)
+        if session is None or (raw is not None and session.exi_messages
+                               and is_session_start(raw)):
+            session = sessions[channel] = _Session(f"{src}@{offset}")
+        return session
+
     try:
         for offset, text in _lines(p, start, end):
             if text is None:
-                if session is None:
-                    session = _Session(f"{src}@{offset}")
-                yield MessageRecord(src, "hexlog", session.key, None, None, None, "exi", None,
-                                    None, b"", "(unparseable line)",
-                                    error=f"offset {offset}: line longer than "
-                                          f"{MAX_LINE_BYTES} bytes, skipped", offset=offset)
+                key = session_of(None, offset, None).key
+                yield None, MessageRecord(src, "hexlog", key, None, None, None, "exi", None,
+                                          None, b"", "(unparseable line)",
+                                          error=f"offset {offset}: line longer than "
+                                                f"{MAX_LINE_BYTES} bytes, skipped",
+                                          offset=offset)
                 continue
             line: LogLine | None = layout.parse(text)
             if line is None:
@@ -174,23 +214,23 @@ def read_log(path: str | Path, layout: Layout, *, start: int = 0, end: int | Non
                 if not raw:
                     raise Iso15118Error("no hex on the line")
             except Iso15118Error as e:
-                if session is None:
-                    session = _Session(f"{src}@{offset}")
-                yield MessageRecord(src, "hexlog", session.key, None, line.time_s,
-                                    line.direction, "exi", None, None, b"", "(unparseable line)",
-                                    error=f"offset {offset}: {_one_line(e)}", offset=offset)
+                key = session_of(line.channel, offset, None).key
+                yield line.channel, MessageRecord(
+                    src, "hexlog", key, None, line.time_s, line.direction, "exi", None, None,
+                    b"", "(unparseable line)", error=f"offset {offset}: {_one_line(e)}",
+                    offset=offset)
                 continue
-            if session is None or (session.exi_messages and is_session_start(raw)):
-                session = _Session(f"{src}@{offset}")
+            session = session_of(line.channel, offset, raw)
             try:
                 kind, proto, ptype, payload, name, element, value, error, note = \
                     session.decode(raw)
             except Iso15118Error as e:  # a V2GTP header whose length does not fit
                 kind, proto, ptype, payload, name, element, value, error, note = (
                     "exi", None, None, raw, "(undecodable)", None, None, _one_line(e), None)
-            yield MessageRecord(src, "hexlog", session.key, None, line.time_s,
-                                line.direction or direction_of(name), kind, proto, ptype,
-                                payload, name, element, value, error, note, offset)
+            yield line.channel, MessageRecord(
+                src, "hexlog", session.key, None, line.time_s,
+                line.direction or direction_of(name), kind, proto, ptype, payload, name,
+                element, value, error, note, offset)
     except OSError as e:
         raise ExportInputError(f"{src}: {e.strerror or e}") from None
 

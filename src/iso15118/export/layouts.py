@@ -7,10 +7,14 @@ Four layouts, each turning a line into (timestamp, direction, hex) or nothing:
 * ``timestamped``: ``TIMESTAMP DIRECTION HEX``, whitespace-separated; the timestamp may
   itself hold spaces (``2024-03-22 10:15:02.125``).
 * ``csv``: comma-separated with a header row naming the columns; the hex column is one of
-  ``hex``, ``exi``, ``payload``, ``data``, ``message``; optional ``timestamp``/``time``/``ts``
-  and ``direction``/``dir`` columns (names case-insensitive, other columns ignored).
-* ``regex``: a user pattern with the named groups ``hex`` (required), ``timestamp`` and
-  ``direction`` (optional); lines it does not match are skipped.
+  ``hex``, ``exi``, ``payload``, ``data``, ``message``; optional ``timestamp``/``time``/``ts``,
+  ``direction``/``dir`` and ``channel``/``connector``/``connector_id`` columns (names
+  case-insensitive, other columns ignored).
+* ``regex``: a user pattern with the named groups ``hex`` (required), ``timestamp``,
+  ``direction`` and ``channel`` (optional); lines it does not match are skipped.
+
+A channel (a charger's connector, say) separates sessions that one log interleaves: each
+channel's messages are followed as a session of their own.
 
 Timestamps are seconds (``12.5``, epoch or relative) or ISO 8601 dates (UTC unless they
 carry an offset). Directions: ``EV->EVSE``/``EV``/``EVCC`` and ``EVSE->EV``/``EVSE``/
@@ -37,6 +41,7 @@ _DIRECTIONS: Final = {"ev->evse": EV_TO_EVSE, "ev": EV_TO_EVSE, "evcc": EV_TO_EV
 _HEX_COLUMNS: Final = ("hex", "exi", "payload", "data", "message")
 _TIME_COLUMNS: Final = ("timestamp", "time", "ts")
 _DIRECTION_COLUMNS: Final = ("direction", "dir")
+_CHANNEL_COLUMNS: Final = ("channel", "connector", "connector_id")
 _HEX_LINE: Final = re.compile(r"^(?:0x)?[0-9A-Fa-f][0-9A-Fa-f :,]*$")
 _TIMESTAMPED: Final = re.compile(
     r"^(?P<timestamp>\S.*?)\s+(?P<direction>EV->EVSE|EVSE->EV|EVSE|EVCC|SECC|EV)\s+"
@@ -49,6 +54,7 @@ class LogLine:
     time_s: float | None
     direction: str | None
     hex: str
+    channel: str | None = None
 
 
 def parse_time(text: str | None) -> float | None:
@@ -103,6 +109,13 @@ class Layout:
             raise ExportInputError("no hex column in the CSV header (one of "
                                    f"{', '.join(_HEX_COLUMNS)}): {','.join(self.columns)}")
 
+    @property
+    def has_channel(self) -> bool:
+        """Whether lines name a channel (then sessions of several channels interleave)."""
+        if self.name == "regex":
+            return "channel" in _compiled(self.pattern or "").groupindex
+        return self.name == "csv" and _pick(list(self.columns), _CHANNEL_COLUMNS) is not None
+
     def parse(self, line: str) -> LogLine | None:
         """The line's message, or None for blank lines, comments, headers and (regex)
         lines the pattern does not match. A line that should hold a message but whose
@@ -123,7 +136,8 @@ class Layout:
                 return None
             groups = m.groupdict()
             return LogLine(parse_time(groups.get("timestamp")),
-                           _direction(groups.get("direction")), groups["hex"] or "")
+                           _direction(groups.get("direction")), groups["hex"] or "",
+                           groups.get("channel"))
         fields = _csv_fields(line)
         if fields is None:  # a CR or NUL inside the line: not a CSV record
             return LogLine(None, None, line)
@@ -132,11 +146,12 @@ class Layout:
         h = _pick(list(self.columns), _HEX_COLUMNS)
         t = _pick(list(self.columns), _TIME_COLUMNS)
         d = _pick(list(self.columns), _DIRECTION_COLUMNS)
+        c = _pick(list(self.columns), _CHANNEL_COLUMNS)
 
         def get(i: int | None) -> str | None:
             return fields[i] if i is not None and i < len(fields) else None
 
-        return LogLine(parse_time(get(t)), _direction(get(d)), get(h) or "")
+        return LogLine(parse_time(get(t)), _direction(get(d)), get(h) or "", get(c))
 
 
 def _csv_fields(line: str) -> list[str] | None:

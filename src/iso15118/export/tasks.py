@@ -112,7 +112,11 @@ def plan(inputs: list[str], *, layout: Layout | None = None,
                 reader = "hexlog"
             if reader == "hexlog":
                 file_layout = layout_of_file(path, layout)
-                for start, end in plan_chunks(path, file_layout, chunk_bytes):
+                # interleaved channels: a cut at one channel's session start would fall
+                # inside another's, so such a log is one task
+                ranges = ([(0, None)] if file_layout.has_channel
+                          else plan_chunks(path, file_layout, chunk_bytes))
+                for start, end in ranges:
                     tasks.append(Task(len(tasks), str(path), "hexlog", file_layout, start, end))
             else:
                 tasks.append(Task(len(tasks), str(path), reader, keylog=keylog))

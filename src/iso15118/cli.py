@@ -6,7 +6,7 @@ the batch goes on after an error. Anything said *about* a result (which protocol
 detected) goes to stderr, so stdout stays exactly the results. ``decode`` without
 ``--protocol`` detects the protocol (:mod:`iso15118.detect`). Other command groups
 (``sdp``, ``pki``, ``pcap``, ``validate``/``convert``, ``fuzz``, the ``secc``/``evcc``
-simulators) register themselves
+simulators, ``export``) register themselves
 through their modules' ``add_subparser``.
 """
 
@@ -232,6 +232,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "fuzz": ("cli_fuzz", "generate valid, mutated or facet-breaking messages as hex lines"),
     "secc": ("cli_session", "a simulated charger (SECC): SDP, TCP/TLS, DIN 70121 and ISO 15118-2"),
     "evcc": ("cli_session", "a simulated vehicle (EVCC): discovers the SECC and charges"),
+    "export": ("cli_export", "captures and logs -> Parquet/CSV/JSONL tables (local or Dask)"),
 }
 
 

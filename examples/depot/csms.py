@@ -55,7 +55,7 @@ def _csms_class(version: str) -> Any:
     module = importlib.import_module("ocpp.v201" if version == "2.0.1" else "ocpp.v21")
     result = module.call_result
 
-    class Csms(module.ChargePoint):  # type: ignore[misc,name-defined]
+    class Csms(module.ChargePoint):  # type: ignore[name-defined]
         """One station's connection: accepts it and records what it reports."""
 
         def __init__(self, ident: str, connection: Any, view: StationView) -> None:
@@ -156,7 +156,8 @@ class DepotCsms:
                 await view.cp.start()
 
         self.server = await websockets.serve(on_connect, host, 0,
-                                             subprotocols=["ocpp2.1", "ocpp2.0.1"])
+                                             subprotocols=[websockets.Subprotocol("ocpp2.1"),
+                                                           websockets.Subprotocol("ocpp2.0.1")])
         self.port = self.server.sockets[0].getsockname()[1]
         return self.port
 

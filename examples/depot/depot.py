@@ -321,8 +321,14 @@ def _results(opts: DepotOptions, vehicles: list[_Vehicle], record: _Record, csms
            if ended.outcome is not Outcome.COMPLETED],
         "samples": {"t": [round(t, 3) for t in times],
                     "kw": [[round(p / 1e3, 2) for p in row] for row in powers],
-                    "kinds": [v.bay.kind for v in vehicles]},
+                    "kinds": [v.bay.kind for v in vehicles],
+                    "allocation_kw": [_kw(csms.views[v.bay.station_id].allocation_w)
+                                      for v in vehicles]},
     }
+
+
+def _kw(watts: float | None) -> float | None:
+    return None if watts is None else round(watts / 1e3, 3)
 
 
 def _per_vehicle(vehicles: list[_Vehicle], record: _Record, csms: DepotCsms

@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll", type=float, default=1.0,
                         help="the VEN's OpenADR poll period in seconds (default 1)")
     parser.add_argument("--seed", type=int, default=15118, help="the fleet's seed")
+    parser.add_argument("--samples", type=Path,
+                        help="write every sample (t, kW per vehicle, kinds, allocations) "
+                             "as JSON here")
     args = parser.parse_args(argv)
     if args.vehicles < 1 or args.limit_kw < 0 or args.event_at <= 0 \
             or args.duration <= args.event_at or args.notice < 0 or args.notice > args.event_at \
@@ -66,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.redirect_stdout(sys.stderr):
         result = asyncio.run(run_depot(opts, note))
     samples = result.pop("samples")
+    if args.samples is not None:
+        args.samples.write_text(json.dumps(samples))
     if args.plot is not None:
         from plot import plot
 

@@ -142,6 +142,7 @@ class DepotCsms:
         self.shed: dict[str, float] = {}
         self.allocations: dict[str, float] = {}
         self.errors: list[str] = []
+        self.restoring = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def start(self, host: str = "127.0.0.1") -> int:
@@ -181,10 +182,24 @@ class DepotCsms:
         self.shed.update(received=received, limit_w=limit_kw * 1000.0)
         self.note(f"VEN: {signal['signal_name']} {limit_kw:g} kW event received "
                   f"(active in {wait:.1f} s)")
-        task = asyncio.ensure_future(self._apply_later(wait, limit_kw * 1000.0))
+        length = interval["duration"].total_seconds()
+        self._later(self._apply_later(wait, limit_kw * 1000.0))
+        self._later(self._restore_later(wait + length))
+        return "optIn"
+
+    def _later(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return "optIn"
+
+    async def _restore_later(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        active = [v for v in self.views.values()
+                  if v.transaction_id and not v.ended and v.cp is not None]
+        self.note(f"CSMS: event over, {len(active)} stations back to their rating")
+        self.restoring = True
+        await asyncio.gather(*(self._send(v, self._profile(v, v.rating_w, restore=True))
+                               for v in active))
 
     async def _apply_later(self, wait: float, limit_w: float) -> None:
         if wait > 0:
@@ -211,8 +226,10 @@ class DepotCsms:
         self.shed["answered"] = self.clock()
         return self.allocations
 
-    def _profile(self, view: StationView, power_w: float) -> dict[str, Any]:
-        view.allocation_w = power_w
+    def _profile(self, view: StationView, power_w: float, restore: bool = False
+                 ) -> dict[str, Any]:
+        if not restore:
+            view.allocation_w = power_w
         dynamic = view.needs.get("control_mode") == "DynamicControl"
         period: dict[str, Any] = {"start_period": 0}
         if dynamic:
@@ -231,6 +248,17 @@ class DepotCsms:
     async def _send(self, view: StationView, profile: dict[str, Any]) -> None:
         module = importlib.import_module("ocpp.v201" if view.version == "2.0.1"
                                          else "ocpp.v21")
+        if self.restoring:
+            # the event is over: the measurements stay those of the event
+            try:
+                answer = await view.cp.call(module.call.SetChargingProfile(
+                    evse_id=1, charging_profile=profile))
+                status = answer.status
+            except Exception as exc:  # reported, not fatal
+                status = f"error: {exc}"
+            if status != "Accepted":
+                self.errors.append(f"{view.station_id}: restoring {status}")
+            return
         view.sent_at = self.clock()
         try:
             answer = await view.cp.call(module.call.SetChargingProfile(

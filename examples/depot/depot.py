@@ -55,6 +55,9 @@ class DepotOptions:
     limit_kw: float
     event_at: float = 20.0
     duration: float = 60.0
+    #: how long the event lasts (None: until the end of the run); then the CSMS restores
+    #: every station's full rating
+    event_duration: float | None = None
     #: the event is published this long before it becomes active (0: at once)
     notice: float = 0.0
     #: seconds between two charge-loop requests of a vehicle
@@ -81,6 +84,7 @@ class _Vehicle:
 class _Record:
     times: list[float] = field(default_factory=list)
     powers: list[list[float]] = field(default_factory=list)  # per sample, per vehicle
+    lag: float = 0.0
 
 
 def _free_port() -> int:
@@ -211,7 +215,10 @@ async def run_depot(opts: DepotOptions, note: Callable[[str], None]) -> dict[str
         while True:
             record.times.append(clock())
             record.powers.append([v.battery.power for v in vehicles])
+            asked = clock() + opts.sample_s
             await asyncio.sleep(opts.sample_s)
+            # how late the loop wakes us: the load the one process is under
+            record.lag = max(record.lag, clock() - asked)
 
     async def progress() -> None:
         while True:
@@ -230,13 +237,16 @@ async def run_depot(opts: DepotOptions, note: Callable[[str], None]) -> dict[str
     await asyncio.sleep(max(0.0, opts.event_at - opts.notice - clock()))
     start_utc = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=opts.notice)
     event_start = clock() + opts.notice
+    # without an end of its own the event outlasts the run (no restoring while stopping)
+    event_length = opts.event_duration if opts.event_duration is not None \
+        else max(1.0, opts.duration - event_start) + 10.0
     vtn.add_event(ven_id="ven-depot", signal_name="LOAD_DISPATCH", signal_type="setpoint",
                   intervals=[{"dtstart": start_utc,
-                              "duration": dt.timedelta(seconds=max(
-                                  1.0, opts.duration - opts.event_at)),
+                              "duration": dt.timedelta(seconds=event_length),
                               "signal_payload": float(opts.limit_kw)}],
                   callback=lambda ven_id, event_id, opt_type: say(f"VTN: VEN {opt_type}"))
-    say(f"VTN: load-shed event published, {opts.limit_kw:g} kW from t={event_start:.2f} s")
+    say(f"VTN: load-shed event published, {opts.limit_kw:g} kW from t={event_start:.2f} s "
+        f"for {event_length:g} s")
 
     await asyncio.sleep(max(0.0, opts.duration - clock()))
     say("end of the run: every vehicle stops")
@@ -261,19 +271,21 @@ async def run_depot(opts: DepotOptions, note: Callable[[str], None]) -> dict[str
         await station.close()
     await charger.close()
     await csms.close()
-    return _results(opts, vehicles, record, csms, event_start, stations, endpoints)
+    return _results(opts, vehicles, record, csms, (event_start, event_start + event_length),
+                    stations, endpoints)
 
 
 def _results(opts: DepotOptions, vehicles: list[_Vehicle], record: _Record, csms: DepotCsms,
-             event_start: float, stations: list[ChargingStation],
+             window: tuple[float, float], stations: list[ChargingStation],
              endpoints: list[EVSEEndpoint]) -> dict[str, Any]:
     limit_w = opts.limit_kw * 1000.0
+    event_start, event_end = window
     times, powers = record.times, record.powers
     totals = [sum(p) for p in powers]
     comply_at = next((t for t, total in zip(times, totals, strict=True)
                       if t >= event_start and total <= limit_w), None)
     after = [total for t, total in zip(times, totals, strict=True)
-             if comply_at is not None and t >= comply_at]
+             if comply_at is not None and comply_at <= t < event_end]
     energy = discharge = 0.0
     for i in range(1, len(times)):
         dt_h = (times[i] - times[i - 1]) / 3600.0
@@ -312,6 +324,8 @@ def _results(opts: DepotOptions, vehicles: list[_Vehicle], record: _Record, csms
                                            if t < event_start), default=0.0) / 1e3, 2),
         "discharging_vehicles": sum(1 for a in csms.allocations.values() if a < 0),
         "duration_s": opts.duration,
+        "event_end_s": round(min(event_end, opts.duration), 3),
+        "loop_lag_max_s": round(record.lag, 3),
         "errors": csms.errors + [f"{v.bay.station_id}: {v.error or v.ended}"
                                  for v in vehicles if v.error or v.ended is None
                                  or v.ended.outcome is not Outcome.COMPLETED]

@@ -18,7 +18,7 @@ def plot(samples: dict[str, Any], result: dict[str, Any], path: Path) -> None:
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 8), sharex=True,
                                       gridspec_kw={"height_ratios": [2, 1.3]})
     totals = [sum(row) for row in kw]
-    start, end = result["event_at_s"], result["duration_s"]
+    start, end = result["event_at_s"], result["event_end_s"]
     for ax in (top, bottom):
         ax.axvspan(start, end, color="tab:orange", alpha=0.08, label="load-shed event")
     top.plot(t, totals, color="black", linewidth=2, label="depot total")

@@ -12,7 +12,8 @@ goes to stderr; stdout gets one JSON line:
     start until the depot's total power is at or under the limit), peak_kw_after_compliance,
     energy_kwh, discharge_kwh, and extra keys: breakdown_s (openadr_delivery, csms_decision,
     ocpp_round_trip, iso15118_renegotiation: the four add up to seconds_to_comply),
-    per_vehicle_s, peak_kw_before_event, discharging_vehicles, duration_s, errors.
+    per_vehicle_s, peak_kw_before_event, discharging_vehicles, duration_s, event_end_s,
+    loop_lag_max_s, errors.
 
 Exit status 0 when every session completed and the depot complied, 1 otherwise, 2 for a
 usage mistake.
@@ -41,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds into the run when the event starts (default 20)")
     parser.add_argument("--duration", type=float, default=60.0,
                         help="seconds until every vehicle stops (default 60)")
+    parser.add_argument("--event-duration", type=float,
+                        help="seconds the event lasts (default: to the end of the run)")
     parser.add_argument("--plot", type=Path, help="write the power plot (PNG) here")
     parser.add_argument("--notice", type=float, default=0.0,
                         help="publish the event this many seconds before it starts (default 0)")
@@ -55,11 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.vehicles < 1 or args.limit_kw < 0 or args.event_at <= 0 \
             or args.duration <= args.event_at or args.notice < 0 or args.notice > args.event_at \
-            or args.loop_interval <= 0 or args.poll <= 0:
+            or args.loop_interval <= 0 or args.poll <= 0 \
+            or (args.event_duration is not None and args.event_duration <= 0):
         parser.error("need --vehicles >= 1, --limit-kw >= 0, 0 < --event-at < --duration, "
                      "0 <= --notice <= --event-at, --loop-interval > 0, --poll > 0")
     opts = DepotOptions(vehicles=args.vehicles, limit_kw=args.limit_kw, event_at=args.event_at,
                         duration=args.duration, notice=args.notice,
+                        event_duration=args.event_duration,
                         loop_interval=args.loop_interval, poll_s=args.poll, seed=args.seed)
 
     def note(text: str) -> None:

@@ -5,7 +5,8 @@ OCPP WebSockets, 20 ISO 15118-2/-20 sessions over TCP, all on loopback).
 What the run must show: every session completes, the depot is at or under its limit within
 ``COMPLY_WITHIN_S`` of the event's start and stays there, the four phases of the breakdown
 add up to the time to comply, a bidirectional vehicle feeds power back, and each vehicle
-ends the event at or under the power the CSMS gave it.
+ends the event at or under the power the CSMS gave it; when the event is over the CSMS
+gives every station its rating back and the depot ramps up again.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def test_usage_mistakes_exit_2() -> None:
 def test_twenty_vehicles_comply_with_an_openadr_event(tmp_path: Path) -> None:
     limit_kw = 200.0
     done = _run("--vehicles", "20", "--limit-kw", str(limit_kw), "--event-at", "10",
-                "--duration", "24", "--plot", str(tmp_path / "depot.png"),
+                "--event-duration", "10", "--duration", "26", "--plot", str(tmp_path / "depot.png"),
                 "--samples", str(tmp_path / "samples.json"))
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()
@@ -137,11 +138,16 @@ def test_twenty_vehicles_comply_with_an_openadr_event(tmp_path: Path) -> None:
     assert result["per_vehicle_s"]["ocpp_round_trip"]["n"] == 20
     # progress went to stderr
     assert "VEN: LOAD_DISPATCH" in done.stderr and "CSMS: 20 transactions" in done.stderr
+    assert result["event_end_s"] == pytest.approx(result["event_at_s"] + 10, abs=0.01)
     # every vehicle ends the event at or under what the CSMS gave it
     samples = json.loads((tmp_path / "samples.json").read_text())
-    last = max(i for i, t in enumerate(samples["t"]) if t < result["duration_s"] - 0.5)
+    last = max(i for i, t in enumerate(samples["t"]) if t < result["event_end_s"] - 0.2)
     for kind, given, now in zip(samples["kinds"], samples["allocation_kw"],
                                 samples["kw"][last], strict=True):
         assert given is not None
         assert now <= given + max(0.1, 0.01 * abs(given)), (kind, given, now)
+    # after the event the CSMS gives every station its rating back: the depot ramps up
+    after = [sum(row) for t, row in zip(samples["t"], samples["kw"], strict=True)
+             if result["event_end_s"] + 4 < t < result["duration_s"] - 0.5]
+    assert after and min(after) > limit_kw
     assert (tmp_path / "depot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -47,6 +47,10 @@ from iso15118.transport import open_connection
 __all__ = ["DepotOptions", "run_depot"]
 
 HOST = "127.0.0.1"
+#: the -20 charge loop's silence limit at the SECC here (the table: 0.5 s), and the factor
+#: on every EV message timeout (-20's ChargeLoop: 0.5 s), for a loaded shared host
+LOADED_HOST_TIMEOUT_S = 2.0
+LOADED_HOST_TIMEOUT_SCALE = 4.0
 
 
 @dataclass
@@ -109,8 +113,11 @@ def _charger_side(bay: Bay) -> tuple[EVSEState, StationEvse, SeccConfig]:
         basis = ElectricalBasis(dc=False)
     # the station's own default schedule: its rating for a day
     evse.schedules = [Schedule(1, (ScheduleEntry(0, bay.rating_w, 86_400),))]
+    # 100 sessions, 50 OCPP connections and the VTN share one event loop on a shared
+    # 2-core host: a stall of a few hundred ms is the host's, not a silent vehicle's, so
+    # the -20 charge loop's 0.5 s silence limit is widened (a real charger has its own CPU)
     return evse, StationEvse(1, evse, max_power=bay.rating_w, basis=basis), \
-        SeccConfig(protocols=(bay.protocol,))
+        SeccConfig(protocols=(bay.protocol,), charge_loop_timeout=LOADED_HOST_TIMEOUT_S)
 
 
 def _vehicle_side(bay: Bay, loop_interval: float) -> tuple[EVState, EvccConfig]:
@@ -130,7 +137,7 @@ def _vehicle_side(bay: Bay, loop_interval: float) -> tuple[EVState, EvccConfig]:
         # the loop, as Josev): keep well inside it even on a loaded loop
         loop_interval = min(loop_interval, 0.2)
     config = EvccConfig(protocols=(bay.protocol,), loop_interval=loop_interval,
-                        ongoing_interval=0.25)
+                        ongoing_interval=0.25, timeout_scale=LOADED_HOST_TIMEOUT_SCALE)
     return ev, config
 
 

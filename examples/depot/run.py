@@ -15,8 +15,8 @@ goes to stderr; stdout gets one JSON line:
     per_vehicle_s, peak_kw_before_event, discharging_vehicles, duration_s, event_end_s,
     loop_lag_max_s, errors.
 
-Exit status 0 when every session completed and the depot complied, 1 otherwise, 2 for a
-usage mistake.
+Exit status 0 when every session completed and the depot complied (at or under the limit
+from then to the event's end), 1 otherwise, 2 for a usage mistake.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import sys
+import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -70,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     def note(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
+    # signxml (under openleadr) warns about DSA at import; nothing here signs with DSA
+    warnings.filterwarnings("ignore", message="DSA is deprecated")
     # openleadr prints banners on stdout: keep stdout for the one JSON line
     with contextlib.redirect_stdout(sys.stderr):
         result = asyncio.run(run_depot(opts, note))
@@ -83,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         note(f"plot written to {args.plot}")
     print(json.dumps(result), flush=True)
     ok = result["sessions_completed"] == result["vehicles"] \
-        and result["seconds_to_comply"] is not None
+        and result["seconds_to_comply"] is not None \
+        and result["peak_kw_after_compliance"] <= result["limit_kw"]
     return 0 if ok else 1
 
 

@@ -29,6 +29,7 @@ from iso15118.session import (
 )
 from iso15118.session.events import (
     ChargeLoop,
+    ChargeLoopStatus,
     EVSENotified,
     PowerDeliveryRequested,
     SessionStarted,
@@ -263,3 +264,35 @@ def test_the_paused_store_is_bounded() -> None:
     for i in range(10):
         store.add(PausedSession(bytes([i + 1]) * 8, "iso2", None, None, float(i)))
     assert list(store.sessions) == [bytes([i + 1]) * 8 for i in (7, 8, 9)]
+
+
+def test_simulated_ac_vehicle_keeps_to_the_schedule_pmax() -> None:
+    """ISO 15118-2 AC: the EVSE does not enforce PMax, the vehicle's charger does; the
+    simulated vehicle draws 230 V x 32 A x 3 until the EVSE renegotiates a 7 kW schedule,
+    then at most 7 kW (``SimulatedVehicle.power``, what the depot demo meters)."""
+    seen: list[tuple[int | None, float]] = []
+    renegotiated = {"done": False}
+
+    def evse_asks(secc, event, now):  # type: ignore[no-untyped-def]
+        if isinstance(event, ChargeLoop) and secc.evse.present_current >= 0 \
+                and not renegotiated["done"] and len(seen) >= 2:
+            renegotiated["done"] = True
+            secc.evse.schedules = [Schedule(2, (ScheduleEntry(0, 7_000.0, 3600),))]
+            secc.request_renegotiation()
+
+    def metered(evcc, event, now):  # type: ignore[no-untyped-def]
+        if isinstance(event, ChargeLoopStatus):
+            vehicle = evcc.refresh.__self__  # the SimulatedVehicle the harness attached
+            seen.append((evcc.schedule_id, vehicle.power))
+
+    evse = EVSEState(energy_modes=(EnergyMode.AC_three_phase_core,),
+                     schedules=[Schedule(1, (ScheduleEntry(0, 50_000.0, 86_400),))])
+    run = simulate("iso2", EnergyMode.AC_three_phase_core, evse=evse,
+                   evcc_config=EvccConfig(protocols=("iso2",), loops=8),
+                   on_secc=evse_asks, on_evcc=metered)
+    assert run.evcc.ended is not None and run.evcc.ended.outcome is Outcome.COMPLETED
+    before = [p for sid, p in seen if sid == 1]
+    after = [p for sid, p in seen if sid == 2]
+    assert before and after, seen
+    assert all(p == 230.0 * 32.0 * 3 for p in before)
+    assert all(p == 7_000.0 for p in after)

@@ -246,6 +246,22 @@ def test_iso20_loop_timers_are_the_tables() -> None:
     assert rules.timer("secc_sequence_charge_loop") == 0.5
 
 
+def test_iso20_charge_loop_silence_limit_and_its_override() -> None:
+    """An EV that waits 0.8 s between loop requests is too slow for the table's 0.5 s; a
+    charger configured with a 2 s limit (a loaded simulation host) lets it finish."""
+    slow = EvccConfig(protocols=("iso20",), loop_interval=0.8, loops=4)
+    run = simulate("iso20", EnergyMode.DC_extended,
+                   secc_config=SeccConfig(protocols=("iso20",)), evcc_config=slow)
+    timer = _expired(run.result.secc_events, "secc_sequence")
+    assert timer.seconds == 0.5
+    slow = EvccConfig(protocols=("iso20",), loop_interval=0.8, loops=4)
+    run = simulate("iso20", EnergyMode.DC_extended,
+                   secc_config=SeccConfig(protocols=("iso20",), charge_loop_timeout=2.0),
+                   evcc_config=slow)
+    assert run.secc.ended is not None and run.secc.ended.outcome is Outcome.COMPLETED
+    assert not [e for e in run.result.secc_events if isinstance(e, TimerExpired)]
+
+
 def test_iso20_cable_check_and_ongoing_timeouts() -> None:
     run = simulate("iso20", EnergyMode.DC_extended, secc_config=SeccConfig(
         protocols=("iso20",), ongoing_limit=1e9),

@@ -100,6 +100,10 @@ class SeccConfig:
     #: override the table's V2G_SECC_Sequence_Timeout / the SECC's ongoing limit
     sequence_timeout: float | None = None
     ongoing_limit: float | None = None
+    #: override the table's silence limit inside the ISO 15118-20 charge loop (0.5 s):
+    #: a host that runs many simulated chargers on one event loop may stall longer than
+    #: that without any vehicle being silent (the EV's side: ``EvccConfig.timeout_scale``)
+    charge_loop_timeout: float | None = None
     response_hook: ResponseHook | None = None
     #: PnC: contract chain / signature checks and the certificate backend (see pnc.py)
     pnc: Any = None
@@ -640,7 +644,9 @@ class SeccSession(SessionEndpoint):
             return self._end(step, now, Outcome.COMPLETED, "SessionStop")
         timeout = self._sequence_timeout()
         if name == "ChargeLoop":  # -20: a silent EV is noticed within the loop's limit
-            timeout = d.rules.timer_or("secc_sequence_charge_loop", timeout)
+            timeout = self.config.charge_loop_timeout \
+                if self.config.charge_loop_timeout is not None \
+                else d.rules.timer_or("secc_sequence_charge_loop", timeout)
         self.timers.arm("secc_sequence", now, timeout)
         return self._finish(step)
 

@@ -211,11 +211,19 @@ class SimulatedVehicle:
     _power: float = 0.0
     _max_current: float | None = None
     _ac_voltage: float | None = None
+    _session: EvccSession | None = None
 
     def __post_init__(self) -> None:
         self._update_voltage()
 
+    @property
+    def power(self) -> float:
+        """What the battery takes now (W; negative: it discharges), as of the last
+        charge-loop answer: what a meter at the vehicle's inlet would show."""
+        return self._power
+
     def attach(self, session: EvccSession) -> None:
+        self._session = session
         session.refresh = self.refresh
 
     def on_event(self, event: Event, now: float) -> None:
@@ -234,10 +242,24 @@ class SimulatedVehicle:
                 phases = self.behaviour.phases if ev.energy_mode.name.startswith(
                     "AC_three") else 1
                 self._power = (self._ac_voltage or 230.0) * current * phases
+                # the on-board charger keeps to the schedule's PMax (ISO 15118-2 AC: the
+                # EV follows the SAScheduleTuple it chose; the EVSE does not enforce it)
+                pmax = self._schedule_pmax(now)
+                if pmax is not None:
+                    self._power = min(self._power, pmax)
         elif isinstance(event, ChargingStarted):
             self._power = 0.0
         elif isinstance(event, (ChargingStopped, SessionEnded)):
             self._power = 0.0
+
+    def _schedule_pmax(self, now: float) -> float | None:
+        session = self._session
+        if session is None or session.charging_since is None:
+            return None
+        schedule = session.chosen_schedule()
+        if schedule is None:
+            return None
+        return schedule.max_power_at(now - session.charging_since)
 
     def refresh(self, now: float) -> None:
         last, self._last = self._last, now

@@ -22,6 +22,9 @@ SetChargingProfile (from the CSMS)             ``EVSEState.schedules``; ``set_sc
                                                the EV waits, ``request_renegotiation`` while
                                                it charges; -20 dynamic mode:
                                                ``EVSEState.target_power``
+UpdateDynamicSchedule (2.1, from the CSMS)     the Dynamic profile's period in force ->
+PullDynamicScheduleUpdate (2.1, to the CSMS;   ``EVSEState.target_power`` and, DC, the
+every dynUpdateInterval)                       maximum charge / discharge power
 Install/Delete/GetInstalledCertificate(Ids)    :class:`~iso15118.ocpp.station_certs.TrustStore`,
                                                ``SeccPnc.contract_roots``
 request_secc_certificate / CertificateSigned   SignCertificate; the chain into the SECC's
@@ -68,6 +71,15 @@ from iso15118.ocpp.charging_needs import (
     charging_needs_iso2,
     charging_needs_iso20,
 )
+from iso15118.ocpp.dynamic_control import (
+    DynamicTarget,
+    apply_schedule_update,
+    dynamic_target,
+    pull_due,
+    pull_dynamic_schedule_update_request,
+    read_pull_dynamic_schedule_update_response,
+    read_update_dynamic_schedule,
+)
 from iso15118.ocpp.errors import OcppConversionError, OcppError, OcppPayloadError
 from iso15118.ocpp.ev_schedule import ev_charging_schedule_iso2, ev_charging_schedule_iso20
 from iso15118.ocpp.metering import meter_value_iso2, meter_value_iso20
@@ -76,7 +88,6 @@ from iso15118.ocpp.smart_charging import (
     EV_PURPOSES,
     STATION_PURPOSES,
     ElectricalBasis,
-    dynamic_setpoint,
     schedules_from_profiles,
     tuple_ids,
 )
@@ -185,6 +196,18 @@ class StationEvse:
     needs_sent: bool = False
     #: -20: the requests the charging needs are made of, as they arrive
     iso20_requests: dict[str, Any] = field(default_factory=dict)
+    #: the EVSE's discharge maximum (W) for -20 BPT dynamic mode (default: the
+    #: EVSEState's, DC or AC as ``basis`` says)
+    max_discharge_power: float | None = None
+    #: 2.1 Dynamic profile: when it (or its last update) arrived, for dynUpdateInterval
+    profile_updated_at: _dt.datetime | None = None
+    #: the task sending PullDynamicScheduleUpdate for the Dynamic profile, if any
+    pull_task: asyncio.Task[Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_discharge_power is None:
+            self.max_discharge_power = self.evse.dc.max_discharge_power if self.basis.dc \
+                else self.evse.ac.max_discharge_power
 
 
 class ChargingStation:
@@ -240,6 +263,8 @@ class ChargingStation:
             "GetInstalledCertificateIds": self._on_installed_ids,
             "DeleteCertificate": self._on_delete_certificate,
             "CertificateSigned": self._on_certificate_signed,
+            **({"UpdateDynamicSchedule": self._on_update_dynamic_schedule}
+               if self.version == V21 else {}),
         })
         self._reader = asyncio.ensure_future(self.link.start())
         await self.call("BootNotification", {
@@ -249,6 +274,11 @@ class ChargingStation:
             await self._status(evse, "Available")
 
     async def close(self) -> None:
+        for evse in self.evses.values():
+            if evse.pull_task is not None:
+                evse.pull_task.cancel()
+                with contextlib.suppress(BaseException):
+                    await evse.pull_task
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task
@@ -473,11 +503,11 @@ class ChargingStation:
             if session is not None and session.ev.control_mode is ControlMode.DYNAMIC:
                 # -20 dynamic mode (K19/K28): no schedule to renegotiate; the EVSE asks for
                 # the power of the period in force (evaluated now; a later period needs a
-                # new call)
-                evse.evse.target_power = dynamic_setpoint(profile, self._now(),
-                                                          max_power=evse.max_power,
-                                                          basis=evse.basis)
+                # new call, an UpdateDynamicSchedule or a pull)
+                self._set_dynamic(evse, profile)
                 evse.profile = profile
+                evse.profile_updated_at = self._now()
+                self._schedule_pull(evse, profile)
                 return None
             departure = session.ev.departure_time if session is not None else None
             schedules = schedules_from_profiles(
@@ -495,6 +525,106 @@ class ChargingStation:
             else:
                 session.set_schedules(schedules)
         return None
+
+    def _dynamic_target(self, evse: StationEvse, profile: dict[str, Any]
+                        ) -> DynamicTarget | None:
+        return dynamic_target(profile, self._now(), max_power=evse.max_power,
+                              max_discharge_power=evse.max_discharge_power or 0.0,
+                              basis=evse.basis)
+
+    def _set_dynamic(self, evse: StationEvse, profile: dict[str, Any]) -> None:
+        """The profile's period in force into what the next -20 dynamic ChargeLoopRes
+        states: the target power (AC: EVSETargetActivePower; DC: the power the converter
+        delivers) and, DC, the maximum charge / discharge power."""
+        target = self._dynamic_target(evse, profile)
+        if target is None:  # no period in force: the EVSE's own limits again
+            evse.evse.target_power = None
+            target = DynamicTarget(evse.max_power, evse.max_power,
+                                   evse.max_discharge_power or 0.0)
+        else:
+            evse.evse.target_power = target.target_power
+        if evse.basis.dc:
+            evse.evse.dc.max_power = target.max_charge_power
+            evse.evse.dc.max_discharge_power = target.max_discharge_power
+        else:
+            evse.evse.ac.max_discharge_power = target.max_discharge_power
+
+    def _on_update_dynamic_schedule(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """K (2.1) UpdateDynamicSchedule: new limit / setpoint values for the period in
+        force of an installed Dynamic profile, into the running -20 dynamic session's
+        next ChargeLoopRes. An unknown or non-Dynamic profile is Rejected."""
+        profile_id, update = read_update_dynamic_schedule(payload, self.version)
+        evse = next((e for e in self.evses.values()
+                     if e.profile is not None and e.profile["id"] == profile_id), None)
+        if evse is None or evse.profile is None:
+            return {"status": "Rejected", "statusInfo": {
+                "reasonCode": "UnknownProfile",
+                "additionalInfo": f"no charging profile {profile_id} in force"}}
+        return self._update_profile(evse, evse.profile, update)
+
+    def _update_profile(self, evse: StationEvse, profile: dict[str, Any],
+                        update: dict[str, Any]) -> dict[str, Any]:
+        try:
+            updated = apply_schedule_update(profile, update, self._now())
+            self._dynamic_target(evse, updated)  # refuses what cannot be carried
+        except OcppConversionError as exc:
+            return {"status": "Rejected", "statusInfo": {"reasonCode": "InvalidSchedule",
+                                                         "additionalInfo": str(exc)[:512]}}
+        evse.profile, evse.profile_updated_at = updated, self._now()
+        session = evse.session
+        if session is not None and session.ended is None \
+                and session.ev.control_mode is ControlMode.DYNAMIC:
+            self._set_dynamic(evse, updated)
+        return {"status": "Accepted"}
+
+    async def pull_dynamic_schedule_update(self, evse_id: int) -> dict[str, Any]:
+        """K (2.1) PullDynamicScheduleUpdate for the Dynamic profile of EVSE ``evse_id``;
+        an Accepted update is applied as UpdateDynamicSchedule's. Returns the CSMS's
+        answer. Sent by itself every dynUpdateInterval while the profile is in force."""
+        evse = self.evses[evse_id]
+        if evse.profile is None or evse.profile.get("chargingProfileKind") != "Dynamic":
+            raise OcppError(f"EVSE {evse_id} has no Dynamic charging profile")
+        profile = evse.profile
+        answer = await self.call("PullDynamicScheduleUpdate",
+                                 pull_dynamic_schedule_update_request(profile["id"],
+                                                                      self.version))
+        update = read_pull_dynamic_schedule_update_response(answer, self.version)
+        if update is not None and evse.profile is profile:
+            result = self._update_profile(evse, profile, update)
+            if result["status"] != "Accepted":
+                raise OcppConversionError(f"PullDynamicScheduleUpdate: "
+                                          f"{result['statusInfo']['additionalInfo']}")
+        elif evse.profile is profile:
+            evse.profile_updated_at = self._now()  # asked; the next pull an interval on
+        return answer
+
+    def _schedule_pull(self, evse: StationEvse, profile: dict[str, Any]) -> None:
+        """Pull updates every dynUpdateInterval while ``profile`` is the EVSE's (the
+        asyncio side of :func:`~iso15118.ocpp.dynamic_control.pull_due`)."""
+        if self.version != V21 or pull_due(profile, self._now()) is None:
+            return
+
+        async def pulls() -> None:
+            while evse.profile is not None and evse.profile["id"] == profile["id"] \
+                    and evse.session is not None and evse.session.ended is None:
+                due = pull_due(evse.profile, evse.profile_updated_at or self._now())
+                if due is None:
+                    return
+                await asyncio.sleep(max(0.0, (due - self._now()).total_seconds()))
+                if evse.profile is None or evse.profile["id"] != profile["id"] \
+                        or evse.session is None:
+                    return
+                await self.pull_dynamic_schedule_update(evse.evse_id)
+
+        async def guarded() -> None:
+            try:
+                await pulls()
+            except (Iso15118Error, OCPPError, OSError, asyncio.TimeoutError) as exc:
+                logger.warning("OCPP: %s", exc)
+                self.errors.append(exc)
+        if evse.pull_task is not None:
+            evse.pull_task.cancel()
+        evse.pull_task = asyncio.ensure_future(guarded())
 
     async def request_secc_certificate(self, key: SigningKey, *, common_name: str,
                                        organization: str, country: str,

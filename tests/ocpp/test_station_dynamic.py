@@ -93,6 +93,7 @@ async def _session(mode: EnergyMode, steps: Any, *, loops: int, pulls: list[dict
         version="2.1")
     await station.connect(f"ws://127.0.0.1:{port}")
     csms = box[0]
+    csms.station = station  # for the steps that look at the station's side
     sim = SimulatedCharger(evse, ChargerBehaviour(cable_check_s=0.2, current_ramp_a_per_s=1e4))
 
     def hardware(session: SeccSession) -> Any:
@@ -178,7 +179,7 @@ def test_ac_bpt_follows_set_update_and_pulled_setpoints() -> None:
                 charging_profile_id=PROFILE_ID, schedule_update={"discharge_limit": 500}),
                 suppress=False, skip_schema_validation=True)
         except FormatViolationError as exc:
-            return exc.description
+            return exc.description, csms.station.evses[1].profile
         return None
 
     out = asyncio.run(asyncio.wait_for(_session(
@@ -188,8 +189,8 @@ def test_ac_bpt_follows_set_update_and_pulled_setpoints() -> None:
     assert out["done"], "the vehicle did not follow every setpoint"
     assert out["answers"][:3] == ["Accepted", "Accepted", "pulled"]
     assert out["answers"][3] == ("Rejected", "UnknownProfile")
-    assert out["answers"][4] == "scheduleUpdate.dischargeLimit: 500 is greater than the " \
-        "maximum of 0.0"
+    message, profile = out["answers"][4]
+    assert message == "scheduleUpdate.dischargeLimit: 500 is greater than the maximum of 0.0"
     powers = [s.power for s in out["seen"]]
     # in order: the EVSE's maximum before the profile, then each setpoint
     firsts = [powers.index(p) for p in (5_000, -3_000, 2_000)]
@@ -197,11 +198,13 @@ def test_ac_bpt_follows_set_update_and_pulled_setpoints() -> None:
     pulls = out["csms"].seen["PullDynamicScheduleUpdate"]
     assert pulls and all(p == {"id": PROFILE_ID} for p in pulls)
     assert out["station"].errors == []
-    profile = out["station"].evses[1].profile
+    # the profile as the station keeps it: the pulled setpoint in its period, the set
+    # limits kept, the update's time
     period = profile["chargingSchedule"][0]["chargingSchedulePeriod"][0]
     assert (period["setpoint"], period["limit"], period["dischargeLimit"]) == \
         (2_000, 11_000, -11_000)
     assert "dynUpdateTime" in profile
+    assert out["station"].evses[1].profile is None  # a TxProfile ends with its transaction
 
 
 def test_dc_bpt_discharges_at_a_negative_setpoint() -> None:
@@ -230,3 +233,7 @@ def test_dc_bpt_discharges_at_a_negative_setpoint() -> None:
     assert last.power == pytest.approx(-8_000, rel=0.02)
     assert last.evse.max_power == 6_000
     assert out["station"].errors == []
+    # the TxProfile ended with the transaction: the next session gets the EVSE's own limits
+    after = out["station"].evses[1]
+    assert after.profile is None and after.evse.target_power is None
+    assert (after.evse.dc.max_power, after.evse.dc.max_discharge_power) == (50_000, 50_000)

@@ -228,6 +228,9 @@ def test_install_authorize_charge_and_a_lower_limit(pki: Path, tmp_path: Path) -
     assert hashes[0]["serial_number"] == csms.issued_serials[0]  # the installed contract
     assert 1 <= len(hashes) <= 4
     assert "CurrentDemandReq" in sent
+    [authorized] = [t for t in csms.seen["TransactionEvent"]
+                    if t["trigger_reason"] == "Authorized"]
+    assert authorized["id_token"] == auth["id_token"]  # whose transaction it is
     # (c) the vehicle's values in NotifyEVChargingNeeds
     needs = csms.seen["NotifyEVChargingNeeds"][0]["charging_needs"]
     dc = needs["dc_charging_parameters"]

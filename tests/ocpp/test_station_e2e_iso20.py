@@ -217,6 +217,12 @@ def test_iso20_install_authorize_and_charge_through_ocpp(pki: Path, tmp_path: Pa
     charging = [t for t in csms.seen["TransactionEvent"]
                 if t["transaction_info"].get("charging_state") == "Charging"]
     assert charging
+    # the CSMS learns whose transaction it is once the contract is authorized
+    events = csms.seen["TransactionEvent"]
+    [authorized] = [t for t in events if t["trigger_reason"] == "Authorized"]
+    assert authorized["id_token"] == {"id_token": car.emaid, "type": "eMAID"}
+    assert events.index(authorized) < events.index(charging[0])
+    assert len({t["transaction_info"]["transaction_id"] for t in events}) == 1
 
 
 @pytest.mark.parametrize("version", ["2.0.1", "2.1"])
@@ -237,3 +243,4 @@ def test_iso20_revoked_contract_is_refused_through_ocpp(pki: Path, tmp_path: Pat
     assert auth["iso15118_certificate_hash_data"][0]["serial_number"] == \
         format(contract.serial_number, "x")
     assert "DC_ChargeLoopReq" not in out["sent"] and "PowerDeliveryReq" not in out["sent"]
+    assert not [t for t in csms.seen["TransactionEvent"] if "id_token" in t]

@@ -381,6 +381,7 @@ class ChargingStation:
                 self._spawn(self._transaction(evse, "Ended", "EVDeparted", "Idle"))
                 self._spawn(self._status(evse, "Available"))
                 evse.session = None
+                self._end_tx_profile(evse)
 
     async def _status(self, evse: StationEvse, status: str) -> None:
         await self.call("StatusNotification", {
@@ -388,7 +389,8 @@ class ChargingStation:
             "evseId": evse.evse_id, "connectorId": evse.connector_id})
 
     async def _transaction(self, evse: StationEvse, kind: str, trigger: str, state: str,
-                           meter_value: dict[str, Any] | None = None) -> None:
+                           meter_value: dict[str, Any] | None = None,
+                           id_token: dict[str, Any] | None = None) -> None:
         info: dict[str, Any] = {"transactionId": evse.transaction_id or "none",
                                 "chargingState": state}
         payload: dict[str, Any] = {
@@ -400,6 +402,8 @@ class ChargingStation:
             info["stoppedReason"] = "EVDisconnected"
         if meter_value is not None:
             payload["meterValue"] = [meter_value]
+        if id_token is not None:
+            payload["idToken"] = id_token
         await self.call("TransactionEvent", payload)
 
     async def _authorize(self, evse: StationEvse, session: SeccSession, emaid: str,
@@ -418,6 +422,12 @@ class ChargingStation:
             raise
         session.authorize(bool(decision.accepted), None if decision.accepted
                           else decision.response_code)
+        if decision.accepted:
+            # the transaction started at SessionSetup without a token: now the CSMS learns
+            # whose it is (E01/E03: TransactionEvent Updated, triggerReason Authorized)
+            await self._transaction(evse, "Updated", "Authorized",
+                                    "Charging" if evse.charging else "EVConnected",
+                                    id_token=request["idToken"])
 
     async def _certificate(self, evse: StationEvse, session: SeccSession, exi: bytes) -> None:
         loop = asyncio.get_running_loop()
@@ -525,6 +535,24 @@ class ChargingStation:
             else:
                 session.set_schedules(schedules)
         return None
+
+    def _end_tx_profile(self, evse: StationEvse) -> None:
+        """A TxProfile ends with its transaction (K01): no more pulls, and a dynamic one's
+        target and limits give way to the EVSE's own (else the next session would inherit
+        the last session's dynamic charge limit)."""
+        if evse.profile is None or evse.profile["chargingProfilePurpose"] != "TxProfile":
+            return
+        if evse.pull_task is not None:
+            evse.pull_task.cancel()
+            evse.pull_task = None
+        if evse.profile.get("chargingProfileKind") == "Dynamic":
+            evse.evse.target_power = None
+            if evse.basis.dc:
+                evse.evse.dc.max_power = evse.max_power
+                evse.evse.dc.max_discharge_power = evse.max_discharge_power or 0.0
+            else:
+                evse.evse.ac.max_discharge_power = evse.max_discharge_power or 0.0
+        evse.profile = None
 
     def _dynamic_target(self, evse: StationEvse, profile: dict[str, Any]
                         ) -> DynamicTarget | None:

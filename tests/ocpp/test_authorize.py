@@ -149,6 +149,33 @@ def test_c07_table(schemas_available: None, version: str, certificate: str | Non
             code, processing, accepted)
 
 
+#: The pairs a CSMS answers with by C07's requirements (OCPP 2.0.1 C07.FR.13/15/16/17, as
+#: quoted in citrineos/citrineos-core PR #1056 and OCTT TC_C_51_CSMS), and what the EV
+#: then gets: the certificate's reason, never a bare FAILED, because every refused
+#: certificate comes with a refused token too.
+C07_REQUIREMENT_PAIRS = [
+    # C07.FR.15: expired chain
+    ("CertificateExpired", "Expired", "FAILED_CertificateExpired", "WARNING_CertificateExpired"),
+    # C07.FR.16: revoked chain
+    ("CertificateRevoked", "Invalid", "FAILED_CertificateRevoked", "WARNING_CertificateRevoked"),
+    # C07.FR.17: chain that cannot be verified or is invalid
+    ("CertChainError", "Invalid", "FAILED_CertChainError", "WARNING_CertificateValidationError"),
+    # C07.FR.13: valid chain, the token one of Blocked, Expired, Invalid, Unknown
+    *[("ContractCancelled", t, "FAILED_ContractCanceled", "WARNING_GeneralPnCAuthorizationError")
+      for t in ("Blocked", "Expired", "Invalid", "Unknown")],
+]
+
+
+@pytest.mark.parametrize(("certificate", "token", "code2", "code20"), C07_REQUIREMENT_PAIRS)
+def test_c07_the_pairs_the_requirements_prescribe(schemas_available: None, certificate: str,
+                                                  token: str, code2: str, code20: str) -> None:
+    payload = {"idTokenInfo": {"status": token}, "certificateStatus": certificate}
+    for protocol, code in (("iso2", code2), ("iso20", code20)):
+        decision = authorization_decision(payload, "2.0.1", protocol)
+        assert (decision.response_code, decision.evse_processing, decision.accepted) == (
+            code, "Finished", False)
+
+
 def test_c07_codes_exist_in_each_protocol() -> None:
     """Every code of the table is a member of the protocol's ResponseCodeType, so the
     session can send it as it is."""

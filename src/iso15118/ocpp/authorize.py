@@ -56,10 +56,25 @@ class AuthorizationDecision:
 #: repeats AuthorizationReq on (-2 [V2G2-687]-[V2G2-688]; -20 the same in 8.3.4.3)
 PENDING = AuthorizationDecision("OK", "Ongoing", None)
 
-#: C07 (OCPP 2.0.1 errata, table of AuthorizeResponse.certificateStatus -> ISO 15118 code):
-#: certificateStatus -> (-2 ResponseCode, -20 ResponseCode). The -2 column is the one-to-one
-#: naming of the two enumerations; the -20 column (assumed: -20 has no FAILED_ codes for
-#: certificates, it ends PnC with a WARNING_ and lets the EV fall back to EIM) is ours.
+#: C07: AuthorizeResponse.certificateStatus -> (-2 ResponseCode, -20 ResponseCode).
+#: The -2 column names each status by its -2 code (the OCPP enumeration was named after
+#: -2's: ContractCancelled / FAILED_ContractCanceled, ...); the -20 column (assumed: -20 has
+#: no FAILED_ codes for certificates, it ends PnC with a WARNING_ and lets the EV fall back
+#: to EIM) is ours. Checked against (the OCA errata text itself was not at hand):
+#:
+#: * the pairs a CSMS must answer with, OCPP 2.0.1 C07.FR.13/15/16/17 as quoted in
+#:   citrineos/citrineos-core PR #1056 (and C07.FR.16 in OCTT TC_C_51_CSMS): an expired
+#:   chain CertificateExpired + Expired, a revoked one CertificateRevoked + Invalid, an
+#:   unverifiable one CertChainError + Invalid, a valid chain with a refused token
+#:   ContractCancelled + that token status. Every refused certificate comes with a refused
+#:   token, so the certificate row must be read first (else every refusal is a bare FAILED);
+#: * EVerest's station (EVerest/EVerest aa8113f9, modules/EVSE/EvseV2G/iso_server.cpp,
+#:   ``handle_iso_authorization``; PR #1144): CertificateRevoked -> FAILED_CertificateRevoked,
+#:   every other refusal a bare FAILED. It agrees where it is specific; this table is more
+#:   specific for the other statuses (a choice, no source requires either). EVerest's -20
+#:   AuthorizationRes has no PnC yet (``// TODO(SL): Handle PnC`` in
+#:   lib/everest/iso15118/src/iso15118/d20/state/authorization.cpp), so the -20 column has
+#:   no peer to compare with.
 C07_CERTIFICATE_STATUS: dict[str, tuple[str, str]] = {
     "Accepted": ("OK", "OK"),
     "SignatureError": ("FAILED_SignatureError", "FAILED_SignatureError"),
@@ -162,8 +177,9 @@ def authorization_decision(payload: dict[str, Any], version: str = V201,
     ======================  =========================  ================================
 
     The certificate row comes first because a CSMS reports a bad certificate together
-    with a refused token (C07.FR.16: a revoked chain is answered certificateStatus
-    CertificateRevoked and idTokenInfo.status Invalid), and the EV should learn why.
+    with a refused token (C07.FR.15/16/17: CertificateExpired + Expired, CertificateRevoked
+    + Invalid, CertChainError + Invalid; C07.FR.13: ContractCancelled + the token's own
+    status), and the EV should learn why. Sources: :data:`C07_CERTIFICATE_STATUS`.
     The payload is validated against the AuthorizeResponse schema first.
     """
     if protocol not in ("iso2", "iso20"):

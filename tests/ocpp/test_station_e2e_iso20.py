@@ -239,6 +239,9 @@ def test_iso20_revoked_contract_is_refused_through_ocpp(pki: Path, tmp_path: Pat
     [answer] = [e.message for e in out["received"] if e.name == "AuthorizationRes"][-1:]
     assert answer.response_code is common.ResponseCodeType.WARNING_CertificateRevoked
     assert answer.evse_processing.value == "Finished"
+    decision = out["station"].evses[1].authorization
+    assert (decision.certificate_status, decision.token_status) == ("CertificateRevoked",
+                                                                    "Invalid")
     [auth] = csms.seen["Authorize"]
     assert auth["iso15118_certificate_hash_data"][0]["serial_number"] == \
         format(contract.serial_number, "x")

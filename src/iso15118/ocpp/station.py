@@ -64,7 +64,11 @@ from ocpp.messages import Call, MessageType
 
 from iso15118.errors import Iso15118Error
 from iso15118.ocpp._json import iso_time
-from iso15118.ocpp.authorize import authorization_decision, authorize_request
+from iso15118.ocpp.authorize import (
+    AuthorizationDecision,
+    authorization_decision,
+    authorize_request,
+)
 from iso15118.ocpp.certificates import ev_certificate_response, get_15118_ev_certificate_request
 from iso15118.ocpp.charging_needs import (
     charging_needs_din,
@@ -190,6 +194,9 @@ class StationEvse:
     charging: bool = False
     #: TransactionEvent seqNo, counted per transaction
     seq_no: int = 0
+    #: the C07 decision of the last PnC Authorize, with the CSMS's reasons (-2's
+    #: AuthorizationRes can only say FAILED)
+    authorization: AuthorizationDecision | None = None
     profile: dict[str, Any] | None = None
     schedule_time_base: _dt.datetime | None = None
     #: NotifyEVChargingNeeds goes once per negotiation, not per Ongoing repetition
@@ -334,6 +341,7 @@ class ChargingStation:
                 evse.transaction_id = str(uuid.uuid4())
                 evse.seq_no = 0
                 evse.needs_sent = False
+                evse.authorization = None
                 evse.iso20_requests.clear()
                 self._spawn(self._transaction(evse, "Started", "EVDetected", "EVConnected"))
                 self._spawn(self._status(evse, "Occupied"))
@@ -414,6 +422,7 @@ class ChargingStation:
             answer = await self.call("Authorize", request)
             decision = authorization_decision(answer, self.version,
                                               "iso20" if evse.protocol == "iso20" else "iso2")
+            evse.authorization = decision
         except (OcppError, asyncio.TimeoutError, OSError) as exc:
             # no answer from the CSMS is no authorization (C07: the station may not
             # authorize a contract it could not check)

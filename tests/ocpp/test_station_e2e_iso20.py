@@ -247,3 +247,42 @@ def test_iso20_revoked_contract_is_refused_through_ocpp(pki: Path, tmp_path: Pat
         format(contract.serial_number, "x")
     assert "DC_ChargeLoopReq" not in out["sent"] and "PowerDeliveryReq" not in out["sent"]
     assert not [t for t in csms.seen["TransactionEvent"] if "id_token" in t]
+
+
+def test_an_unexpected_failure_still_answers_the_ev(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever breaks between the EV's request and the CSMS's answer, the session is told
+    at once (FAILED_NoCertificateAvailable, authorization refused) and the failure is kept
+    in ``station.errors``; before, an AttributeError left the EV at Ongoing for 55 s. The
+    conversion is made to fail on purpose: the real cause is fixed
+    (test_certificates.py::test_an_iso20_request_that_also_decodes_under_the_iso2_grammar)."""
+    import iso15118.ocpp.station as station_module
+
+    def broken(*args: Any, **kw: Any) -> Any:
+        raise RuntimeError("conversion bug")
+
+    monkeypatch.setattr(station_module, "get_15118_ev_certificate_request", broken)
+    monkeypatch.setattr(station_module, "authorize_request", broken)
+
+    class Session:
+        completed: list[tuple[str, Any]] = []
+        authorized: list[tuple[bool, Any]] = []
+
+        def complete(self, now: float, code: str, *a: Any, **kw: Any) -> None:
+            self.completed.append((code, a))
+
+        def authorize(self, accepted: bool, code: Any) -> None:
+            self.authorized.append((accepted, code))
+
+    async def main() -> tuple[Session, ChargingStation]:
+        station = ChargingStation("CS-X", [StationEvse(1, EVSEState())], version="2.1")
+        session = Session()
+        station._spawn(station._certificate(station.evses[1], session, b"\x80"))  # type: ignore[arg-type]
+        station._spawn(station._authorize(station.evses[1], session, "DE8AA1A2B3C4D5E",  # type: ignore[arg-type]
+                                          (b"",)))
+        await station.close()
+        return session, station
+
+    session, station = asyncio.run(main())
+    assert session.completed == [("FAILED_NoCertificateAvailable", ())]
+    assert session.authorized == [(False, None)]
+    assert [str(e) for e in station.errors] == ["conversion bug", "conversion bug"]

@@ -120,6 +120,11 @@ def test_an_iso20_request_that_also_decodes_under_the_iso2_grammar() -> None:
     request = get_15118_ev_certificate_request(exi, "2.1")
     assert request["iso15118SchemaVersion"] == "urn:iso:std:iso:15118:-20:CommonMessages"
     assert request["exiRequest"] == base64.b64encode(exi).decode()
+    # the same trap on the way back: an exiResponse that is another -2 element is refused
+    # as a typed error, not an AttributeError
+    with pytest.raises(OcppConversionError, match="not a V2G_Message"):
+        ev_certificate_response({"status": "Accepted", "exiResponse": request["exiRequest"]},
+                                "2.1", protocol="iso2")
 
 
 @pytest.mark.parametrize("emaids", [[], ["DE8AA1A2B3C4D5E", "DE8AAX1Y2Z3W4V5"]])

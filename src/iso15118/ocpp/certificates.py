@@ -165,6 +165,9 @@ def ev_certificate_response(payload: dict[str, Any], version: str,
     try:
         if protocol == "iso2":
             message = codec.decode(exi, "iso2")
+            if not isinstance(message, iso2.V2G_Message):  # another global element
+                raise OcppConversionError(f"exiResponse holds a {type(message).__name__}, "
+                                          "not a V2G_Message")
             body = message.body.body_element
             if not isinstance(body, (iso2.CertificateInstallationResType,
                                      iso2.CertificateUpdateResType)):

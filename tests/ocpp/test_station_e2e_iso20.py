@@ -5,7 +5,11 @@ charger with :class:`~iso15118.ocpp.station.ChargingStation`, and a CSMS built o
 ``ocpp`` package over a real WebSocket. The CSMS plays the backend: it answers
 Get15118EVCertificate with the EXI of a -20 CertificateInstallationRes made by the test
 PKI's provisioning service (:class:`LocalContractBackend20`, the CPS and MO sub-CA of the
-vehicle's key family) and Authorize from its list of revoked serials.
+vehicle's key family) and Authorize the way a CSMS does with hash data: it builds a DER
+OCSP request from each iso15118CertificateHashData entry (``cryptography``'s
+``add_certificate_by_hash``), an in-process OCSP responder of the MO sub-CAs answers it
+from their revocation list, signed with the sub-CA's key, and the CSMS checks that
+signature and reads the certificate status.
 
 (a) a vehicle without a contract installs one (SECP521 and X448), PnC Authorize with hash
 data naming the installed contract -> Accepted -> charging; (d) a contract the CSMS reports
@@ -16,12 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448
+from cryptography.x509 import ocsp
 
 pytest.importorskip("ocpp")
 websockets = pytest.importorskip("websockets")
@@ -68,8 +77,76 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
+class MoOcspResponder:
+    """The MO sub-CAs' OCSP responder, in process (RFC 6960 over DER bytes, no HTTP): a
+    request about a certificate one of ``issuers`` signed gets a response signed by that
+    sub-CA (REVOKED for a serial in ``revoked``, else GOOD); any other request is answered
+    UNAUTHORIZED."""
+
+    def __init__(self, issuers: list[tuple[x509.Certificate, Any]], revoked: set[int]) -> None:
+        self.issuers, self.revoked = issuers, revoked
+        self.answered: list[tuple[int, str]] = []
+
+    @staticmethod
+    def key_hash(ca: x509.Certificate) -> bytes:
+        # cryptography's own request for any certificate of this issuer: the reference
+        # for issuerKeyHash, independent of iso15118.pki
+        return ocsp.OCSPRequestBuilder().add_certificate(ca, ca, hashes.SHA256()).build() \
+            .issuer_key_hash
+
+    def __call__(self, request_der: bytes) -> bytes:
+        request = ocsp.load_der_ocsp_request(request_der)
+        found = [(c, k) for c, k in self.issuers
+                 if self.key_hash(c) == request.issuer_key_hash]
+        if not found:
+            return ocsp.OCSPResponseBuilder.build_unsuccessful(
+                ocsp.OCSPResponseStatus.UNAUTHORIZED).public_bytes(serialization.Encoding.DER)
+        ca, key = found[0]
+        now = dt.datetime.now(dt.timezone.utc)
+        revoked = request.serial_number in self.revoked
+        self.answered.append((request.serial_number, "revoked" if revoked else "good"))
+        builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
+            issuer_name_hash=request.issuer_name_hash, issuer_key_hash=request.issuer_key_hash,
+            serial_number=request.serial_number, algorithm=request.hash_algorithm,
+            cert_status=ocsp.OCSPCertStatus.REVOKED if revoked else ocsp.OCSPCertStatus.GOOD,
+            this_update=now - dt.timedelta(minutes=1), next_update=now + dt.timedelta(hours=1),
+            revocation_time=now - dt.timedelta(hours=1) if revoked else None,
+            revocation_reason=x509.ReasonFlags.key_compromise if revoked else None,
+        ).responder_id(ocsp.OCSPResponderEncoding.HASH, ca)
+        algorithm = None if isinstance(key, ed448.Ed448PrivateKey) else hashes.SHA512()
+        return builder.sign(key, algorithm).public_bytes(serialization.Encoding.DER)
+
+
+def csms_certificate_status(hash_data: list[dict[str, str]], responder: MoOcspResponder
+                            ) -> str:
+    """What the CSMS makes of the hash data: an OCSP request per entry, the responder's
+    signature checked with the sub-CA's key, CertificateRevoked if any entry is revoked."""
+    for entry in hash_data:
+        request = ocsp.OCSPRequestBuilder().add_certificate_by_hash(
+            bytes.fromhex(entry["issuer_name_hash"]), bytes.fromhex(entry["issuer_key_hash"]),
+            int(entry["serial_number"], 16), hashes.SHA256()).build()
+        response = ocsp.load_der_ocsp_response(responder(request.public_bytes(
+            serialization.Encoding.DER)))
+        if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+            continue  # not a certificate this responder speaks for (the sub-CAs' own)
+        ca = next(c for c, _ in responder.issuers
+                  if responder.key_hash(c) == request.issuer_key_hash)
+        public = ca.public_key()
+        if isinstance(public, ed448.Ed448PublicKey):
+            public.verify(response.signature, response.tbs_response_bytes)
+        else:
+            assert isinstance(public, ec.EllipticCurvePublicKey)
+            assert response.signature_hash_algorithm is not None
+            public.verify(response.signature, response.tbs_response_bytes,
+                          ec.ECDSA(response.signature_hash_algorithm))
+        if response.certificate_status is ocsp.OCSPCertStatus.REVOKED:
+            return "CertificateRevoked"
+    return "Accepted"
+
+
 def make_csms20(version: str) -> Any:
-    """The tests' CSMS, answering Get15118EVCertificate for -20 requests."""
+    """The tests' CSMS, answering Get15118EVCertificate for -20 requests and Authorize
+    through the MO sub-CAs' OCSP responder (``self.revoked`` is that responder)."""
     base = make_csms(version)
     module = __import__("ocpp.v201" if version == "2.0.1" else "ocpp.v21",
                         fromlist=["call_result"])
@@ -92,19 +169,32 @@ def make_csms20(version: str) -> Any:
             self.seen["exiResponse"].append({"length": len(text)})
             return call_result.Get15118EVCertificate(status="Accepted", exi_response=text)
 
+        @on("Authorize")
+        def authorize(self, id_token: dict[str, Any], **kw: Any) -> Any:
+            self.seen["Authorize"].append({"id_token": id_token, **kw})
+            status = csms_certificate_status(kw["iso15118_certificate_hash_data"],
+                                             self.revoked)
+            self.seen["certificateStatus"].append(status)
+            return call_result.Authorize(
+                id_token_info={"status": "Accepted" if status == "Accepted" else "Invalid"},
+                certificate_status=status)  # C07.FR.16: CertificateRevoked + Invalid
+
     return Csms20
 
 
 async def _scenario(pki: Path, vehicle_dir: Path, version: str, curve: str, *,
-                    install: bool, revoked: set[str]) -> dict[str, Any]:
+                    install: bool, revoked: set[int]) -> dict[str, Any]:
     Csms = make_csms20(version)
     local = SeccPnc.from_test_pki(pki)
     backend = local.certificate_backend
     local.certificate_backend = lambda exi, message: None  # the CSMS answers
     box: list[Any] = []
+    responder = MoOcspResponder(
+        [(load_certificate(i.mo_chain[0]), i.mo_key)
+         for i in backend.issuers.values()], revoked)  # type: ignore[union-attr]
 
     async def on_connect(ws: Any) -> None:
-        cp = Csms(ws.request.path.strip("/"), ws, backend, revoked)
+        cp = Csms(ws.request.path.strip("/"), ws, backend, responder)
         box.append(cp)
         await cp.start()
 
@@ -163,6 +253,7 @@ async def _scenario(pki: Path, vehicle_dir: Path, version: str, curve: str, *,
     server.close()
     await server.wait_closed()
     return {"ended": ended, "sent": sent, "received": received, "csms": csms,
+            "responder": responder,
             "station": station, "car": car, "tls": conn.tls_version, "secc": secc_seen}
 
 
@@ -210,9 +301,13 @@ def test_iso20_install_authorize_and_charge_through_ocpp(pki: Path, tmp_path: Pa
     # PnC Authorize with hash data naming the installed contract, Accepted, then charging
     [auth] = csms.seen["Authorize"]
     assert auth["id_token"] == {"id_token": car.emaid, "type": "eMAID"}
-    hashes = auth["iso15118_certificate_hash_data"]
-    assert hashes[0]["serial_number"] == csms.issued_serials[0]
-    assert 1 <= len(hashes) <= 4
+    hash_data = auth["iso15118_certificate_hash_data"]
+    assert hash_data[0]["serial_number"] == csms.issued_serials[0]
+    assert 1 <= len(hash_data) <= 4
+    # the CSMS asked the issuing sub-CA's OCSP responder with a request built from the hash
+    # data alone, and the signed answer was "good"
+    assert out["responder"].answered[0] == (int(csms.issued_serials[0], 16), "good")
+    assert csms.seen["certificateStatus"] == ["Accepted"]
     assert "DC_ChargeLoopReq" in sent
     charging = [t for t in csms.seen["TransactionEvent"]
                 if t["transaction_info"].get("charging_state") == "Charging"]
@@ -232,7 +327,7 @@ def test_iso20_revoked_contract_is_refused_through_ocpp(pki: Path, tmp_path: Pat
     contract = load_certificate((pki / index["certificates"]["contract_leaf"]["der"])
                                 .read_bytes())
     out = _run(pki, tmp_path, version, "SECP521", install=False,
-               revoked={format(contract.serial_number, "x")})
+               revoked={contract.serial_number})
     ended, csms = out["ended"], out["csms"]
     assert ended.outcome is Outcome.FAILED
     assert ended.response_code == "WARNING_CertificateRevoked", ended
@@ -245,6 +340,9 @@ def test_iso20_revoked_contract_is_refused_through_ocpp(pki: Path, tmp_path: Pat
     [auth] = csms.seen["Authorize"]
     assert auth["iso15118_certificate_hash_data"][0]["serial_number"] == \
         format(contract.serial_number, "x")
+    # revoked by OCSP: the responder's signed answer for the leaf, then C07.FR.16's pair
+    assert out["responder"].answered[0] == (contract.serial_number, "revoked")
+    assert csms.seen["certificateStatus"] == ["CertificateRevoked"]
     assert "DC_ChargeLoopReq" not in out["sent"] and "PowerDeliveryReq" not in out["sent"]
     assert not [t for t in csms.seen["TransactionEvent"] if "id_token" in t]
 

@@ -69,8 +69,10 @@ def dynamic_profile(**period: float) -> dict[str, Any]:
                                                                  **period}]}]}
 
 
-async def _session(mode: EnergyMode, steps: Any, *, loops: int, pulls: list[dict[str, Any]]
-                   ) -> dict[str, Any]:
+async def _session(mode: EnergyMode, steps: Any, *, loops: int, pulls: list[dict[str, Any]],
+                   early: bool = False) -> dict[str, Any]:
+    """One -20 Dynamic session; ``steps`` run once the transaction charges (``early``:
+    before the vehicle connects)."""
     from ocpp.v21 import call
 
     Csms = make_csms21()
@@ -110,11 +112,14 @@ async def _session(mode: EnergyMode, steps: Any, *, loops: int, pulls: list[dict
             await asyncio.sleep(0.01)
 
     async def csms_side() -> None:
-        await csms.charging.wait()
+        if not early:
+            await csms.charging.wait()
         for step in steps:
             answers.append(await step(csms, call, wait_for))
 
     driver = asyncio.ensure_future(csms_side())
+    if early:
+        await driver
     async with Charger([ep]):
         conn = await open_connection_v6(ep)
         ev = EVState(energy_mode=mode, control_mode=ControlMode.DYNAMIC, bidirectional=True,
@@ -237,3 +242,29 @@ def test_dc_bpt_discharges_at_a_negative_setpoint() -> None:
     after = out["station"].evses[1]
     assert after.profile is None and after.evse.target_power is None
     assert (after.evse.dc.max_power, after.evse.dc.max_discharge_power) == (50_000, 50_000)
+
+
+def test_a_dynamic_profile_sent_before_the_loop_holds_from_its_first_answer() -> None:
+    """Found writing these tests: a Dynamic profile that arrives before the vehicle has
+    chosen Dynamic mode (here a TxDefaultProfile for every EVSE, sent before it connects)
+    went into schedules only, and the loop asked for the EVSE's maximum. Now the station
+    applies it when the vehicle starts charging in Dynamic mode: every ChargeLoopRes asks
+    for the setpoint, a discharge."""
+
+    async def set_profile(csms: Any, call: Any, wait_for: Any) -> Any:
+        profile = dynamic_profile(limit=11_000, setpoint=-4_000, discharge_limit=-6_000)
+        profile["charging_profile_purpose"] = "TxDefaultProfile"
+        answer = await csms.call(call.SetChargingProfile(evse_id=0, charging_profile=profile))
+        return answer.status
+
+    out = asyncio.run(asyncio.wait_for(_session(
+        EnergyMode.AC_three_phase_core, [set_profile], loops=6, pulls=[], early=True), 60))
+    assert out["ended"].outcome is Outcome.COMPLETED, out["ended"].reason
+    assert out["answers"] == ["Accepted"]
+    seen = out["seen"]
+    # every AC_ChargeLoopRes asked for the setpoint; the vehicle's draw follows from the
+    # second loop on (it sets each request's power from the answer before)
+    assert len(seen) >= 3
+    assert [s.evse.target_power for s in seen] == [-4_000] * len(seen)
+    assert [s.power for s in seen[1:]] == [-4_000] * (len(seen) - 1)
+    assert out["station"].errors == []

@@ -349,6 +349,15 @@ class ChargingStation:
                 self._spawn(self._transaction(evse, "Started", "EVDetected", "EVConnected"))
                 self._spawn(self._status(evse, "Occupied"))
             case PowerDeliveryRequested(progress=progress):
+                if progress is Progress.START and evse.profile is not None \
+                        and evse.profile.get("chargingProfileKind") == "Dynamic" \
+                        and session.ev.control_mode is ControlMode.DYNAMIC:
+                    # a Dynamic profile that came before the EV chose Dynamic mode (CSMSs
+                    # send it as the transaction starts) holds from the first loop on
+                    self._set_dynamic(evse, evse.profile)
+                    if evse.pull_task is None or evse.pull_task.done():
+                        evse.profile_updated_at = evse.profile_updated_at or self._now()
+                        self._schedule_pull(evse, evse.profile)
                 if progress is Progress.START and not evse.charging:
                     evse.charging = True
                     self._spawn(self._transaction(evse, "Updated", "ChargingStateChanged",

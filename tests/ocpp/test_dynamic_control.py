@@ -12,8 +12,10 @@ import pytest
 from iso15118.ocpp import OcppConversionError, OcppPayloadError
 from iso15118.ocpp.dynamic_control import (
     DynamicTarget,
+    anchored,
     apply_schedule_update,
     dynamic_target,
+    next_change,
     pull_due,
     pull_dynamic_schedule_update_request,
     read_pull_dynamic_schedule_update_response,
@@ -116,3 +118,25 @@ def test_the_payloads_are_2_1_only_and_validated(valid: Any) -> None:
     with pytest.raises(OcppPayloadError) as caught:
         read_pull_dynamic_schedule_update_response({"status": "Maybe"})
     assert caught.value.field == "status"
+
+
+def test_later_periods_come_into_force_from_the_arrival() -> None:
+    """A Dynamic schedule without startSchedule starts when the station gets it; anchored
+    there, its second period is in force 60 s later and next_change says when."""
+    two = profile(setpoint=5_000)
+    two["chargingSchedule"][0]["chargingSchedulePeriod"].append(
+        {"startPeriod": 60, "setpoint": -2_000})
+    two["chargingSchedule"][0]["duration"] = 120
+    pinned = anchored(two, NOW)
+    assert pinned["chargingSchedule"][0]["startSchedule"] == "2026-12-07T12:00:00Z"
+    assert "startSchedule" not in two["chargingSchedule"][0]  # the CSMS's copy untouched
+    at = [NOW + dt.timedelta(seconds=s) for s in (0, 59, 60, 119, 120)]
+    targets = [dynamic_target(pinned, t, max_power=22_000, max_discharge_power=7_000)
+               for t in at]
+    assert [t.target_power if t else None for t in targets] == [5_000, 5_000, -2_000,
+                                                                -2_000, None]
+    assert [next_change(pinned, t) for t in at] == [
+        NOW + dt.timedelta(seconds=60), NOW + dt.timedelta(seconds=60),
+        NOW + dt.timedelta(seconds=120), NOW + dt.timedelta(seconds=120), None]
+    absolute = {**two, "chargingProfileKind": "Absolute"}
+    assert anchored(absolute, NOW) is absolute  # only Dynamic profiles start on arrival

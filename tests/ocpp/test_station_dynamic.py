@@ -268,3 +268,30 @@ def test_a_dynamic_profile_sent_before_the_loop_holds_from_its_first_answer() ->
     assert [s.evse.target_power for s in seen] == [-4_000] * len(seen)
     assert [s.power for s in seen[1:]] == [-4_000] * (len(seen) - 1)
     assert out["station"].errors == []
+
+
+def test_the_next_period_of_a_dynamic_profile_comes_into_force_on_time() -> None:
+    """A Dynamic profile of two periods (5 kW, then -2 kW from 1 s after its arrival): the
+    station evaluates it again when the second period starts, without a new message from
+    the CSMS, and the vehicle's next target is the discharge."""
+
+    async def set_profile(csms: Any, call: Any, wait_for: Any) -> Any:
+        profile = dynamic_profile(limit=11_000, discharge_limit=-6_000, setpoint=5_000)
+        del profile["dyn_update_interval"]  # no pulls: only the clock changes the period
+        profile["charging_schedule"][0]["charging_schedule_period"].append(
+            {"start_period": 1, "setpoint": -2_000, "limit": 11_000,
+             "discharge_limit": -6_000})
+        answer = await csms.call(call.SetChargingProfile(evse_id=1, charging_profile=profile))
+        await wait_for(lambda s: s.evse.target_power == 5_000)
+        await wait_for(lambda s: s.evse.target_power == -2_000)
+        return answer.status
+
+    out = asyncio.run(asyncio.wait_for(_session(
+        EnergyMode.AC_three_phase_core, [set_profile], loops=60, pulls=[]), 60))
+    assert out["ended"].outcome is Outcome.COMPLETED, out["ended"].reason
+    assert out["done"] and out["answers"] == ["Accepted"]
+    targets = [s.evse.target_power for s in out["seen"]]
+    first, second = targets.index(5_000), targets.index(-2_000)
+    assert first < second and set(targets[second:]) == {-2_000}
+    assert out["csms"].seen["PullDynamicScheduleUpdate"] == []
+    assert out["station"].errors == []

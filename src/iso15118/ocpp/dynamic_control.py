@@ -30,7 +30,10 @@ Conversion rules (the A -> W rule is :mod:`.smart_charging`'s):
   discharge maximum);
 * the setpoint is clipped into [-discharge cap, charge cap] (2.1: "the overshoot when
   following setpoint must remain within these values");
-* reactive power setpoints are not carried (the -20 charger here sends active power only).
+* reactive power setpoints are not carried (the -20 charger here sends active power only);
+* a Dynamic schedule without startSchedule starts when the station receives it (2.1);
+  :func:`anchored` writes that instant into the station's copy, so that later periods
+  come into force at their times (:func:`next_change` says when to evaluate again).
 """
 
 from __future__ import annotations
@@ -47,8 +50,10 @@ from iso15118.ocpp.smart_charging import ElectricalBasis, _period_watts, _schedu
 
 __all__ = [
     "DynamicTarget",
+    "anchored",
     "apply_schedule_update",
     "dynamic_target",
+    "next_change",
     "pull_due",
     "pull_dynamic_schedule_update_request",
     "read_pull_dynamic_schedule_update_response",
@@ -194,6 +199,31 @@ def dynamic_target(profile: dict[str, Any], now: _dt.datetime, *, max_power: flo
     if not all(math.isfinite(v) for v in (target, charge, discharge)):
         raise OcppConversionError(f"chargingProfile {profile['id']}: not a finite power")
     return DynamicTarget(target, charge, max(0.0, discharge))
+
+
+def anchored(profile: dict[str, Any], received_at: _dt.datetime) -> dict[str, Any]:
+    """A copy of a Dynamic ``profile`` whose schedules without startSchedule start at
+    ``received_at`` (when the station got it); other profiles are returned as they are."""
+    if profile.get("chargingProfileKind") != "Dynamic":
+        return profile
+    return {**profile, "chargingSchedule": [
+        s if "startSchedule" in s else {**s, "startSchedule": iso_time(received_at)}
+        for s in profile["chargingSchedule"]]}
+
+
+def next_change(profile: dict[str, Any], now: _dt.datetime) -> _dt.datetime | None:
+    """The next instant after ``now`` at which another period (or none) comes into force:
+    a schedule's start, a period's startPeriod, a schedule's end (duration); None when
+    nothing changes any more. Recurrences are not unrolled (Dynamic profiles have none)."""
+    out: list[_dt.datetime] = []
+    for schedule in profile["chargingSchedule"]:
+        start = _schedule_start(profile, schedule, now, None)
+        offsets = [p["startPeriod"] for p in schedule["chargingSchedulePeriod"]]
+        if "duration" in schedule:
+            offsets.append(schedule["duration"])
+        out += [t for t in (start + _dt.timedelta(seconds=o) for o in [0, *offsets])
+                if t > now]
+    return min(out, default=None)
 
 
 def pull_due(profile: dict[str, Any], received_at: _dt.datetime) -> _dt.datetime | None:

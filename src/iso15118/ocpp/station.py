@@ -77,8 +77,10 @@ from iso15118.ocpp.charging_needs import (
 )
 from iso15118.ocpp.dynamic_control import (
     DynamicTarget,
+    anchored,
     apply_schedule_update,
     dynamic_target,
+    next_change,
     pull_due,
     pull_dynamic_schedule_update_request,
     read_pull_dynamic_schedule_update_response,
@@ -208,7 +210,7 @@ class StationEvse:
     max_discharge_power: float | None = None
     #: 2.1 Dynamic profile: when it (or its last update) arrived, for dynUpdateInterval
     profile_updated_at: _dt.datetime | None = None
-    #: the task sending PullDynamicScheduleUpdate for the Dynamic profile, if any
+    #: the task that pulls updates of the Dynamic profile and evaluates its next period
     pull_task: asyncio.Task[Any] | None = None
 
     def __post_init__(self) -> None:
@@ -357,7 +359,7 @@ class ChargingStation:
                     self._set_dynamic(evse, evse.profile)
                     if evse.pull_task is None or evse.pull_task.done():
                         evse.profile_updated_at = evse.profile_updated_at or self._now()
-                        self._schedule_pull(evse, evse.profile)
+                        self._schedule_dynamic(evse, evse.profile)
                 if progress is Progress.START and not evse.charging:
                     evse.charging = True
                     self._spawn(self._transaction(evse, "Updated", "ChargingStateChanged",
@@ -532,15 +534,18 @@ class ChargingStation:
         """The profile into one EVSE's schedules (or dynamic target); a Rejected answer
         when it cannot be carried, else None."""
         session = evse.session
+        # 2.1: a Dynamic schedule without startSchedule starts on arrival; pinned here so
+        # that its later periods come into force at their times
+        profile = anchored(profile, self._now())
         try:
             if session is not None and session.ev.control_mode is ControlMode.DYNAMIC:
                 # -20 dynamic mode (K19/K28): no schedule to renegotiate; the EVSE asks for
-                # the power of the period in force (evaluated now; a later period needs a
-                # new call, an UpdateDynamicSchedule or a pull)
+                # the power of the period in force, evaluated again when the next period
+                # starts, on UpdateDynamicSchedule and after each pull
                 self._set_dynamic(evse, profile)
                 evse.profile = profile
                 evse.profile_updated_at = self._now()
-                self._schedule_pull(evse, profile)
+                self._schedule_dynamic(evse, profile)
                 return None
             departure = session.ev.departure_time if session is not None else None
             schedules = schedules_from_profiles(
@@ -649,27 +654,42 @@ class ChargingStation:
             evse.profile_updated_at = self._now()  # asked; the next pull an interval on
         return answer
 
-    def _schedule_pull(self, evse: StationEvse, profile: dict[str, Any]) -> None:
-        """Pull updates every dynUpdateInterval while ``profile`` is the EVSE's (the
-        asyncio side of :func:`~iso15118.ocpp.dynamic_control.pull_due`)."""
-        if self.version != V21 or pull_due(profile, self._now()) is None:
-            return
+    def _schedule_dynamic(self, evse: StationEvse, profile: dict[str, Any]) -> None:
+        """While the Dynamic ``profile`` is the EVSE's in a running session: evaluate it
+        again when its next period starts (:func:`~iso15118.ocpp.dynamic_control.
+        next_change`) and, under 2.1 with dynUpdateInterval, pull updates when due
+        (:func:`~iso15118.ocpp.dynamic_control.pull_due`). The asyncio side of those pure
+        functions: one task per EVSE, sleeping until the earlier of the two."""
 
-        async def pulls() -> None:
-            while evse.profile is not None and evse.profile["id"] == profile["id"] \
-                    and evse.session is not None and evse.session.ended is None:
-                due = pull_due(evse.profile, evse.profile_updated_at or self._now())
-                if due is None:
+        def current() -> bool:
+            return evse.profile is not None and evse.profile["id"] == profile["id"] \
+                and evse.session is not None and evse.session.ended is None
+
+        async def work() -> None:
+            while current():
+                assert evse.profile is not None
+                now = self._now()
+                pull = pull_due(evse.profile, evse.profile_updated_at or now) \
+                    if self.version == V21 else None
+                change = next_change(evse.profile, now)
+                wake = min((t for t in (pull, change) if t is not None), default=None)
+                if wake is None:
                     return
-                await asyncio.sleep(max(0.0, (due - self._now()).total_seconds()))
-                if evse.profile is None or evse.profile["id"] != profile["id"] \
-                        or evse.session is None:
+                await asyncio.sleep(max(0.0, (wake - self._now()).total_seconds()))
+                if not current():
                     return
-                await self.pull_dynamic_schedule_update(evse.evse_id)
+                assert evse.profile is not None and evse.session is not None
+                # what is due now (an update may have moved the pull while we slept)
+                due = pull_due(evse.profile, evse.profile_updated_at or self._now()) \
+                    if self.version == V21 else None
+                if due is not None and due <= self._now():
+                    await self.pull_dynamic_schedule_update(evse.evse_id)
+                if current() and evse.session.ev.control_mode is ControlMode.DYNAMIC:
+                    self._set_dynamic(evse, evse.profile)  # the period in force now
 
         async def guarded() -> None:
             try:
-                await pulls()
+                await work()
             except (Iso15118Error, OCPPError, OSError, asyncio.TimeoutError) as exc:
                 logger.warning("OCPP: %s", exc)
                 self.errors.append(exc)

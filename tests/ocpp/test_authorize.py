@@ -124,10 +124,9 @@ TOKEN_STATUSES = ["Accepted", "Blocked", "ConcurrentTx", "Expired", "Invalid", "
 C07 = [
     (None, "Accepted", "OK", "OK", "Finished", True),
     ("Accepted", "Accepted", "OK", "OK", "Finished", True),
-    *[(None, s, "FAILED", "WARNING_GeneralPnCAuthorizationError", "Finished", False)
-      for s in TOKEN_STATUSES[1:]],
-    *[("Accepted", s, "FAILED", "WARNING_GeneralPnCAuthorizationError", "Finished", False)
-      for s in TOKEN_STATUSES[1:]],
+    *[(c, s, "FAILED", "WARNING_eMSPUnknown" if s == "Unknown"
+       else "WARNING_GeneralPnCAuthorizationError", "Finished", False)
+      for c in (None, "Accepted") for s in TOKEN_STATUSES[1:]],
     # a certificate status other than Accepted wins over the token's
     *[(c, s, iso2_code, iso20_code, "Finished", False)
       for c, (iso2_code, iso20_code) in C07_CERTIFICATE_STATUS.items() if c != "Accepted"
@@ -147,6 +146,57 @@ def test_c07_table(schemas_available: None, version: str, certificate: str | Non
         decision = authorization_decision(payload, version, protocol)
         assert (decision.response_code, decision.evse_processing, decision.accepted) == (
             code, processing, accepted)
+
+
+#: The pairs a CSMS answers with by C07's requirements (OCPP 2.0.1 C07.FR.13/15/16/17, as
+#: quoted in citrineos/citrineos-core PR #1056 and OCTT TC_C_51_CSMS), and what the EV
+#: then gets: -2's AuthorizationRes can only say FAILED, -20's names the reason.
+C07_REQUIREMENT_PAIRS = [
+    # C07.FR.15: expired chain
+    ("CertificateExpired", "Expired", "FAILED", "WARNING_CertificateExpired"),
+    # C07.FR.16: revoked chain
+    ("CertificateRevoked", "Invalid", "FAILED", "WARNING_CertificateRevoked"),
+    # C07.FR.17: chain that cannot be verified or is invalid
+    ("CertChainError", "Invalid", "FAILED", "WARNING_CertificateValidationError"),
+    # C07.FR.13: valid chain, the token one of Blocked, Expired, Invalid, Unknown
+    *[("ContractCancelled", t, "FAILED", "WARNING_GeneralPnCAuthorizationError")
+      for t in ("Blocked", "Expired", "Invalid")],
+    ("ContractCancelled", "Unknown", "FAILED", "WARNING_eMSPUnknown"),
+]
+#: The codes AuthorizationRes may carry, as Josev 0.31.2 quotes ISO 15118-2 table 112 and
+#: ISO 15118-20 table 224 (iso15118/secc/states/iso15118_2_states.py and
+#: iso15118_20_states.py, class Authorization)
+AUTHORIZATION_RES_CODES = {
+    "iso2": {"OK", "FAILED", "FAILED_SequenceError", "FAILED_SignatureError",
+             "FAILED_UnknownSession", "FAILED_ChallengeInvalid"},
+    "iso20": {"OK", "OK_CertificateExpiresSoon", "WARNING_CertificateExpired",
+              "WARNING_CertificateNotYetValid", "WARNING_CertificateRevoked",
+              "WARNING_CertificateValidationError", "WARNING_eMSPUnknown",
+              "WARNING_GeneralPnCAuthorizationError", "WARNING_ChallengeInvalid",
+              "WARNING_AuthorizationSelectionInvalid", "WARNING_EIMAuthorizationFailure",
+              "FAILED", "FAILED_SequenceError", "FAILED_UnknownSession"},
+}
+
+
+def test_c07_codes_are_ones_authorization_res_may_carry() -> None:
+    """Found checking the table against its sources: it named every certificate status
+    by its -2 code (FAILED_CertificateRevoked, ...), which belong to PaymentDetailsRes, and
+    sent FAILED_SignatureError / WARNING_NoCertificateAvailable in -20's AuthorizationRes."""
+    for row in C07:
+        assert row[2] in AUTHORIZATION_RES_CODES["iso2"], row
+        assert row[3] in AUTHORIZATION_RES_CODES["iso20"], row
+
+
+@pytest.mark.parametrize(("certificate", "token", "code2", "code20"), C07_REQUIREMENT_PAIRS)
+def test_c07_the_pairs_the_requirements_prescribe(schemas_available: None, certificate: str,
+                                                  token: str, code2: str, code20: str) -> None:
+    payload = {"idTokenInfo": {"status": token}, "certificateStatus": certificate}
+    for protocol, code in (("iso2", code2), ("iso20", code20)):
+        decision = authorization_decision(payload, "2.0.1", protocol)
+        assert (decision.response_code, decision.evse_processing, decision.accepted) == (
+            code, "Finished", False)
+        # the reasons stay with the decision, whatever the code could say
+        assert (decision.certificate_status, decision.token_status) == (certificate, token)
 
 
 def test_c07_codes_exist_in_each_protocol() -> None:

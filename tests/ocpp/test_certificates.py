@@ -101,6 +101,32 @@ def _iso20_request(pki: TestPki, emaids: list[str]) -> bytes:
     return codec.encode(message, "iso20-common")
 
 
+def test_an_iso20_request_that_also_decodes_under_the_iso2_grammar() -> None:
+    """Found end to end (X448 under OCPP 2.1, one run in several): the EXI of a -20
+    CertificateInstallationReq can decode under the -2 grammar as another global element,
+    here a -2 ChargeParameterDiscoveryRes (this SessionID was found by trying 3000); the
+    request then raised AttributeError, the station never answered the EV and the
+    installation ran into the SECC's 55 s ongoing limit."""
+    message = common.CertificateInstallationReqType(
+        header=common.MessageHeaderType(session_id=(1067).to_bytes(8, "big"),
+                                        time_stamp=1_700_001_067),
+        oem_provisioning_certificate_chain=common.SignedCertificateChainType(
+            id="ID1", certificate=bytes([1067 % 256]) * 40),
+        list_of_root_certificate_ids=common.ListOfRootCertificateIDsType(root_certificate_id=[
+            common.X509IssuerSerialType(x509_issuer_name="CN=x", x509_serial_number=1)]),
+        maximum_contract_certificate_chains=1)
+    exi = codec.encode(message, "iso20-common")
+    assert type(codec.decode(exi, "iso2")).__name__ == "ChargeParameterDiscoveryResType"
+    request = get_15118_ev_certificate_request(exi, "2.1")
+    assert request["iso15118SchemaVersion"] == "urn:iso:std:iso:15118:-20:CommonMessages"
+    assert request["exiRequest"] == base64.b64encode(exi).decode()
+    # the same trap on the way back: an exiResponse that is another -2 element is refused
+    # as a typed error, not an AttributeError
+    with pytest.raises(OcppConversionError, match="not a V2G_Message"):
+        ev_certificate_response({"status": "Accepted", "exiResponse": request["exiRequest"]},
+                                "2.1", protocol="iso2")
+
+
 @pytest.mark.parametrize("emaids", [[], ["DE8AA1A2B3C4D5E", "DE8AAX1Y2Z3W4V5"]])
 @pytest.mark.parametrize("version", VERSIONS)
 def test_iso20_request(pki20: TestPki, valid: Valid, version: str, emaids: list[str]) -> None:

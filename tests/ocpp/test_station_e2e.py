@@ -6,8 +6,8 @@ Get15118EVCertificate (the CSMS answers with the exiResponse of the test PKI's p
 service), then authorizes with PnC (Authorize with hash data, Accepted) and charges;
 (b) while it charges the CSMS sets a lower limit and the vehicle's renegotiated schedule
 respects it; (c) NotifyEVChargingNeeds carries the vehicle's values; (d) a contract the
-CSMS reports revoked is refused with FAILED_CertificateRevoked. ISO 15118-2 only: the -20
-session layer has no PnC yet.
+CSMS reports revoked is refused (FAILED in -2's AuthorizationRes). The same flows for
+ISO 15118-20: ``test_station_e2e_iso20.py``.
 """
 
 from __future__ import annotations
@@ -229,6 +229,9 @@ def test_install_authorize_charge_and_a_lower_limit(pki: Path, tmp_path: Path) -
     assert hashes[0]["serial_number"] == csms.issued_serials[0]  # the installed contract
     assert 1 <= len(hashes) <= 4
     assert "CurrentDemandReq" in sent
+    [authorized] = [t for t in csms.seen["TransactionEvent"]
+                    if t["trigger_reason"] == "Authorized"]
+    assert authorized["id_token"] == auth["id_token"]  # whose transaction it is
     # (c) the vehicle's values in NotifyEVChargingNeeds
     needs = csms.seen["NotifyEVChargingNeeds"][0]["charging_needs"]
     dc = needs["dc_charging_parameters"]
@@ -256,7 +259,12 @@ def test_a_revoked_contract_is_refused(pki: Path, tmp_path: Path) -> None:
                lower_limit_w=None)
     ended = out["ended"]
     assert ended.outcome is Outcome.FAILED
-    assert ended.response_code == "FAILED_CertificateRevoked", ended
+    # -2's AuthorizationRes has no certificate codes (ISO 15118-2 table 112 as Josev quotes
+    # it): FAILED; the reason stays with the station's decision
+    assert ended.response_code == "FAILED", ended
+    decision = out["station"].evses[1].authorization
+    assert (decision.certificate_status, decision.token_status) == ("CertificateRevoked",
+                                                                    "Invalid")
     assert "CurrentDemandReq" not in out["sent"]
     assert out["csms"].seen["Authorize"]
 

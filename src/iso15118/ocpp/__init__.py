@@ -14,6 +14,8 @@ contract chain                      Authorize (hash data / PEM), C07 table  C07
 contract chain                      GetCertificateStatus                    M06
 ChargeParameterDiscovery (+ -20)    NotifyEVChargingNeeds                   K15, K18/Q
 SAScheduleList / ScheduleTuples     SetChargingProfile                      K15-K17, K18-K20, K28
+-20 dynamic target power / limits   UpdateDynamicSchedule,                  K (2.1)
+                                    PullDynamicScheduleUpdate
 PowerDeliveryReq profile            NotifyEVChargingSchedule                K15/K17, K18
 MeteringReceipt / -Confirmation     TransactionEvent meterValue             J
 SECC certificate, V2G / MO roots    SignCertificate, CertificateSigned,     A02/A03,
@@ -42,6 +44,15 @@ from iso15118.ocpp.charging_needs import (
     charging_needs_din,
     charging_needs_iso2,
     charging_needs_iso20,
+)
+from iso15118.ocpp.dynamic_control import (
+    DynamicTarget,
+    apply_schedule_update,
+    dynamic_target,
+    pull_due,
+    pull_dynamic_schedule_update_request,
+    read_pull_dynamic_schedule_update_response,
+    read_update_dynamic_schedule,
 )
 from iso15118.ocpp.errors import (
     OcppConversionError,
@@ -81,6 +92,7 @@ __all__ = [
     "V201",
     "V21",
     "AuthorizationDecision",
+    "DynamicTarget",
     "CertificateSigned",
     "EVCertificateResponse",
     "ElectricalBasis",
@@ -90,6 +102,7 @@ __all__ = [
     "OcppSchemasUnavailable",
     "TrustStore",
     "absolute_price_schedule_from",
+    "apply_schedule_update",
     "absolute_price_schedule_to_json",
     "authorization_decision",
     "authorize_request",
@@ -100,6 +113,7 @@ __all__ = [
     "charging_needs_iso20",
     "connected_ev_report",
     "dynamic_setpoint",
+    "dynamic_target",
     "ev_certificate_response",
     "ev_charging_schedule_iso2",
     "ev_charging_schedule_iso20",
@@ -110,6 +124,10 @@ __all__ = [
     "meter_value_iso2",
     "meter_value_iso20",
     "ocsp_response_from",
+    "pull_due",
+    "pull_dynamic_schedule_update_request",
+    "read_pull_dynamic_schedule_update_response",
+    "read_update_dynamic_schedule",
     "schedules_from_profiles",
     "schedules_from_set_charging_profile",
     "sign_certificate_request",

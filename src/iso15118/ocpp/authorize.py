@@ -45,33 +45,68 @@ _PEM_MAX = {"2.0.1": 5500, "2.1": 10000}
 
 @dataclass(frozen=True)
 class AuthorizationDecision:
-    """One row of the C07 table: what the SECC answers the EV's AuthorizationReq with."""
+    """One row of the C07 table: what the SECC answers the EV's AuthorizationReq with, and
+    the CSMS's reasons (``certificate_status``, ``token_status``), which -2's
+    AuthorizationRes cannot carry (its codes say only FAILED) but a station can log or
+    show."""
 
     response_code: str
     evse_processing: str  # "Finished" or "Ongoing"
     accepted: bool | None  # None: not decided yet (keep answering Ongoing)
+    certificate_status: str | None = None
+    token_status: str | None = None
 
 
 #: The row for "no AuthorizeResponse yet": OK with EVSEProcessing Ongoing, which the EV
 #: repeats AuthorizationReq on (-2 [V2G2-687]-[V2G2-688]; -20 the same in 8.3.4.3)
 PENDING = AuthorizationDecision("OK", "Ongoing", None)
 
-#: C07 (OCPP 2.0.1 errata, table of AuthorizeResponse.certificateStatus -> ISO 15118 code):
-#: certificateStatus -> (-2 ResponseCode, -20 ResponseCode). The -2 column is the one-to-one
-#: naming of the two enumerations; the -20 column (assumed: -20 has no FAILED_ codes for
-#: certificates, it ends PnC with a WARNING_ and lets the EV fall back to EIM) is ours.
+#: C07: AuthorizeResponse.certificateStatus -> (-2 ResponseCode, -20 ResponseCode) of the
+#: AuthorizationRes. Each column keeps to the codes its standard allows in AuthorizationRes,
+#: as Josev 0.31.2 quotes them (``iso15118/secc/states/iso15118_2_states.py``,
+#: ``Authorization``: "table 112 of ISO 15118-2": OK, FAILED, FAILED_SequenceError,
+#: FAILED_SignatureError, FAILED_UnknownSession, FAILED_ChallengeInvalid;
+#: ``iso15118_20_states.py``, ``Authorization``: "table 224 in ISO 15118-20": OK,
+#: OK_CertificateExpiresSoon, WARNING_CertificateExpired, _CertificateNotYetValid,
+#: _CertificateRevoked, _CertificateValidationError, _eMSPUnknown,
+#: _GeneralPnCAuthorizationError, _ChallengeInvalid, _AuthorizationSelectionInvalid,
+#: _EIMAuthorizationFailure, FAILED, FAILED_SequenceError, FAILED_UnknownSession).
+#: RISE-V2G's SECC agrees for -2: the certificate codes (FAILED_CertChainError,
+#: _CertificateExpired, _CertificateRevoked, _ContractCanceled) go in PaymentDetailsRes,
+#: AuthorizationRes has FAILED_ChallengeInvalid and FAILED_SignatureError only
+#: (``WaitForPaymentDetailsReq.java``, ``WaitForAuthorizationReq.java``).
+#:
+#: Fixed against those sources (this table had named every status by its -2 code, e.g.
+#: FAILED_CertificateRevoked, and sent FAILED_SignatureError / WARNING_NoCertificateAvailable
+#: in -20, none of which the AuthorizationRes tables allow). -2 now says FAILED for every
+#: refused certificate but a bad signature; the reason stays in
+#: :attr:`AuthorizationDecision.certificate_status`. EVerest's station deviates on one row
+#: (EVerest/EVerest aa8113f9, ``modules/EVSE/EvseV2G/iso_server.cpp``
+#: ``handle_iso_authorization``, PR #1144: CertificateRevoked -> FAILED_CertificateRevoked,
+#: the rest FAILED); this table follows the standard's per-message list instead. The -20
+#: column's choice of WARNING per status is ours (EVerest's -20 AuthorizationRes has no PnC
+#: yet: ``// TODO(SL): Handle PnC``); a chain the CSMS found badly signed or could not find
+#: is a WARNING_CertificateValidationError, the closest the -20 table offers.
+#:
+#: The order of the rows (certificate before token) follows the CSMS answer pairs of OCPP
+#: 2.0.1 C07.FR.13/15/16/17, as quoted in citrineos/citrineos-core PR #1056 (and C07.FR.16 in
+#: OCTT TC_C_51_CSMS): CertificateExpired + Expired, CertificateRevoked + Invalid,
+#: CertChainError + Invalid, ContractCancelled + the token's own status (valid chain, token
+#: Blocked / Expired / Invalid / Unknown). The OCA errata text itself was not at hand.
 C07_CERTIFICATE_STATUS: dict[str, tuple[str, str]] = {
     "Accepted": ("OK", "OK"),
-    "SignatureError": ("FAILED_SignatureError", "FAILED_SignatureError"),
-    "CertificateExpired": ("FAILED_CertificateExpired", "WARNING_CertificateExpired"),
-    "CertificateRevoked": ("FAILED_CertificateRevoked", "WARNING_CertificateRevoked"),
-    "NoCertificateAvailable": ("FAILED_NoCertificateAvailable",
-                               "WARNING_NoCertificateAvailable"),
-    "CertChainError": ("FAILED_CertChainError", "WARNING_CertificateValidationError"),
-    "ContractCancelled": ("FAILED_ContractCanceled", "WARNING_GeneralPnCAuthorizationError"),
+    "SignatureError": ("FAILED_SignatureError", "WARNING_CertificateValidationError"),
+    "CertificateExpired": ("FAILED", "WARNING_CertificateExpired"),
+    "CertificateRevoked": ("FAILED", "WARNING_CertificateRevoked"),
+    "NoCertificateAvailable": ("FAILED", "WARNING_CertificateValidationError"),
+    "CertChainError": ("FAILED", "WARNING_CertificateValidationError"),
+    "ContractCancelled": ("FAILED", "WARNING_GeneralPnCAuthorizationError"),
 }
 #: idTokenInfo.status other than Accepted, with the certificate itself fine
 _TOKEN_REFUSED = ("FAILED", "WARNING_GeneralPnCAuthorizationError")
+#: -20 has a code for a token its backend does not know (C07.FR.13's Unknown token comes
+#: with ContractCancelled, or without a certificate status from a CSMS that checked none)
+_TOKEN_UNKNOWN_20 = "WARNING_eMSPUnknown"
 
 
 def certificate_hash_data(chain: Sequence[bytes | x509.Certificate],
@@ -153,26 +188,38 @@ def authorization_decision(payload: dict[str, Any], version: str = V201,
     ======================  =========================  ================================
     certificateStatus       idTokenInfo.status         ResponseCode, EVSEProcessing
     ======================  =========================  ================================
-    not Accepted            any                        that status's FAILED_ code (-2) /
-                                                       WARNING_ code (-20), Finished
+    not Accepted            any                        :data:`C07_CERTIFICATE_STATUS`
+                                                       (-2: FAILED, FAILED_SignatureError;
+                                                       -20: its WARNING_), Finished
     Accepted or absent      Accepted                   OK, Finished
     Accepted or absent      anything else              FAILED (-2) / WARNING_General-
                                                        PnCAuthorizationError, Finished
     (no response yet)                                  OK, Ongoing (:data:`PENDING`)
     ======================  =========================  ================================
 
+    -20 only: a token status Unknown gives WARNING_eMSPUnknown where the row would give
+    WARNING_GeneralPnCAuthorizationError (ContractCancelled, or no certificate status).
     The certificate row comes first because a CSMS reports a bad certificate together
-    with a refused token (C07.FR.16: a revoked chain is answered certificateStatus
-    CertificateRevoked and idTokenInfo.status Invalid), and the EV should learn why.
-    The payload is validated against the AuthorizeResponse schema first.
+    with a refused token (C07.FR.15/16/17: CertificateExpired + Expired, CertificateRevoked
+    + Invalid, CertChainError + Invalid; C07.FR.13: ContractCancelled + the token's own
+    status), and the EV should learn why where its protocol can say it. Sources:
+    :data:`C07_CERTIFICATE_STATUS`. The payload is validated against the AuthorizeResponse
+    schema first.
     """
     if protocol not in ("iso2", "iso20"):
         raise ValueError(f"protocol must be 'iso2' or 'iso20', not {protocol!r}")
     validate("AuthorizeResponse", payload, version)
     column = 0 if protocol == "iso2" else 1
     status = payload.get("certificateStatus")
+    token = payload["idTokenInfo"]["status"]
+    code: str
     if status is not None and status != "Accepted":
-        return AuthorizationDecision(C07_CERTIFICATE_STATUS[status][column], "Finished", False)
-    if payload["idTokenInfo"]["status"] == "Accepted":
-        return AuthorizationDecision("OK", "Finished", True)
-    return AuthorizationDecision(_TOKEN_REFUSED[column], "Finished", False)
+        code = C07_CERTIFICATE_STATUS[status][column]
+        if protocol == "iso20" and status == "ContractCancelled" and token == "Unknown":
+            code = _TOKEN_UNKNOWN_20
+        return AuthorizationDecision(code, "Finished", False, status, token)
+    if token == "Accepted":
+        return AuthorizationDecision("OK", "Finished", True, status, token)
+    code = _TOKEN_UNKNOWN_20 if protocol == "iso20" and token == "Unknown" \
+        else _TOKEN_REFUSED[column]
+    return AuthorizationDecision(code, "Finished", False, status, token)

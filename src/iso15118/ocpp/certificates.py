@@ -66,12 +66,17 @@ def _read_request(exi: bytes) -> _Request:
     errors = []
     try:
         message = codec.decode(exi, "iso2")
-        body = message.body.body_element
-        if isinstance(body, iso2.CertificateInstallationReqType):
+        # A -20 stream can decode under the -2 grammar as another global element (the
+        # first event code picks the element by index; found end to end: one -20
+        # CertificateInstallationReq in a few hundred read as a -2 ChargeParameterDiscoveryRes)
+        if not isinstance(message, iso2.V2G_Message):
+            errors.append(f"iso2: a {type(message).__name__}, not a V2G_Message")
+        elif isinstance(message.body.body_element, iso2.CertificateInstallationReqType):
             return _Request("iso2", "Install", message)
-        if isinstance(body, iso2.CertificateUpdateReqType):
+        elif isinstance(message.body.body_element, iso2.CertificateUpdateReqType):
             return _Request("iso2", "Update", message)
-        errors.append(f"iso2: a {type(body).__name__}")
+        else:
+            errors.append(f"iso2: a {type(message.body.body_element).__name__}")
     except Iso15118Error as exc:
         errors.append(f"iso2: {exc}")
     try:
@@ -160,6 +165,9 @@ def ev_certificate_response(payload: dict[str, Any], version: str,
     try:
         if protocol == "iso2":
             message = codec.decode(exi, "iso2")
+            if not isinstance(message, iso2.V2G_Message):  # another global element
+                raise OcppConversionError(f"exiResponse holds a {type(message).__name__}, "
+                                          "not a V2G_Message")
             body = message.body.body_element
             if not isinstance(body, (iso2.CertificateInstallationResType,
                                      iso2.CertificateUpdateResType)):

@@ -289,29 +289,12 @@ def dynamic_setpoint(profile: dict[str, Any], now: _dt.datetime, *, max_power: f
     """The power (W) the EVSE asks for now in -20's dynamic control mode (K19/K28).
 
     Rule: the period in force now; its 2.1 ``setpoint`` (+ setpoint_L2/L3, negative to
-    discharge) when present, else its ``limit``; capped at ``max_power`` both ways. None
-    when no period is in force (the EVSE then asks for its own maximum)."""
-    for schedule in profile["chargingSchedule"]:
-        start = _schedule_start(profile, schedule, now, transaction_start)
-        elapsed = (now - start).total_seconds()
-        periods = sorted(schedule["chargingSchedulePeriod"], key=lambda p: p["startPeriod"])
-        current = None
-        for p in periods:
-            if p["startPeriod"] <= elapsed:
-                current = p
-        if current is None or ("duration" in schedule and elapsed >= schedule["duration"]):
-            continue
-        if "setpoint" in current:
-            setpoint = {"limit": current["setpoint"]}
-            for phase in ("L2", "L3"):
-                if f"setpoint_{phase}" in current:
-                    setpoint[f"limit_{phase}"] = current[f"setpoint_{phase}"]
-            if "numberPhases" in current:
-                setpoint["numberPhases"] = current["numberPhases"]
-            watts = _period_watts(setpoint, schedule["chargingRateUnit"], basis)
-        else:
-            watts = _period_watts(current, schedule["chargingRateUnit"], basis)
-        if watts is None:
-            continue
-        return max(-max_power, min(max_power, watts))
-    return None
+    discharge) when present, else its ``limit``; capped at ``max_power`` both ways and by
+    the period's own limit / dischargeLimit. None when no period is in force (the EVSE then
+    asks for its own maximum). The target power of
+    :func:`iso15118.ocpp.dynamic_control.dynamic_target`, which also gives the limits."""
+    from iso15118.ocpp.dynamic_control import dynamic_target
+
+    target = dynamic_target(profile, now, max_power=max_power, max_discharge_power=max_power,
+                            basis=basis, transaction_start=transaction_start)
+    return None if target is None else target.target_power

@@ -22,6 +22,9 @@ SetChargingProfile (from the CSMS)             ``EVSEState.schedules``; ``set_sc
                                                the EV waits, ``request_renegotiation`` while
                                                it charges; -20 dynamic mode:
                                                ``EVSEState.target_power``
+UpdateDynamicSchedule (2.1, from the CSMS)     the Dynamic profile's period in force ->
+PullDynamicScheduleUpdate (2.1, to the CSMS;   ``EVSEState.target_power`` and, DC, the
+every dynUpdateInterval)                       maximum charge / discharge power
 Install/Delete/GetInstalledCertificate(Ids)    :class:`~iso15118.ocpp.station_certs.TrustStore`,
                                                ``SeccPnc.contract_roots``
 request_secc_certificate / CertificateSigned   SignCertificate; the chain into the SECC's
@@ -61,12 +64,27 @@ from ocpp.messages import Call, MessageType
 
 from iso15118.errors import Iso15118Error
 from iso15118.ocpp._json import iso_time
-from iso15118.ocpp.authorize import authorization_decision, authorize_request
+from iso15118.ocpp.authorize import (
+    AuthorizationDecision,
+    authorization_decision,
+    authorize_request,
+)
 from iso15118.ocpp.certificates import ev_certificate_response, get_15118_ev_certificate_request
 from iso15118.ocpp.charging_needs import (
     charging_needs_din,
     charging_needs_iso2,
     charging_needs_iso20,
+)
+from iso15118.ocpp.dynamic_control import (
+    DynamicTarget,
+    anchored,
+    apply_schedule_update,
+    dynamic_target,
+    next_change,
+    pull_due,
+    pull_dynamic_schedule_update_request,
+    read_pull_dynamic_schedule_update_response,
+    read_update_dynamic_schedule,
 )
 from iso15118.ocpp.errors import OcppConversionError, OcppError, OcppPayloadError
 from iso15118.ocpp.ev_schedule import ev_charging_schedule_iso2, ev_charging_schedule_iso20
@@ -76,7 +94,6 @@ from iso15118.ocpp.smart_charging import (
     EV_PURPOSES,
     STATION_PURPOSES,
     ElectricalBasis,
-    dynamic_setpoint,
     schedules_from_profiles,
     tuple_ids,
 )
@@ -179,12 +196,27 @@ class StationEvse:
     charging: bool = False
     #: TransactionEvent seqNo, counted per transaction
     seq_no: int = 0
+    #: the C07 decision of the last PnC Authorize, with the CSMS's reasons (-2's
+    #: AuthorizationRes can only say FAILED)
+    authorization: AuthorizationDecision | None = None
     profile: dict[str, Any] | None = None
     schedule_time_base: _dt.datetime | None = None
     #: NotifyEVChargingNeeds goes once per negotiation, not per Ongoing repetition
     needs_sent: bool = False
     #: -20: the requests the charging needs are made of, as they arrive
     iso20_requests: dict[str, Any] = field(default_factory=dict)
+    #: the EVSE's discharge maximum (W) for -20 BPT dynamic mode (default: the
+    #: EVSEState's, DC or AC as ``basis`` says)
+    max_discharge_power: float | None = None
+    #: 2.1 Dynamic profile: when it (or its last update) arrived, for dynUpdateInterval
+    profile_updated_at: _dt.datetime | None = None
+    #: the task that pulls updates of the Dynamic profile and evaluates its next period
+    pull_task: asyncio.Task[Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_discharge_power is None:
+            self.max_discharge_power = self.evse.dc.max_discharge_power if self.basis.dc \
+                else self.evse.ac.max_discharge_power
 
 
 class ChargingStation:
@@ -247,6 +279,8 @@ class ChargingStation:
             "GetInstalledCertificateIds": self._on_installed_ids,
             "DeleteCertificate": self._on_delete_certificate,
             "CertificateSigned": self._on_certificate_signed,
+            **({"UpdateDynamicSchedule": self._on_update_dynamic_schedule}
+               if self.version == V21 else {}),
         })
         self._reader = asyncio.ensure_future(self.link.start())
         try:
@@ -262,6 +296,11 @@ class ChargingStation:
                             f"{exc}") from exc
 
     async def close(self) -> None:
+        for evse in self.evses.values():
+            if evse.pull_task is not None:
+                evse.pull_task.cancel()
+                with contextlib.suppress(BaseException):
+                    await evse.pull_task
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task
@@ -283,6 +322,9 @@ class ChargingStation:
                 await work
             except (Iso15118Error, OCPPError, OSError, asyncio.TimeoutError) as exc:
                 logger.warning("OCPP: %s", exc)
+                self.errors.append(exc)
+            except Exception as exc:  # a bug: kept for the application, not lost in a task
+                logger.exception("OCPP work failed")
                 self.errors.append(exc)
         task = asyncio.ensure_future(guarded())
         self._tasks.add(task)
@@ -317,10 +359,20 @@ class ChargingStation:
                 evse.transaction_id = str(uuid.uuid4())
                 evse.seq_no = 0
                 evse.needs_sent = False
+                evse.authorization = None
                 evse.iso20_requests.clear()
                 self._spawn(self._transaction(evse, "Started", "EVDetected", "EVConnected"))
                 self._spawn(self._status(evse, "Occupied"))
             case PowerDeliveryRequested(progress=progress):
+                if progress is Progress.START and evse.profile is not None \
+                        and evse.profile.get("chargingProfileKind") == "Dynamic" \
+                        and session.ev.control_mode is ControlMode.DYNAMIC:
+                    # a Dynamic profile that came before the EV chose Dynamic mode (CSMSs
+                    # send it as the transaction starts) holds from the first loop on
+                    self._set_dynamic(evse, evse.profile)
+                    if evse.pull_task is None or evse.pull_task.done():
+                        evse.profile_updated_at = evse.profile_updated_at or self._now()
+                        self._schedule_dynamic(evse, evse.profile)
                 if progress is Progress.START and not evse.charging:
                     evse.charging = True
                     self._spawn(self._transaction(evse, "Updated", "ChargingStateChanged",
@@ -364,6 +416,7 @@ class ChargingStation:
                 self._spawn(self._transaction(evse, "Ended", "EVDeparted", "Idle"))
                 self._spawn(self._status(evse, "Available"))
                 evse.session = None
+                self._end_tx_profile(evse)
 
     async def _status(self, evse: StationEvse, status: str) -> None:
         await self.call("StatusNotification", {
@@ -371,7 +424,8 @@ class ChargingStation:
             "evseId": evse.evse_id, "connectorId": evse.connector_id})
 
     async def _transaction(self, evse: StationEvse, kind: str, trigger: str, state: str,
-                           meter_value: dict[str, Any] | None = None) -> None:
+                           meter_value: dict[str, Any] | None = None,
+                           id_token: dict[str, Any] | None = None) -> None:
         info: dict[str, Any] = {"transactionId": evse.transaction_id or "none",
                                 "chargingState": state}
         payload: dict[str, Any] = {
@@ -383,6 +437,8 @@ class ChargingStation:
             info["stoppedReason"] = "EVDisconnected"
         if meter_value is not None:
             payload["meterValue"] = [meter_value]
+        if id_token is not None:
+            payload["idToken"] = id_token
         await self.call("TransactionEvent", payload)
 
     async def _authorize(self, evse: StationEvse, session: SeccSession, emaid: str,
@@ -393,14 +449,21 @@ class ChargingStation:
             answer = await self.call("Authorize", request)
             decision = authorization_decision(answer, self.version,
                                               "iso20" if evse.protocol == "iso20" else "iso2")
-        except (OcppError, asyncio.TimeoutError, OSError) as exc:
+            evse.authorization = decision
+        except Exception as exc:
             # no answer from the CSMS is no authorization (C07: the station may not
-            # authorize a contract it could not check)
+            # authorize a contract it could not check); whatever failed, the EV is answered
             logger.warning("Authorize failed: %s", exc)
             session.authorize(False, None)
             raise
         session.authorize(bool(decision.accepted), None if decision.accepted
                           else decision.response_code)
+        if decision.accepted:
+            # the transaction started at SessionSetup without a token: now the CSMS learns
+            # whose it is (E01/E03: TransactionEvent Updated, triggerReason Authorized)
+            await self._transaction(evse, "Updated", "Authorized",
+                                    "Charging" if evse.charging else "EVConnected",
+                                    id_token=request["idToken"])
 
     async def _certificate(self, evse: StationEvse, session: SeccSession, exi: bytes) -> None:
         loop = asyncio.get_running_loop()
@@ -409,7 +472,9 @@ class ChargingStation:
             answer = await self.call("Get15118EVCertificate", request)
             result = ev_certificate_response(answer, self.version,
                                              "iso20" if evse.protocol == "iso20" else "iso2")
-        except (OcppError, asyncio.TimeoutError, OSError):
+        except Exception:
+            # whatever failed, the EV gets its answer now rather than Ongoing until the
+            # SECC's limit (found end to end: an AttributeError left it waiting 55 s)
             session.complete(loop.time(), "FAILED_NoCertificateAvailable")
             raise
         session.complete(loop.time(), result.response_code, result.response,
@@ -482,15 +547,18 @@ class ChargingStation:
         """The profile into one EVSE's schedules (or dynamic target); a Rejected answer
         when it cannot be carried, else None."""
         session = evse.session
+        # 2.1: a Dynamic schedule without startSchedule starts on arrival; pinned here so
+        # that its later periods come into force at their times
+        profile = anchored(profile, self._now())
         try:
             if session is not None and session.ev.control_mode is ControlMode.DYNAMIC:
                 # -20 dynamic mode (K19/K28): no schedule to renegotiate; the EVSE asks for
-                # the power of the period in force (evaluated now; a later period needs a
-                # new call)
-                evse.evse.target_power = dynamic_setpoint(profile, self._now(),
-                                                          max_power=evse.max_power,
-                                                          basis=evse.basis)
+                # the power of the period in force, evaluated again when the next period
+                # starts, on UpdateDynamicSchedule and after each pull
+                self._set_dynamic(evse, profile)
                 evse.profile = profile
+                evse.profile_updated_at = self._now()
+                self._schedule_dynamic(evse, profile)
                 return None
             departure = session.ev.departure_time if session is not None else None
             schedules = schedules_from_profiles(
@@ -508,6 +576,139 @@ class ChargingStation:
             else:
                 session.set_schedules(schedules)
         return None
+
+    def _end_tx_profile(self, evse: StationEvse) -> None:
+        """A TxProfile ends with its transaction (K01): no more pulls, and a dynamic one's
+        target and limits give way to the EVSE's own (else the next session would inherit
+        the last session's dynamic charge limit)."""
+        if evse.profile is None or evse.profile["chargingProfilePurpose"] != "TxProfile":
+            return
+        if evse.pull_task is not None:
+            evse.pull_task.cancel()
+            evse.pull_task = None
+        if evse.profile.get("chargingProfileKind") == "Dynamic":
+            evse.evse.target_power = None
+            if evse.basis.dc:
+                evse.evse.dc.max_power = evse.max_power
+                evse.evse.dc.max_discharge_power = evse.max_discharge_power or 0.0
+            else:
+                evse.evse.ac.max_discharge_power = evse.max_discharge_power or 0.0
+        evse.profile = None
+
+    def _dynamic_target(self, evse: StationEvse, profile: dict[str, Any]
+                        ) -> DynamicTarget | None:
+        return dynamic_target(profile, self._now(), max_power=evse.max_power,
+                              max_discharge_power=evse.max_discharge_power or 0.0,
+                              basis=evse.basis)
+
+    def _set_dynamic(self, evse: StationEvse, profile: dict[str, Any]) -> None:
+        """The profile's period in force into what the next -20 dynamic ChargeLoopRes
+        states: the target power (AC: EVSETargetActivePower; DC: the power the converter
+        delivers) and, DC, the maximum charge / discharge power."""
+        target = self._dynamic_target(evse, profile)
+        if target is None:  # no period in force: the EVSE's own limits again
+            evse.evse.target_power = None
+            target = DynamicTarget(evse.max_power, evse.max_power,
+                                   evse.max_discharge_power or 0.0)
+        else:
+            evse.evse.target_power = target.target_power
+        if evse.basis.dc:
+            evse.evse.dc.max_power = target.max_charge_power
+            evse.evse.dc.max_discharge_power = target.max_discharge_power
+        else:
+            evse.evse.ac.max_discharge_power = target.max_discharge_power
+
+    def _on_update_dynamic_schedule(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """K (2.1) UpdateDynamicSchedule: new limit / setpoint values for the period in
+        force of an installed Dynamic profile, into the running -20 dynamic session's
+        next ChargeLoopRes. An unknown or non-Dynamic profile is Rejected."""
+        profile_id, update = read_update_dynamic_schedule(payload, self.version)
+        evse = next((e for e in self.evses.values()
+                     if e.profile is not None and e.profile["id"] == profile_id), None)
+        if evse is None or evse.profile is None:
+            return {"status": "Rejected", "statusInfo": {
+                "reasonCode": "UnknownProfile",
+                "additionalInfo": f"no charging profile {profile_id} in force"}}
+        return self._update_profile(evse, evse.profile, update)
+
+    def _update_profile(self, evse: StationEvse, profile: dict[str, Any],
+                        update: dict[str, Any]) -> dict[str, Any]:
+        try:
+            updated = apply_schedule_update(profile, update, self._now())
+            self._dynamic_target(evse, updated)  # refuses what cannot be carried
+        except OcppConversionError as exc:
+            return {"status": "Rejected", "statusInfo": {"reasonCode": "InvalidSchedule",
+                                                         "additionalInfo": str(exc)[:512]}}
+        evse.profile, evse.profile_updated_at = updated, self._now()
+        session = evse.session
+        if session is not None and session.ended is None \
+                and session.ev.control_mode is ControlMode.DYNAMIC:
+            self._set_dynamic(evse, updated)
+        return {"status": "Accepted"}
+
+    async def pull_dynamic_schedule_update(self, evse_id: int) -> dict[str, Any]:
+        """K (2.1) PullDynamicScheduleUpdate for the Dynamic profile of EVSE ``evse_id``;
+        an Accepted update is applied as UpdateDynamicSchedule's. Returns the CSMS's
+        answer. Sent by itself every dynUpdateInterval while the profile is in force."""
+        evse = self.evses[evse_id]
+        if evse.profile is None or evse.profile.get("chargingProfileKind") != "Dynamic":
+            raise OcppError(f"EVSE {evse_id} has no Dynamic charging profile")
+        profile = evse.profile
+        answer = await self.call("PullDynamicScheduleUpdate",
+                                 pull_dynamic_schedule_update_request(profile["id"],
+                                                                      self.version))
+        update = read_pull_dynamic_schedule_update_response(answer, self.version)
+        if update is not None and evse.profile is profile:
+            result = self._update_profile(evse, profile, update)
+            if result["status"] != "Accepted":
+                raise OcppConversionError(f"PullDynamicScheduleUpdate: "
+                                          f"{result['statusInfo']['additionalInfo']}")
+        elif evse.profile is profile:
+            evse.profile_updated_at = self._now()  # asked; the next pull an interval on
+        return answer
+
+    def _schedule_dynamic(self, evse: StationEvse, profile: dict[str, Any]) -> None:
+        """While the Dynamic ``profile`` is the EVSE's in a running session: evaluate it
+        again when its next period starts (:func:`~iso15118.ocpp.dynamic_control.
+        next_change`) and, under 2.1 with dynUpdateInterval, pull updates when due
+        (:func:`~iso15118.ocpp.dynamic_control.pull_due`). The asyncio side of those pure
+        functions: one task per EVSE, sleeping until the earlier of the two."""
+
+        def current() -> bool:
+            return evse.profile is not None and evse.profile["id"] == profile["id"] \
+                and evse.session is not None and evse.session.ended is None
+
+        async def work() -> None:
+            while current():
+                assert evse.profile is not None
+                now = self._now()
+                pull = pull_due(evse.profile, evse.profile_updated_at or now) \
+                    if self.version == V21 else None
+                change = next_change(evse.profile, now)
+                wake = min((t for t in (pull, change) if t is not None), default=None)
+                if wake is None:
+                    return
+                await asyncio.sleep(max(0.0, (wake - self._now()).total_seconds()))
+                if not current():
+                    return
+                assert evse.profile is not None and evse.session is not None
+                # what is due now (an update may have moved the pull while we slept)
+                due = pull_due(evse.profile, evse.profile_updated_at or self._now()) \
+                    if self.version == V21 else None
+                if due is not None and due <= self._now():
+                    await self.pull_dynamic_schedule_update(evse.evse_id)
+                if current() and evse.session.ev.control_mode is ControlMode.DYNAMIC:
+                    self._set_dynamic(evse, evse.profile)  # the period in force now
+
+        async def guarded() -> None:
+            try:
+                await work()
+            except (Iso15118Error, OCPPError, OSError, asyncio.TimeoutError) as exc:
+                logger.warning("OCPP: %s", exc)
+                self.errors.append(exc)
+        if evse.pull_task is not None:
+            evse.pull_task.cancel()
+        evse.pull_task = asyncio.ensure_future(guarded())
 
     async def request_secc_certificate(self, key: SigningKey, *, common_name: str,
                                        organization: str, country: str,

@@ -312,6 +312,19 @@ def decrypt_contract_key_iso20_secp521(
     return key
 
 
+def _open_x448(receiver_private_key: x448.X448PrivateKey, dh_public_key: bytes,
+               encrypted_private_key: bytes, aad: bytes) -> bytes:
+    """The 56 bytes sealed for ``receiver_private_key`` (X448 agreement, the -20 KDF)."""
+    if len(dh_public_key) != _X448_LEN:
+        raise KeyInstallationError("X448 DHPublicKey must be 56 bytes [V2G20-2495]")
+    peer = x448.X448PublicKey.from_public_bytes(dh_public_key)
+    try:
+        shared = receiver_private_key.exchange(peer)
+    except ValueError as exc:
+        raise KeyInstallationError(f"X448 failed: {exc}") from exc
+    return _open(concat_kdf(shared, 32, ISO20_KDF_HASH()), encrypted_private_key, _X448_LEN, aad)
+
+
 def decrypt_contract_key_iso20_x448(
     encrypted_private_key: bytes,
     dh_public_key: bytes,
@@ -326,14 +339,7 @@ def decrypt_contract_key_iso20_x448(
     to the caller.
     """
     aad = installation_aad(pcid, contract_certificate)
-    if len(dh_public_key) != _X448_LEN:
-        raise KeyInstallationError("X448 DHPublicKey must be 56 bytes [V2G20-2495]")
-    peer = x448.X448PublicKey.from_public_bytes(dh_public_key)
-    try:
-        shared = receiver_private_key.exchange(peer)
-    except ValueError as exc:
-        raise KeyInstallationError(f"X448 failed: {exc}") from exc
-    plain = _open(concat_kdf(shared, 32, ISO20_KDF_HASH()), encrypted_private_key, _X448_LEN, aad)
+    plain = _open_x448(receiver_private_key, dh_public_key, encrypted_private_key, aad)
     key = x448.X448PrivateKey.from_private_bytes(plain)
     cert_key = contract_certificate.public_key()
     if isinstance(cert_key, x448.X448PublicKey) and cert_key.public_bytes(
@@ -397,14 +403,7 @@ def decrypt_contract_key_iso20_ed448(
     if not isinstance(cert_key, ed448.Ed448PublicKey):
         raise KeyInstallationError("the contract certificate carries no Ed448 key")
     aad = installation_aad(pcid, contract_certificate)
-    if len(dh_public_key) != _X448_LEN:
-        raise KeyInstallationError("X448 DHPublicKey must be 56 bytes [V2G20-2495]")
-    peer = x448.X448PublicKey.from_public_bytes(dh_public_key)
-    try:
-        shared = receiver_private_key.exchange(peer)
-    except ValueError as exc:
-        raise KeyInstallationError(f"X448 failed: {exc}") from exc
-    plain = _open(concat_kdf(shared, 32, ISO20_KDF_HASH()), encrypted_private_key, _X448_LEN, aad)
+    plain = _open_x448(receiver_private_key, dh_public_key, encrypted_private_key, aad)
     key = ed448.Ed448PrivateKey.from_private_bytes(plain + b"\0")
     raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
     if key.public_key().public_bytes(*raw) != cert_key.public_bytes(*raw):

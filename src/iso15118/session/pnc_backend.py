@@ -35,8 +35,8 @@ from iso15118.pki import (
 )
 from iso15118.pki.certs import subject_key_identifier
 
-__all__ = ["LocalContractBackend", "chain_der", "chain_type", "new_emaid", "response_parts",
-           "signature_for"]
+__all__ = ["LocalContractBackend", "chain_der", "chain_type", "contract_certificate", "new_emaid",
+           "response_parts", "signature_for"]
 
 #: the Ids of the four signed fragments of CertificateInstallationRes/UpdateRes, in the
 #: order the schema lists them (ContractSignatureCertChain, ContractSignatureEncrypted-
@@ -139,38 +139,10 @@ class LocalContractBackend:
 
     def issue(self, emaid: str, public_key: ec.EllipticCurvePublicKey) -> bytes:
         """A contract certificate (Annex F profile as the test PKI makes it), DER."""
-        issuer = load_certificate(self.mo_chain[0])
-        now = _dt.datetime.fromtimestamp(self.clock(), _dt.timezone.utc)
-        not_after = min(now + _dt.timedelta(days=self.contract_days),
-                        issuer.not_valid_after_utc)
-        subject = x509.Name([
-            x509.NameAttribute(NameOID.COMMON_NAME, emaid),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "iso15118 test PKI"),
-            x509.NameAttribute(NameOID.COUNTRY_NAME, emaid[:2]),
-            x509.NameAttribute(NameOID.DOMAIN_COMPONENT, "MO"),
-        ])
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(issuer.subject)
-            .public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _dt.timedelta(minutes=5))
-            .not_valid_after(not_after)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(
-                digital_signature=True, content_commitment=True, key_encipherment=False,
-                data_encipherment=False, key_agreement=True, key_cert_sign=False,
-                crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-        )
-        ski = subject_key_identifier(issuer)
-        if ski is not None:
-            builder = builder.add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(
-                    x509.SubjectKeyIdentifier(ski)), critical=False)
-        cert = builder.sign(self.mo_key, hashes.SHA256())
-        return cert.public_bytes(serialization.Encoding.DER)
+        return contract_certificate(
+            emaid, public_key, load_certificate(self.mo_chain[0]), self.mo_key,
+            _dt.datetime.fromtimestamp(self.clock(), _dt.timezone.utc), self.contract_days,
+            x509.SubjectKeyIdentifier.from_public_key(public_key), hashes.SHA256())
 
     def _new_emaid(self, oem_der: bytes) -> str:
         return new_emaid(self.emaid_prefix, oem_der)
@@ -186,3 +158,39 @@ def new_emaid(prefix: str, oem_der: bytes) -> str:
         instance += _ALPHANUMERIC[digit]
     body = prefix + instance
     return body + compute_check_digit(body)
+
+
+def contract_certificate(emaid: str, public_key: Any, ca: x509.Certificate, ca_key: Any,
+                         now: _dt.datetime, days: int, ski: x509.SubjectKeyIdentifier,
+                         algorithm: hashes.SHA256 | hashes.SHA512 | None) -> bytes:
+    """A contract certificate for ``emaid`` issued by the MO sub-CA ``ca`` (the profile the
+    test PKI uses for -2 and -20: the eMAID as CN, DC=MO, valid ``days`` but not past the
+    CA), DER. ``ski`` and ``algorithm`` are what differ between the generations (-20: the
+    SHA-1-free key identifier, SHA-512 or none for Ed448)."""
+    subject = x509.Name([
+        x509.NameAttribute(NameOID.COMMON_NAME, emaid),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "iso15118 test PKI"),
+        x509.NameAttribute(NameOID.COUNTRY_NAME, emaid[:2]),
+        x509.NameAttribute(NameOID.DOMAIN_COMPONENT, "MO"),
+    ])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _dt.timedelta(minutes=5))
+        .not_valid_after(min(now + _dt.timedelta(days=days), ca.not_valid_after_utc))
+        .add_extension(ski, critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=True, key_encipherment=False,
+            data_encipherment=False, key_agreement=True, key_cert_sign=False,
+            crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+    )
+    ca_ski = subject_key_identifier(ca)
+    if ca_ski is not None:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(
+                x509.SubjectKeyIdentifier(ca_ski)), critical=False)
+    return builder.sign(ca_key, algorithm).public_bytes(serialization.Encoding.DER)

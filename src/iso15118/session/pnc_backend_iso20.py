@@ -25,10 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448
-from cryptography.x509.oid import NameOID
 
 from iso15118 import codec, xmldsig
 from iso15118.messages import iso20_common as common
@@ -39,8 +37,8 @@ from iso15118.pki import (
     load_certificate,
     parse_emaid,
 )
-from iso15118.pki.certs import iso20_key_identifier, subject_key_identifier
-from iso15118.session.pnc_backend import new_emaid
+from iso15118.pki.certs import iso20_key_identifier
+from iso15118.session.pnc_backend import contract_certificate, new_emaid
 
 __all__ = ["ContractIssuer20", "LocalContractBackend20", "chain20", "chain_der20",
            "contract_chain20", "curve_of_oem", "dh_field", "dh_key", "installation_response"]
@@ -182,37 +180,10 @@ class LocalContractBackend20:
 
     def issue(self, issuer: ContractIssuer20, emaid: str, key: PrivateKey) -> bytes:
         """A -20 contract certificate (the profile the test PKI uses), DER."""
-        ca = load_certificate(issuer.mo_chain[0])
-        now = _dt.datetime.fromtimestamp(self.clock(), _dt.timezone.utc)
-        not_after = min(now + _dt.timedelta(days=self.contract_days), ca.not_valid_after_utc)
         public = key.public_key()
-        subject = x509.Name([
-            x509.NameAttribute(NameOID.COMMON_NAME, emaid),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "iso15118 test PKI"),
-            x509.NameAttribute(NameOID.COUNTRY_NAME, emaid[:2]),
-            x509.NameAttribute(NameOID.DOMAIN_COMPONENT, "MO"),
-        ])
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(ca.subject)
-            .public_key(public)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _dt.timedelta(minutes=5))
-            .not_valid_after(not_after)
-            .add_extension(iso20_key_identifier(public), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(
-                digital_signature=True, content_commitment=True, key_encipherment=False,
-                data_encipherment=False, key_agreement=True, key_cert_sign=False,
-                crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-        )
-        ski = subject_key_identifier(ca)
-        if ski is not None:
-            builder = builder.add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(
-                    x509.SubjectKeyIdentifier(ski)), critical=False)
         algorithm = None if isinstance(issuer.mo_key, ed448.Ed448PrivateKey) \
             else hashes.SHA512()
-        cert = builder.sign(issuer.mo_key, algorithm)
-        return cert.public_bytes(serialization.Encoding.DER)
+        return contract_certificate(
+            emaid, public, load_certificate(issuer.mo_chain[0]), issuer.mo_key,
+            _dt.datetime.fromtimestamp(self.clock(), _dt.timezone.utc), self.contract_days,
+            iso20_key_identifier(public), algorithm)

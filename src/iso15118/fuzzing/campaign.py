@@ -205,7 +205,7 @@ class Campaign:
                     raise FuzzError("no vehicle connected before the first case")
                 return await self._dead(previous or run, "tcp" if o.target.sdp_requests
                                         else "sdp", "the vehicle did not come back")
-        if self.pid is not None and not resources.alive(self.pid):
+        if self.pid is not None and await self._exited(run):
             await self._found(run, FindingClass.CRASH, "crash",
                               f"the target process {self.pid} exited", None)
             return await self._revive("the target process exited")
@@ -230,6 +230,20 @@ class Campaign:
                 return await self._dead(culprit, dead, f"{dead} stopped answering")
         return True
 
+    async def _exited(self, run: CaseRun) -> bool:
+        """Whether the target process is gone; a connection that closed on us gets a
+        moment for the process to finish exiting (it closes its sockets first)."""
+        assert self.pid is not None
+        obs = run.observation
+        window = 0.3 if obs is not None and obs.closed or not run.reached else 0.0
+        loop = asyncio.get_running_loop()
+        end = loop.time() + window
+        while resources.alive(self.pid):
+            if loop.time() >= end:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
     async def _dead(self, culprit: CaseRun, service: str, reason: str) -> bool:
         await self._found(culprit, FindingClass.LIVENESS, f"liveness-{service}", reason,
                           service)
@@ -251,6 +265,10 @@ class Campaign:
                      service: str | None, *, minimise: bool = True) -> None:
         case = run.case
         site = service or case.site
+        if run.wire is not None and run.wire.field_site and cls in _RERUNNABLE:
+            # a response judged wrong depends on the field hit; a process dying or
+            # leaking is one fault whichever field set it off
+            site = f"{site}:{run.wire.field_site}"
         key = (cls.value, case.state, case.layer.value, site)
         if cls is FindingClass.LEAK:
             key = (cls.value, "*", "*", site)

@@ -25,7 +25,6 @@ from iso15118.fuzzing.model import Layer, Mutation
 from iso15118.fuzzing.shapes import apply_shape, shapes
 from iso15118.testing import lenient
 from iso15118.testing import mutate as bytemut
-from iso15118.v2gtp import HEADER_LENGTH
 
 __all__ = ["Context", "Wire", "apply", "draw", "frame"]
 
@@ -169,6 +168,8 @@ class Wire:
     storm: int = 0
     #: what made the message unusual, for the report ("facet broken at X", ...)
     notes: list[str] = field(default_factory=list)
+    #: the field a facet violation or a shape hit (findings are deduplicated by it)
+    field_site: str = ""
 
     @property
     def data(self) -> bytes:
@@ -199,6 +200,7 @@ def apply(ctx: Context, steps: tuple[Mutation, ...]) -> Wire:
     notes: list[str] = []
     raw: bytes | None = None
     twice, storm, lenient_value = False, 0, False
+    field_site = ""
     for m in (s for s in steps if s.layer is Layer.SESSION):
         if m.op == "sid-zero":
             sid = bytes(len(sid) or 8)
@@ -227,6 +229,7 @@ def apply(ctx: Context, steps: tuple[Mutation, ...]) -> Wire:
                 shape = _pick(found, float(m.args[0]))
                 message = apply_shape(message, ctx.body, shape)
                 notes.append(f"{shape.kind} at {shape.site}")
+                field_site = field_site or f"{shape.kind}:{shape.site}"
         facets = [s for s in steps if s.op == "facet"]
         if facets:
             found_v = lenient.violations(message, ctx.grammar)
@@ -235,6 +238,7 @@ def apply(ctx: Context, steps: tuple[Mutation, ...]) -> Wire:
                     v = _pick(found_v, float(m.args[0]))
                     message = lenient.apply(message, v)
                     notes.append(str(v))
+                    field_site = field_site or f"{v.facet.split(' ')[0]}:{v.path}"
                     lenient_value = True
         try:
             raw = (lenient.encode(message, ctx.grammar) if lenient_value
@@ -267,7 +271,7 @@ def apply(ctx: Context, steps: tuple[Mutation, ...]) -> Wire:
     writes = [data[:split], data[split:]] if 0 < split < len(data) else [data]
     return Wire(writes, payload, payload_type, message, step, sid if message else None,
                 length, header_valid=(version, inverse) == (0x01, 0xFE), sent_twice=twice,
-                storm=storm, notes=notes)
+                storm=storm, notes=notes, field_site=field_site)
 
 
 def _bytes_op(data: bytes, m: Mutation) -> bytes:
@@ -298,5 +302,3 @@ def _bytes_op(data: bytes, m: Mutation) -> bytes:
         return bytes([int(a[0])]) + data[1:] if data else data
     raise Iso15118Error(f"unknown EXI mutation {m.op}")
 
-
-HEADER = HEADER_LENGTH

@@ -50,8 +50,9 @@ RULES: dict[str, Rule] = {r.name: r for r in (
          "header, whose check decides (close); any reaction but a broken response is "
          "accepted"),
     Rule("undecodable", "ISO 15118-2 8.4.2 / 8.8 (response codes); W3C EXI 1.0",
-         "a message that does not decode names no request to answer: FAILED and close, "
-         "or close, are both correct; silence is not"),
+         "a message that does not decode strictly (broken grammar, a value outside its "
+         "facets, required content missing) names no valid request: FAILED and close, "
+         "close, or an answer that decodes are all accepted; silence is not"),
     Rule("response-due", "ISO 15118-2 8.4.3 (every request has its response); 8.8",
          "a decodable request gets its response (with a FAILED code on error), within "
          "V2G_SECC_Msg_Performance_Time"),
@@ -197,7 +198,9 @@ def judge_charger(wire: Wire, obs: Observation, expect: Expect,
             return Verdict(None, "v2gtp-payload-type", "discarded or closed")
         return _judge_responses(obs, expect, None, "v2gtp-payload-type")
     grammar = expect.grammar_of(wire.payload_type) if expect.grammar_of else expect.grammar
-    request = _decode(wire.payload, grammar, strict=False)
+    # strict: a value outside its facets or missing required content makes a message the
+    # target may refuse to read at all, as our own SECC does
+    request = _decode(wire.payload, grammar, strict=True)
     if request is None:
         if obs.silent:
             return Verdict(FindingClass.HANG, "undecodable",

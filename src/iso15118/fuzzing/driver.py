@@ -120,7 +120,8 @@ async def _sdp_case(target: Target, run: CaseRun) -> None:
     frames, valid = datagrams(run.case.steps, target.tls)
     run.extra["datagram"] = frames[0]
     run.reached = True
-    answers = await send_datagrams(target, frames, run.transcript, wait=0.3)
+    answers = await send_datagrams(target, frames, run.transcript, wait=0.3,
+                                   enough=len(frames) if valid else None)
     run.sdp_answered = answers
     run.observation = Observation(elapsed=0.3)
     if answers and not valid:
@@ -133,8 +134,9 @@ async def _sdp_case(target: Target, run: CaseRun) -> None:
 
 
 async def send_datagrams(target: Target, frames: list[bytes], transcript: Transcript,
-                         wait: float) -> int:
-    """Send SDP datagrams to the target; the number of answers within ``wait`` seconds."""
+                         wait: float, enough: int | None = None) -> int:
+    """Send SDP datagrams to the target; the number of answers within ``wait`` seconds
+    (sooner once ``enough`` arrived)."""
     loop = asyncio.get_running_loop()
     destination = target.sdp_destination()
     inbox: asyncio.Queue[tuple[bytes, Any]] = asyncio.Queue()
@@ -167,6 +169,8 @@ async def send_datagrams(target: Target, frames: list[bytes], transcript: Transc
             answers += 1
             transcript.add("in", "udp", data, local=here,
                            remote=(str(addr[0]).split("%")[0], int(addr[1])))
+            if enough is not None and answers >= enough:
+                break
     finally:
         transport.close()
     return answers

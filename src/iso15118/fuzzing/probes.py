@@ -32,7 +32,7 @@ async def probe_service(target: Target, service: str, profile_name: str,
         security = Security.TLS if target.tls else Security.NO_TLS
         request = SDPRequest(security)
         data = frame(request.payload_type, request.payload())
-        return await send_datagrams(target, [data], transcript, wait=0.5) > 0
+        return await send_datagrams(target, [data], transcript, wait=0.5, enough=1) > 0
     try:
         link = await connect_target(target, transcript)
     except (OSError, asyncio.TimeoutError, ssl.SSLError):

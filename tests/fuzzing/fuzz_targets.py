@@ -1,4 +1,4 @@
-"""Fixtures of the fuzzer's tests: the planted-fault charger as a real process."""
+"""The planted-fault charger of the fuzzer's tests, as a real process, and helpers."""
 
 from __future__ import annotations
 
@@ -7,11 +7,8 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pytest
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parents[1] / "src"
@@ -64,18 +61,3 @@ class Planted:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
-
-
-@pytest.fixture
-def planted() -> Iterator[type[Planted]]:
-    made: list[Planted] = []
-
-    class Factory(Planted):
-        def __init__(self, fault: str) -> None:
-            super().__init__(fault)
-            made.append(self)
-            self.start()
-
-    yield Factory
-    for p in made:
-        p.stop()

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import env, free_port
+from fuzz_targets import env, free_port
 
 FINDING = re.compile(r"^FINDING (F\d{3}) (reset|hang|violation|liveness|crash|leak) "
                      r"state=(\S+) layer=(v2gtp|exi|sdp|session) case=(\d+)$")

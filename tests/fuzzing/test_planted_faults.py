@@ -8,7 +8,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from conftest import Planted
+from fuzz_targets import Planted
 
 from iso15118.fuzzing import Campaign, FindingClass, Layer, Options, Report, Target
 from iso15118.fuzzing.driver import run_case

@@ -66,6 +66,8 @@ class Report:
     cases_run: int = 0
     findings: list[Finding] = field(default_factory=list)
     not_reached: int = 0
+    #: why cases did not reach their state (the first words of the reason)
+    unreached: Counter[str] = field(default_factory=Counter)
     verdicts: Counter[str] = field(default_factory=Counter)
     elapsed: float = 0.0
     stopped: str | None = None
@@ -74,7 +76,9 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         return {"seed": self.seed, "cases_run": self.cases_run,
                 "findings": [f.to_json() for f in self.findings],
-                "not_reached": self.not_reached, "elapsed_s": round(self.elapsed, 3),
+                "not_reached": self.not_reached,
+                "not_reached_because": dict(self.unreached.most_common(10)),
+                "elapsed_s": round(self.elapsed, 3),
                 "profiles": list(self.profiles), "stopped": self.stopped,
                 "verdicts": dict(sorted(self.verdicts.items()))}
 
@@ -84,6 +88,8 @@ class Report:
                  f"was not reached"]
         if self.stopped:
             lines.append(f"stopped early: {self.stopped}")
+        for why, n in self.unreached.most_common(5):
+            lines.append(f"  not reached ({n}x): {why}")
         by_class = Counter(f.cls.value for f in self.findings)
         if by_class:
             lines.append("by class: " + ", ".join(f"{k} {v}" for k, v in sorted(by_class.items())))
@@ -137,8 +143,11 @@ class Campaign:
         if not await probe_service(t, "tcp", self.o.profiles[0], transcript):
             raise FuzzError(f"cannot connect to [{t.host}]:{t.port}")
         for p in self.o.profiles:
-            if not await probe_service(t, "session", p, transcript):
-                raise FuzzError(f"the target does not complete SessionSetup for {p}")
+            if await probe(t, ("session",), p, transcript) is not None:
+                why = [r.text for r in transcript.records
+                       if r.kind == "note" and "probe" in r.text][-1:]
+                raise FuzzError(f"the target does not complete SessionSetup for {p}"
+                                + (f" ({why[0]})" if why else ""))
         sdp = t.interface is not None or await probe_service(t, "sdp", "din", transcript)
         self.services = (("sdp",) if sdp else ()) + ("tcp", "sap", "session")
 
@@ -200,6 +209,8 @@ class Campaign:
             self.report.verdicts[run.verdict.rule] += 1
         if not run.reached:
             self.report.not_reached += 1
+            self.report.unreached[(run.setup_error or "the session never passed "
+                                   f"{case.state}")[:90]] += 1
             if o.target.role == "evse" and run.setup_error == "no vehicle connected":
                 if number == 0 and previous is None:
                     raise FuzzError("no vehicle connected before the first case")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from iso15118.sdp import SDP_MULTICAST_ADDRESS, SDP_PORT
 from iso15118.session.core import PAYLOAD_SAP_DIN_ISO2, Step
 from iso15118.session.evcc import EvccSession
 from iso15118.session.events import MessageSent
+from iso15118.session.runner import dynamic_port
 from iso15118.session.secc import SeccConfig, SeccSession
 from iso15118.session.simulation import ChargerBehaviour, SimulatedCharger
 from iso15118.transport.sdp_io import interface_index
@@ -202,10 +204,30 @@ def _grammar_of(protocol: str | None) -> Any:
 
 
 async def connect_target(target: Target, transcript: Transcript) -> Link:
+    """A connection to the target SECC. Found by SDP, it is asked again when its port
+    refuses: an SECC may open a new port for the next session (Josev does) and announce
+    it by SDP, as ISO 15118-2 7.10.1 lets it."""
     if target.host is None or target.port is None:
         raise FuzzError("no target address (SDP found none, or --address/--port missing)")
-    return await open_link(target.host, target.port, transcript,
-                           ssl_context=target.ssl_context if target.tls else None)
+    context = target.ssl_context if target.tls else None
+    try:
+        return await open_link(target.host, target.port, transcript, ssl_context=context)
+    except ConnectionRefusedError:
+        if target.interface is None or target.role != "ev":
+            raise
+    await rediscover(target, transcript)
+    return await open_link(target.host, target.port, transcript, ssl_context=context)
+
+
+async def rediscover(target: Target, transcript: Transcript) -> None:
+    from iso15118.transport import discover
+
+    found = await discover(target.interface, tls=target.tls, timeout=3.0)
+    if not found:
+        raise ConnectionRefusedError(f"no SECC answered SDP on {target.interface}")
+    if (found[0].host, found[0].port) != (target.host, target.port):
+        transcript.note(f"SDP: the SECC moved to [{found[0].host}]:{found[0].port}")
+    target.host, target.port = found[0].host, found[0].port
 
 
 async def _ev_case(target: Target, run: CaseRun) -> None:
@@ -456,7 +478,17 @@ async def accept_loop(target: Target, host: str, port: int) -> asyncio.AbstractS
     kwargs: dict[str, Any] = {}
     if target.tls and target.ssl_context is not None:
         kwargs["ssl"] = target.ssl_context
-    return await asyncio.start_server(on_connect, host, port, **kwargs)
+    if port:
+        return await asyncio.start_server(on_connect, host, port, **kwargs)
+    # DIN 70121 and ISO 15118-2 want the SECC's port in 49152-65535 (vehicles such as
+    # Josev's refuse an SDP answer naming another)
+    for _ in range(64):
+        try:
+            return await asyncio.start_server(on_connect, host, dynamic_port(), **kwargs)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+    raise FuzzError("no free TCP port in 49152-65535 after 64 tries")
 
 
 async def take_link(target: Target, transcript: Transcript, timeout: float) -> Link | None:

@@ -35,7 +35,8 @@ async def probe_service(target: Target, service: str, profile_name: str,
         return await send_datagrams(target, [data], transcript, wait=0.5, enough=1) > 0
     try:
         link = await connect_target(target, transcript)
-    except (OSError, asyncio.TimeoutError, ssl.SSLError):
+    except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
+        transcript.note(f"{service} probe: cannot connect ({exc or type(exc).__name__})")
         return False
     try:
         if service == "tcp":
@@ -47,15 +48,19 @@ async def probe_service(target: Target, service: str, profile_name: str,
         while True:
             for out in step.send:
                 if not await link.write(frame(out.payload_type, out.payload)):
+                    transcript.note(f"{service} probe: connection lost")
                     return False
             if service == "sap" and session.protocol is not None:
                 return True
             if any(isinstance(e, SessionStarted) for e in step.events):
                 return True
             if session.ended is not None:
+                transcript.note(f"{service} probe: {session.ended.reason}")
                 return False
             got = await link.frame(max(target.deadline, 1.0) * 2)
             if got is None:
+                transcript.note(f"{service} probe: no answer"
+                                + (" (closed)" if link.eof else ""))
                 return False
             step = session.receive(got.payload_type, got.payload, loop.time())
     finally:

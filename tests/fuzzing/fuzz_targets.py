@@ -36,6 +36,7 @@ class Planted:
     sdp_port: int = field(default_factory=lambda: free_port(socket.SOCK_DGRAM))
     proc: subprocess.Popen[str] | None = None
     starts: int = 0
+    tls_pki: Path | None = None
 
     @property
     def pid(self) -> int:
@@ -46,7 +47,8 @@ class Planted:
         self.stop()
         self.proc = subprocess.Popen(
             [sys.executable, str(HERE / "planted_target.py"), "--port", str(self.port),
-             "--sdp-port", str(self.sdp_port), "--fault", self.fault],
+             "--sdp-port", str(self.sdp_port), "--fault", self.fault,
+             *(["--tls-pki", str(self.tls_pki)] if self.tls_pki else [])],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env())
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()

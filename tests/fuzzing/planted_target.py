@@ -2,9 +2,11 @@
 fuzzer's tests: run as its own process so that a crash is a real exit and a leak is real
 file descriptors.
 
-    python planted_target.py --port P --sdp-port Q --fault crash|hang|sdp|leak|none
+    python planted_target.py --port P --sdp-port Q --fault crash|hang|sdp|leak|none \
+        [--tls-pki DIR]
 
-It listens on ::1 (TCP P, SDP on UDP Q, unicast) and prints ``ready`` when it does.
+It listens on ::1 (TCP P, or TLS 1.2 with ``--tls-pki``; SDP on UDP Q, unicast) and
+prints ``ready`` when it does.
 The faults:
 
 * ``crash``: a CurrentDemandReq whose EVTargetCurrent or EVTargetVoltage carries a
@@ -94,6 +96,7 @@ async def main() -> None:
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--sdp-port", type=int, required=True)
     ap.add_argument("--fault", default="none")
+    ap.add_argument("--tls-pki", type=Path, help="serve TLS 1.2 only, with this test PKI")
     args = ap.parse_args()
     PlantedSession.fault = args.fault
     warm_up(("iso2", "din"))
@@ -111,7 +114,16 @@ async def main() -> None:
         if args.fault == "leak" and ended.outcome is not Outcome.COMPLETED:
             LEAKED.append(os.open(os.devnull, os.O_RDONLY))
 
-    server = await serve(handle, "::1", args.port)
+    context = None
+    if args.tls_pki is not None:
+        from iso15118.pki import create_test_pki, secc_tls_files
+        from iso15118.transport import iso2_server_context
+
+        if not (args.tls_pki / "index.json").exists():
+            create_test_pki(args.tls_pki, 2)
+        chain, key, _root = secc_tls_files(args.tls_pki)
+        context = iso2_server_context(chain, key)
+    server = await serve(handle, "::1", args.port, ssl_context=context)
     loop = asyncio.get_running_loop()
     sdp = SDPServer("::1", {Security.NO_TLS: args.port})
     await loop.create_datagram_endpoint(lambda: SdpResponder(sdp, args.fault),

@@ -84,3 +84,28 @@ def test_usage_and_unreachable_targets_exit_2(tmp_path: Path) -> None:
     assert fuzz_live("--role", "ev", "--protocol", "din", "--out", str(tmp_path)
                      ).returncode == 2
     assert fuzz_live("--role", "nobody").returncode == 2
+
+
+def test_over_tls_the_key_log_comes_with_each_finding(tmp_path: Path) -> None:
+    from fuzz_targets import Planted
+
+    p = Planted("hang", tls_pki=tmp_path / "pki")
+    p.start()
+    try:
+        out = tmp_path / "run"
+        result = fuzz_live("--role", "ev", "--address", "::1", "--port", str(p.port), "--tls",
+                           "--trust", str(tmp_path / "pki" / "certs" / "v2g_root.pem"),
+                           "--protocol", "iso2-dc", "--state", "ChargeParameterDiscovery",
+                           "--cases", "3", "--seed", "1", "--out", str(out),
+                           "--deadline-ms", "500")
+    finally:
+        p.stop()
+    assert result.returncode == 1, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    (hang,) = [f for f in report["findings"] if f["class"] == "hang"]
+    folder = Path(hang["dir"])
+    keys = (folder / "keys.log").read_text()
+    assert "CLIENT_RANDOM" in keys or "CLIENT_TRAFFIC_SECRET_0" in keys
+    # the transcript holds the plaintext V2GTP frames, not TLS records
+    transcript = json.loads((folder / "transcript.json").read_text())
+    assert any(r.get("hex", "").startswith("01fe8001") for r in transcript)

@@ -7,6 +7,7 @@ README lists the findings of the longer campaigns)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -25,6 +26,9 @@ pytestmark = pytest.mark.netns
 CLI = [sys.executable, "-m", "iso15118", "fuzz-live"]
 #: Josev answers in 40-200 ms (its EXI codec runs in a JVM); a hang is judged at 3 s
 DEADLINE_MS = "3000"
+#: the CI campaign's size; a longer one by hand: FUZZ_LIVE_JOSEV_CASES=500 and
+#: FUZZ_LIVE_JOSEV_OUT=DIR to keep the report and findings
+CASES = int(os.environ.get("FUZZ_LIVE_JOSEV_CASES", "30"))
 
 
 def _report(out: Path) -> dict[str, object]:
@@ -36,23 +40,23 @@ def _report(out: Path) -> dict[str, object]:
 def test_a_campaign_against_josevs_charger_completes(josev: JosevRunner,
                                                      tmp_path: Path) -> None:
     josev.start_secc(JosevConfig(protocols=("ISO-2", "DIN"), energy="DC", stop_linger=0.1))
-    out = tmp_path / "ev"
+    out = Path(os.environ.get("FUZZ_LIVE_JOSEV_OUT", tmp_path)) / "ev"
     result = subprocess.run(
         in_netns(josev.netns.evcc_ns, *CLI, "--role", "ev", "--interface",
                  josev.netns.evcc_if, "--protocol", "iso2-dc,din", "--state", "all",
-                 "--cases", "30", "--seed", "1", "--out", str(out),
+                 "--cases", str(CASES), "--seed", "1", "--out", str(out),
                  "--deadline-ms", DEADLINE_MS, "--rate", "5"),
-        capture_output=True, text=True, timeout=240, env=env())
+        capture_output=True, text=True, timeout=240 + 3 * CASES, env=env())
     assert result.returncode in (0, 1), result.stderr
     report = _report(out)
     assert report["seed"] == 1
-    assert report["cases_run"] == 30 or report["stopped"], report
+    assert report["cases_run"] == CASES or report["stopped"], report
     assert len(result.stdout.splitlines()) == len(report["findings"])  # type: ignore[arg-type]
 
 
 def test_a_campaign_against_josevs_vehicle_completes(josev: JosevRunner,
                                                      tmp_path: Path) -> None:
-    out = tmp_path / "evse"
+    out = Path(os.environ.get("FUZZ_LIVE_JOSEV_OUT", tmp_path)) / "evse"
     cases = 3
     fuzzer = subprocess.Popen(
         in_netns(josev.netns.secc_ns, *CLI, "--role", "evse", "--interface",

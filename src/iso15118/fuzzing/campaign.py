@@ -211,7 +211,7 @@ class Campaign:
             self.report.not_reached += 1
             self.report.unreached[(run.setup_error or "the session never passed "
                                    f"{case.state}")[:90]] += 1
-            if o.target.role == "evse" and run.setup_error == "no vehicle connected":
+            if o.target.role == "evse" and run.setup_error == driver.NO_VEHICLE:
                 if number == 0 and previous is None:
                     raise FuzzError("no vehicle connected before the first case")
                 return await self._dead(previous or run, "tcp" if o.target.sdp_requests

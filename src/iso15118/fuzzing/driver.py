@@ -41,6 +41,7 @@ __all__ = ["CaseRun", "Target", "run_case"]
 #: how often setting a session up may fail before the case counts as "not reached" (a
 #: target still busy with the previous connection refuses the next one for a moment)
 SETUP_TRIES = 3
+NO_VEHICLE = "no vehicle connected"
 #: after the first reaction, how long to look for more (a close after a FAILED response)
 _SETTLE = 0.05
 
@@ -101,7 +102,7 @@ async def run_case(target: Target, case: Case) -> CaseRun:
     elif target.role == "ev":
         await _with_retries(lambda: _ev_case(target, run), run)
     else:
-        await _evse_case(target, run)
+        await _with_retries(lambda: _evse_case(target, run), run)
     return run
 
 
@@ -109,7 +110,7 @@ async def _with_retries(attempt: Any, run: CaseRun) -> None:
     for i in range(SETUP_TRIES):
         run.setup_error = None
         await attempt()
-        if run.reached or run.setup_error is None:
+        if run.reached or run.setup_error is None or run.setup_error == NO_VEHICLE:
             return
         run.transcript.note(f"setup failed ({run.setup_error}), try {i + 1}")
         await asyncio.sleep(0.2 * (i + 1))
@@ -258,7 +259,7 @@ async def _drive_ev(target: Target, run: CaseRun, link: Link, p: Any) -> None:
     previous: tuple[int, bytes] | None = None
     while True:
         for out, sent in _sent(step):
-            d = session.dialect
+            d = None if sent.protocol == "apphand" else session.dialect
             body = d.body(out.message) if d is not None else out.message
             exchange = d.rules.exchange_of_request(body) if d is not None else None
             neutral = exchange.step if exchange is not None else None
@@ -370,8 +371,13 @@ async def _evse_case(target: Target, run: CaseRun) -> None:
     assert target.incoming is not None
     try:
         link = await asyncio.wait_for(target.incoming.get(), target.accept_timeout)
+        while not target.incoming.empty():
+            # a vehicle that connected while the last case ran may have given up on its
+            # handshake since: take the newest connection, close the older ones
+            link.abort()
+            link = target.incoming.get_nowait()
     except asyncio.TimeoutError:
-        run.setup_error = "no vehicle connected"
+        run.setup_error = NO_VEHICLE
         return
     link.transcript = run.transcript
     run.transcript.add("-", "connect", link=link)
@@ -403,13 +409,13 @@ async def _drive_evse(target: Target, run: CaseRun, link: Link) -> None:
             for event in s.events:
                 sim.on_event(event, loop.time())
             for out, sent in _sent(s):
-                d = session.dialect
+                d = None if sent.protocol == "apphand" else session.dialect
                 body = d.body(out.message) if d is not None else out.message
                 exchange = d.rules.exchange_of_response(body) if d is not None else None
                 neutral = exchange.step if exchange is not None else None
                 if matches(run.case.state, sent.name, neutral):
                     run.reached = True
-                    await _fuzz_response(target, run, link, session, out, body,
+                    await _fuzz_response(target, run, link, session, d, out, body,
                                          neutral or sent.name, earlier, previous, last_step)
                     return
                 if not await link.write(frame(out.payload_type, out.payload)):
@@ -437,9 +443,11 @@ async def _drive_evse(target: Target, run: CaseRun, link: Link) -> None:
 
 
 async def _fuzz_response(target: Target, run: CaseRun, link: Link, session: SeccSession,
-                         out: Any, body: Any, step: str, earlier: list[tuple[str, Any]],
-                         previous: tuple[int, bytes] | None, last_step: str | None) -> None:
-    d = session.dialect
+                         d: Any, out: Any, body: Any, step: str,
+                         earlier: list[tuple[str, Any]], previous: tuple[int, bytes] | None,
+                         last_step: str | None) -> None:
+    """Send the damaged response and judge the vehicle's reaction (``d`` is None for
+    supportedAppProtocolRes: no session yet)."""
     if d is None:
         ctx = Context(out.message, body, "apphand", out.payload_type, b"", step,
                       lambda b, _sid: b, previous=previous)

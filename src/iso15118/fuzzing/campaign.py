@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from iso15118.errors import Iso15118Error
 from iso15118.fuzzing import driver, resources
 from iso15118.fuzzing.cases import CaseSource
 from iso15118.fuzzing.driver import CaseRun, Target, run_case
@@ -72,6 +73,8 @@ class Report:
     elapsed: float = 0.0
     stopped: str | None = None
     profiles: tuple[str, ...] = ()
+    #: cases the fuzzer could not run (its own failures, not the target's)
+    errors: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"seed": self.seed, "cases_run": self.cases_run,
@@ -80,7 +83,8 @@ class Report:
                 "not_reached_because": dict(self.unreached.most_common(10)),
                 "elapsed_s": round(self.elapsed, 3),
                 "profiles": list(self.profiles), "stopped": self.stopped,
-                "verdicts": dict(sorted(self.verdicts.items()))}
+                "verdicts": dict(sorted(self.verdicts.items())),
+                "fuzzer_errors": self.errors}
 
     def summary(self) -> str:
         lines = [f"seed {self.seed}: {self.cases_run} cases in {self.elapsed:.1f} s, "
@@ -88,6 +92,9 @@ class Report:
                  f"was not reached"]
         if self.stopped:
             lines.append(f"stopped early: {self.stopped}")
+        if self.errors:
+            lines.append(f"{len(self.errors)} case(s) the fuzzer could not run, e.g. "
+                         f"case {self.errors[0]['case']}: {self.errors[0]['error']}")
         for why, n in self.unreached.most_common(5):
             lines.append(f"  not reached ({n}x): {why}")
         by_class = Counter(f.cls.value for f in self.findings)
@@ -189,7 +196,14 @@ class Campaign:
                 await asyncio.sleep(max(0.0, next_at - loop.time()))
                 next_at = loop.time() + 1.0 / o.rate
                 case = source.case(number)
-                run = await run_case(o.target, case)
+                try:
+                    run = await run_case(o.target, case)
+                except (OSError, ValueError, TypeError, AttributeError, Iso15118Error) as exc:
+                    # a case the fuzzer itself could not make or run: kept in the report
+                    # (with the case, to replay), and the campaign goes on
+                    self.report.errors.append({"case": number, "error": repr(exc)[:300]})
+                    self.report.cases_run += 1
+                    continue
                 self.report.cases_run += 1
                 if not await self._judge(run, previous, number):
                     break

@@ -91,9 +91,15 @@ def run_ev_role(args: argparse.Namespace) -> list[dict[str, object]]:
                 out / "report.json").exists() else {"error": result.stderr[-500:]}
             report["wall_s"] = round(elapsed, 1)
             report["charger_alive_after"] = alive
+            # an exception that kills one connection's handler is invisible on the wire
+            # (it looks like a close); the charger's log shows it
+            log = (out / "charger.log").read_text()
+            report["charger_tracebacks"] = log.count("Traceback")
+            report["charger_sessions"] = log.count(" over TCP")
             reports.append(report)
             print(f"seed {seed}: exit {result.returncode}, {report.get('cases_run')} cases "
-                  f"in {elapsed:.0f} s, {len(report.get('findings', []))} finding(s)",
+                  f"in {elapsed:.0f} s, {len(report.get('findings', []))} finding(s), "
+                  f"{report['charger_tracebacks']} traceback(s) in the charger's log",
                   flush=True)
             sys.stdout.write(result.stdout)
             done += n
@@ -145,6 +151,8 @@ def main() -> int:
     total = sum(int(r.get("cases_run", 0)) for r in reports)  # type: ignore[call-overload]
     findings = [f for r in reports for f in r.get("findings", [])]  # type: ignore[attr-defined]
     summary = {"cases_run": total, "findings": len(findings),
+               "charger_tracebacks": sum(int(r.get("charger_tracebacks", 0))  # type: ignore[call-overload]
+                                         for r in reports),
                "by_class": {c: sum(1 for f in findings if f["class"] == c)
                             for c in sorted({f["class"] for f in findings})},
                "wall_s": sum(float(r.get("wall_s", 0)) for r in reports),  # type: ignore[arg-type]

@@ -40,7 +40,7 @@ __all__ = ["CaseRun", "Target", "run_case"]
 
 #: how often setting a session up may fail before the case counts as "not reached" (a
 #: target still busy with the previous connection refuses the next one for a moment)
-SETUP_TRIES = 3
+SETUP_TRIES = 4
 NO_VEHICLE = "no vehicle connected"
 #: after the first reaction, how long to look for more (a close after a FAILED response)
 _SETTLE = 0.05
@@ -113,7 +113,7 @@ async def _with_retries(attempt: Any, run: CaseRun) -> None:
         if run.reached or run.setup_error is None or run.setup_error == NO_VEHICLE:
             return
         run.transcript.note(f"setup failed ({run.setup_error}), try {i + 1}")
-        await asyncio.sleep(0.2 * (i + 1))
+        await asyncio.sleep(0.05 * (i + 1))
 
 
 # --------------------------------------------------------------------------- SDP

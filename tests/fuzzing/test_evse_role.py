@@ -41,7 +41,7 @@ async def _vehicles(port: int, profile: str, stop: asyncio.Event) -> int:
 def test_our_vehicle_gives_no_finding(profile: str, tmp_path: Path) -> None:
     port = free_port()
     target = Target("evse", "::1", port, deadline=1.0, accept_timeout=10)
-    options = Options(target, (profile,), None, 25, 3, tmp_path, rate=1000.0)
+    options = Options(target, (profile,), None, 15, 3, tmp_path, rate=1000.0)
 
     async def go() -> Report:
         campaign = Campaign(options)
@@ -56,6 +56,6 @@ def test_our_vehicle_gives_no_finding(profile: str, tmp_path: Path) -> None:
                 await asyncio.wait_for(vehicles, 10)
 
     report = asyncio.run(go())
-    assert report.cases_run == 25
+    assert report.cases_run == 15
     assert report.findings == [], report.summary()
     assert report.not_reached == 0, report.summary()

@@ -150,11 +150,6 @@ class Finding:
     minimised_steps: tuple[Mutation, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def key(self) -> tuple[str, str, str, str]:
-        return (self.cls.value, self.state, self.layer.value,
-                self.service or self.case.site)
-
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": self.id, "class": self.cls.value, "state": self.state,

@@ -51,7 +51,7 @@ def matches(state: str, element: str, step: str | None) -> bool:
     """Whether the message ``element`` (e.g. ``CurrentDemandReq``) of neutral ``step`` is
     the one a case for ``state`` damages."""
     bare = element[:-3] if element.endswith(("Req", "Res")) else element
-    return state in (bare, step) or (step is not None and state == step)
+    return state == bare or (step is not None and state == step)
 
 
 def vehicle_for(p: Profile) -> tuple[EVState, EvccConfig]:

@@ -50,6 +50,8 @@ class Options:
     #: at most this many cases per second (a live device is not a load test)
     rate: float = 20.0
     minimise_budget: int = 8
+    #: rerun a case whose reaction was judged a finding before reporting it
+    confirm: bool = True
     leak_every: int = 10
     leak_warmup: int = 20
     leak_fd_growth: int = 32
@@ -75,6 +77,8 @@ class Report:
     profiles: tuple[str, ...] = ()
     #: cases the fuzzer could not run (its own failures, not the target's)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    #: verdicts that did not show again on a rerun of their case (not findings)
+    unconfirmed: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"seed": self.seed, "cases_run": self.cases_run,
@@ -84,7 +88,7 @@ class Report:
                 "elapsed_s": round(self.elapsed, 3),
                 "profiles": list(self.profiles), "stopped": self.stopped,
                 "verdicts": dict(sorted(self.verdicts.items())),
-                "fuzzer_errors": self.errors}
+                "fuzzer_errors": self.errors, "unconfirmed": self.unconfirmed}
 
     def summary(self) -> str:
         lines = [f"seed {self.seed}: {self.cases_run} cases in {self.elapsed:.1f} s, "
@@ -92,6 +96,9 @@ class Report:
                  f"was not reached"]
         if self.stopped:
             lines.append(f"stopped early: {self.stopped}")
+        if self.unconfirmed:
+            lines.append(f"{len(self.unconfirmed)} verdict(s) did not show again on a rerun "
+                         "(not reported as findings; see report.json 'unconfirmed')")
         if self.errors:
             lines.append(f"{len(self.errors)} case(s) the fuzzer could not run, e.g. "
                          f"case {self.errors[0]['case']}: {self.errors[0]['error']}")
@@ -234,15 +241,17 @@ class Campaign:
             await self._found(run, FindingClass.CRASH, "crash",
                               f"the target process {self.pid} exited", None)
             return await self._revive("the target process exited")
+        new = False
         if run.verdict is not None and run.verdict.cls is not None:
-            await self._found(run, run.verdict.cls, run.verdict.rule, run.verdict.reason,
-                              None)
+            new = await self._found(run, run.verdict.cls, run.verdict.rule,
+                                    run.verdict.reason, None)
         if self.leaks is not None and (number + 1) % o.leak_every == 0:
             leak = self.leaks.sample(number + 1)
             if leak is not None:
                 await self._found(run, FindingClass.LEAK, "resources", leak[1], leak[0],
                                   minimise=False)
-        due = case.layer is Layer.SDP or (not run.reached and run.setup_error) \
+        # after every new finding, after SDP cases and failed setups, and on a schedule
+        due = new or case.layer is Layer.SDP or (not run.reached and run.setup_error) \
             or (o.probe_every and (number + 1) % o.probe_every == 0)
         if due and self.services:
             services = ("sdp",) if case.layer is Layer.SDP and run.reached else self.services
@@ -287,7 +296,8 @@ class Campaign:
     # ------------------------------------------------------------------ findings
 
     async def _found(self, run: CaseRun, cls: FindingClass, rule: str, reason: str,
-                     service: str | None, *, minimise: bool = True) -> None:
+                     service: str | None, *, minimise: bool = True) -> bool:
+        """Record a finding; False when it is one already known (deduplicated)."""
         case = run.case
         site = service or case.site
         if run.wire is not None and run.wire.field_site and cls in _RERUNNABLE:
@@ -298,7 +308,7 @@ class Campaign:
         if cls is FindingClass.LEAK:
             key = (cls.value, "*", "*", site)
         if key in self.keys:
-            return
+            return False
         self.keys.add(key)
         fid = f"F{len(self.report.findings) + 1:03d}"
         folder = self.o.out / "findings" / fid
@@ -308,6 +318,15 @@ class Campaign:
         if cls is FindingClass.LEAK:
             finding.extra["resource"] = service
             finding.service = None
+        if cls in _RERUNNABLE and self.o.confirm:
+            # a verdict on a reaction must show twice: a target slowed down by the
+            # machine's load, or a connection refused in a race, shows once
+            again, _sent = await self._reproduce(case, finding)
+            if not again:
+                self.keys.discard(key)
+                self.report.unconfirmed.append({"case": case.number, "class": cls.value,
+                                                "state": case.state, "reason": reason})
+                return False
         if minimise and len(case.steps) > 1 and (cls in _RERUNNABLE
                                                  or self.o.restart is not None):
             await self._minimise(finding, run)
@@ -318,6 +337,7 @@ class Campaign:
         self.report.findings.append(finding)
         if self.o.on_finding is not None:
             self.o.on_finding(finding)
+        return True
 
     async def _minimise(self, finding: Finding, run: CaseRun) -> None:
         last: dict[str, bytes] = {}

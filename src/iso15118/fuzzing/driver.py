@@ -42,6 +42,8 @@ __all__ = ["CaseRun", "Target", "run_case"]
 #: target still busy with the previous connection refuses the next one for a moment)
 SETUP_TRIES = 4
 NO_VEHICLE = "no vehicle connected"
+#: how long a fresh connection is watched for an immediate close (a refusal)
+_REFUSAL_WINDOW = 0.03
 #: after the first reaction, how long to look for more (a close after a FAILED response)
 _SETTLE = 0.05
 
@@ -240,9 +242,23 @@ async def _ev_case(target: Target, run: CaseRun) -> None:
         run.setup_error = f"connect: {exc}"
         return
     try:
+        if case.state == "supportedAppProtocol" and await _refused(link):
+            # the first message is the damaged one, so a refusal would pass for its
+            # verdict: an SECC serving one EV at a time closes a new connection at once
+            # while it still tears the last one down (ours does); that is a setup failure
+            run.setup_error = "the connection was closed before anything was sent"
+            return
         await _drive_ev(target, run, link, p)
     finally:
         await link.close()
+
+
+async def _refused(link: Link) -> bool:
+    """Whether the target closes a fresh connection by itself within a moment."""
+    got = await link.frame(_REFUSAL_WINDOW)
+    if got is not None:
+        link.pending.insert(0, got)  # an SECC speaking first: keep what it said
+    return link.eof or link.reset
 
 
 def _sent(step: Step) -> list[tuple[Any, MessageSent]]:

@@ -148,3 +148,25 @@ def test_the_pcap_of_a_transcript_reads_back_as_a_session() -> None:
     assert result.frames == 6  # handshake, two segments, FIN
     assert [(m.direction, m.name) for m in result.messages] == [
         ("EV->EVSE", "SessionStopReq"), ("EVSE->EV", "SessionStopRes")]
+
+
+def test_an_out_of_order_20_message_travels_in_its_own_namespace() -> None:
+    from iso15118.messages import iso20_common
+
+    v = iso20_dc.RationalNumberType(exponent=0, value=400)
+    header = iso20_dc.MessageHeaderType(session_id=SID, time_stamp=0)
+    loop = iso20_dc.DC_ChargeLoopReqType(
+        header=header, meter_info_requested=False, ev_present_voltage=v,
+        cl_req_control_mode=iso20_dc.Scheduled_DC_CLReqControlModeType(
+            ev_target_current=v, ev_target_voltage=v))
+    other = iso20_common.ServiceDetailReqType(
+        header=iso20_common.MessageHeaderType(session_id=SID, time_stamp=0), service_id=2)
+    grammars = {iso20_dc.DC_ChargeLoopReqType: "iso20-dc",
+                iso20_common.ServiceDetailReqType: "iso20-common"}
+    ctx = Context(loop, loop, "iso20-dc", 0x8004, SID, "ChargeLoop", lambda b, _sid: b,
+                  lambda _i: ("ServiceDetail", other), 1, None,
+                  lambda m: grammars[type(m)])
+    wire = apply(ctx, (Mutation(Layer.SESSION, "out-of-order", "sequence", (0.0,)),))
+    assert (wire.step, wire.payload_type) == ("ServiceDetail", 0x8002)
+    assert isinstance(codec.decode(wire.payload, "iso20-common"),
+                      iso20_common.ServiceDetailReqType)

@@ -336,7 +336,8 @@ def _ev_context(session: EvccSession, out: Any, body: Any, step: str,
         return None
 
     return Context(out.message, body, grammar, out.payload_type, session.session_id, step,
-                   lambda b, sid: d.wrap(b, sid), other, len(candidates), previous)
+                   lambda b, sid: d.wrap(b, sid), other, len(candidates), previous,
+                   lambda m: session._grammar(d.protocol, m))
 
 
 async def observe(target: Target, link: Link, wire: Wire, transcript: Transcript
@@ -473,7 +474,7 @@ async def _fuzz_response(target: Target, run: CaseRun, link: Link, session: Secc
                       out.payload_type, session.session_id, step,
                       lambda b, sid: d.wrap(b, sid),
                       lambda i: others[i] if 0 <= i < len(others) else None,
-                      len(others), previous)
+                      len(others), previous, lambda m: session._grammar(d.protocol, m))
     run.wire = wire = apply(ctx, run.case.steps)
     run.observation = await observe(target, link, wire, run.transcript)
     must_stop = None

@@ -25,6 +25,7 @@ from iso15118.fuzzing.model import Layer, Mutation
 from iso15118.fuzzing.shapes import apply_shape, shapes
 from iso15118.testing import lenient
 from iso15118.testing import mutate as bytemut
+from iso15118.v2gtp import PAYLOAD_TYPE_PROTOCOLS
 
 __all__ = ["Context", "Wire", "apply", "draw", "frame"]
 
@@ -150,6 +151,8 @@ class Context:
     other: Callable[[int], tuple[str, Any] | None] = lambda _i: None
     others: int = 0
     previous: tuple[int, bytes] | None = None  # the frame sent before this one
+    #: the grammar another message is written in (-20 spells one per namespace)
+    grammar_for: Callable[[Any], str] | None = None
 
 
 @dataclass
@@ -174,6 +177,11 @@ class Wire:
     @property
     def data(self) -> bytes:
         return b"".join(self.writes)
+
+
+#: -20's namespaces and the payload types that carry them (ISO 15118-20 Table 12)
+_NAMESPACE_TYPES = {name: t for t, name in PAYLOAD_TYPE_PROTOCOLS.items()
+                    if name.startswith("iso20")}
 
 
 def frame(payload_type: int, payload: bytes, length: int | None = None,
@@ -222,6 +230,10 @@ def apply(ctx: Context, steps: tuple[Mutation, ...]) -> Wire:
             twice = True
         elif m.op == "storm":
             storm = int(m.args[0])
+    grammar = ctx.grammar
+    if message is not None and message is not ctx.message and ctx.grammar_for is not None:
+        grammar = ctx.grammar_for(message)
+        payload_type = _NAMESPACE_TYPES.get(grammar, payload_type)
     if message is not None:
         for m in (s for s in steps if s.op == "shape"):
             found = shapes(message, ctx.body, ctx.grammar)
@@ -241,11 +253,15 @@ def apply(ctx: Context, steps: tuple[Mutation, ...]) -> Wire:
                     field_site = field_site or f"{v.facet.split(' ')[0]}:{v.path}"
                     lenient_value = True
         try:
-            raw = (lenient.encode(message, ctx.grammar) if lenient_value
-                   else codec.encode(message, ctx.grammar))
+            raw = (lenient.encode(message, grammar) if lenient_value
+                   else codec.encode(message, grammar))
         except Iso15118Error as exc:  # a violation EXI cannot carry with the other steps
             notes.append(f"not writable ({exc}); sent unchanged")
             raw = codec.encode(ctx.message, ctx.grammar)
+            message, step, sid, payload_type = ctx.message, ctx.step, ctx.session_id, \
+                ctx.payload_type
+            field_site = ""
+            lenient_value = False
     assert raw is not None
     payload = raw
     for m in (s for s in steps if s.layer is Layer.EXI and s.op not in ("facet", "shape")):

@@ -193,11 +193,11 @@ def judge_charger(wire: Wire, obs: Observation, expect: Expect,
     framed = _framing(wire, obs)
     if framed is not None:
         return framed
-    if wire.payload_type != expected_type:
+    grammar = _grammar_of_frame(expect, wire.payload_type, expected_type)
+    if grammar is None:
         if obs.silent or obs.closed and not obs.frames:
             return Verdict(None, "v2gtp-payload-type", "discarded or closed")
         return _judge_responses(obs, expect, None, "v2gtp-payload-type")
-    grammar = expect.grammar_of(wire.payload_type) if expect.grammar_of else expect.grammar
     # strict: a value outside its facets or missing required content makes a message the
     # target may refuse to read at all, as our own SECC does
     request = _decode(wire.payload, grammar, strict=True)
@@ -216,6 +216,14 @@ def judge_charger(wire: Wire, obs: Observation, expect: Expect,
                        "closed without answering a decodable request"
                        + (" (reset)" if obs.reset else ""))
     return _judge_responses(obs, expect, request, "response-due")
+
+
+def _grammar_of_frame(expect: Expect, payload_type: int, expected_type: int) -> str | None:
+    """The grammar a frame of ``payload_type`` is read with in this session, or None when
+    the session does not take that payload type (-20 takes each of its namespaces')."""
+    if expect.grammar_of is not None and expect.protocol == "iso20":
+        return expect.grammar_of(payload_type)
+    return expect.grammar if payload_type == expected_type else None
 
 
 def _judge_responses(obs: Observation, expect: Expect, request: Any,
@@ -293,11 +301,12 @@ def judge_vehicle(wire: Wire, obs: Observation, expect: Expect, expected_type: i
     framed = _framing(wire, obs)
     if framed is not None:
         return framed
-    if wire.payload_type != expected_type:
+    grammar = _grammar_of_frame(expect, wire.payload_type, expected_type)
+    if grammar is None:
         if not obs.frames:
             return Verdict(None, "v2gtp-payload-type", "discarded or closed")
         must_stop = None  # a discarded response, then the EV's own timeout: no rule broken
-    elif _decode(wire.payload, expect.grammar, strict=False) is None:
+    elif _decode(wire.payload, grammar, strict=False) is None:
         must_stop = "an undecodable response"
     if must_stop is not None:
         going_on = [f for f in obs.frames if not _is_session_stop(f, expect)]

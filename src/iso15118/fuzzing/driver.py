@@ -12,7 +12,6 @@ reach it, on any protocol the session layer speaks. SDP cases send datagrams onl
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import socket
 import ssl
@@ -514,13 +513,3 @@ async def accept_loop(target: Target, host: str, port: int) -> asyncio.AbstractS
             if exc.errno != errno.EADDRINUSE:
                 raise
     raise FuzzError("no free TCP port in 49152-65535 after 64 tries")
-
-
-async def take_link(target: Target, transcript: Transcript, timeout: float) -> Link | None:
-    """evse role: the next vehicle connection (its records go to ``transcript``)."""
-    assert target.incoming is not None
-    with contextlib.suppress(asyncio.TimeoutError):
-        link = await asyncio.wait_for(target.incoming.get(), timeout)
-        link.transcript = transcript
-        return link
-    return None

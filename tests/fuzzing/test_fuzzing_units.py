@@ -170,3 +170,26 @@ def test_an_out_of_order_20_message_travels_in_its_own_namespace() -> None:
     assert (wire.step, wire.payload_type) == ("ServiceDetail", 0x8002)
     assert isinstance(codec.decode(wire.payload, "iso20-common"),
                       iso20_common.ServiceDetailReqType)
+
+
+def test_a_second_handshake_inside_a_20_session_may_be_closed() -> None:
+    from iso15118.messages import apphand
+    from iso15118.session.rules_iso20 import RULES as RULES20
+    from iso15118.v2gtp import PAYLOAD_TYPE_PROTOCOLS
+
+    sap = apphand.supportedAppProtocolReq(app_protocol=[apphand.AppProtocolType(
+        protocol_namespace="urn:iso:std:iso:15118:-20:DC", version_number_major=1,
+        version_number_minor=0, schema_id=1, priority=1)])
+    ctx = Context(sap, sap, "apphand", 0x8001, b"", "supportedAppProtocol",
+                  lambda b, _sid: b)
+    wire = apply(ctx, ())
+
+    def grammar_of(t: int) -> str | None:
+        return "apphand" if t == 0x8001 else PAYLOAD_TYPE_PROTOCOLS.get(t)
+
+    expect = Expect("iso20-common", "iso20", RULES20, lambda m: m, SID, "SessionSetup",
+                    grammar_of)
+    closed = judge_charger(wire, Observation(closed=True), expect, 0x8002)
+    assert closed.cls is None and closed.rule == "handshake-again"
+    silent = judge_charger(wire, Observation(silent=True), expect, 0x8002)
+    assert silent.cls is FindingClass.HANG

@@ -53,6 +53,10 @@ RULES: dict[str, Rule] = {r.name: r for r in (
          "a message that does not decode strictly (broken grammar, a value outside its "
          "facets, required content missing) names no valid request: FAILED and close, "
          "close, or an answer that decodes are all accepted; silence is not"),
+    Rule("handshake-again", "ISO 15118-2 8.2 / ISO 15118-20 Table 12 (supportedAppProtocol "
+         "opens a session, once)",
+         "a supportedAppProtocolReq after the handshake is no request of the session's "
+         "protocol: ending the session (close) is accepted, as for an undecodable message"),
     Rule("response-due", "ISO 15118-2 8.4.3 (every request has its response); 8.8",
          "a decodable request gets its response (with a FAILED code on error), within "
          "V2G_SECC_Msg_Performance_Time"),
@@ -208,6 +212,13 @@ def judge_charger(wire: Wire, obs: Observation, expect: Expect,
         if not obs.frames:
             return Verdict(None, "undecodable", "closed")
         return _judge_responses(obs, expect, None, "undecodable")
+    if expect.protocol is not None and grammar == "apphand":
+        if obs.silent and not obs.frames:
+            return Verdict(FindingClass.HANG, "handshake-again",
+                           "no reaction to a supportedAppProtocolReq inside the session")
+        if not obs.frames:
+            return Verdict(None, "handshake-again", "closed")
+        return _judge_responses(obs, expect, None, "handshake-again")
     if obs.silent and not obs.frames:
         return Verdict(FindingClass.HANG, "response-due",
                        "no response within the deadline, connection open")

@@ -194,11 +194,16 @@ class _Inbox(asyncio.DatagramProtocol):
 # --------------------------------------------------------------------------- EV role
 
 
-def _grammar_of(protocol: str | None) -> Any:
+def _grammar_of(protocol: str | None, dc: bool) -> Any:
+    """payload type -> the grammar this session reads it with (None: not taken here). A
+    -20 session takes CommonMessages and its own energy namespace (DC or AC), not ACDP,
+    WPT or the other one."""
+    own = {"iso20-common", "iso20-dc" if dc else "iso20-ac"}
+
     def of(payload_type: int) -> str | None:
         if protocol == "iso20" and payload_type != PAYLOAD_SAP_DIN_ISO2:
             name = PAYLOAD_TYPE_PROTOCOLS.get(payload_type)
-            return name if name is not None and name.startswith("iso20") else None
+            return name if name in own else None
         if payload_type == PAYLOAD_SAP_DIN_ISO2:
             return "apphand" if protocol in (None, "iso20") else protocol
         return None
@@ -287,7 +292,8 @@ async def _drive_ev(target: Target, run: CaseRun, link: Link, p: Any) -> None:
                 expect = Expect(ctx.grammar, d.protocol if d is not None else None,
                                 d.rules if d is not None else None,
                                 d.body if d is not None else (lambda m: m),
-                                session.session_id, last_step, _grammar_of(session.protocol))
+                                session.session_id, last_step,
+                                _grammar_of(session.protocol, p.dc))
                 run.verdict = oracle.judge_charger(run.wire, run.observation, expect,
                                                    out.payload_type)
                 return
@@ -486,7 +492,7 @@ async def _fuzz_response(target: Target, run: CaseRun, link: Link, session: Secc
     expect = Expect(ctx.grammar, d.protocol if d is not None else None,
                     d.rules if d is not None else None,
                     d.body if d is not None else (lambda m: m), session.session_id,
-                    last_step, _grammar_of(session.protocol))
+                    last_step, _grammar_of(session.protocol, profile(run.case.profile).dc))
     run.verdict = oracle.judge_vehicle(wire, run.observation, expect, out.payload_type,
                                        must_stop)
 

@@ -193,3 +193,10 @@ def test_a_second_handshake_inside_a_20_session_may_be_closed() -> None:
     assert closed.cls is None and closed.rule == "handshake-again"
     silent = judge_charger(wire, Observation(silent=True), expect, 0x8002)
     assert silent.cls is FindingClass.HANG
+
+
+def test_byte_damage_on_a_one_byte_payload_stays_in_range() -> None:
+    steps = (Mutation(Layer.EXI, "truncate", "end", (0.0,)),
+             Mutation(Layer.EXI, "flip", "bits", (0.99, 0.5)))
+    wire = apply(_context(), steps)  # seed 1006 case 965 raised IndexError here
+    assert len(wire.payload) == 1

@@ -295,8 +295,9 @@ def _bytes_op(data: bytes, m: Mutation) -> bytes:
     if m.op == "flip":
         out = data
         for f in a:
-            if out:
-                out = bytemut.flip_bit(out, 8 + int(float(f) * max(0, len(out) * 8 - 8)))
+            if out:  # past the EXI header byte, unless nothing else is left
+                lo = 8 if len(out) > 1 else 0
+                out = bytemut.flip_bit(out, lo + int(float(f) * (len(out) * 8 - lo - 1)))
         return out
     if m.op == "byte":
         return bytemut.set_byte(data, _at(data, float(a[0])), int(a[1])) if data else data

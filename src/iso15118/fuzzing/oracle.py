@@ -23,7 +23,7 @@ from iso15118.errors import Iso15118Error
 from iso15118.fuzzing.model import FindingClass
 from iso15118.fuzzing.mutations import Wire
 from iso15118.session.rules import ProtocolRules
-from iso15118.v2gtp import Frame
+from iso15118.v2gtp import PAYLOAD_TYPE_PROTOCOLS, Frame
 
 __all__ = ["RULES", "Observation", "Rule", "Verdict", "judge_charger", "judge_vehicle"]
 
@@ -242,6 +242,14 @@ def _judge_responses(obs: Observation, expect: Expect, request: Any,
     first = obs.frames[0]
     grammar = expect.grammar_of(first.payload_type) if expect.grammar_of else expect.grammar
     if grammar is None:
+        # a refusal spelt in the namespace of the request it refuses (a -20 DC request in
+        # an AC session answered FAILED_SequenceError as DC) is a correct answer
+        other = PAYLOAD_TYPE_PROTOCOLS.get(first.payload_type, "")
+        refusal = _decode(first.payload, other, strict=True) if other.startswith(
+            "iso20") else None
+        if refusal is not None and _failed(_code(refusal)):
+            return Verdict(None, "failed-then-close", f"refused with {_code(refusal)} "
+                           f"in payload type 0x{first.payload_type:04x}")
         return Verdict(FindingClass.VIOLATION, "response-decodes",
                        f"response in payload type 0x{first.payload_type:04x}")
     response = _decode(first.payload, grammar, strict=True)

@@ -5,9 +5,9 @@ each stdin line is one item and each stdout line its result, or ``error: reason`
 the batch goes on after an error. Anything said *about* a result (which protocol was
 detected) goes to stderr, so stdout stays exactly the results. ``decode`` without
 ``--protocol`` detects the protocol (:mod:`iso15118.detect`). Other command groups
-(``sdp``, ``pki``, ``pcap``, ``validate``/``convert``, ``fuzz``, the ``secc``/``evcc``
-simulators, ``export``) register themselves
-through their modules' ``add_subparser``.
+(``sdp``, ``pki``, ``pcap``, ``validate``/``convert``, ``fuzz``, ``fuzz-live``, the
+``secc``/``evcc`` simulators, ``export``) register themselves through their modules'
+``add_subparser``.
 """
 
 from __future__ import annotations
@@ -230,6 +230,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("cli_convert", "check an XML (or JSON) message against its XSD"),
     "convert": ("cli_convert", "convert a message between XML, JSON and EXI hex"),
     "fuzz": ("cli_fuzz", "generate valid, mutated or facet-breaking messages as hex lines"),
+    "fuzz-live": ("cli_fuzz_live", "stateful fuzzer for a live charger or vehicle"),
     "secc": ("cli_session", "a simulated charger (SECC): SDP, TCP/TLS, DIN 70121 and ISO 15118-2"),
     "evcc": ("cli_session", "a simulated vehicle (EVCC): discovers the SECC and charges"),
     "export": ("cli_export", "captures and logs -> Parquet/CSV/JSONL tables (local or Dask)"),

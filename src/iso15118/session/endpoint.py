@@ -77,7 +77,15 @@ class SessionEndpoint:
 
     def _send(self, step: Step, message: Any, protocol: str, now: float) -> None:
         protocol = self._grammar(protocol, message)
-        payload = codec.encode(message, protocol)
+        try:
+            payload = codec.encode(message, protocol)
+        except Iso15118Error as exc:
+            # a value the peer sent, echoed back, that its facets forbid (the lenient
+            # decoder let it in: a -20 ServiceDetailReq with ServiceID 65536 made the
+            # ServiceDetailRes unwritable): the session ends instead of raising out of
+            # receive() and killing the connection without a word (found by fuzz-live)
+            self._end(step, now, Outcome.FAILED, f"cannot write the answer: {exc}")
+            return
         payload_type = _PAYLOAD_TYPES.get(protocol, PAYLOAD_SAP_DIN_ISO2)
         step.send.append(Outgoing(payload_type, payload, message))
         if protocol == "apphand":

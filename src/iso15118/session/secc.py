@@ -623,6 +623,8 @@ class SeccSession(SessionEndpoint):
         signature = None if code.startswith("FAILED") else extras.get("signature")
         message = d.wrap(body, self.session_id or bytes(1), signature)
         self._send(step, message, d.protocol, now)
+        if self.ended is not None:  # the response could not be written: over
+            return self._finish(step)
         self.responses += 1
         if code.startswith("FAILED"):
             return self._end(step, now, Outcome.FAILED, f"{name}: {code}", code)

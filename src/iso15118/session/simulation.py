@@ -87,7 +87,8 @@ class SimulatedCharger:
         self._authorize_due: float | None = None
         self._charging_since: float | None = None
         self._exit_standby_due: float | None = None
-        self.energy_wh = 0.0
+        self.energy_wh = 0.0  # net: charged minus discharged
+        self.imported_wh = 0.0  # what the meter shows
         self.sessions_ended: list[SessionEnded] = []
 
     def attach(self, session: SeccSession) -> None:
@@ -133,12 +134,19 @@ class SimulatedCharger:
                 current = min(event.target_current or 0.0, lim.max_current)
             if voltage > 0:
                 current = min(current, lim.max_power / voltage)
-            floor = -lim.max_discharge_current if self.evse.bidirectional else 0.0
+            # discharge only in a session that agreed on it (a -20 BPT service), not
+            # because the EVSE could: a DIN/ISO-2 EV asking for a negative current (a
+            # valid short) gets none
+            floor = -lim.max_discharge_current if self._discharging_allowed() else 0.0
             conv.target_voltage, conv.current_limit = voltage, max(floor, current)
         elif isinstance(event, SessionEnded):
             conv.closed = False
             conv.current_limit = conv.target_voltage = 0.0
             self.sessions_ended.append(event)
+
+    def _discharging_allowed(self) -> bool:
+        service = self.session.ev.energy_service if self.session is not None else None
+        return self.evse.bidirectional and service is not None and service.bidirectional
 
     def _dynamic_current(self, voltage: float) -> float:
         assert self.session is not None
@@ -167,8 +175,12 @@ class SimulatedCharger:
         if b.grid_request_after_s is not None and self._charging_since is not None \
                 and now - self._charging_since >= b.grid_request_after_s:
             evse.target_power = b.grid_power  # the "grid" asks (dynamic mode follows it)
-        self.energy_wh += evse.present_voltage * evse.present_current * dt / 3600.0
-        evse.meter = MeterReading(b.meter_id, int(self.energy_wh))
+        delta = evse.present_voltage * evse.present_current * dt / 3600.0
+        self.energy_wh += delta
+        # the meter is an import register (MeterReading is an unsignedLong): energy fed
+        # back by a BPT vehicle lowers energy_wh, never the reading
+        self.imported_wh += max(0.0, delta)
+        evse.meter = MeterReading(b.meter_id, int(self.imported_wh))
         session = self.session
         if session is None:
             return

@@ -333,6 +333,9 @@ def _josev_venv_reason() -> str | None:
         capture_output=True,
         text=True,
         timeout=60,
+        # as for Josev itself (start_josev): a PYTHONPATH pointing at our src would make
+        # the probe find our iso15118 and skip every Josev test
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
     )
     if probe.returncode != 0:
         return f"Josev (iso15118) does not import in {python}: {probe.stderr.strip()[-300:]}"

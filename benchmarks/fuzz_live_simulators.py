@@ -1,0 +1,166 @@
+"""The long fuzz-live campaign against our own simulators (issue 20), run by hand.
+
+As the EV against ``iso15118 secc`` (every protocol and state the simulator serves), and
+as the charger against ``iso15118 evcc`` (restarted for every case: the simulator runs one
+session), each in its own network namespace joined by a veth pair (SDP needs link-local
+multicast, which ``lo`` does not carry). The charger is watched with ``--target-pid`` for
+crashes and fd/RSS leaks. Any crash, hang or protocol violation on our side is a bug.
+
+    sudo python benchmarks/fuzz_live_simulators.py --cases 100000 --out /tmp/fz-sim
+    sudo python benchmarks/fuzz_live_simulators.py --role evse --cases 300 --out /tmp/fz-ev
+
+Needs root and iproute2 (``tests/support/netns.py`` makes the namespaces). Prints the
+campaign's summary and leaves report.json and the findings in ``--out``. Long campaigns
+are run as several seeds in a row (``--chunk``), so that one dead target costs one chunk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from support.netns import in_netns, netns_pair  # noqa: E402
+
+PROTOCOLS = "din,iso2-dc,iso2-ac,iso20-dc,iso20-ac,iso20-dc-bpt"
+#: no hardware delays in the simulator: the campaign counts cases, not seconds
+FAST_CHARGER = """[behaviour]
+cable_check_s = 0.0
+voltage_ramp_v_per_s = 1000000.0
+current_ramp_a_per_s = 1000000.0
+"""
+
+
+def env() -> dict[str, str]:
+    out = dict(os.environ)
+    out["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + out.get("PYTHONPATH", "")
+    out["PYTHONUNBUFFERED"] = "1"
+    return out
+
+
+CLI = [sys.executable, "-m", "iso15118"]
+
+
+def start_charger(ns: str, iface: str, config: Path, log: Path) -> subprocess.Popen[str]:
+    # stderr to a file: a pipe nobody reads fills up and blocks the charger's event loop
+    # (which looks exactly like a hang and a dead SDP responder)
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            in_netns(ns, *CLI, "secc", "-i", iface, "--protocols", "iso20,iso2,din",
+                     "--energy", "dc,ac,dc_bpt", "--sessions", "0", "--config", str(config)),
+            stdout=subprocess.DEVNULL, stderr=err, text=True, env=env())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "ready on" not in log.read_text():
+        time.sleep(0.1)
+    return proc
+
+
+def run_ev_role(args: argparse.Namespace) -> list[dict[str, object]]:
+    reports = []
+    with netns_pair() as pair:
+        config = args.out / "charger.toml"
+        args.out.mkdir(parents=True, exist_ok=True)
+        config.write_text(FAST_CHARGER)
+        done = 0
+        seed = args.seed
+        while done < args.cases:
+            n = min(args.chunk, args.cases - done)
+            out = args.out / f"seed-{seed}"
+            out.mkdir(parents=True, exist_ok=True)
+            charger = start_charger(pair.secc_ns, pair.secc_if, config, out / "charger.log")
+            started = time.monotonic()
+            result = subprocess.run(
+                in_netns(pair.evcc_ns, *CLI, "fuzz-live", "--role", "ev", "--interface",
+                         pair.evcc_if, "--protocol", args.protocol, "--state", "all",
+                         "--cases", str(n), "--seed", str(seed), "--out", str(out),
+                         "--deadline-ms", str(args.deadline_ms), "--rate", "1000",
+                         "--target-pid", str(charger.pid)),
+                capture_output=True, text=True, env=env())
+            elapsed = time.monotonic() - started
+            alive = charger.poll() is None
+            charger.kill()
+            charger.wait()
+            report = json.loads((out / "report.json").read_text()) if (
+                out / "report.json").exists() else {"error": result.stderr[-500:]}
+            report["wall_s"] = round(elapsed, 1)
+            report["charger_alive_after"] = alive
+            # an exception that kills one connection's handler is invisible on the wire
+            # (it looks like a close); the charger's log shows it
+            log = (out / "charger.log").read_text()
+            report["charger_tracebacks"] = log.count("Traceback")
+            report["charger_sessions"] = log.count(" over TCP")
+            reports.append(report)
+            print(f"seed {seed}: exit {result.returncode}, {report.get('cases_run')} cases "
+                  f"in {elapsed:.0f} s, {len(report.get('findings', []))} finding(s), "
+                  f"{report['charger_tracebacks']} traceback(s) in the charger's log",
+                  flush=True)
+            sys.stdout.write(result.stdout)
+            done += n
+            seed += 1
+    return reports
+
+
+def run_evse_role(args: argparse.Namespace) -> list[dict[str, object]]:
+    with netns_pair() as pair:
+        out = args.out / f"evse-seed-{args.seed}"
+        fuzzer = subprocess.Popen(
+            in_netns(pair.secc_ns, *CLI, "fuzz-live", "--role", "evse", "--interface",
+                     pair.secc_if, "--protocol", args.protocol, "--state", "all",
+                     "--cases", str(args.cases), "--seed", str(args.seed), "--out", str(out),
+                     "--deadline-ms", str(args.deadline_ms)),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
+        started = time.monotonic()
+        vehicles = 0
+        while fuzzer.poll() is None:
+            for protocols, energy in (("iso2,din", "dc"), ("din", "dc"), ("iso2", "ac"),
+                                      ("iso20", "dc"), ("iso20", "ac"), ("iso20", "dc_bpt")):
+                if fuzzer.poll() is not None:
+                    break
+                vehicles += 1
+                subprocess.run(in_netns(pair.evcc_ns, *CLI, "evcc", "-i", pair.evcc_if,
+                                        "--protocols", protocols, "--energy", energy,
+                                        "--loops", "3"),
+                               capture_output=True, text=True, timeout=120, env=env())
+        stdout, _stderr = fuzzer.communicate()
+        sys.stdout.write(stdout)
+        report = json.loads((out / "report.json").read_text())
+        report["wall_s"] = round(time.monotonic() - started, 1)
+        report["vehicles_started"] = vehicles
+        return [report]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--role", choices=("ev", "evse"), default="ev")
+    ap.add_argument("--cases", type=int, default=100_000)
+    ap.add_argument("--chunk", type=int, default=5000)
+    ap.add_argument("--seed", type=int, default=1000)
+    ap.add_argument("--protocol", default=PROTOCOLS)
+    ap.add_argument("--deadline-ms", type=int, default=500)
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    reports = run_ev_role(args) if args.role == "ev" else run_evse_role(args)
+    total = sum(int(r.get("cases_run", 0)) for r in reports)  # type: ignore[call-overload]
+    findings = [f for r in reports for f in r.get("findings", [])]  # type: ignore[attr-defined]
+    summary = {"cases_run": total, "findings": len(findings),
+               "charger_tracebacks": sum(int(r.get("charger_tracebacks", 0))  # type: ignore[call-overload]
+                                         for r in reports),
+               "by_class": {c: sum(1 for f in findings if f["class"] == c)
+                            for c in sorted({f["class"] for f in findings})},
+               "wall_s": sum(float(r.get("wall_s", 0)) for r in reports),  # type: ignore[arg-type]
+               "reports": reports}
+    (args.out / f"summary-{args.role}.json").write_text(json.dumps(summary, indent=1))
+    print(json.dumps({k: v for k, v in summary.items() if k != "reports"}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -6,7 +6,7 @@ session), each in its own network namespace joined by a veth pair (SDP needs lin
 multicast, which ``lo`` does not carry). The charger is watched with ``--target-pid`` for
 crashes and fd/RSS leaks. Any crash, hang or protocol violation on our side is a bug.
 
-    sudo python benchmarks/fuzz_live_simulators.py --cases 100000 --out /tmp/fz-sim
+    sudo python benchmarks/fuzz_live_simulators.py --cases 100000 --streams 4 --out /tmp/fz-sim
     sudo python benchmarks/fuzz_live_simulators.py --role evse --cases 300 --out /tmp/fz-ev
 
 Needs root and iproute2 (``tests/support/netns.py`` makes the namespaces). Prints the
@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,6 +137,34 @@ def run_evse_role(args: argparse.Namespace) -> list[dict[str, object]]:
         return [report]
 
 
+def run_streams(args: argparse.Namespace) -> list[dict[str, object]]:
+    """``--streams K``: K campaigns at once, each its own copy of this script with its own
+    namespace pair, charger and seeds (stream k starts at seed + 1000 k). A case mostly
+    waits (for a deadline, an SDP answer, a close), so streams add up on 2 cores."""
+    share = -(-args.cases // args.streams)
+    procs = []
+    for k in range(args.streams):
+        out = args.out / f"stream-{k}"
+        out.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, __file__, "--role", args.role, "--streams", "1",
+               "--cases", str(min(share, args.cases - k * share)), "--chunk", str(args.chunk),
+               "--seed", str(args.seed + 1000 * k), "--protocol", args.protocol,
+               "--deadline-ms", str(args.deadline_ms), "--out", str(out)]
+        log = (out / "stream.log").open("w")
+        procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env()),
+                      out, log))
+    reports: list[dict[str, object]] = []
+    for proc, out, log in procs:
+        proc.wait()
+        log.close()
+        summary = out / f"summary-{args.role}.json"
+        if summary.exists():
+            reports.extend(json.loads(summary.read_text())["reports"])
+        else:
+            reports.append({"error": f"{out}: no summary (exit {proc.returncode})"})
+    return reports
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -145,9 +174,16 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--protocol", default=PROTOCOLS)
     ap.add_argument("--deadline-ms", type=int, default=500)
+    ap.add_argument("--streams", type=int, default=1,
+                    help="campaigns run at once, each in its own namespace pair")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-    reports = run_ev_role(args) if args.role == "ev" else run_evse_role(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    if args.streams > 1:
+        reports = run_streams(args)
+    else:
+        reports = run_ev_role(args) if args.role == "ev" else run_evse_role(args)
     total = sum(int(r.get("cases_run", 0)) for r in reports)  # type: ignore[call-overload]
     findings = [f for r in reports for f in r.get("findings", [])]  # type: ignore[attr-defined]
     summary = {"cases_run": total, "findings": len(findings),
@@ -156,6 +192,12 @@ def main() -> int:
                "by_class": {c: sum(1 for f in findings if f["class"] == c)
                             for c in sorted({f["class"] for f in findings})},
                "wall_s": sum(float(r.get("wall_s", 0)) for r in reports),  # type: ignore[arg-type]
+               "elapsed_s": round(time.monotonic() - started, 1),
+               "verdicts": dict(sum((Counter(r.get("verdicts", {})) for r in reports),  # type: ignore[arg-type]
+                                    Counter())),
+               "unconfirmed": sum(len(r.get("unconfirmed", [])) for r in reports),  # type: ignore[arg-type]
+               "fuzzer_errors": sum(len(r.get("fuzzer_errors", [])) for r in reports),  # type: ignore[arg-type]
+               "not_reached": sum(int(r.get("not_reached", 0)) for r in reports),  # type: ignore[call-overload]
                "reports": reports}
     (args.out / f"summary-{args.role}.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps({k: v for k, v in summary.items() if k != "reports"}))

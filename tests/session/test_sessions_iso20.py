@@ -311,6 +311,11 @@ def test_exit_standby_outside_standby_changes_nothing() -> None:
     run = run20(EnergyService.DC, ControlMode.DYNAMIC, loops=4, on_secc=early)
     assert _progress(run) == ["Start", "Stop"]
     assert run.evcc.ended is not None and run.evcc.ended.outcome is Outcome.COMPLETED
+    # and the charger does not send it to a vehicle that is not in standby
+    loops = [b for b in run.sent("secc") if isinstance(b, iso20_dc.DC_ChargeLoopResType)]
+    assert len(loops) >= 4
+    assert all(b.evse_status is None or b.evse_status.evse_notification.value == "None"
+               for b in loops)
 
 
 def test_metering_confirmation_when_the_evse_asks() -> None:

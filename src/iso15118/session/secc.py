@@ -181,6 +181,8 @@ class SeccSession(SessionEndpoint):
         self.renegotiating = False
         self.notification: Notification | None = None  # per-session override
         self.charging = False
+        #: -20: the EV said PowerDelivery(Standby) and has not left standby since
+        self.standby = False
         self._asked: set[str] = set()  # steps whose "requested" event was emitted
         self._ongoing_since: dict[str, float] = {}
         self.last_request_at: float | None = None
@@ -273,9 +275,13 @@ class SeccSession(SessionEndpoint):
 
     @property
     def current_notification(self) -> Notification:
-        if self.notification is not None:
-            return self.notification
-        return self.evse.notification
+        n = self.notification if self.notification is not None else self.evse.notification
+        if n is Notification.EXIT_STANDBY and not self.standby:
+            # ExitStandby calls back a vehicle in standby (ISO 15118-20 EVSENotification);
+            # to one that is not in standby it would say nothing, so it is not sent: it
+            # stays pending until the vehicle goes to standby
+            return Notification.NONE
+        return n
 
     # ------------------------------------------------------------------ handshake
 
@@ -659,6 +665,7 @@ class SeccSession(SessionEndpoint):
             self.charging = progress is Progress.START
             if extras.get("ongoing"):
                 return  # -20: the EV is not ready, nothing happened yet
+            self.standby = progress is Progress.STANDBY
             if progress is Progress.RENEGOTIATE:
                 self.renegotiating = True
                 self._asked.discard("ChargeParameterDiscovery")

@@ -200,3 +200,32 @@ def test_byte_damage_on_a_one_byte_payload_stays_in_range() -> None:
              Mutation(Layer.EXI, "flip", "bits", (0.99, 0.5)))
     wire = apply(_context(), steps)  # seed 1006 case 965 raised IndexError here
     assert len(wire.payload) == 1
+
+
+def test_a_document_that_is_no_request_may_be_closed() -> None:
+    """Seed 20000 case 1024 of the simulator campaign: a DIN ServiceDiscoveryReq damaged to
+    ``801a``, a document whose root is a ChargingStatusReq element, not a V2G_Message. It
+    decodes strictly, but names no request the charger could answer; our SECC closed, which
+    the oracle first took for a reset."""
+    from iso15118.fuzzing.mutations import Wire, frame
+    from iso15118.session.dialects import secc_dialect
+    from iso15118.session.rules_din import RULES as RULES_DIN
+
+    payload = bytes.fromhex("801a")
+    assert type(codec.decode(payload, "din", strict=True)).__name__ == "ChargingStatusReqType"
+    wire = Wire([frame(0x8001, payload)], payload, 0x8001, None, "ServiceDiscovery", SID,
+                len(payload))
+    expect = Expect("din", "din", RULES_DIN, secc_dialect("din").body, SID, "SessionSetup")
+    closed = judge_charger(wire, Observation(closed=True), expect, 0x8001)
+    assert closed.cls is None and closed.rule == "not-a-request"
+    assert judge_charger(wire, Observation(silent=True), expect, 0x8001).cls \
+        is FindingClass.HANG
+    # a response sent as a request is no request either
+    res = iso2.V2G_Message(header=iso2.MessageHeaderType(session_id=SID),
+                           body=iso2.BodyType(body_element=iso2.SessionStopResType(
+                               response_code=iso2.ResponseCodeType("OK"))))
+    data = codec.encode(res, "iso2")
+    wire = Wire([frame(0x8001, data)], data, 0x8001, res, "SessionStop", SID, len(data))
+    expect = Expect("iso2", "iso2", RULES, secc_dialect("iso2").body, SID, "PowerDelivery")
+    assert judge_charger(wire, Observation(closed=True), expect, 0x8001).rule \
+        == "not-a-request"

@@ -186,6 +186,23 @@ def test_wrong_session_id_is_unknown_session(snapshots: tuple[str, dict[str, Sec
     assert step.close
 
 
+def test_a_document_that_is_no_v2g_message_ends_the_session_with_its_name(
+        snapshots: tuple[str, dict[str, SeccSession]]) -> None:
+    """A document whose root is a body element, not a V2G_Message (DIN ``801a``, a
+    ChargingStatusReq: the fuzz campaign's seed 20000 case 1024; -2 ``800700``, an
+    AuthorizationReq): no request to answer, so the session ends without a response, and
+    says what it got."""
+    protocol, found = snapshots
+    payload = bytes.fromhex("801a" if protocol == "din" else "800700")
+    assert type(codec.decode(payload, protocol, strict=True)).__name__ != "V2G_Message"
+    secc = copy.deepcopy(found["SessionSetup"])
+    step = secc.receive(PAYLOAD_SAP_DIN_ISO2, payload,
+                        (secc.last_request_at or 0.0) + 0.01)
+    assert not [e for e in step.events if isinstance(e, MessageSent)] and step.close
+    assert secc.ended is not None and secc.ended.outcome is Outcome.FAILED
+    assert "document (not a V2G_Message) is not a request" in secc.ended.reason
+
+
 @pytest.mark.parametrize("protocol", ["iso2", "din"])
 def test_session_stop_anywhere_switch(protocol: str) -> None:
     on = _secc_snapshots(protocol, switches=True)

@@ -57,6 +57,11 @@ RULES: dict[str, Rule] = {r.name: r for r in (
          "opens a session, once)",
          "a supportedAppProtocolReq after the handshake is no request of the session's "
          "protocol: ending the session (close) is accepted, as for an undecodable message"),
+    Rule("not-a-request", "ISO 15118-2 8.3 / DIN SPEC 70121 9.3 (a message is a "
+         "V2G_Message: Header and Body); ISO 15118-20 8.3 (its message set)",
+         "a document that decodes but is no request of the protocol (another root than "
+         "V2G_Message, a response, a type's element) names no request to answer: as for "
+         "an undecodable message, close or FAILED and close are accepted; silence is not"),
     Rule("response-due", "ISO 15118-2 8.4.3 (every request has its response); 8.8",
          "a decodable request gets its response (with a FAILED code on error), within "
          "V2G_SECC_Msg_Performance_Time"),
@@ -219,6 +224,14 @@ def judge_charger(wire: Wire, obs: Observation, expect: Expect,
         if not obs.frames:
             return Verdict(None, "handshake-again", "closed")
         return _judge_responses(obs, expect, None, "handshake-again")
+    if expect.rules is not None and grammar != "apphand" and \
+            expect.rules.exchange_of_request(expect.body(request)) is None:
+        if obs.silent and not obs.frames:
+            return Verdict(FindingClass.HANG, "not-a-request",
+                           "no reaction to a document that is no request")
+        if not obs.frames:
+            return Verdict(None, "not-a-request", "closed")
+        return _judge_responses(obs, expect, None, "not-a-request")
     if obs.silent and not obs.frames:
         return Verdict(FindingClass.HANG, "response-due",
                        "no response within the deadline, connection open")

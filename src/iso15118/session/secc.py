@@ -320,7 +320,9 @@ class SeccSession(SessionEndpoint):
                                            message))
         exchange = d.rules.exchange_of_request(body)
         if exchange is None:
-            return self._end(step, now, Outcome.FAILED, f"{name} is not a request")
+            what = name if body is not None else \
+                f"a {type(message).__name__} document (not a V2G_Message)"
+            return self._end(step, now, Outcome.FAILED, f"{what} is not a request")
         name_step = exchange.step
         code = "OK"
         # read into a copy: a request that is refused must not change what we know

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import importlib
 import json
 import shutil
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -140,49 +142,30 @@ def make_csms(version: str) -> Any:
 
 async def _scenario(pki: Path, vehicle_dir: Path, *, install: bool, revoked: set[str],
                     lower_limit_w: float | None) -> dict[str, Any]:
-    Csms = make_csms("2.0.1")
     from ocpp.v201 import call
     local = SeccPnc.from_test_pki(pki)
     backend = local.certificate_backend
     local.certificate_backend = lambda exi, message: None  # the CSMS answers
-    csms_box: list[Any] = []
-
-    async def on_connect(ws: Any) -> None:
-        cp = Csms(ws.request.path.strip("/"), ws, backend, revoked)
-        csms_box.append(cp)
-        await cp.start()
-
-    server = await websockets.serve(on_connect, "127.0.0.1", 0, subprotocols=["ocpp2.0.1"])
-    port = server.sockets[0].getsockname()[1]
     evse = EVSEState(payment_options=(Payment.EIM, Payment.PNC),
                      energy_modes=(EnergyMode.DC_extended,))
-    station = ChargingStation("CS-1", [StationEvse(1, evse, max_power=50_000)], pnc=local)
-    await station.connect(f"ws://127.0.0.1:{port}")
-    csms = csms_box[0]
-    sim = SimulatedCharger(evse, ChargerBehaviour(cable_check_s=0.2))
-
-    def hardware(session: SeccSession) -> Any:
-        sim.attach(session)
-        return sim.on_event
-
     chain, key, _ = secc_tls_files(pki)
-    ep = EVSEEndpoint(None, evse, SeccConfig(pnc=local, auto_authorize=False,
-                                             protocols=("iso2",)),
-                      tls="required", ssl_context=iso2_server_context(chain, key), host="::1",
-                      application=station.application(1, hardware))
+    bay = _bay("2.0.1", "CS-1", StationEvse(1, evse, max_power=50_000),
+               SeccConfig(pnc=local, auto_authorize=False, protocols=("iso2",)),
+               csms={"backend": backend, "revoked": revoked}, pnc=local,
+               endpoint={"tls": "required", "ssl_context": iso2_server_context(chain, key)})
+    setter: asyncio.Future[None] | None = None
+    async with bay as (station, csms, ep):
+        async def lower_the_limit() -> None:
+            await csms.charging.wait()
+            profile = {"id": 7, "stack_level": 0, "charging_profile_purpose": "TxProfile",
+                       "charging_profile_kind": "Relative", "charging_schedule": [{
+                           "id": 1, "charging_rate_unit": "W",
+                           "charging_schedule_period": [{"start_period": 0,
+                                                         "limit": lower_limit_w}]}]}
+            answer = await csms.call(call.SetChargingProfile(evse_id=1, charging_profile=profile))
+            csms.seen["SetChargingProfile"].append({"status": answer.status})
 
-    async def lower_the_limit() -> None:
-        await csms.charging.wait()
-        profile = {"id": 7, "stack_level": 0, "charging_profile_purpose": "TxProfile",
-                   "charging_profile_kind": "Relative", "charging_schedule": [{
-                       "id": 1, "charging_rate_unit": "W",
-                       "charging_schedule_period": [{"start_period": 0,
-                                                     "limit": lower_limit_w}]}]}
-        answer = await csms.call(call.SetChargingProfile(evse_id=1, charging_profile=profile))
-        csms.seen["SetChargingProfile"].append({"status": answer.status})
-
-    setter = asyncio.ensure_future(lower_the_limit()) if lower_limit_w else None
-    async with Charger([ep]):
+        setter = asyncio.ensure_future(lower_the_limit()) if lower_limit_w else None
         context = iso2_client_context(cafile=pki / "certs" / "v2g_root.pem")
         conn = await open_connection("::1", ep.ports.popitem()[1], ssl_context=context)
         ev = EVState(payment=Payment.PNC, energy_mode=EnergyMode.DC_extended, soc=40)
@@ -202,9 +185,6 @@ async def _scenario(pki: Path, vehicle_dir: Path, *, install: bool, revoked: set
             await asyncio.sleep(0.02)
     if setter is not None:
         setter.cancel()
-    await station.close()
-    server.close()
-    await server.wait_closed()
     return {"ended": ended, "sent": sent, "csms": csms, "evcc": evcc, "station": station,
             "ev": ev}
 
@@ -283,6 +263,35 @@ async def _serve_csms(version: str, **kw: Any) -> tuple[Any, int, list[Any]]:
     return server, server.sockets[0].getsockname()[1], box
 
 
+@contextlib.asynccontextmanager
+async def _bay(version: str, station_id: str, bay: StationEvse, config: SeccConfig, *,
+               csms: dict[str, Any] | None = None, pnc: Any = None,
+               endpoint: dict[str, Any] | None = None
+               ) -> AsyncIterator[tuple[ChargingStation, Any, EVSEEndpoint]]:
+    """A CSMS on the ``ocpp`` package, our station connected to it and one charging bay
+    (simulated power electronics, an SECC endpoint on ::1): (station, the CSMS's side of
+    the connection, the endpoint). Everything is closed on the way out."""
+    server, port, box = await _serve_csms(version, **(csms or {}))
+    station = ChargingStation(station_id, [bay], version=version, pnc=pnc)
+    try:
+        await station.connect(f"ws://127.0.0.1:{port}")
+        sim = SimulatedCharger(bay.evse, ChargerBehaviour(cable_check_s=0.2))
+
+        def hardware(session: SeccSession) -> Any:
+            sim.attach(session)
+            return sim.on_event
+
+        ep = EVSEEndpoint(None, bay.evse, config, host="::1",
+                          application=station.application(bay.evse_id, hardware),
+                          **(endpoint or {}))
+        async with Charger([ep]):
+            yield station, box[0], ep
+    finally:
+        await station.close()
+        server.close()
+        await server.wait_closed()
+
+
 def test_iso20_scheduled_with_ocpp_2_1() -> None:
     """-20 DC scheduled (EIM) under OCPP 2.1: NotifyEVChargingNeeds as V2X parameters with the
     control mode, the EV's power profile as NotifyEVChargingSchedule, and a lower limit
@@ -290,32 +299,20 @@ def test_iso20_scheduled_with_ocpp_2_1() -> None:
     from ocpp.v21 import call
 
     async def main() -> dict[str, Any]:
-        server, port, box = await _serve_csms("2.1")
         evse = EVSEState(energy_modes=(EnergyMode.DC_extended,))
-        station = ChargingStation("CS-20", [StationEvse(1, evse, max_power=evse.dc.max_power)],
-                                  version="2.1")
-        await station.connect(f"ws://127.0.0.1:{port}")
-        csms = box[0]
-        sim = SimulatedCharger(evse, ChargerBehaviour(cable_check_s=0.2))
+        bay = _bay("2.1", "CS-20", StationEvse(1, evse, max_power=evse.dc.max_power),
+                   SeccConfig(protocols=("iso20",)))
+        async with bay as (station, csms, ep):
+            async def lower_the_limit() -> None:
+                await csms.charging.wait()
+                answer = await csms.call(call.SetChargingProfile(evse_id=1, charging_profile={
+                    "id": 9, "stack_level": 0, "charging_profile_purpose": "TxProfile",
+                    "charging_profile_kind": "Relative", "charging_schedule": [{
+                        "id": 1, "charging_rate_unit": "W",
+                        "charging_schedule_period": [{"start_period": 0, "limit": 9_000}]}]}))
+                csms.seen["SetChargingProfile"].append({"status": answer.status})
 
-        def hardware(session: SeccSession) -> Any:
-            sim.attach(session)
-            return sim.on_event
-
-        ep = EVSEEndpoint(None, evse, SeccConfig(protocols=("iso20",)), host="::1",
-                          application=station.application(1, hardware))
-
-        async def lower_the_limit() -> None:
-            await csms.charging.wait()
-            answer = await csms.call(call.SetChargingProfile(evse_id=1, charging_profile={
-                "id": 9, "stack_level": 0, "charging_profile_purpose": "TxProfile",
-                "charging_profile_kind": "Relative", "charging_schedule": [{
-                    "id": 1, "charging_rate_unit": "W",
-                    "charging_schedule_period": [{"start_period": 0, "limit": 9_000}]}]}))
-            csms.seen["SetChargingProfile"].append({"status": answer.status})
-
-        setter = asyncio.ensure_future(lower_the_limit())
-        async with Charger([ep]):
+            setter = asyncio.ensure_future(lower_the_limit())
             conn = await open_connection("::1", ep.ports.popitem()[1])
             ev = EVState(energy_mode=EnergyMode.DC_extended, control_mode=ControlMode.SCHEDULED,
                          soc=60)
@@ -330,9 +327,6 @@ def test_iso20_scheduled_with_ocpp_2_1() -> None:
                     break
                 await asyncio.sleep(0.02)
         setter.cancel()
-        await station.close()
-        server.close()
-        await server.wait_closed()
         return {"ended": ended, "sent": sent, "csms": csms, "evcc": evcc, "ev": ev,
                 "evse": evse, "station": station}
 
@@ -501,35 +495,23 @@ def test_iso20_dynamic_setpoint_with_ocpp_2_1() -> None:
     from iso15118.session.events import ChargeLoopStatus
 
     async def main() -> dict[str, Any]:
-        server, port, box = await _serve_csms("2.1")
         evse = EVSEState(energy_modes=(EnergyMode.AC_three_phase_core,))
-        station = ChargingStation("CS-21", [StationEvse(
-            1, evse, max_power=evse.ac.max_power, basis=ElectricalBasis(dc=False))],
-            version="2.1")
-        await station.connect(f"ws://127.0.0.1:{port}")
-        csms = box[0]
-        sim = SimulatedCharger(evse, ChargerBehaviour(cable_check_s=0.2))
-
-        def hardware(session: SeccSession) -> Any:
-            sim.attach(session)
-            return sim.on_event
-
-        ep = EVSEEndpoint(None, evse, SeccConfig(protocols=("iso20",)), host="::1",
-                          application=station.application(1, hardware))
-
-        async def set_point() -> None:
-            await csms.charging.wait()
-            answer = await csms.call(call.SetChargingProfile(evse_id=1, charging_profile={
-                "id": 11, "stack_level": 0, "charging_profile_purpose": "TxProfile",
-                "charging_profile_kind": "Dynamic", "charging_schedule": [{
-                    "id": 1, "charging_rate_unit": "W",
-                    "charging_schedule_period": [{"start_period": 0, "limit": 11_000,
-                                                  "setpoint": 5_000}]}]}))
-            csms.seen["SetChargingProfile"].append({"status": answer.status})
-
-        setter = asyncio.ensure_future(set_point())
+        bay = _bay("2.1", "CS-21", StationEvse(1, evse, max_power=evse.ac.max_power,
+                                               basis=ElectricalBasis(dc=False)),
+                   SeccConfig(protocols=("iso20",)))
         powers: list[float | None] = []
-        async with Charger([ep]):
+        async with bay as (station, csms, ep):
+            async def set_point() -> None:
+                await csms.charging.wait()
+                answer = await csms.call(call.SetChargingProfile(evse_id=1, charging_profile={
+                    "id": 11, "stack_level": 0, "charging_profile_purpose": "TxProfile",
+                    "charging_profile_kind": "Dynamic", "charging_schedule": [{
+                        "id": 1, "charging_rate_unit": "W",
+                        "charging_schedule_period": [{"start_period": 0, "limit": 11_000,
+                                                      "setpoint": 5_000}]}]}))
+                csms.seen["SetChargingProfile"].append({"status": answer.status})
+
+            setter = asyncio.ensure_future(set_point())
             conn = await open_connection("::1", ep.ports.popitem()[1])
             ev = EVState(energy_mode=EnergyMode.AC_three_phase_core,
                          control_mode=ControlMode.DYNAMIC, soc=50)
@@ -540,9 +522,6 @@ def test_iso20_dynamic_setpoint_with_ocpp_2_1() -> None:
                                 if isinstance(e, ChargeLoopStatus) else None)
             await conn.close()
         setter.cancel()
-        await station.close()
-        server.close()
-        await server.wait_closed()
         return {"ended": ended, "powers": powers, "csms": csms, "station": station}
 
     out = asyncio.run(asyncio.wait_for(main(), 60))

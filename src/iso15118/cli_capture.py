@@ -107,7 +107,8 @@ def summary_lines(result: CaptureResult, name: str) -> list[str]:
     msgs = result.messages
     bad = sum(1 for e in msgs if e.error)
     lines = [f"# {name}: {result.frames} frames ({links}), {result.non_ip_frames} not IP; "
-             f"{result.sdp_messages} SDP, {len(msgs)} V2GTP messages, {bad} undecodable"]
+             f"{result.sdp_messages} SDP, {len(msgs)} V2GTP messages, {bad} undecodable"
+             + (f"; ends early: {result.truncated}" if result.truncated else "")]
     for c in result.connections:
         parts = [f"{c.transport} {c.id}: EV [{c.client[0]}]:{c.client[1]} -> "
                  f"EVSE [{c.server[0]}]:{c.server[1]}"]

@@ -122,6 +122,28 @@ def test_not_a_capture_and_truncated_files_are_errors() -> None:
         list(read_frames(data[:-3]))
 
 
+@pytest.mark.parametrize("fmt", ["pcap", "pcapng"])
+def test_a_capture_cut_short_keeps_the_frames_before_the_break(fmt: str) -> None:
+    """tcpdump killed mid-write leaves half a record: the frames before it are read and a
+    notice (a problem) says where the file broke; a file broken before its first frame is
+    still an error."""
+    packets = [ether(p) for p in session_frames()]
+    data = pcap(packets) if fmt == "pcap" else pcapng([(0, p) for p in packets], [1])
+    whole = read_capture(data)
+    cut = read_capture(data[:-3])
+    assert whole.truncated is None and cut.truncated is not None
+    assert cut.frames == whole.frames - 1
+    assert [m.name for m in cut.messages] == [m.name for m in whole.messages][:len(cut.messages)]
+    assert cut.messages, "the messages before the break are kept"
+    [notice] = [e for e in cut.problems if "ends early" in e.name]
+    assert notice.kind == "notice" and notice.number == cut.frames + 1
+    assert not [e for e in whole.problems if "ends early" in e.name]
+    first = 24 + 16 + len(packets[0]) if fmt == "pcap" else None
+    if first is not None:
+        with pytest.raises(CaptureFormatError, match="truncated"):
+            read_capture(data[:first - 1])
+
+
 def test_ethernet_padding_is_not_payload_and_other_frames_are_skipped() -> None:
     seg = tcp6(EV, EVSE, 1, b"\x01\xfe")
     p = dissect(1, 0.0, 1, ether(seg) + bytes(20))

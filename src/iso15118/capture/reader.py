@@ -19,13 +19,14 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from iso15118 import sdp
 from iso15118.capture.keylog import KeyLog
 from iso15118.capture.packets import LINKTYPES, TCP_ACK, TCP_SYN, Packet, dissect
-from iso15118.capture.pcapfile import read_frames
+from iso15118.capture.pcapfile import CaptureFormatError, RawFrame, read_frames
 from iso15118.capture.session import SessionDecoder
 from iso15118.capture.tcp import HalfStream, StreamData, StreamGap
 from iso15118.capture.tls import TlsNotice, TlsPlaintext, TlsSession, looks_like_tls
@@ -103,6 +104,9 @@ class CaptureResult:
     non_ip_frames: int = 0
     sdp_messages: int = 0
     unsupported_linktypes: set[int] = field(default_factory=set)
+    #: why the file ended inside a record or block (a capture cut short: tcpdump killed,
+    #: a copy interrupted); the frames before it are read, a notice says where it broke
+    truncated: str | None = None
 
     @property
     def messages(self) -> list[Entry]:
@@ -341,7 +345,9 @@ def read_capture(data: bytes, keylog: KeyLog | None = None) -> CaptureResult:
     live: dict[tuple[tuple[str, int], tuple[str, int]], _TcpConnection] = {}
     done: list[_TcpConnection] = []
     sdp_entries: list[Entry] = []
-    for raw in read_frames(data):
+    last = (0, 0.0)
+    for raw in _frames_until_broken(data, result):
+        last = (raw.number, raw.timestamp)
         result.frames += 1
         result.linktypes[raw.linktype] += 1
         if raw.linktype not in LINKTYPES:
@@ -374,6 +380,31 @@ def read_capture(data: bytes, keylog: KeyLog | None = None) -> CaptureResult:
         result.connections.append(conn.info)
         entries.extend(conn.entries())
     result.sdp_messages = sum(1 for e in sdp_entries if e.kind == "sdp")
+    if result.truncated is not None:
+        entries.append(Entry(last[0] + 1, last[1], "", "", "notice",
+                             f"the capture ends early ({result.truncated}); the "
+                             f"{result.frames} frames before it were read",
+                             error=result.truncated))
     entries.sort(key=lambda e: (e.timestamp, e.number))
     result.entries = entries
     return result
+
+
+def _frames_until_broken(data: bytes, result: CaptureResult) -> Iterator[RawFrame]:
+    """The file's frames; a structure broken after the first frame ends the file there
+    (``result.truncated`` says why) instead of losing the frames already read. A file
+    broken before any frame is not a capture: the error is raised."""
+    frames = read_frames(data)
+    n = 0
+    while True:
+        try:
+            raw = next(frames)
+        except StopIteration:
+            return
+        except CaptureFormatError as e:
+            if n == 0:
+                raise
+            result.truncated = str(e)
+            return
+        n += 1
+        yield raw

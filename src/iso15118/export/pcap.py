@@ -6,7 +6,8 @@ and decides which session each message belongs to. A session is one V2G TCP conn
 (the ``# tcp N`` / ``# tls N`` lines of ``iso15118 pcap``). SDP happens before the
 connection it leads to, so an SDP message joins the first connection of the capture that
 starts after it; SDP with no later connection (a vehicle that never connected) keeps no
-session. Notices (gaps, TLS problems) are not messages and are not exported.
+session. Notices (gaps, TLS problems) are not messages and are not exported; a capture cut
+short is skipped whole (an input is exported whole or not at all).
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ def read_pcap(path: str | Path, keylog: str | Path | None = None,
         raise ExportInputError(f"{src}: {e.strerror or e}") from None
     except Iso15118Error as e:
         raise ExportInputError(f"{src}: {' '.join(str(e).split())}") from None
+    if result.truncated is not None:
+        # an input is exported whole or not at all (tasks.run_task): a capture cut short
+        # is skipped, and the reason says where `iso15118 pcap` can still show its start
+        raise ExportInputError(f"{src}: {result.truncated} (the {result.frames} frames "
+                               "before it are readable with `iso15118 pcap`)")
     starts: list[tuple[float, str]] = []
     seen: set[str] = set()
     for entry in result.entries:

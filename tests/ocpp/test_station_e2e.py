@@ -155,17 +155,8 @@ async def _scenario(pki: Path, vehicle_dir: Path, *, install: bool, revoked: set
                endpoint={"tls": "required", "ssl_context": iso2_server_context(chain, key)})
     setter: asyncio.Future[None] | None = None
     async with bay as (station, csms, ep):
-        async def lower_the_limit() -> None:
-            await csms.charging.wait()
-            profile = {"id": 7, "stack_level": 0, "charging_profile_purpose": "TxProfile",
-                       "charging_profile_kind": "Relative", "charging_schedule": [{
-                           "id": 1, "charging_rate_unit": "W",
-                           "charging_schedule_period": [{"start_period": 0,
-                                                         "limit": lower_limit_w}]}]}
-            answer = await csms.call(call.SetChargingProfile(evse_id=1, charging_profile=profile))
-            csms.seen["SetChargingProfile"].append({"status": answer.status})
-
-        setter = asyncio.ensure_future(lower_the_limit()) if lower_limit_w else None
+        setter = asyncio.ensure_future(_profile_when_charging(
+            csms, call, 7, "Relative", {"limit": lower_limit_w})) if lower_limit_w else None
         context = iso2_client_context(cafile=pki / "certs" / "v2g_root.pem")
         conn = await open_connection("::1", ep.ports.popitem()[1], ssl_context=context)
         ev = EVState(payment=Payment.PNC, energy_mode=EnergyMode.DC_extended, soc=40)
@@ -292,6 +283,20 @@ async def _bay(version: str, station_id: str, bay: StationEvse, config: SeccConf
         await server.wait_closed()
 
 
+async def _profile_when_charging(csms: Any, call: Any, profile_id: int, kind: str,
+                                 period: dict[str, float]) -> None:
+    """Once the bay charges, the CSMS sends a TxProfile in W with one period from 0 s
+    (``period``: limit, and setpoint for OCPP 2.1 Dynamic); the station's answer is
+    recorded in ``csms.seen``."""
+    await csms.charging.wait()
+    answer = await csms.call(call.SetChargingProfile(evse_id=1, charging_profile={
+        "id": profile_id, "stack_level": 0, "charging_profile_purpose": "TxProfile",
+        "charging_profile_kind": kind, "charging_schedule": [{
+            "id": 1, "charging_rate_unit": "W",
+            "charging_schedule_period": [{"start_period": 0, **period}]}]}))
+    csms.seen["SetChargingProfile"].append({"status": answer.status})
+
+
 def test_iso20_scheduled_with_ocpp_2_1() -> None:
     """-20 DC scheduled (EIM) under OCPP 2.1: NotifyEVChargingNeeds as V2X parameters with the
     control mode, the EV's power profile as NotifyEVChargingSchedule, and a lower limit
@@ -303,16 +308,8 @@ def test_iso20_scheduled_with_ocpp_2_1() -> None:
         bay = _bay("2.1", "CS-20", StationEvse(1, evse, max_power=evse.dc.max_power),
                    SeccConfig(protocols=("iso20",)))
         async with bay as (station, csms, ep):
-            async def lower_the_limit() -> None:
-                await csms.charging.wait()
-                answer = await csms.call(call.SetChargingProfile(evse_id=1, charging_profile={
-                    "id": 9, "stack_level": 0, "charging_profile_purpose": "TxProfile",
-                    "charging_profile_kind": "Relative", "charging_schedule": [{
-                        "id": 1, "charging_rate_unit": "W",
-                        "charging_schedule_period": [{"start_period": 0, "limit": 9_000}]}]}))
-                csms.seen["SetChargingProfile"].append({"status": answer.status})
-
-            setter = asyncio.ensure_future(lower_the_limit())
+            setter = asyncio.ensure_future(_profile_when_charging(
+                csms, call, 9, "Relative", {"limit": 9_000}))
             conn = await open_connection("::1", ep.ports.popitem()[1])
             ev = EVState(energy_mode=EnergyMode.DC_extended, control_mode=ControlMode.SCHEDULED,
                          soc=60)
@@ -501,17 +498,8 @@ def test_iso20_dynamic_setpoint_with_ocpp_2_1() -> None:
                    SeccConfig(protocols=("iso20",)))
         powers: list[float | None] = []
         async with bay as (station, csms, ep):
-            async def set_point() -> None:
-                await csms.charging.wait()
-                answer = await csms.call(call.SetChargingProfile(evse_id=1, charging_profile={
-                    "id": 11, "stack_level": 0, "charging_profile_purpose": "TxProfile",
-                    "charging_profile_kind": "Dynamic", "charging_schedule": [{
-                        "id": 1, "charging_rate_unit": "W",
-                        "charging_schedule_period": [{"start_period": 0, "limit": 11_000,
-                                                      "setpoint": 5_000}]}]}))
-                csms.seen["SetChargingProfile"].append({"status": answer.status})
-
-            setter = asyncio.ensure_future(set_point())
+            setter = asyncio.ensure_future(_profile_when_charging(
+                csms, call, 11, "Dynamic", {"limit": 11_000, "setpoint": 5_000}))
             conn = await open_connection("::1", ep.ports.popitem()[1])
             ev = EVState(energy_mode=EnergyMode.AC_three_phase_core,
                          control_mode=ControlMode.DYNAMIC, soc=50)

@@ -211,27 +211,15 @@ def judge_charger(wire: Wire, obs: Observation, expect: Expect,
     # target may refuse to read at all, as our own SECC does
     request = _decode(wire.payload, grammar, strict=True)
     if request is None:
-        if obs.silent:
-            return Verdict(FindingClass.HANG, "undecodable",
+        return _no_request(obs, expect, "undecodable",
                            "no response and no close after an undecodable message")
-        if not obs.frames:
-            return Verdict(None, "undecodable", "closed")
-        return _judge_responses(obs, expect, None, "undecodable")
     if expect.protocol is not None and grammar == "apphand":
-        if obs.silent and not obs.frames:
-            return Verdict(FindingClass.HANG, "handshake-again",
+        return _no_request(obs, expect, "handshake-again",
                            "no reaction to a supportedAppProtocolReq inside the session")
-        if not obs.frames:
-            return Verdict(None, "handshake-again", "closed")
-        return _judge_responses(obs, expect, None, "handshake-again")
     if expect.rules is not None and grammar != "apphand" and \
             expect.rules.exchange_of_request(expect.body(request)) is None:
-        if obs.silent and not obs.frames:
-            return Verdict(FindingClass.HANG, "not-a-request",
+        return _no_request(obs, expect, "not-a-request",
                            "no reaction to a document that is no request")
-        if not obs.frames:
-            return Verdict(None, "not-a-request", "closed")
-        return _judge_responses(obs, expect, None, "not-a-request")
     if obs.silent and not obs.frames:
         return Verdict(FindingClass.HANG, "response-due",
                        "no response within the deadline, connection open")
@@ -240,6 +228,16 @@ def judge_charger(wire: Wire, obs: Observation, expect: Expect,
                        "closed without answering a decodable request"
                        + (" (reset)" if obs.reset else ""))
     return _judge_responses(obs, expect, request, "response-due")
+
+
+def _no_request(obs: Observation, expect: Expect, rule: str, silence: str) -> Verdict:
+    """The reaction to a message that names no request the charger could answer: closing
+    (or a FAILED response, then closing) is what ``rule`` accepts; silence is a hang."""
+    if obs.silent and not obs.frames:
+        return Verdict(FindingClass.HANG, rule, silence)
+    if not obs.frames:
+        return Verdict(None, rule, "closed")
+    return _judge_responses(obs, expect, None, rule)
 
 
 def _grammar_of_frame(expect: Expect, payload_type: int, expected_type: int) -> str | None:

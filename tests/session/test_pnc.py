@@ -230,6 +230,34 @@ def test_certificate_installation_gives_the_contract_the_session_goes_on_with(
         serialization.Encoding.DER)
 
 
+def test_the_backend_gets_the_installation_request_as_the_vehicle_sent_it(
+        pki: Path, tmp_path: Path) -> None:
+    """OCPP's Get15118EVCertificate relays the vehicle's EXI (exiRequest): a vehicle whose
+    encoder writes the same message in other bytes (here a trailing byte, which decoding
+    tolerates) must reach the backend with those bytes, not with our re-encoding."""
+    received: list[bytes] = []
+
+    class Receiving(SeccSession):
+        def receive(self, payload_type: int, payload: bytes, now: float) -> Any:
+            try:
+                body = codec.decode(payload, "iso2").body.body_element
+            except Exception:  # noqa: BLE001 - the handshake, not an iso2 message
+                body = None
+            if type(body).__name__ == "CertificateInstallationReqType":
+                payload += b"\x00"
+                received.append(payload)
+            return super().receive(payload_type, payload, now)
+
+    wire = pnc_session(secc_pnc(pki), EvccPnc.from_test_pki(copy_of(pki, tmp_path),
+                                                            contract=False),
+                       secc_class=Receiving)
+    assert completed(wire)
+    [asked] = [e for e in wire.result.secc_events
+               if isinstance(e, CertificateInstallationRequested)]
+    assert len(received) == 1 and asked.exi == received[0]
+    assert asked.exi != codec.encode(codec.decode(asked.exi, "iso2"), "iso2")
+
+
 def test_certificate_update_replaces_a_contract_that_expires_soon(
         pki: Path, tmp_path: Path) -> None:
     vehicle = EvccPnc.from_test_pki(copy_of(pki, tmp_path))

@@ -37,7 +37,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448
 
-from iso15118 import codec, xmldsig
+from iso15118 import xmldsig
 from iso15118.errors import Iso15118Error
 from iso15118.messages import iso2
 from iso15118.pki import (
@@ -308,12 +308,8 @@ class SeccPnc:
         code = _signature_code(message, signer, element, SIGNATURE_ERROR)
         if code != OK:
             return code
-        try:
-            # Assumed good enough for a backend: the request as our encoder writes it. A
-            # byte-exact relay would need the received payload, which the core does not
-            # hand over; the signature survives either way (it is over re-encoded fragments).
-            exi = codec.encode(message, "iso2")
-        except Iso15118Error:
+        exi = secc.received_exi(message, "iso2")
+        if exi is None:
             return "FAILED"
         namespace = APP_PROTOCOLS[secc.protocol or "iso2"].namespace
         step.events.append(CertificateInstallationRequested(now, action, exi, namespace))

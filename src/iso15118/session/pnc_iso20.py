@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
-from iso15118 import codec, xmldsig
+from iso15118 import xmldsig
 from iso15118.errors import Iso15118Error
 from iso15118.messages import iso20_common as common
 from iso15118.pki import (
@@ -127,9 +127,8 @@ def certificate_installation(pnc: SeccPnc, secc: SeccSession, extras: dict[str, 
         code = _check_installation_request(pnc, message)
         if code != OK:
             return code
-        try:
-            exi = codec.encode(message, "iso20-common")
-        except Iso15118Error:
+        exi = secc.received_exi(message, "iso20-common")
+        if exi is None:
             return "FAILED"
         # the namespace OCPP's Get15118EVCertificate names as iso15118SchemaVersion
         step.events.append(CertificateInstallationRequested(now, "Install", exi, NAMESPACE))

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from iso15118 import codec
 from iso15118.errors import Iso15118Error
 from iso15118.messages import apphand
 from iso15118.session import handshake
@@ -186,6 +187,9 @@ class SeccSession(SessionEndpoint):
         self._asked: set[str] = set()  # steps whose "requested" event was emitted
         self._ongoing_since: dict[str, float] = {}
         self.last_request_at: float | None = None
+        #: the EXI of the request being answered, as the EV sent it (a backend relaying it,
+        #: e.g. OCPP Get15118EVCertificate's exiRequest, needs the vehicle's own bytes)
+        self.request_payload: bytes | None = None
         self._deferred: tuple[str, Any, dict[str, Any]] | None = None
         #: -20 CertificateInstallation answered Ongoing: the backend's late answer
         #: (code or None, response, header Signature) waits here for the EV's next request
@@ -222,6 +226,7 @@ class SeccSession(SessionEndpoint):
         if message is None:
             return self._finish(step)
         self.last_request_at = now
+        self.request_payload = payload
         if self.refresh is not None:
             self.refresh(now)
         if self.protocol is None:
@@ -272,6 +277,18 @@ class SeccSession(SessionEndpoint):
         """EVSE-initiated renegotiation (ReNegotiation in the next status); the new
         schedules are taken from ``EVSEState.schedules`` when the EV asks."""
         self.notification = Notification.RENEGOTIATION
+
+    def received_exi(self, message: Any, grammar: str) -> bytes | None:
+        """The request's EXI as the vehicle sent it, for a backend that relays it (OCPP's
+        exiRequest, whose signature the CSMS or MO may check over the vehicle's bytes):
+        the payload received, else (a request handed in without bytes) the message as our
+        encoder writes it; None if it cannot be written."""
+        if self.request_payload is not None:
+            return self.request_payload
+        try:
+            return codec.encode(message, grammar)
+        except Iso15118Error:
+            return None
 
     @property
     def current_notification(self) -> Notification:

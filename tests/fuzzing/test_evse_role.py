@@ -59,3 +59,58 @@ def test_our_vehicle_gives_no_finding(profile: str, tmp_path: Path) -> None:
     assert report.cases_run == 15
     assert report.findings == [], report.summary()
     assert report.not_reached == 0, report.summary()
+
+
+def test_a_watched_vehicle_that_dies_is_a_crash_and_is_restarted(tmp_path: Path) -> None:
+    """As the charger, a ``--target-pid`` vehicle that is gone when the next case waits for
+    it is a crash (not a vehicle staying away, liveness); the restart hook brings it back
+    and the campaign runs to its last case. The watched process stands for the vehicle
+    (a ``sleep``), the vehicle itself runs in this event loop and dies with it."""
+    import subprocess
+
+    from iso15118.fuzzing import FindingClass
+
+    port = free_port()
+    target = Target("evse", "::1", port, deadline=1.0, accept_timeout=3)
+    procs: list[subprocess.Popen[bytes]] = []
+    state: dict[str, asyncio.Event | asyncio.Future[int]] = {}
+
+    def spawn() -> int:
+        procs.append(subprocess.Popen(["sleep", "600"]))
+        state["stop"] = asyncio.Event()
+        state["vehicles"] = asyncio.ensure_future(_vehicles(port, "iso2-ac",
+                                                            state["stop"]))  # type: ignore[arg-type]
+        return procs[-1].pid
+
+    async def restart() -> int:
+        return spawn()
+
+    def on_progress(done: int, _total: int, _findings: int) -> None:
+        if done == 5 and procs[0].poll() is None:  # the first vehicle dies after case 4
+            state["stop"].set()  # type: ignore[union-attr]
+            procs[0].kill()
+            procs[0].wait()
+
+    async def go() -> Report:
+        pid = spawn()
+        campaign = Campaign(Options(target, ("iso2-ac",), None, 12, 3, tmp_path, rate=1000.0,
+                                    target_pid=pid, restart=restart,
+                                    on_progress=on_progress))
+        await campaign.setup()
+        try:
+            return await campaign.run()
+        finally:
+            state["stop"].set()  # type: ignore[union-attr]
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(state["vehicles"], 10)  # type: ignore[arg-type]
+
+    try:
+        report = asyncio.run(go())
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    assert [f.cls for f in report.findings] == [FindingClass.CRASH], report.summary()
+    assert report.findings[0].case.number == 4  # the case before the one left waiting
+    assert report.cases_run == 12 and report.stopped is None, report.summary()
+    assert report.restarts >= 1 and len(procs) == 1 + report.restarts

@@ -254,7 +254,10 @@ class Campaign:
             self.report.not_reached += 1
             self.report.unreached[(run.setup_error or "the session never passed "
                                    f"{case.state}")[:90]] += 1
-            if o.target.role == "evse" and run.setup_error == driver.NO_VEHICLE:
+            if o.target.role == "evse" and run.setup_error == driver.NO_VEHICLE and (
+                    self.pid is None or resources.alive(self.pid)):
+                # a watched vehicle process that is gone is a crash (below), not a
+                # vehicle that stays away
                 if number == 0 and previous is None:
                     raise FuzzError("no vehicle connected before the first case")
                 return await self._dead(previous or run, "tcp" if o.target.sdp_requests

@@ -19,7 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -65,7 +65,7 @@ class Restarter:
 
 
 @pytest.fixture
-def restarter(tmp_path: Path) -> Iterator[type[Restarter]]:
+def restarter(tmp_path: Path) -> Iterator[Callable[[str], Restarter]]:
     made: list[Restarter] = []
 
     def make(fault: str) -> Restarter:
@@ -73,7 +73,7 @@ def restarter(tmp_path: Path) -> Iterator[type[Restarter]]:
         made.append(r)
         return r
 
-    yield make  # type: ignore[misc]
+    yield make
     for r in made:
         r.stop()
 
@@ -87,9 +87,9 @@ def _run(r: Restarter, out: Path, *args: str) -> subprocess.CompletedProcess[str
                      "--restart-timeout", "30", *args, timeout=180)
 
 
-def test_a_crash_is_minimised_and_the_campaign_goes_on(restarter: type[Restarter],
+def test_a_crash_is_minimised_and_the_campaign_goes_on(restarter: Callable[[str], Restarter],
                                                        tmp_path: Path) -> None:
-    r = restarter("crash")  # type: ignore[call-arg]
+    r = restarter("crash")
     out = tmp_path / "run"
     result = _run(r, out, "--state", "CurrentDemand", "--cases", str(CRASH_CASES),
                   "--seed", str(CRASH_SEED))
@@ -120,8 +120,8 @@ def test_a_crash_is_minimised_and_the_campaign_goes_on(restarter: type[Restarter
 
 
 def test_a_silent_sdp_death_is_restarted_and_the_campaign_goes_on(
-        restarter: type[Restarter], tmp_path: Path) -> None:
-    r = restarter("sdp")  # type: ignore[call-arg]
+        restarter: Callable[[str], Restarter], tmp_path: Path) -> None:
+    r = restarter("sdp")
     out = tmp_path / "run"
     result = _run(r, out, "--state", "SDP", "--cases", str(SDP_CASES), "--seed", "1")
     assert result.returncode == 1, result.stderr
@@ -138,8 +138,8 @@ def test_a_silent_sdp_death_is_restarted_and_the_campaign_goes_on(
 
 
 def test_without_restart_cmd_a_dead_service_still_ends_the_campaign(
-        restarter: type[Restarter], tmp_path: Path) -> None:
-    r = restarter("sdp")  # type: ignore[call-arg]
+        restarter: Callable[[str], Restarter], tmp_path: Path) -> None:
+    r = restarter("sdp")
     pid = r.start()
     out = tmp_path / "run"
     result = fuzz_live("--role", "ev", "--address", "::1", "--port", str(r.port),
@@ -154,8 +154,8 @@ def test_without_restart_cmd_a_dead_service_still_ends_the_campaign(
 
 
 def test_a_restart_cmd_that_fails_stops_the_campaign_with_the_reason(
-        restarter: type[Restarter], tmp_path: Path) -> None:
-    r = restarter("sdp")  # type: ignore[call-arg]
+        restarter: Callable[[str], Restarter], tmp_path: Path) -> None:
+    r = restarter("sdp")
     pid = r.start()
     out = tmp_path / "run"
     result = fuzz_live("--role", "ev", "--address", "::1", "--port", str(r.port),

@@ -73,13 +73,13 @@ def test_a_watched_vehicle_that_dies_is_a_crash_and_is_restarted(tmp_path: Path)
     port = free_port()
     target = Target("evse", "::1", port, deadline=1.0, accept_timeout=3)
     procs: list[subprocess.Popen[bytes]] = []
-    state: dict[str, asyncio.Event | asyncio.Future[int]] = {}
+    stops: list[asyncio.Event] = []
+    loops: list[asyncio.Future[int]] = []
 
     def spawn() -> int:
         procs.append(subprocess.Popen(["sleep", "600"]))
-        state["stop"] = asyncio.Event()
-        state["vehicles"] = asyncio.ensure_future(_vehicles(port, "iso2-ac",
-                                                            state["stop"]))  # type: ignore[arg-type]
+        stops.append(asyncio.Event())
+        loops.append(asyncio.ensure_future(_vehicles(port, "iso2-ac", stops[-1])))
         return procs[-1].pid
 
     async def restart() -> int:
@@ -87,7 +87,7 @@ def test_a_watched_vehicle_that_dies_is_a_crash_and_is_restarted(tmp_path: Path)
 
     def on_progress(done: int, _total: int, _findings: int) -> None:
         if done == 5 and procs[0].poll() is None:  # the first vehicle dies after case 4
-            state["stop"].set()  # type: ignore[union-attr]
+            stops[0].set()
             procs[0].kill()
             procs[0].wait()
 
@@ -100,9 +100,10 @@ def test_a_watched_vehicle_that_dies_is_a_crash_and_is_restarted(tmp_path: Path)
         try:
             return await campaign.run()
         finally:
-            state["stop"].set()  # type: ignore[union-attr]
+            for stop in stops:
+                stop.set()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(state["vehicles"], 10)  # type: ignore[arg-type]
+                await asyncio.wait_for(asyncio.gather(*loops), 10)
 
     try:
         report = asyncio.run(go())

@@ -110,7 +110,8 @@ def add_subparser(subparsers: Any) -> None:
     e = subparsers.add_parser(
         "evcc", help="a simulated vehicle (EVCC): discovers the SECC and charges",
         epilog=EVCC_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Run one V2G session as a simulated vehicle; one stdout line per message.")
+        description="Run a V2G session (or --sessions N of them) as a simulated vehicle; one "
+        "stdout line per message.")
     e.add_argument("--interface", "-i", required=True, help="the charging link, e.g. eth1")
     e.add_argument("--protocols", default="iso2,din",
                    help="offered, preferred first, e.g. iso20,iso2,din")

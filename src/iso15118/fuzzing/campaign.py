@@ -392,9 +392,11 @@ class Campaign:
         if minimise and len(case.steps) > 1:
             if cls in _RERUNNABLE:
                 await self._minimise(finding, run)
-            elif self.o.restart is not None and (not self._down or await self._revive(
-                    f"{reason} (restarting to minimise {fid})")):
-                # the target took down is back first: each rerun must meet a live one
+            elif self.o.restart is not None and self._minimisable(cls) and (
+                    not self._down
+                    or await self._revive(f"{reason} (restarting to minimise {fid})")):
+                # the target it took down is brought back first: each rerun must meet a
+                # live one
                 await self._minimise(finding, run)
         verdict = {"class": cls.value, "rule": rule, "reason": reason,
                    "observation": _observation(run)}
@@ -404,6 +406,12 @@ class Campaign:
         if self.o.on_finding is not None:
             self.o.on_finding(finding)
         return True
+
+    def _minimisable(self, cls: FindingClass) -> bool:
+        """Whether reruns can tell a finding that took the target down: a vehicle's
+        liveness is "it did not come back", which only a full ``accept_timeout`` (60 s)
+        shows, per rerun; the probes of a charger's services do not apply to it."""
+        return not (cls is FindingClass.LIVENESS and self.o.target.role == "evse")
 
     async def _minimise(self, finding: Finding, run: CaseRun) -> None:
         last: dict[str, bytes] = {}

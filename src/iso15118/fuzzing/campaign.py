@@ -159,6 +159,9 @@ class Campaign:
         if self.pid is not None and not resources.alive(self.pid):
             raise FuzzError(f"--target-pid {self.pid} is not a running process")
         if t.role == "evse":
+            if self.pid is not None:
+                # read at each wait: a restart changes the pid
+                t.alive = lambda: self.pid is None or resources.alive(self.pid)
             await self._listen()
             return
         if t.host is None:

@@ -238,6 +238,9 @@ def main() -> int:
     summary = {"cases_run": total, "findings": len(findings),
                "charger_tracebacks": sum(int(r.get("charger_tracebacks", 0))  # type: ignore[call-overload]
                                          for r in reports),
+               "vehicle_tracebacks": sum(int(r.get("vehicle_tracebacks", 0))  # type: ignore[call-overload]
+                                         for r in reports),
+               "restarts": sum(int(r.get("restarts", 0)) for r in reports),  # type: ignore[call-overload]
                "by_class": {c: sum(1 for f in findings if f["class"] == c)
                             for c in sorted({f["class"] for f in findings})},
                "wall_s": sum(float(r.get("wall_s", 0)) for r in reports),  # type: ignore[arg-type]

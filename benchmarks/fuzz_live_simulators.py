@@ -1,10 +1,14 @@
 """The long fuzz-live campaign against our own simulators (issue 20), run by hand.
 
 As the EV against ``iso15118 secc`` (every protocol and state the simulator serves), and
-as the charger against ``iso15118 evcc`` (restarted for every case: the simulator runs one
-session), each in its own network namespace joined by a veth pair (SDP needs link-local
-multicast, which ``lo`` does not carry). The charger is watched with ``--target-pid`` for
-crashes and fd/RSS leaks. Any crash, hang or protocol violation on our side is a bug.
+as the charger against ``iso15118 evcc``, each in its own network namespace joined by a
+veth pair (SDP needs link-local multicast, which ``lo`` does not carry). As the charger,
+one ``evcc --sessions 0`` process per protocol/energy pair plugs in again after every
+session, so one campaign per pair (cases split evenly) meets the vehicle that speaks its
+protocol in every case. Both simulators are watched with ``--target-pid`` for crashes and
+fd/RSS leaks, and a dead vehicle is started again by ``--restart-cmd`` (a script written
+next to the campaign's output). Any crash, hang or protocol violation on our side is a
+bug.
 
     sudo python benchmarks/fuzz_live_simulators.py --cases 100000 --streams 4 --out /tmp/fz-sim
     sudo python benchmarks/fuzz_live_simulators.py --role evse --cases 300 --out /tmp/fz-ev
@@ -19,11 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -108,33 +114,76 @@ def run_ev_role(args: argparse.Namespace) -> list[dict[str, object]]:
     return reports
 
 
+#: the charger role's vehicles: for each fuzz-live protocol, the evcc that speaks it
+VEHICLES = {"din": ("din", "dc"), "iso2-dc": ("iso2", "dc"), "iso2-ac": ("iso2", "ac"),
+            "iso20-dc": ("iso20", "dc"), "iso20-ac": ("iso20", "ac"),
+            "iso20-dc-bpt": ("iso20", "dc_bpt")}
+
+
+def vehicle_script(out: Path, ns: str, iface: str, protocol: str) -> Path:
+    """The ``--restart-cmd`` of one campaign: ends the vehicle still running (one that
+    stopped plugging in is alive but useless), starts ``evcc --sessions 0`` again in the
+    background and prints its pid. Its stdout (a line per message) is dropped; stderr
+    (session ends, tracebacks) goes to ``vehicle.log``."""
+    protocols, energy = VEHICLES[protocol]
+    pidfile, log = out / "vehicle.pid", out / "vehicle.log"
+    command = shlex.join(in_netns(ns, *CLI, "evcc", "-i", iface, "--protocols", protocols,
+                                  "--energy", energy, "--loops", "3", "--sessions", "0"))
+    script = out / "restart-vehicle.sh"
+    script.write_text(f"""#!/bin/sh
+[ -f {pidfile} ] && kill -9 "$(cat {pidfile})" 2>/dev/null
+{command} >/dev/null 2>>{log} &
+echo $! > {pidfile}
+echo $!
+""")
+    script.chmod(0o755)
+    return script
+
+
 def run_evse_role(args: argparse.Namespace) -> list[dict[str, object]]:
+    reports: list[dict[str, object]] = []
+    protocols = [p for p in args.protocol.split(",") if p]
     with netns_pair() as pair:
-        out = args.out / f"evse-seed-{args.seed}"
-        fuzzer = subprocess.Popen(
-            in_netns(pair.secc_ns, *CLI, "fuzz-live", "--role", "evse", "--interface",
-                     pair.secc_if, "--protocol", args.protocol, "--state", "all",
-                     "--cases", str(args.cases), "--seed", str(args.seed), "--out", str(out),
-                     "--deadline-ms", str(args.deadline_ms)),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
-        started = time.monotonic()
-        vehicles = 0
-        while fuzzer.poll() is None:
-            for protocols, energy in (("iso2,din", "dc"), ("din", "dc"), ("iso2", "ac"),
-                                      ("iso20", "dc"), ("iso20", "ac"), ("iso20", "dc_bpt")):
-                if fuzzer.poll() is not None:
-                    break
-                vehicles += 1
-                subprocess.run(in_netns(pair.evcc_ns, *CLI, "evcc", "-i", pair.evcc_if,
-                                        "--protocols", protocols, "--energy", energy,
-                                        "--loops", "3"),
-                               capture_output=True, text=True, timeout=120, env=env())
-        stdout, _stderr = fuzzer.communicate()
-        sys.stdout.write(stdout)
-        report = json.loads((out / "report.json").read_text())
-        report["wall_s"] = round(time.monotonic() - started, 1)
-        report["vehicles_started"] = vehicles
-        return [report]
+        for k, protocol in enumerate(protocols):
+            n = args.cases // len(protocols) + (k < args.cases % len(protocols))
+            if n == 0:
+                continue
+            out = args.out / f"evse-{protocol}-seed-{args.seed + k}"
+            out.mkdir(parents=True, exist_ok=True)
+            script = vehicle_script(out, pair.evcc_ns, pair.evcc_if, protocol)
+            # the first vehicle comes from the same script; it keeps asking SDP until the
+            # fuzzer (started next) answers
+            pid = subprocess.run([str(script)], capture_output=True, text=True, env=env(),
+                                 timeout=60, check=True).stdout.split()[-1]
+            started = time.monotonic()
+            result = subprocess.run(
+                in_netns(pair.secc_ns, *CLI, "fuzz-live", "--role", "evse", "--interface",
+                         pair.secc_if, "--protocol", protocol, "--state", "all",
+                         "--cases", str(n), "--seed", str(args.seed + k), "--out", str(out),
+                         "--deadline-ms", str(args.deadline_ms), "--rate", "1000",
+                         "--target-pid", pid, "--restart-cmd", str(script)),
+                capture_output=True, text=True, env=env())
+            elapsed = time.monotonic() - started
+            last = (out / "vehicle.pid").read_text().strip()
+            alive = Path(f"/proc/{last}").exists()
+            subprocess.run(["kill", "-9", last], capture_output=True)
+            report: dict[str, Any] = json.loads((out / "report.json").read_text()) if (
+                out / "report.json").exists() else {"error": result.stderr[-500:]}
+            log = (out / "vehicle.log").read_text() if (out / "vehicle.log").exists() else ""
+            report.update(protocol=protocol, wall_s=round(elapsed, 1),
+                          vehicle_alive_after=alive,
+                          vehicle_tracebacks=log.count("Traceback"),
+                          vehicle_sessions=log.count("evcc: plug-in "))
+            reports.append(report)
+            print(f"{protocol} seed {args.seed + k}: exit {result.returncode}, "
+                  f"{report.get('cases_run')} cases in {elapsed:.0f} s "
+                  f"({int(report.get('cases_run', 0)) / max(elapsed, 1e-9):.2f}/s), "
+                  f"{len(report.get('findings', []))} finding(s), "
+                  f"{report.get('restarts', 0)} restart(s), "
+                  f"{report['vehicle_tracebacks']} traceback(s) in the vehicle's log",
+                  flush=True)
+            sys.stdout.write(result.stdout)
+    return reports
 
 
 def run_streams(args: argparse.Namespace) -> list[dict[str, object]]:
@@ -189,6 +238,9 @@ def main() -> int:
     summary = {"cases_run": total, "findings": len(findings),
                "charger_tracebacks": sum(int(r.get("charger_tracebacks", 0))  # type: ignore[call-overload]
                                          for r in reports),
+               "vehicle_tracebacks": sum(int(r.get("vehicle_tracebacks", 0))  # type: ignore[call-overload]
+                                         for r in reports),
+               "restarts": sum(int(r.get("restarts", 0)) for r in reports),  # type: ignore[call-overload]
                "by_class": {c: sum(1 for f in findings if f["class"] == c)
                             for c in sorted({f["class"] for f in findings})},
                "wall_s": sum(float(r.get("wall_s", 0)) for r in reports),  # type: ignore[arg-type]

@@ -7,7 +7,9 @@ stderr, only on a terminal; ``DIR/report.json`` with ``seed``, ``cases_run`` and
 ``minimised_hex``, ``dir``; ``service`` for liveness); exit 0 without findings, 1 with,
 2 on usage or setup errors (the target unreachable before the first case). ``--replay
 DIR/findings/F001`` reruns one finding against the same target options and exits 1 if it
-reproduces, 0 if not. The library behind it is :mod:`iso15118.fuzzing`.
+reproduces, 0 if not. ``--restart-cmd CMD`` (an extension) brings a dead target back,
+so that crash and liveness findings are minimised and the campaign goes on after them.
+The library behind it is :mod:`iso15118.fuzzing`.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ EXAMPLES = """examples:
   # 3. rerun one finding (exit 1 if it reproduces) against a charger at a fixed address
   iso15118 fuzz-live --role ev --address fe80::1%eth1 --port 50000 --tls \\
       --out replay1 --replay run1/findings/F001
+
+  # with 1. or 2., a crash or a dead service need not end the run: add
+  #   --restart-cmd './start-charger.sh >/dev/null 2>&1 & echo $!'
+  # (the last stdout line, a pid, becomes --target-pid); the finding is minimised and
+  # the campaign goes on to its --cases
 
 classes: reset, hang, violation, liveness (service sdp|tcp|sap|session), crash, leak;
 layers: v2gtp, exi, sdp, session. What the standard requires (closing on a bad V2GTP
@@ -80,6 +87,14 @@ def add_subparser(subparsers: Any) -> None:
                    help="at most this many cases per second (default 20)")
     p.add_argument("--probe-every", type=int, default=50, metavar="N",
                    help="liveness probe every N cases, besides after each finding")
+    p.add_argument("--restart-cmd", metavar="CMD",
+                   help="shell command that brings a dead target back (a power-cycle "
+                   "script, systemctl restart ..., a simulator started again); its last "
+                   "stdout line, if an integer, is the new --target-pid. Crash and "
+                   "liveness findings are then minimised and the campaign goes on")
+    p.add_argument("--restart-timeout", type=float, default=60.0, metavar="S",
+                   help="--restart-cmd may take S seconds, and the target S more to "
+                   "answer again (default 60)")
     p.add_argument("--sdp-port", type=int, default=15118, help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
@@ -156,6 +171,15 @@ def run(args: argparse.Namespace) -> int:
         s.strip() for s in args.state.split(",") if s.strip())
     if args.cases < 1 or args.cases > 10_000_000:
         _usage(args, "--cases must be between 1 and 10,000,000")
+    if args.restart_timeout <= 0:
+        _usage(args, "--restart-timeout must be positive")
+    if args.restart_cmd is not None and not args.restart_cmd.strip():
+        _usage(args, "--restart-cmd is empty")
+    restart = None
+    if args.restart_cmd is not None:
+        from iso15118.fuzzing import RestartCommand
+
+        restart = RestartCommand(args.restart_cmd, args.restart_timeout)
     progress = _Progress() if sys.stderr.isatty() else None
 
     def on_finding(f: Any) -> None:
@@ -168,16 +192,21 @@ def run(args: argparse.Namespace) -> int:
                       target_pid=args.target_pid, probe_every=args.probe_every,
                       rate=args.rate, keylog=keylog if args.tls else None,
                       on_finding=on_finding,
-                      on_progress=progress.update if progress is not None else None)
+                      on_progress=progress.update if progress is not None else None,
+                      restart=restart, restart_timeout=args.restart_timeout)
 
     async def campaign() -> Any:
         c = Campaign(options)
         try:
-            await c.setup()
-        except BaseException:
-            await c.close()
-            raise
-        return await c.run()
+            try:
+                await c.setup()
+            except BaseException:
+                await c.close()
+                raise
+            return await c.run()
+        finally:
+            if restart is not None:
+                await restart.close()
 
     try:
         report = asyncio.run(campaign())

@@ -6,7 +6,9 @@ the command started, DIRECTION ``EV->EVSE`` or ``EVSE->EV``); everything else (r
 session ends, reasons) goes to stderr. ``secc`` exits 0 after ``--sessions N`` sessions
 ended with SessionStop (``--sessions 0``: until interrupted); ``evcc`` exits 0 only after a
 complete session ended by SessionStop (a paused one is resumed first), 1 otherwise with
-the reason. Usage mistakes exit 2.
+the reason; ``evcc --sessions N`` is plugged in again after each session (SDP and a new
+session, N times; 0: until interrupted) and exits 0 only if every one completed. Usage
+mistakes exit 2.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ EVCC_EXAMPLES = """examples:
   iso15118 evcc -i eth1 --tls --trust ./pki/certs/v2g_root.pem
   iso15118 evcc -i eth1 --config vehicle.toml                 # SoC, battery, limits
   iso15118 evcc -i eth1 --protocols iso20 --standby-after 5    # -20 standby and back
+  iso15118 evcc -i eth1 --sessions 0                          # plugged in again and again
   iso15118 evcc -i eth1 --protocols iso20 --tls --trust ./pki/certs/v2g_root.pem \
       --pki ./pki --auth pnc --cert-install --ecdh-curve X448  # -20 Plug & Charge
 
@@ -69,6 +72,8 @@ _ENERGY = {
     "ac_bpt": ("AC_three_phase_core", "AC_single_phase_core"),
 }
 _PROTOCOLS = {"din", "iso2", "iso20"}
+#: evcc --sessions: the pause before plugging in again after a plug-in without a session
+_REPLUG_AFTER_NOTHING_S = 0.5
 
 
 def add_subparser(subparsers: Any) -> None:
@@ -105,7 +110,8 @@ def add_subparser(subparsers: Any) -> None:
     e = subparsers.add_parser(
         "evcc", help="a simulated vehicle (EVCC): discovers the SECC and charges",
         epilog=EVCC_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Run one V2G session as a simulated vehicle; one stdout line per message.")
+        description="Run a V2G session (or --sessions N of them) as a simulated vehicle; one "
+        "stdout line per message.")
     e.add_argument("--interface", "-i", required=True, help="the charging link, e.g. eth1")
     e.add_argument("--protocols", default="iso2,din",
                    help="offered, preferred first, e.g. iso20,iso2,din")
@@ -134,6 +140,10 @@ def add_subparser(subparsers: Any) -> None:
     e.add_argument("--standby-after", type=int, metavar="N",
                    help="ISO 15118-20: go to standby after N loop requests, until the "
                    "charger says ExitStandby (or --loops ends the loop)")
+    e.add_argument("--sessions", type=int, default=1, metavar="N",
+                   help="plugged in again after each session (any outcome): SDP and a new "
+                   "session, N in all (default 1; 0: until stopped); exit 0 only if every "
+                   "session completed")
     e.add_argument("--config", type=Path, metavar="FILE", help="TOML settings (see below)")
     e.set_defaults(func=_run_evcc, parser=e)
 
@@ -420,6 +430,8 @@ def _vehicle(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 def _run_evcc(args: argparse.Namespace) -> int:
     printer = _Printer("evcc")
+    if args.sessions < 0:
+        _usage(args, "--sessions must be 0 (until stopped) or more")
     ev, battery, config = _vehicle(args)
     ssl_context = None
     if args.tls:
@@ -455,6 +467,43 @@ def _run_evcc(args: argparse.Namespace) -> int:
 
 async def _drive_vehicle(args: argparse.Namespace, printer: _Printer, ev: Any, battery: Any,
                          config: Any, ssl_context: Any) -> int:
+    """``--sessions N`` plug-ins in one process (0: until stopped); 0 if all completed.
+
+    One process for many sessions because a fuzzer of the vehicle role needs a fresh
+    session per case: a process start (about 1 s) per session would dominate, and a
+    vehicle that exits after each session cannot be watched with ``--target-pid``."""
+    from iso15118.session.events import Outcome
+
+    single = args.sessions == 1
+    completed = failed = 0
+    number = 0
+    while not args.sessions or number < args.sessions:
+        number += 1
+        # every plug-in starts from the configured vehicle (SoC, limits), so the sessions
+        # are alike however many ran before: a fuzzing case replays from its number only
+        # if the vehicle it meets does not drift
+        outcome = await _one_vehicle_session(args.interface, printer, copy.deepcopy(ev),
+                                             battery, config, ssl_context, catch=not single)
+        if outcome is Outcome.COMPLETED:
+            completed += 1
+        else:
+            failed += 1
+        if outcome is None and not single:
+            # no session at all (no SECC answered, the port refused): a moment before the
+            # next plug-in, not a busy loop against a link that is down
+            await asyncio.sleep(_REPLUG_AFTER_NOTHING_S)
+        if not single:
+            total = args.sessions or "-"
+            printer.note(f"plug-in {number}/{total}: {completed} completed, {failed} not")
+    return 0 if failed == 0 else 1
+
+
+async def _one_vehicle_session(interface: str, printer: _Printer, ev: Any, battery: Any,
+                               config: Any, ssl_context: Any, *, catch: bool) -> Any:
+    """One plug-in: SDP, a session (resumed after a pause), the outcome said on stderr.
+    Returns the session's outcome, or None when it never got one (no SECC, refused...);
+    with ``catch`` a transport or TLS error is such a failure too (the next plug-in
+    follows), without it only the library's own errors are."""
     from iso15118.session.events import Outcome
     from iso15118.session.runner import run_vehicle
     from iso15118.session.simulation import SimulatedVehicle
@@ -465,14 +514,16 @@ async def _drive_vehicle(args: argparse.Namespace, printer: _Printer, ev: Any, b
         car.on_event(event, now)
         printer.event(event, now)
 
+    errors: tuple[type[BaseException], ...] = (Iso15118Error, OSError) if catch \
+        else (Iso15118Error,)
     try:
-        ended = await run_vehicle(args.interface, ev, config, ssl_context=ssl_context,
+        ended = await run_vehicle(interface, ev, config, ssl_context=ssl_context,
                                   on_event=on_event, attach=car.attach)
-    except Iso15118Error as exc:
-        printer.note(f"failed: {exc}")
-        return 1
+    except errors as exc:
+        printer.note(f"failed: {exc or type(exc).__name__}")
+        return None
     if ended.outcome is Outcome.COMPLETED:
         printer.note(f"complete: SoC {ev.soc:.1f} %, {car.energy_wh:.1f} Wh charged")
-        return 0
-    printer.note(f"failed: {ended.reason}")
-    return 1
+    else:
+        printer.note(f"failed: {ended.reason}")
+    return ended.outcome

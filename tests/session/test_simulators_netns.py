@@ -249,3 +249,45 @@ def test_iso20_standby_and_back(link: NetnsPair, tmp_path: Path) -> None:
     progress = re.findall(r"PowerDeliveryReq .*?ChargeProgress=(\w+)", text)
     assert progress == ["Start", "Standby", "Start", "Stop"], progress
     assert "EVSENotification=ExitStandby" in text
+
+
+def test_one_vehicle_process_plugs_in_again_for_each_session(link: NetnsPair) -> None:
+    """``evcc --sessions 3``: one process, three plug-ins (SDP and a new session each),
+    all completed: exit 0, and the charger served three sessions."""
+    secc = _secc(link, "--sessions", "3")
+    ev = subprocess.Popen(in_netns(link.evcc_ns, *CLI, "evcc", "-i", link.evcc_if,
+                                   "--sessions", "3", "--loops", "2"),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
+    try:
+        ev_out, ev_err = ev.communicate(timeout=90)
+    finally:
+        if ev.poll() is None:
+            ev.kill()
+    code, out, err = _finish(secc)
+    assert ev.returncode == 0, ev_err
+    assert code == 0, err
+    ev_lines, secc_lines = _lines(ev_out), _lines(out)
+    assert _messages(ev_lines) == _messages(secc_lines)
+    names = [m for _, m in _messages(ev_lines)]
+    assert names.count("supportedAppProtocolReq") == 3
+    assert names.count("SessionSetupReq") == 3 and names.count("SessionStopRes") == 3
+    assert ev_err.count("evcc: complete:") == 3
+    assert "plug-in 3/3: 3 completed, 0 not" in ev_err
+    # three sessions, three SessionIDs, one vehicle process (the one Popen above)
+    ids = re.findall(r"session ([0-9A-F]+) completed", ev_err)
+    assert len(set(ids)) == 3, ev_err
+
+
+def test_every_plug_in_counts_and_a_failed_one_makes_the_exit_code(link: NetnsPair) -> None:
+    """A session that fails does not end the run: the vehicle plugs in again; the exit
+    code is 1 because not every session completed."""
+    secc = _secc(link, "--sessions", "0", "--protocols", "din")
+    try:
+        ev = _evcc(link, "--sessions", "2", "--protocols", "iso20", timeout=60)
+    finally:
+        secc.kill()
+        secc.communicate()
+    assert ev.returncode == 1, ev.stderr
+    assert "plug-in 1/2: 0 completed, 1 not" in ev.stderr
+    assert "plug-in 2/2: 0 completed, 2 not" in ev.stderr
+    assert _messages(_lines(ev.stdout)).count(("EV->EVSE", "supportedAppProtocolReq")) == 2

@@ -14,7 +14,8 @@ state, then sends a damaged message there and judges the target's reaction:
 * :mod:`.probes`, :mod:`.resources`: liveness (SDP, TCP, supportedAppProtocol,
   SessionSetup), crash and leak (``/proc``) detection;
 * :mod:`.minimise`, :mod:`.evidence`, :mod:`.campaign`: delta debugging over the steps,
-  the finding folders (input, transcript, pcap, key log) and the campaign with its report.
+  the finding folders (input, transcript, pcap, key log) and the campaign with its report;
+* :mod:`.restart`: a shell command as the campaign's hook that brings a dead target back.
 """
 
 from iso15118.fuzzing.campaign import Campaign, Options, Report, replay
@@ -29,6 +30,7 @@ from iso15118.fuzzing.model import (
     Layer,
     Mutation,
 )
+from iso15118.fuzzing.restart import RestartCommand
 
 __all__ = [
     "PROFILES",
@@ -43,6 +45,7 @@ __all__ = [
     "Mutation",
     "Options",
     "Report",
+    "RestartCommand",
     "Target",
     "replay",
     "run_case",

@@ -5,7 +5,10 @@ One bug gives one finding: findings are keyed by (class, state, layer, mutation 
 a liveness finding by its service and a leak by its resource instead of the site. Each
 new finding is minimised (:mod:`.minimise`, reruns of the case with fewer steps) and
 followed by a liveness probe; when the target is down (crash, liveness) the campaign
-restarts it through the ``restart`` hook if one was given, and stops otherwise.
+restarts it through the ``restart`` hook if one was given (and waits until it answers
+again), and stops otherwise. A finding that took the target down is minimised only when
+it can be restarted: the target is brought back before each rerun, since a rerun against
+a dead target would "reproduce" any crash.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from iso15118.fuzzing.evidence import write_finding
 from iso15118.fuzzing.link import Transcript
 from iso15118.fuzzing.minimise import ddmin
 from iso15118.fuzzing.model import Case, Finding, FindingClass, FuzzError, Layer, Mutation
-from iso15118.fuzzing.probes import probe, probe_service
+from iso15118.fuzzing.probes import probe, probe_service, wait_until_up
 
 __all__ = ["Campaign", "Options", "Report", "replay"]
 
@@ -56,8 +59,11 @@ class Options:
     leak_fd_growth: int = 32
     leak_rss_growth: int = 64 * 1024 * 1024
     keylog: Path | None = None
-    #: library hook: bring a dead target back; returns its new pid (None: unchanged)
+    #: library hook: bring a dead target back; returns its new pid (None: unchanged).
+    #: It may raise FuzzError (or OSError) when it cannot: the campaign stops then.
     restart: Callable[[], Awaitable[int | None]] | None = None
+    #: after a restart, how long the target may take to answer its services again
+    restart_timeout: float = 60.0
     on_finding: Callable[[Finding], None] | None = None
     on_progress: Callable[[int, int, int], None] | None = None
 
@@ -78,6 +84,10 @@ class Report:
     errors: list[dict[str, Any]] = field(default_factory=list)
     #: verdicts that did not show again on a rerun of their case (not findings)
     unconfirmed: list[dict[str, Any]] = field(default_factory=list)
+    #: how often the target was brought back by the restart hook
+    restarts: int = 0
+    #: what changed during the run that a reader of the verdicts should know
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"seed": self.seed, "cases_run": self.cases_run,
@@ -87,7 +97,8 @@ class Report:
                 "elapsed_s": round(self.elapsed, 3),
                 "profiles": list(self.profiles), "stopped": self.stopped,
                 "verdicts": dict(sorted(self.verdicts.items())),
-                "fuzzer_errors": self.errors, "unconfirmed": self.unconfirmed}
+                "fuzzer_errors": self.errors, "unconfirmed": self.unconfirmed,
+                "restarts": self.restarts, "notes": self.notes}
 
     def summary(self) -> str:
         lines = [f"seed {self.seed}: {self.cases_run} cases in {self.elapsed:.1f} s, "
@@ -95,6 +106,9 @@ class Report:
                  f"was not reached"]
         if self.stopped:
             lines.append(f"stopped early: {self.stopped}")
+        if self.restarts:
+            lines.append(f"the target was restarted {self.restarts} time(s)")
+        lines.extend(f"note: {note}" for note in self.notes)
         if self.unconfirmed:
             lines.append(f"{len(self.unconfirmed)} verdict(s) did not show again on a rerun "
                          "(not reported as findings; see report.json 'unconfirmed')")
@@ -127,6 +141,8 @@ class Campaign:
         self.leaks = self._leak_watch()
         self._server: Any = None
         self._sdp: Any = None
+        #: the target is down (a crash or liveness finding) and not yet brought back
+        self._down = False
 
     def _leak_watch(self) -> resources.LeakWatch | None:
         if self.pid is None:
@@ -143,6 +159,9 @@ class Campaign:
         if self.pid is not None and not resources.alive(self.pid):
             raise FuzzError(f"--target-pid {self.pid} is not a running process")
         if t.role == "evse":
+            if self.pid is not None:
+                # read at each wait: a restart changes the pid
+                t.alive = lambda: self.pid is None or resources.alive(self.pid)
             await self._listen()
             return
         if t.host is None:
@@ -220,6 +239,7 @@ class Campaign:
                 if previous is not None and self.pid is not None \
                         and await self._exited(previous):
                     # no next case will notice: the last one gets its grace period
+                    self._down = True
                     await self._found(previous, FindingClass.CRASH, "crash",
                                       f"the target process {self.pid} exited", None)
         finally:
@@ -237,7 +257,10 @@ class Campaign:
             self.report.not_reached += 1
             self.report.unreached[(run.setup_error or "the session never passed "
                                    f"{case.state}")[:90]] += 1
-            if o.target.role == "evse" and run.setup_error == driver.NO_VEHICLE:
+            if o.target.role == "evse" and run.setup_error == driver.NO_VEHICLE and (
+                    self.pid is None or resources.alive(self.pid)):
+                # a watched vehicle process that is gone is a crash (below), not a
+                # vehicle that stays away
                 if number == 0 and previous is None:
                     raise FuzzError("no vehicle connected before the first case")
                 return await self._dead(previous or run, "tcp" if o.target.sdp_requests
@@ -248,9 +271,10 @@ class Campaign:
             # a moment later fails the next case's connect, which blames this one's
             # predecessor
             culprit = run if run.reached or previous is None else previous
+            self._down = True
             await self._found(culprit, FindingClass.CRASH, "crash",
                               f"the target process {self.pid} exited", None)
-            return await self._revive("the target process exited")
+            return await self._back("the target process exited")
         new = False
         if run.verdict is not None and run.verdict.cls is not None:
             new = await self._found(run, run.verdict.cls, run.verdict.rule,
@@ -289,18 +313,49 @@ class Campaign:
         return True
 
     async def _dead(self, culprit: CaseRun, service: str, reason: str) -> bool:
+        self._down = True
         await self._found(culprit, FindingClass.LIVENESS, f"liveness-{service}", reason,
                           service)
-        return await self._revive(reason)
+        return await self._back(reason)
+
+    async def _back(self, why: str) -> bool:
+        """After a finding that took the target down: whether it is up again (it may
+        have been restarted already, to minimise the finding), restarting it if not."""
+        if not self._down:
+            return True
+        if self.report.stopped:
+            return False
+        return await self._revive(why)
 
     async def _revive(self, why: str) -> bool:
+        """Bring the target back through the restart hook and wait until it answers;
+        False (and the report says why) when there is no hook or it did not work."""
         if self.o.restart is None:
             self.report.stopped = why
             return False
-        pid = await self.o.restart()
+        try:
+            pid = await self.o.restart()
+        except (FuzzError, OSError) as exc:
+            self.report.stopped = f"{why}; the restart failed: {exc}"
+            return False
+        self.report.restarts += 1
         if pid is not None:
             self.pid = pid
             self.leaks = self._leak_watch()
+        elif self.pid is not None and not resources.alive(self.pid):
+            # without the new pid every later case would look like the same crash
+            self.report.notes.append(
+                f"the restart named no new pid and {self.pid} is gone: crashes and leaks "
+                "are not watched from then on")
+            self.pid, self.leaks = None, None
+        if self.services:
+            silent = await wait_until_up(self.o.target, self.services, self.o.profiles[0],
+                                         Transcript(), self.o.restart_timeout)
+            if silent is not None:
+                self.report.stopped = (f"{why}; after the restart {silent} did not answer "
+                                       f"within {self.o.restart_timeout:g} s")
+                return False
+        self._down = False
         return True
 
     # ------------------------------------------------------------------ findings
@@ -337,9 +392,15 @@ class Campaign:
                 self.report.unconfirmed.append({"case": case.number, "class": cls.value,
                                                 "state": case.state, "reason": reason})
                 return False
-        if minimise and len(case.steps) > 1 and (cls in _RERUNNABLE
-                                                 or self.o.restart is not None):
-            await self._minimise(finding, run)
+        if minimise and len(case.steps) > 1:
+            if cls in _RERUNNABLE:
+                await self._minimise(finding, run)
+            elif self.o.restart is not None and self._minimisable(cls) and (
+                    not self._down
+                    or await self._revive(f"{reason} (restarting to minimise {fid})")):
+                # the target it took down is brought back first: each rerun must meet a
+                # live one
+                await self._minimise(finding, run)
         verdict = {"class": cls.value, "rule": rule, "reason": reason,
                    "observation": _observation(run)}
         write_finding(folder, finding, case, run.input_bytes, run.transcript, self.o.keylog,
@@ -348,6 +409,12 @@ class Campaign:
         if self.o.on_finding is not None:
             self.o.on_finding(finding)
         return True
+
+    def _minimisable(self, cls: FindingClass) -> bool:
+        """Whether reruns can tell a finding that took the target down: a vehicle's
+        liveness is "it did not come back", which only a full ``accept_timeout`` (60 s)
+        shows, per rerun; the probes of a charger's services do not apply to it."""
+        return not (cls is FindingClass.LIVENESS and self.o.target.role == "evse")
 
     async def _minimise(self, finding: Finding, run: CaseRun) -> None:
         last: dict[str, bytes] = {}
@@ -364,13 +431,15 @@ class Campaign:
         finding.extra["minimise_reruns"] = spent
 
     async def _reproduce(self, case: Case, finding: Finding) -> tuple[bool, bytes]:
-        """Rerun ``case``: whether it shows ``finding`` again, and what it sent."""
+        """Rerun ``case``: whether it shows ``finding`` again, and what it sent. A
+        target that stays down (its restart failed) reproduces nothing more."""
+        if self._down:
+            return False, b""
         run = await run_case(self.o.target, case)
         ok = await self.shows(run, finding)
-        if not ok and finding.cls in (FindingClass.CRASH, FindingClass.LIVENESS):
-            return False, run.input_bytes
-        if finding.cls in (FindingClass.CRASH, FindingClass.LIVENESS) and ok:
-            await self._revive("minimising")
+        if ok and finding.cls in (FindingClass.CRASH, FindingClass.LIVENESS):
+            self._down = True
+            await self._revive(f"restarting after a rerun of {finding.id}")
         return ok, run.input_bytes
 
     async def shows(self, run: CaseRun, finding: Finding) -> bool:

@@ -15,6 +15,7 @@ import asyncio
 import errno
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,9 @@ class Target:
     accept_timeout: float = 60.0
     #: evse role: incoming connections, fed by the campaign's listener
     incoming: asyncio.Queue[Link] | None = None
+    #: evse role: whether the watched vehicle process still runs (``--target-pid``); a
+    #: case stops waiting for a connection as soon as it does not
+    alive: Callable[[], bool] | None = None
     sdp_requests: int = 0
 
     def sdp_destination(self) -> tuple[Any, ...]:
@@ -391,22 +395,46 @@ async def observe(target: Target, link: Link, wire: Wire, transcript: Transcript
 
 async def _evse_case(target: Target, run: CaseRun) -> None:
     assert target.incoming is not None
-    try:
-        link = await asyncio.wait_for(target.incoming.get(), target.accept_timeout)
-        while not target.incoming.empty():
-            # a vehicle that connected while the last case ran may have given up on its
-            # handshake since: take the newest connection, close the older ones
-            link.abort()
-            link = target.incoming.get_nowait()
-    except asyncio.TimeoutError:
+    got = await _next_vehicle(target)
+    if got is None:
         run.setup_error = NO_VEHICLE
         return
+    link = got
+    while not target.incoming.empty():
+        # a vehicle that connected while the last case ran may have given up on its
+        # handshake since: take the newest connection, close the older ones
+        link.abort()
+        link = target.incoming.get_nowait()
     link.transcript = run.transcript
     run.transcript.add("-", "connect", link=link)
     try:
         await _drive_evse(target, run, link)
     finally:
         await link.close()
+
+
+#: how often a case waiting for the vehicle looks whether its process still runs
+_ALIVE_EVERY = 0.1
+
+
+async def _next_vehicle(target: Target) -> Link | None:
+    """The next vehicle connection, or None after ``accept_timeout`` or as soon as the
+    watched vehicle process is gone (a crash need not cost the whole accept time)."""
+    assert target.incoming is not None
+    loop = asyncio.get_running_loop()
+    end = loop.time() + target.accept_timeout
+    getting = asyncio.ensure_future(target.incoming.get())
+    try:
+        while not getting.done():
+            left = end - loop.time()
+            if left <= 0 or target.alive is not None and not target.alive():
+                break
+            await asyncio.wait({getting},
+                               timeout=min(left, _ALIVE_EVERY) if target.alive else left)
+        return getting.result() if getting.done() else None
+    finally:
+        if not getting.done():
+            getting.cancel()
 
 
 async def _drive_evse(target: Target, run: CaseRun, link: Link) -> None:

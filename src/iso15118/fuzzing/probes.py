@@ -19,7 +19,7 @@ from iso15118.sdp import SDPRequest, Security
 from iso15118.session.evcc import EvccSession
 from iso15118.session.events import SessionStarted
 
-__all__ = ["SERVICES", "probe", "probe_service"]
+__all__ = ["SERVICES", "probe", "probe_service", "wait_until_up"]
 
 SERVICES = ("sdp", "tcp", "sap", "session")
 TRIES = 3
@@ -78,4 +78,23 @@ async def probe(target: Target, services: tuple[str, ...], profile_name: str,
         else:
             transcript.note(f"liveness: {service} does not answer")
             return service
+    return None
+
+
+async def wait_until_up(target: Target, services: tuple[str, ...], profile_name: str,
+                        transcript: Transcript, timeout: float) -> str | None:
+    """After a restart: poll ``services`` in order until each answers; the first one
+    still silent when ``timeout`` seconds have passed, or None when all answer. A charger
+    being power-cycled takes seconds to boot, so this polls where :func:`probe` gives up
+    after a few tries."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    pause = 0.05
+    for service in services:
+        while not await probe_service(target, service, profile_name, transcript):
+            if loop.time() >= end:
+                transcript.note(f"restart: {service} did not answer within {timeout:g} s")
+                return service
+            await asyncio.sleep(min(pause, max(0.0, end - loop.time())))
+            pause = min(pause * 2, 1.0)
     return None

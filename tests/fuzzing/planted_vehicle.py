@@ -2,7 +2,7 @@
 discovers by SDP on an interface, charges, and starts over, as a car plugged in again
 does. With a fault planted in its SDP parser it is what the SDP cases must find.
 
-    python planted_vehicle.py --interface IF --fault none|trust-any|short-crash
+    python planted_vehicle.py --interface IF --fault none|trust-any|short-crash|sdp-dies
 
 * ``none``: our own vehicle, :func:`iso15118.session.runner.run_vehicle` (what ``iso15118
   evcc`` runs) in a loop;
@@ -10,7 +10,10 @@ does. With a fault planted in its SDP parser it is what the SDP cases must find.
   port in its bytes 24-25, whatever the V2GTP header, payload type or length says (the
   parser of a vehicle that never checks the header);
 * ``short-crash``: our discovery, but a datagram shorter than a SECCDiscoveryRes (28
-  bytes) makes the process exit (code 70), as an unchecked read past its end would.
+  bytes) makes the process exit (code 70), as an unchecked read past its end would;
+* ``sdp-dies``: our discovery, but a datagram whose V2GTP length disagrees with its size
+  stops it for good, the process staying alive (the vehicle side of CVE-2025-68135's
+  shape: an exception that silently ends the SDP task).
 
 It prints ``ready`` once it runs; every session it starts prints ``session``.
 """
@@ -79,14 +82,19 @@ async def main() -> None:
     ap.add_argument("--protocol", default="iso2-dc")
     args = ap.parse_args()
     warm_up(("iso2", "din"))
-    if args.fault == "short-crash":
+    dead = asyncio.Event()
+    if args.fault in ("short-crash", "sdp-dies"):
         from iso15118.transport import sdp_io
 
         original = sdp_io._Datagrams.datagram_received
 
         def fragile(self: Any, data: bytes, addr: Any) -> None:
-            if len(data) < 28:
+            if args.fault == "short-crash" and len(data) < 28:
                 os._exit(70)
+            if args.fault == "sdp-dies" and len(data) >= 8 and \
+                    int.from_bytes(data[4:8], "big") != len(data) - 8:
+                dead.set()
+                return
             original(self, data, addr)
 
         sdp_io._Datagrams.datagram_received = fragile  # type: ignore[method-assign]
@@ -104,7 +112,15 @@ async def main() -> None:
                 finally:
                     await conn.close()
             else:
-                await run_vehicle(args.interface, ev, config, discovery_timeout=60)
+                task = asyncio.ensure_future(run_vehicle(args.interface, ev, config,
+                                                         discovery_timeout=60))
+                gone = asyncio.ensure_future(dead.wait())
+                await asyncio.wait((task, gone), return_when=asyncio.FIRST_COMPLETED)
+                if dead.is_set():
+                    task.cancel()
+                    await asyncio.Event().wait()  # alive, but never asks again
+                gone.cancel()
+                await task
         await asyncio.sleep(0.05)
 
 

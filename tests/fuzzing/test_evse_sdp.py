@@ -6,7 +6,8 @@ link-local multicast, which ``lo`` does not carry): ``iso15118 fuzz-live --role 
   no finding on SDP cases, alone or mixed with session cases, and keeps charging;
 * planted-fault vehicles (``planted_vehicle.py``) are found and classified: one that
   connects wherever any datagram's port bytes point (``violation``), one that dies on a
-  short datagram (``crash`` with ``--target-pid``).
+  short datagram (``crash`` with ``--target-pid``), one whose discovery stops for good
+  on a datagram with a wrong V2GTP length (``liveness``, service ``sdp``).
 """
 
 from __future__ import annotations
@@ -175,3 +176,22 @@ def test_a_vehicle_dying_on_a_short_datagram_is_a_crash(link: NetnsPair,
     assert len(bytes.fromhex(crash["input_hex"])) < 28  # the short datagram did it
     assert report["stopped"] == "the target process exited"
     assert result.returncode == 1
+
+
+def test_a_vehicle_whose_discovery_dies_is_a_liveness_finding(link: NetnsPair,
+                                                              tmp_path: Path) -> None:
+    vehicle = _vehicle(link, "sdp-dies")
+    try:
+        result, report = _fuzz(link, tmp_path, "SDP", 30, "--vehicle-wait", "3")
+    finally:
+        vehicle.kill()
+        vehicle.wait()
+    findings = report["findings"]
+    assert isinstance(findings, list) and len(findings) == 1, result.stderr
+    gone = findings[0]
+    assert (gone["class"], gone["state"], gone["layer"], gone["service"]) == \
+        ("liveness", "SDP", "sdp", "sdp")
+    data = bytes.fromhex(gone["input_hex"])
+    assert int.from_bytes(data[4:8], "big") != len(data) - 8  # what stopped it
+    assert result.stdout.startswith("FINDING F001 liveness state=SDP layer=sdp case=")
+    assert report["stopped"]  # no restart hook on the command line: the campaign ends

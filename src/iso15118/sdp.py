@@ -490,6 +490,13 @@ class SDPClient:
             # reserved *transport* byte is tolerated: V2G only ever runs over TCP.
             self.ignored += 1
             return None
+        if not self.collect and not _connectable(message):
+            # port 0, or an address no TCP connection goes to: acting on it ends in a
+            # failed connect and no SECC; an EV keeps asking instead ([V2G2-161]), so one
+            # broken datagram on the link does not end its discovery (found by fuzz-live's
+            # SDP cases as the charger; a diagnostic scan still lists such answers)
+            self.ignored += 1
+            return None
         if message in self.responses:
             return None  # the same SECC answering a retransmission
         self.responses.append(message)
@@ -503,6 +510,13 @@ class SDPClient:
         self.state = ClientState.WAITING
         self._deadline = now + self.response_timeout  # [V2G2-159]
         return self._frame
+
+
+def _connectable(message: SDPResponse | SDPResponseWireless) -> bool:
+    """Whether a TCP connection can go where the response points at all (unicast, port
+    not 0); a port outside 49152-65535 is usable: real chargers announce 15118 or 30000."""
+    address = message.address
+    return message.port != 0 and not address.is_unspecified and not address.is_multicast
 
 
 # --------------------------------------------------------------------------- SECC side

@@ -115,6 +115,8 @@ def test_the_oracle_on_each_reaction() -> None:
     assert judge_sdp_vehicle((), odd, SdpReaction(connected=1)).cls is None
     asked = judge_sdp_vehicle(bad, (), SdpReaction(asked_again=0.25, window=1.0))
     assert (asked.cls, asked.rule) == (None, "sdp-ignore-malformed")
+    restarted = judge_sdp_vehicle(bad, (), SdpReaction(asked_again=0.05, window=1.0))
+    assert (restarted.cls, restarted.rule) == (None, "sdp-retry")  # no retransmission
     late = judge_sdp_vehicle(bad, (), SdpReaction(asked_again=9.0, window=1.0))
     assert (late.cls, late.rule) == (None, "sdp-retry")  # gave up, started over
     gone = judge_sdp_vehicle(bad, (), SdpReaction(window=1.0))

@@ -373,6 +373,11 @@ def _is_session_stop(frame: Frame, expect: Expect) -> bool:
     return exchange is not None and exchange.step == "SessionStop"
 
 
+#: a request sooner than this after the one answered is no retransmission ([V2G2-159]:
+#: 250 ms; the margin is for timer granularity)
+SDP_RETRANSMIT_MIN = 0.2
+
+
 @dataclass
 class SdpReaction:
     """What a vehicle did after damaged SDP answers (an SDP case as the charger)."""
@@ -380,7 +385,7 @@ class SdpReaction:
     #: connections to the port only the damaged answer named (None: it could not be
     #: listened on, so such a connection cannot be seen)
     connected: int | None = 0
-    #: seconds until it asked again (None: it did not, within the case's wait)
+    #: seconds from the request answered until the next (None: none within the wait)
     asked_again: float | None = None
     #: seconds until it connected to the real port without asking again
     connected_real: float | None = None
@@ -400,6 +405,13 @@ def judge_sdp_vehicle(malformed: tuple[str, ...], tolerated: tuple[str, ...],
         return Verdict(None, "sdp-tolerated", f"took an odd answer ({what})")
     if reaction.asked_again is not None:
         rule = "sdp-ignore-malformed" if malformed else "sdp-tolerated"
+        if reaction.asked_again < SDP_RETRANSMIT_MIN:
+            # sooner than its 250 ms timer: not a retransmission but a discovery started
+            # over (it acted on the answer and failed, or was restarted); not a finding,
+            # it came back, but not the same as ignoring the answer
+            return Verdict(None, "sdp-retry" if malformed else "sdp-tolerated",
+                           f"started over {reaction.asked_again:.2f} s "
+                           f"after the request answered ({what})")
         late = reaction.asked_again > reaction.window
         return Verdict(None, "sdp-retry" if late else rule,
                        f"asked again after {reaction.asked_again:.2f} s ({what})")

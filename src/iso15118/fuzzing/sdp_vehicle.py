@@ -99,7 +99,7 @@ async def _answer_damaged(target: Target, run: CaseRun, first: HeldRequest) -> N
     reaction = SdpReaction(window=max(target.deadline, 1.0))
     last: HeldRequest | None = None
     try:
-        last = await _watch(target, answers.port, hits_before, reaction, start)
+        last = await _watch(target, answers.port, hits_before, reaction, start, first.time)
         reaction.connected = _hits(decoy, answers.port, hits_before) if watched else None
     finally:
         if answers.port != decoy.port:
@@ -119,7 +119,7 @@ def _hits(decoy: Any, port: int, before: int) -> int:
 
 
 async def _watch(target: Target, port: int, hits_before: int, reaction: SdpReaction,
-                 start: float) -> HeldRequest | None:
+                 start: float, first_time: float) -> HeldRequest | None:
     """Wait for the vehicle's next move; the request it asked again with, if it did."""
     loop = asyncio.get_running_loop()
     decoy = target.decoy
@@ -134,7 +134,8 @@ async def _watch(target: Target, port: int, hits_before: int, reaction: SdpReact
         wait = _POLL if loop.time() < window_end else 0.5
         got = await _next(target, wait)
         if got is not None:
-            reaction.asked_again = got.time - start
+            # from the request answered: a retransmission comes 250 ms after it
+            reaction.asked_again = got.time - first_time
             # a vehicle may ask again and still connect where the damage pointed
             settle = loop.time() + _SETTLE
             while loop.time() < settle and not _hits(decoy, port, hits_before):

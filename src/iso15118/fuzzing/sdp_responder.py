@@ -100,10 +100,6 @@ class SdpResponder(asyncio.DatagramProtocol):
     def port(self) -> int:
         return int(next(iter(self.server.endpoints.values())))
 
-    def endpoint(self, security: int) -> int:
-        return int(self.server.endpoints.get(Security(security), self.port)) \
-            if security in (Security.TLS, Security.NO_TLS) else self.port
-
 
 async def open_responder(interface: str, endpoints: dict[Security, int],
                          port: int) -> SdpResponder:

@@ -101,6 +101,9 @@ async def _answer_damaged(target: Target, run: CaseRun, first: HeldRequest) -> N
     try:
         last = await _watch(target, answers.port, hits_before, reaction, start, first.time)
         reaction.connected = _hits(decoy, answers.port, hits_before) if watched else None
+        for port, peer, when in decoy.hits[hits_before:]:
+            transcript.note(f"the vehicle [{peer}] connected to port {port}, which only the "
+                            f"damaged answer named, {when - start:.3f} s after it")
     finally:
         if answers.port != decoy.port:
             decoy.stop(answers.port)

@@ -42,7 +42,8 @@ def test_no_steps_is_the_correct_answer_naming_the_decoy() -> None:
     (Mutation(Layer.SDP, "set", "port", (0,)), "port 0"),
     (Mutation(Layer.SDP, "set", "address", ("::",)), "address :: "),
     (Mutation(Layer.SDP, "set", "address", ("ff02::1",)), "address ff02::1"),
-    (Mutation(Layer.SDP, "set", "address", ("2001:db8::1",)), "address 2001:db8::1"),
+    (Mutation(Layer.SDP, "set", "address", ("::1",)), "address ::1"),
+    (Mutation(Layer.SDP, "set", "address", ("::ffff:192.0.2.1",)), "address ::ffff:c000:201"),
 ])
 def test_unusable_answers_are_malformed_and_our_decoder_agrees(step: Mutation,
                                                                 why: str) -> None:
@@ -63,6 +64,7 @@ def test_unusable_answers_are_malformed_and_our_decoder_agrees(step: Mutation,
     (Mutation(Layer.SDP, "set", "transport", (0x08,)), "transport byte 0x08"),
     (Mutation(Layer.SDP, "other", "security"), "the other security"),
     (Mutation(Layer.SDP, "other", "source-port"), "an answer from another UDP"),
+    (Mutation(Layer.SDP, "set", "address", ("2001:db8::1",)), "address 2001:db8::1 (not"),
 ])
 def test_odd_but_usable_answers_are_tolerated(step: Mutation, why: str) -> None:
     p = _plan(step)

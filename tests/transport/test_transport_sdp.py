@@ -237,7 +237,8 @@ def test_client_tolerates_a_reserved_transport_byte_as_real_chargers_send_it() -
     assert info.description == f"{SECC.compressed}%2 15118 NO_TLS 0x08"
 
 
-@pytest.mark.parametrize(("address", "port"), [(SECC, 0), ("::", 50000), ("ff02::1", 50000)])
+@pytest.mark.parametrize(("address", "port"), [(SECC, 0), ("::", 50000), ("ff02::1", 50000),
+                                               ("::1", 50000), ("::ffff:192.0.2.1", 50000)])
 def test_client_keeps_asking_past_an_answer_no_connection_can_follow(address: str,
                                                                     port: int) -> None:
     client = SDPClient(SDPRequest(Security.NO_TLS))

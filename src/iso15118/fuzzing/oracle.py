@@ -85,8 +85,8 @@ RULES: dict[str, Rule] = {r.name: r for r in (
          "after a valid positive response the EVCC sends its next request or ends the "
          "session; silence until the deadline is a hang"),
     Rule("sdp-ignore-malformed", "ISO 15118-2 7.10.1 (SECCDiscoveryRes: V2GTP payload type "
-         "0x9001, a 20-byte payload, security 0x00/0x10; the SECC's link-local address, "
-         "7.6); DIN SPEC 70121 8.7.2",
+         "0x9001, a 20-byte payload, security 0x00/0x10, the SECC's address and port); "
+         "DIN SPEC 70121 8.7.2",
          "a datagram that is no usable SECCDiscoveryRes is not an answer: the EVCC ignores "
          "it, keeps asking, and never connects where it points"),
     Rule("sdp-retry", "ISO 15118-2 7.10.1 [V2G2-159], [V2G2-161]; DIN SPEC 70121 "

@@ -14,16 +14,18 @@ them, with what the vehicle asked for and where the fuzzer listens, into the dat
 send and into what a conforming vehicle may do with them:
 
 * ``malformed``: the answer is no usable SECCDiscoveryRes (a broken header, a payload of
-  the wrong size, a reserved security byte, port 0, an address that is not a unicast
-  link-local one); a vehicle must ignore it and keep asking, and must not connect where
-  it points;
+  the wrong size, a reserved security byte, port 0, an address no SECC on the link can
+  have: unspecified, multicast, loopback, IPv4-mapped); a vehicle must ignore it and keep
+  asking, and must not connect where it points;
 * ``tolerated``: the answer is odd but usable: a port outside the dynamic range 49152-65535
   the standards ask the SECC for (real chargers answer 15118 and 30000, see
   /work/shared/vectors/real, and vehicles charge there), a reserved transport byte (a
   Qingdao Penodato SERH270 sends 0x08), the other security than the one asked for (7.10.1
   lets the SECC offer it; the vehicle decides), or an answer from another UDP source port
-  (the clause fixes the port the SECC listens on, not the one it answers from). Connecting
-  there, or refusing, is the vehicle's choice.
+  (the clause fixes the port the SECC listens on, not the one it answers from), a global
+  address instead of a link-local one (every SECC in the real captures announces fe80::/64;
+  whether the standard forbids others was not checked, its text not being at hand).
+  Connecting there, or refusing, is the vehicle's choice.
 
 Every damaged answer names a port where the fuzzer listens and no session is served (the
 *decoy*), unless the damage is the port itself; a connection there shows the vehicle took
@@ -40,7 +42,7 @@ from typing import Any
 
 from iso15118.fuzzing.model import Layer, Mutation
 from iso15118.fuzzing.mutations import LENGTHS
-from iso15118.sdp import Security, TransportProtocol
+from iso15118.sdp import Security, TransportProtocol, reachable_address
 from iso15118.session.runner import DYNAMIC_PORTS
 from iso15118.v2gtp import PayloadType
 
@@ -170,8 +172,10 @@ def plan(steps: tuple[Mutation, ...], asked: int, address: ipaddress.IPv6Address
         malformed.append("port 0")
     elif port not in DYNAMIC_PORTS:
         tolerated.append(f"port {port} outside 49152-65535")
-    if not address.is_link_local or address.is_multicast:
-        malformed.append(f"address {address} (not a unicast link-local address)")
+    if not reachable_address(address):
+        malformed.append(f"address {address} (no SECC on the link has it)")
+    elif not address.is_link_local:
+        tolerated.append(f"address {address} (not link-local)")
     if transport != TransportProtocol.TCP:
         tolerated.append(f"transport byte 0x{transport:02x}")
     header = struct.pack(">BBHI", version, inverse, payload_type, declared)

@@ -249,7 +249,7 @@ class Campaign:
             if o.target.role == "evse" and run.setup_error == driver.NO_VEHICLE:
                 if number == 0 and previous is None:
                     raise FuzzError("no vehicle connected before the first case")
-                asked = run.extra.get("asked", bool(o.target.sdp_requests))
+                asked = run.extra.get("asked", False)  # no SDP served: not asked
                 if case.layer is Layer.SDP:
                     service = "sdp"  # an SDP case waits for a request, not a connection
                 else:

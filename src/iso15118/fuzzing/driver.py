@@ -64,7 +64,6 @@ class Target:
     accept_timeout: float = 60.0
     #: evse role: incoming connections, fed by the campaign's listener
     incoming: asyncio.Queue[Link] | None = None
-    sdp_requests: int = 0
     #: evse role with --interface: the fuzzer's SDP responder and decoy listener
     #: (:mod:`.sdp_responder`)
     responder: Any = None

@@ -95,6 +95,9 @@ def add_subparser(subparsers: Any) -> None:
     p.add_argument("--restart-timeout", type=float, default=60.0, metavar="S",
                    help="--restart-cmd may take S seconds, and the target S more to "
                    "answer again (default 60)")
+    p.add_argument("--vehicle-wait", type=float, default=60.0, metavar="S",
+                   help="evse: how long to wait for the vehicle to connect or ask SDP "
+                   "again before it counts as gone (default 60)")
     p.add_argument("--sdp-port", type=int, default=15118, help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
@@ -113,8 +116,8 @@ def _target(args: argparse.Namespace, keylog: Path) -> Any:
         _usage(args, "give --interface IF, or --address ADDR --port N")
     if args.address is not None and args.port is None and args.role == "ev":
         _usage(args, "--address needs --port")
-    if args.deadline_ms <= 0 or args.rate <= 0:
-        _usage(args, "--deadline-ms and --rate must be positive")
+    if args.deadline_ms <= 0 or args.rate <= 0 or args.vehicle_wait <= 0:
+        _usage(args, "--deadline-ms, --rate and --vehicle-wait must be positive")
     context: ssl.SSLContext | None = None
     if args.tls:
         from iso15118.transport import iso2_client_context, iso2_server_context
@@ -128,7 +131,7 @@ def _target(args: argparse.Namespace, keylog: Path) -> Any:
                 _usage(args, "--role evse --tls needs --cert PEM (and --key PEM)")
             context = iso2_server_context(args.cert, args.key, keylog_filename=keylog)
     return Target(args.role, args.address, args.port, args.interface, args.tls, context,
-                  args.deadline_ms / 1000.0, args.sdp_port)
+                  args.deadline_ms / 1000.0, args.sdp_port, accept_timeout=args.vehicle_wait)
 
 
 def _profiles(args: argparse.Namespace, text: str | None) -> tuple[str, ...]:

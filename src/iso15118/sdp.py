@@ -74,6 +74,7 @@ __all__ = [
     "discover",
     "encode",
     "name_of",
+    "reachable_address",
     "serve_sdp",
 ]
 
@@ -490,6 +491,13 @@ class SDPClient:
             # reserved *transport* byte is tolerated: V2G only ever runs over TCP.
             self.ignored += 1
             return None
+        if not self.collect and not _connectable(message):
+            # port 0, or an address no SECC has: acting on it ends in a
+            # failed connect and no SECC; an EV keeps asking instead ([V2G2-161]), so one
+            # broken datagram on the link does not end its discovery (found by fuzz-live's
+            # SDP cases as the charger; a diagnostic scan still lists such answers)
+            self.ignored += 1
+            return None
         if message in self.responses:
             return None  # the same SECC answering a retransmission
         self.responses.append(message)
@@ -503,6 +511,20 @@ class SDPClient:
         self.state = ClientState.WAITING
         self._deadline = now + self.response_timeout  # [V2G2-159]
         return self._frame
+
+
+def reachable_address(address: ipaddress.IPv6Address) -> bool:
+    """Whether an SECC on the link can have this address: not unspecified, multicast,
+    loopback (the vehicle itself) or IPv4-mapped (no IPv6 peer)."""
+    return not (address.is_unspecified or address.is_multicast or address.is_loopback
+                or address.ipv4_mapped is not None)
+
+
+def _connectable(message: SDPResponse | SDPResponseWireless) -> bool:
+    """Whether a TCP connection can reach an SECC where the response points (port not 0,
+    an address an SECC can have); a port outside 49152-65535 is usable: real chargers
+    announce 15118 or 30000."""
+    return message.port != 0 and reachable_address(message.address)
 
 
 # --------------------------------------------------------------------------- SECC side

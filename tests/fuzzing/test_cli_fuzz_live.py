@@ -84,6 +84,12 @@ def test_usage_and_unreachable_targets_exit_2(tmp_path: Path) -> None:
     assert fuzz_live("--role", "ev", "--protocol", "din", "--out", str(tmp_path)
                      ).returncode == 2
     assert fuzz_live("--role", "nobody").returncode == 2
+    # as the charger, SDP cases need the link the vehicle multicasts on
+    no_link = fuzz_live("--role", "evse", "--address", "::1", "--port", "0", "--protocol",
+                        "iso2-dc", "--state", "SDP", "--out", str(tmp_path))
+    assert no_link.returncode == 2 and "need --interface" in no_link.stderr
+    assert fuzz_live("--role", "evse", "--interface", "lo", "--vehicle-wait", "0",
+                     "--protocol", "din", "--out", str(tmp_path)).returncode == 2
 
 
 def test_over_tls_the_key_log_comes_with_each_finding(tmp_path: Path) -> None:

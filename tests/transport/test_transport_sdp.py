@@ -237,6 +237,23 @@ def test_client_tolerates_a_reserved_transport_byte_as_real_chargers_send_it() -
     assert info.description == f"{SECC.compressed}%2 15118 NO_TLS 0x08"
 
 
+@pytest.mark.parametrize(("address", "port"), [(SECC, 0), ("::", 50000), ("ff02::1", 50000),
+                                               ("::1", 50000), ("::ffff:192.0.2.1", 50000)])
+def test_client_keeps_asking_past_an_answer_no_connection_can_follow(address: str,
+                                                                    port: int) -> None:
+    client = SDPClient(SDPRequest(Security.NO_TLS))
+    client.start(0.0)
+    assert client.datagram_received(encode(SDPResponse(address, port, Security.NO_TLS)),
+                                    0.1) is None
+    assert client.ignored == 1 and client.state is ClientState.WAITING
+    assert client.timeout(0.25) is not None  # the next request, as [V2G2-159] has it
+    good = SDPResponse(SECC, 15118, Security.NO_TLS)  # a port real chargers announce
+    assert client.datagram_received(encode(good), 0.3) == good
+    scan = SDPClient(SDPRequest(Security.NO_TLS), collect=True)  # a scan lists them all
+    scan.start(0.0)
+    assert scan.datagram_received(encode(SDPResponse(address, port, Security.NO_TLS)), 0.1)
+
+
 def test_client_in_collect_mode_lists_every_secc_in_the_window() -> None:
     client = SDPClient(SDPRequest(), collect=True)
     client.start(0.0)

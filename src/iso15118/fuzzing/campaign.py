@@ -143,6 +143,7 @@ class Campaign:
         self._sdp: Any = None
         #: the target is down (a crash or liveness finding) and not yet brought back
         self._down = False
+        self._decoy: Any = None
 
     def _leak_watch(self) -> resources.LeakWatch | None:
         if self.pid is None:
@@ -162,6 +163,9 @@ class Campaign:
             if self.pid is not None:
                 # read at each wait: a restart changes the pid
                 t.alive = lambda: self.pid is None or resources.alive(self.pid)
+            if t.interface is None and self.o.states is not None and "SDP" in self.o.states:
+                raise FuzzError("SDP cases as the charger need --interface (the vehicle "
+                                "discovers by multicast on the link)")
             await self._listen()
             return
         if t.host is None:
@@ -190,19 +194,21 @@ class Campaign:
         port = self._server.sockets[0].getsockname()[1]
         t.port = port
         if t.interface is not None:
+            from iso15118.fuzzing.sdp_responder import Decoy, open_responder
             from iso15118.sdp import Security
-            from iso15118.transport import serve_sdp
-
-            def counted(*_args: Any) -> None:
-                t.sdp_requests += 1
 
             security = Security.TLS if t.tls else Security.NO_TLS
-            self._sdp = await serve_sdp(t.interface, endpoints={security: port},
-                                        on_request=counted, port=t.sdp_port)
+            # our own responder, not serve_sdp: an SDP case holds a request to answer
+            # it damaged (the decoy is where those answers point)
+            t.decoy = Decoy()
+            await t.decoy.start()
+            self._decoy = t.decoy
+            t.responder = self._sdp = await open_responder(t.interface, {security: port},
+                                                           t.sdp_port)
         self.services = ()
 
     async def close(self) -> None:
-        for closer in (self._sdp, self._server):
+        for closer in (self._sdp, self._decoy, self._server):
             if closer is not None:
                 closer.close()
 
@@ -211,7 +217,9 @@ class Campaign:
     async def run(self) -> Report:
         o = self.o
         started = time.monotonic()
-        source = CaseSource(o.seed, o.profiles, o.states, sdp="sdp" in self.services)
+        evse_sdp = o.target.role == "evse" and o.target.responder is not None
+        source = CaseSource(o.seed, o.profiles, o.states,
+                            sdp="sdp" in self.services or evse_sdp, role=o.target.role)
         o.out.mkdir(parents=True, exist_ok=True)
         previous: CaseRun | None = None
         loop = asyncio.get_running_loop()
@@ -263,8 +271,13 @@ class Campaign:
                 # vehicle that stays away
                 if number == 0 and previous is None:
                     raise FuzzError("no vehicle connected before the first case")
-                return await self._dead(previous or run, "tcp" if o.target.sdp_requests
-                                        else "sdp", "the vehicle did not come back")
+                asked = run.extra.get("asked", False)  # no SDP served: not asked
+                if case.layer is Layer.SDP:
+                    service = "sdp"  # an SDP case waits for a request, not a connection
+                else:
+                    service = "tcp" if asked else "sdp"
+                return await self._dead(previous or run, service,
+                                        "the vehicle did not come back")
         if self.pid is not None and not resources.alive(self.pid):
             # checked without waiting (a 0.3 s grace after every closed connection was
             # most of a campaign's time): a process that closes the connection and exits
@@ -275,6 +288,9 @@ class Campaign:
             await self._found(culprit, FindingClass.CRASH, "crash",
                               f"the target process {self.pid} exited", None)
             return await self._back("the target process exited")
+        if run.verdict is not None and run.verdict.cls is FindingClass.LIVENESS:
+            # an SDP case as the charger: the vehicle stopped discovering after it
+            return await self._dead(run, "sdp", run.verdict.reason)
         new = False
         if run.verdict is not None and run.verdict.cls is not None:
             new = await self._found(run, run.verdict.cls, run.verdict.rule,
@@ -448,6 +464,10 @@ class Campaign:
             return run.verdict is not None and run.verdict.cls is cls
         if cls is FindingClass.CRASH:
             return self.pid is not None and await self._exited(run)
+        if cls is FindingClass.LIVENESS and self.o.target.role == "evse":
+            if run.verdict is not None and run.verdict.cls is cls:
+                return True  # an SDP case saw the vehicle stop discovering again
+            return run.setup_error == driver.NO_VEHICLE
         if cls is FindingClass.LIVENESS and finding.service:
             dead = await probe(self.o.target, (finding.service,), run.case.profile,
                                run.transcript)

@@ -15,6 +15,7 @@ from iso15118.fuzzing.corpus import CORPUS, CorpusEntry, corpus_case
 from iso15118.fuzzing.model import Case, Layer
 from iso15118.fuzzing.mutations import draw
 from iso15118.fuzzing.profiles import ALL_STATES
+from iso15118.fuzzing.sdp_answers import draw_sdp_answer
 from iso15118.fuzzing.sdp_cases import draw_sdp
 
 __all__ = ["CaseSource"]
@@ -26,16 +27,20 @@ _LAYERS = ((Layer.EXI, 0.5), (Layer.V2GTP, 0.25), (Layer.SESSION, 0.25))
 
 class CaseSource:
     """The cases of one campaign: ``profiles`` (``--protocol``) and ``states``
-    (``--state``; None for all, SDP included when ``sdp`` is available)."""
+    (``--state``; None for all, SDP included when ``sdp`` is available); ``role`` is
+    ours (``evse``: SDP cases damage the answers, ``ev``: the requests)."""
 
     def __init__(self, seed: int, profiles: Sequence[str], states: Sequence[str] | None,
-                 *, sdp: bool) -> None:
+                 *, sdp: bool, role: str = "ev") -> None:
         self.seed = seed
         self.profiles = tuple(profiles)
         self.states = tuple(states) if states else None
         self.sdp = sdp
+        self.role = role
         self.corpus: list[tuple[CorpusEntry, str]] = []
         for entry in CORPUS:
+            if entry.state == "SDP" and role == "evse":
+                continue  # the corpus's SDP entries damage requests, which we answer
             for p in self.profiles:
                 if entry.profiles and not p.startswith(entry.profiles):
                     continue
@@ -58,7 +63,9 @@ class CaseSource:
         states = self.states_of(p) or ("SessionSetup",)
         state = rng.choice(states)
         if state == "SDP":
-            return Case(self.seed, number, p, state, Layer.SDP, draw_sdp(rng))
+            # as the EV we damage requests to the charger; as the charger, answers
+            steps = draw_sdp_answer(rng) if self.role == "evse" else draw_sdp(rng)
+            return Case(self.seed, number, p, state, Layer.SDP, steps)
         roll, layer = rng.random(), Layer.EXI
         for candidate, weight in _LAYERS:
             if roll < weight:

@@ -26,6 +26,7 @@ from iso15118.fuzzing.mutations import Context, Wire, apply, frame
 from iso15118.fuzzing.oracle import Expect, Observation, Verdict
 from iso15118.fuzzing.profiles import evse_for, matches, profile, vehicle_for
 from iso15118.fuzzing.sdp_cases import datagrams
+from iso15118.fuzzing.sdp_vehicle import sdp_vehicle_case
 from iso15118.sdp import SDP_MULTICAST_ADDRESS, SDP_PORT
 from iso15118.session.core import PAYLOAD_SAP_DIN_ISO2, Step
 from iso15118.session.evcc import EvccSession
@@ -67,7 +68,10 @@ class Target:
     #: evse role: whether the watched vehicle process still runs (``--target-pid``); a
     #: case stops waiting for a connection as soon as it does not
     alive: Callable[[], bool] | None = None
-    sdp_requests: int = 0
+    #: evse role with --interface: the fuzzer's SDP responder and decoy listener
+    #: (:mod:`.sdp_responder`)
+    responder: Any = None
+    decoy: Any = None
 
     def sdp_destination(self) -> tuple[Any, ...]:
         if self.interface is not None:
@@ -102,7 +106,9 @@ class CaseRun:
 async def run_case(target: Target, case: Case) -> CaseRun:
     transcript = Transcript()
     run = CaseRun(case, transcript)
-    if case.layer is Layer.SDP:
+    if case.layer is Layer.SDP and target.role == "evse":
+        await sdp_vehicle_case(target, run)
+    elif case.layer is Layer.SDP:
         await _sdp_case(target, run)
     elif target.role == "ev":
         await _with_retries(lambda: _ev_case(target, run), run)
@@ -395,8 +401,13 @@ async def observe(target: Target, link: Link, wire: Wire, transcript: Transcript
 
 async def _evse_case(target: Target, run: CaseRun) -> None:
     assert target.incoming is not None
+    asked = target.responder.requests if target.responder is not None else 0
     got = await _next_vehicle(target)
     if got is None:
+        if target.responder is not None:
+            # it asked SDP and got the right answer, but never connected: its TCP side
+            # stopped; it never asked: its discovery stopped
+            run.extra["asked"] = target.responder.requests > asked
         run.setup_error = NO_VEHICLE
         return
     link = got

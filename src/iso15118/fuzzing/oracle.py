@@ -25,7 +25,8 @@ from iso15118.fuzzing.mutations import Wire
 from iso15118.session.rules import ProtocolRules
 from iso15118.v2gtp import PAYLOAD_TYPE_PROTOCOLS, Frame
 
-__all__ = ["RULES", "Observation", "Rule", "Verdict", "judge_charger", "judge_vehicle"]
+__all__ = ["RULES", "Observation", "Rule", "SdpReaction", "Verdict", "judge_charger",
+           "judge_sdp_vehicle", "judge_vehicle"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,22 @@ RULES: dict[str, Rule] = {r.name: r for r in (
     Rule("ev-goes-on", "ISO 15118-2 8.4 (the EVCC's next request within its timing)",
          "after a valid positive response the EVCC sends its next request or ends the "
          "session; silence until the deadline is a hang"),
+    Rule("sdp-ignore-malformed", "ISO 15118-2 7.10.1 (SECCDiscoveryRes: V2GTP payload type "
+         "0x9001, a 20-byte payload, security 0x00/0x10, the SECC's address and port); "
+         "DIN SPEC 70121 8.7.2",
+         "a datagram that is no usable SECCDiscoveryRes is not an answer: the EVCC ignores "
+         "it, keeps asking, and never connects where it points"),
+    Rule("sdp-retry", "ISO 15118-2 7.10.1 [V2G2-159], [V2G2-161]; DIN SPEC 70121 "
+         "[V2G-DC-849] (as iso15118.sdp cites them)",
+         "an EVCC without a usable answer asks again after 250 ms, at most 50 times; one "
+         "that gave up may start over later (a new plug-in), one that never asks again "
+         "has stopped discovering"),
+    Rule("sdp-tolerated", "ISO 15118-2 7.10.1 (the SECC may offer the other security; "
+         "the clause fixes the SECC's UDP port, not the source of its answer); real "
+         "chargers' answers in /work/shared/vectors/real (ports 15118 and 30000, "
+         "transport byte 0x08)",
+         "an odd but usable answer: connecting where it points, or asking again, are both "
+         "accepted"),
 )}
 
 
@@ -365,3 +382,54 @@ def _is_session_stop(frame: Frame, expect: Expect) -> bool:
         return False
     exchange = expect.rules.exchange_of_request(expect.body(message))
     return exchange is not None and exchange.step == "SessionStop"
+
+
+#: a request sooner than this after the one answered is no retransmission ([V2G2-159]:
+#: 250 ms; the margin is for timer granularity)
+SDP_RETRANSMIT_MIN = 0.2
+
+
+@dataclass
+class SdpReaction:
+    """What a vehicle did after damaged SDP answers (an SDP case as the charger)."""
+
+    #: connections to the port only the damaged answer named (None: it could not be
+    #: listened on, so such a connection cannot be seen)
+    connected: int | None = 0
+    #: seconds from the request answered until the next (None: none within the wait)
+    asked_again: float | None = None
+    #: seconds until it connected to the real port without asking again
+    connected_real: float | None = None
+    window: float = 0.0
+
+
+def judge_sdp_vehicle(malformed: tuple[str, ...], tolerated: tuple[str, ...],
+                      reaction: SdpReaction) -> Verdict:
+    """We acted as the charger and answered the vehicle's SECCDiscoveryReq with damaged
+    datagrams: judge what it did (``malformed``: why the answer is unusable; empty when
+    it is usable but odd, ``tolerated`` says how)."""
+    what = "; ".join(malformed or tolerated) or "an answer"
+    if reaction.connected:
+        if malformed:
+            return Verdict(FindingClass.VIOLATION, "sdp-ignore-malformed",
+                           f"connected where an unusable answer pointed ({what})")
+        return Verdict(None, "sdp-tolerated", f"took an odd answer ({what})")
+    if reaction.asked_again is not None:
+        rule = "sdp-ignore-malformed" if malformed else "sdp-tolerated"
+        if reaction.asked_again < SDP_RETRANSMIT_MIN:
+            # sooner than its 250 ms timer: not a retransmission but a discovery started
+            # over (it acted on the answer and failed, or was restarted); not a finding,
+            # it came back, but not the same as ignoring the answer
+            return Verdict(None, "sdp-retry" if malformed else "sdp-tolerated",
+                           f"started over {reaction.asked_again:.2f} s "
+                           f"after the request answered ({what})")
+        late = reaction.asked_again > reaction.window
+        return Verdict(None, "sdp-retry" if late else rule,
+                       f"asked again after {reaction.asked_again:.2f} s ({what})")
+    if reaction.connected_real is not None:
+        return Verdict(None, "sdp-retry", "connected to the real port without asking")
+    if reaction.connected is None and not malformed:
+        return Verdict(None, "sdp-tolerated", f"went where the answer pointed ({what}), "
+                       "which could not be watched")
+    return Verdict(FindingClass.LIVENESS, "sdp-retry",
+                   f"stopped asking after {what} and did not come back")

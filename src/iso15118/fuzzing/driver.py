@@ -56,6 +56,8 @@ class Target:
     port: int | None = None
     interface: str | None = None
     tls: bool = False
+    #: the one TLS context: as the charger the listener's, as the EV the fallback of
+    #: :attr:`ssl_contexts`
     ssl_context: ssl.SSLContext | None = None
     deadline: float = 2.0
     sdp_port: int = SDP_PORT
@@ -64,6 +66,21 @@ class Target:
     #: evse role: incoming connections, fed by the campaign's listener
     incoming: asyncio.Queue[Link] | None = None
     sdp_requests: int = 0
+    #: as the EV, a TLS context per session protocol ("iso2", "iso20", "din"): each case
+    #: connects with the one its profile needs (-2 is TLS 1.2 without a vehicle
+    #: certificate, -20 is TLS 1.3 presenting one), so one campaign mixes both; the last
+    #: field, so that the ones above keep their positions
+    ssl_contexts: dict[str, ssl.SSLContext] = field(default_factory=dict)
+
+    def context_for(self, profile_name: str | None) -> ssl.SSLContext | None:
+        """The TLS context a connection for a case of ``profile_name`` uses (None: TCP)."""
+        if not self.tls:
+            return None
+        if profile_name is not None:
+            chosen = self.ssl_contexts.get(profile(profile_name).protocol)
+            if chosen is not None:
+                return chosen
+        return self.ssl_context
 
     def sdp_destination(self) -> tuple[Any, ...]:
         if self.interface is not None:
@@ -210,13 +227,15 @@ def _grammar_of(protocol: str | None, dc: bool) -> Any:
     return of
 
 
-async def connect_target(target: Target, transcript: Transcript) -> Link:
-    """A connection to the target SECC. Found by SDP, it is asked again when its port
-    refuses: an SECC may open a new port for the next session (Josev does) and announce
-    it by SDP, as ISO 15118-2 7.10.1 lets it."""
+async def connect_target(target: Target, transcript: Transcript,
+                         profile_name: str | None = None) -> Link:
+    """A connection to the target SECC, with the TLS context ``profile_name`` needs.
+    Found by SDP, it is asked again when its port refuses: an SECC may open a new port
+    for the next session (Josev does) and announce it by SDP, as ISO 15118-2 7.10.1
+    lets it."""
     if target.host is None or target.port is None:
         raise FuzzError("no target address (SDP found none, or --address/--port missing)")
-    context = target.ssl_context if target.tls else None
+    context = target.context_for(profile_name)
     try:
         return await open_link(target.host, target.port, transcript, ssl_context=context)
     except ConnectionRefusedError:
@@ -241,7 +260,7 @@ async def _ev_case(target: Target, run: CaseRun) -> None:
     case = run.case
     p = profile(case.profile)
     try:
-        link = await connect_target(target, run.transcript)
+        link = await connect_target(target, run.transcript, case.profile)
     except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
         run.setup_error = f"connect: {exc}"
         return
@@ -288,7 +307,8 @@ async def _drive_ev(target: Target, run: CaseRun, link: Link, p: Any) -> None:
                 ctx = _ev_context(session, out, body, neutral or sent.name, last_step,
                                   previous)
                 run.wire = apply(ctx, run.case.steps)
-                run.observation = await observe(target, link, run.wire, run.transcript)
+                run.observation = await observe(target, link, run.wire, run.transcript,
+                                                run.case.profile)
                 expect = Expect(ctx.grammar, d.protocol if d is not None else None,
                                 d.rules if d is not None else None,
                                 d.body if d is not None else (lambda m: m),
@@ -345,16 +365,17 @@ def _ev_context(session: EvccSession, out: Any, body: Any, step: str,
                    lambda m: session._grammar(d.protocol, m))
 
 
-async def observe(target: Target, link: Link, wire: Wire, transcript: Transcript
-                  ) -> Observation:
-    """Send ``wire`` and watch the reaction until the deadline."""
+async def observe(target: Target, link: Link, wire: Wire, transcript: Transcript,
+                  profile_name: str | None = None) -> Observation:
+    """Send ``wire`` and watch the reaction until the deadline (a reconnect storm opens
+    its connections with the TLS context of ``profile_name``)."""
     loop = asyncio.get_running_loop()
     extra: list[Link] = []
     if wire.storm:
         transcript.note(f"reconnect storm: {wire.storm} connections")
         for _ in range(wire.storm):
             try:
-                extra.append(await connect_target(target, transcript))
+                extra.append(await connect_target(target, transcript, profile_name))
             except (OSError, asyncio.TimeoutError, ssl.SSLError, FuzzError):
                 break
         for other in extra:
@@ -414,8 +435,13 @@ async def _drive_evse(target: Target, run: CaseRun, link: Link) -> None:
     p = profile(run.case.profile)
     evse = evse_for(p)
     behaviour = ChargerBehaviour(cable_check_s=0.0)
-    session = SeccSession(evse, behaviour.session_config(SeccConfig(protocols=(p.protocol,))),
-                          tls=target.tls, tls_version=link.tls_version)
+    # over TLS, -20 only with the vehicle's certificate (ISO 15118-20 7.7: mutual
+    # authentication), as a correct SECC does; a listener that also serves -2 (TLS 1.2)
+    # leaves the certificate optional at the TLS level, so the session checks it
+    config = SeccConfig(protocols=(p.protocol,), require_vehicle_certificate=target.tls)
+    session = SeccSession(evse, behaviour.session_config(config), tls=target.tls,
+                          tls_version=link.tls_version,
+                          vehicle_certificate=link.peer_certificate)
     sim = SimulatedCharger(evse, behaviour)
     sim.attach(session)
     later: list[Step] = []

@@ -1,0 +1,140 @@
+"""``iso15118 fuzz-live --tls`` for ISO 15118-20: TLS 1.3 with the vehicle certificate
+(mutual authentication, ISO 15118-20 clause 7.7), both roles, against our own simulators as
+real processes in two network namespaces (SDP needs link-local multicast), and the usage
+errors of -20 over TLS without the certificates it needs.
+
+A correct simulator gives no finding, and the cases reach their states: the TLS 1.3 link
+with the vehicle certificate is what lets the session negotiate -20 at all (without it,
+``iso15118.session.handshake.usable`` drops -20 and no -20 state is reached).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fuzz_targets import env
+from support.netns import NetnsPair, in_netns, netns_pair, netns_unavailable_reason
+
+from iso15118.pki import create_test_pki, secc_tls_files
+
+CLI = [sys.executable, "-m", "iso15118"]
+#: no hardware delays in the simulator: the test counts cases, not seconds
+FAST_CHARGER = """[behaviour]
+cable_check_s = 0.0
+voltage_ramp_v_per_s = 1000000.0
+current_ramp_a_per_s = 1000000.0
+"""
+#: -20 DC states from the handshake to the charge loop
+STATES = ("SessionSetup,AuthorizationSetup,Authorization,ServiceDiscovery,ServiceSelection,"
+          "ChargeParameterDiscovery,ScheduleExchange,CableCheck,PreCharge,PowerDelivery,"
+          "ChargeLoop,SessionStop")
+
+
+@pytest.fixture
+def pair() -> Iterator[NetnsPair]:
+    reason = netns_unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    with netns_pair() as made:
+        yield made
+
+
+def _report(out: Path) -> dict[str, object]:
+    print((out / "summary.txt").read_text())
+    return json.loads((out / "report.json").read_text())  # type: ignore[no-any-return]
+
+
+def _links(log: str) -> dict[str, set[str]]:
+    """protocol -> the links it was negotiated over, from the charger's stderr
+    (``secc: iso20 (urn:...) over TLSv1.3``)."""
+    out: dict[str, set[str]] = {}
+    for line in log.splitlines():
+        words = line.split()
+        if len(words) == 5 and words[0] == "secc:" and words[3] == "over":
+            out.setdefault(words[1], set()).add(words[4])
+    return out
+
+
+def _start_charger(pair: NetnsPair, tmp_path: Path, pki: Path, protocols: str,
+                   energy: str) -> subprocess.Popen[str]:
+    config = tmp_path / "charger.toml"
+    config.write_text(FAST_CHARGER)
+    log = tmp_path / "charger.log"
+    with log.open("w") as err:  # a file: a pipe nobody reads would block the charger
+        proc = subprocess.Popen(
+            in_netns(pair.secc_ns, *CLI, "secc", "-i", pair.secc_if, "--protocols", protocols,
+                     "--energy", energy, "--tls", "required", "--pki", str(pki),
+                     "--sessions", "0", "--config", str(config)),
+            stdout=subprocess.DEVNULL, stderr=err, text=True, env=env())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "ready on" not in log.read_text():
+        assert proc.poll() is None, log.read_text()
+        time.sleep(0.1)
+    assert "ready on" in log.read_text(), log.read_text()
+    return proc
+
+
+def _ev_campaign(pair: NetnsPair, pki: Path, out: Path, protocol: str, states: str,
+                 cases: int, pid: int) -> subprocess.CompletedProcess[str]:
+    root = secc_tls_files(pki)[2]
+    return subprocess.run(
+        in_netns(pair.evcc_ns, *CLI, "fuzz-live", "--role", "ev", "--interface", pair.evcc_if,
+                 "--tls", "--trust", str(root), "--pki", str(pki), "--protocol", protocol,
+                 "--state", states, "--cases", str(cases), "--seed", "20", "--out", str(out),
+                 "--deadline-ms", "1000", "--rate", "1000", "--target-pid", str(pid)),
+        capture_output=True, text=True, timeout=240, env=env())
+
+
+def test_as_the_ev_against_a_20_charger_over_mutual_tls_13(pair: NetnsPair,
+                                                           tmp_path: Path) -> None:
+    pki = tmp_path / "pki"
+    create_test_pki(pki, 20)
+    charger = _start_charger(pair, tmp_path, pki, "iso20", "dc")
+    try:
+        out = tmp_path / "run"
+        result = _ev_campaign(pair, pki, out, "iso20-dc", STATES, 36, charger.pid)
+        alive = charger.poll() is None
+    finally:
+        charger.kill()
+        charger.wait()
+    report = _report(out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert alive
+    assert report["cases_run"] == 36 and report["findings"] == []
+    assert report["not_reached"] == 0, report["not_reached_because"]
+    # the charger's side: every session negotiated -20 over TLS 1.3
+    assert _links((tmp_path / "charger.log").read_text()) == {"iso20": {"TLSv1.3"}}
+    keys = (out / "keys.log").read_text()
+    assert "CLIENT_TRAFFIC_SECRET_0" in keys and "CLIENT_RANDOM" not in keys
+
+
+def test_mixed_profiles_each_case_connects_with_its_own_context(pair: NetnsPair,
+                                                                tmp_path: Path) -> None:
+    """-2 cases over TLS 1.2 without a vehicle certificate, -20 cases over TLS 1.3 with
+    one, in one campaign against a charger serving both on one port; the key log holds
+    the secrets of both kinds."""
+    pki = tmp_path / "pki"
+    create_test_pki(pki, 2)  # one SECC certificate for both, as `secc` makes it
+    charger = _start_charger(pair, tmp_path, pki, "iso20,iso2", "dc")
+    try:
+        out = tmp_path / "run"
+        result = _ev_campaign(pair, pki, out, "iso2-dc,iso20-dc",
+                              "SessionSetup,ChargeParameterDiscovery,PowerDelivery", 16,
+                              charger.pid)
+    finally:
+        charger.kill()
+        charger.wait()
+    report = _report(out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert report["cases_run"] == 16 and report["findings"] == []
+    assert report["not_reached"] == 0, report["not_reached_because"]
+    links = _links((tmp_path / "charger.log").read_text())
+    assert links["iso20"] == {"TLSv1.3"} and links["iso2"] == {"TLSv1.2"}, links
+    keys = (out / "keys.log").read_text()
+    assert "CLIENT_RANDOM" in keys and "CLIENT_TRAFFIC_SECRET_0" in keys

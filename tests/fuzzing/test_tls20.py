@@ -138,3 +138,87 @@ def test_mixed_profiles_each_case_connects_with_its_own_context(pair: NetnsPair,
     assert links["iso20"] == {"TLSv1.3"} and links["iso2"] == {"TLSv1.2"}, links
     keys = (out / "keys.log").read_text()
     assert "CLIENT_RANDOM" in keys and "CLIENT_TRAFFIC_SECRET_0" in keys
+
+
+def test_as_the_charger_against_a_20_vehicle_over_mutual_tls_13(pair: NetnsPair,
+                                                                tmp_path: Path) -> None:
+    """The fuzzer listens with -20's server context (the SECC certificate and the OEM root
+    of --pki); our vehicle, restarted for every case (it runs one session), presents its
+    vehicle certificate over TLS 1.3."""
+    pki = tmp_path / "pki"
+    create_test_pki(pki, 20)
+    root = secc_tls_files(pki)[2]
+    out = tmp_path / "run"
+    cases = 8
+    fuzzer = subprocess.Popen(
+        in_netns(pair.secc_ns, *CLI, "fuzz-live", "--role", "evse", "--interface",
+                 pair.secc_if, "--tls", "--pki", str(pki), "--protocol", "iso20-dc",
+                 "--state", "all", "--cases", str(cases), "--seed", "5", "--out", str(out),
+                 "--deadline-ms", "1000"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
+    links = []
+    try:
+        deadline = time.monotonic() + 120
+        while fuzzer.poll() is None and time.monotonic() < deadline:
+            vehicle = subprocess.run(
+                in_netns(pair.evcc_ns, *CLI, "evcc", "-i", pair.evcc_if, "--protocols", "iso20",
+                         "--tls", "--trust", str(root), "--pki", str(pki), "--loops", "3"),
+                capture_output=True, text=True, timeout=60, env=env())
+            links += [line for line in vehicle.stderr.splitlines() if " over " in line]
+        stdout, stderr = fuzzer.communicate(timeout=30)
+    finally:
+        if fuzzer.poll() is None:
+            fuzzer.kill()
+            fuzzer.wait()
+    report = _report(out)
+    assert fuzzer.returncode == 0, stdout + stderr
+    assert report["cases_run"] == cases and report["findings"] == []
+    assert report["not_reached"] == 0, report["not_reached_because"]
+    assert links and all(line.endswith("over TLSv1.3") for line in links), links
+    assert "CLIENT_TRAFFIC_SECRET_0" in (out / "keys.log").read_text()
+
+
+def _fuzz_live(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, "fuzz-live", *args], capture_output=True, text=True,
+                          timeout=60, env=env())
+
+
+def _usage_error(result: subprocess.CompletedProcess[str], words: str) -> None:
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert words in result.stderr, result.stderr
+
+
+def test_20_over_tls_without_its_certificates_is_a_usage_error(tmp_path: Path) -> None:
+    out = str(tmp_path / "out")
+    ev = ("--role", "ev", "--address", "::1", "--port", "1", "--out", out)
+    evse = ("--role", "evse", "--address", "::1", "--port", "0", "--out", out)
+    # the vehicle certificate -20's TLS presents is missing
+    _usage_error(_fuzz_live(*ev, "--tls", "--protocol", "iso2-dc,iso20-dc"), "--pki DIR")
+    # a directory without a test PKI
+    (tmp_path / "empty").mkdir()
+    _usage_error(_fuzz_live(*ev, "--tls", "--protocol", "iso20-ac", "--pki",
+                            str(tmp_path / "empty")), "no test PKI")
+    # as the charger, the OEM root vehicle certificates are checked against is missing
+    pki = tmp_path / "pki"
+    create_test_pki(pki, 20)
+    chain, key, _root = secc_tls_files(pki)
+    _usage_error(_fuzz_live(*evse, "--tls", "--protocol", "iso20-dc", "--cert", str(chain),
+                            "--key", str(key)), "--pki DIR")
+    _usage_error(_fuzz_live(*evse, "--tls", "--protocol", "din"), "--cert PEM")
+    # --pki without --tls
+    _usage_error(_fuzz_live(*ev, "--pki", str(pki), "--protocol", "iso20-dc"), "--tls")
+    # a -20 finding replayed over TLS needs the certificate too (the profile is the case's)
+    finding = tmp_path / "F001"
+    finding.mkdir()
+    (finding / "case.json").write_text(json.dumps({"profile": "iso20-dc", "number": 3}))
+    _usage_error(_fuzz_live(*ev, "--tls", "--replay", str(finding)), "--pki DIR")
+
+
+def test_tls_without_trust_checks_nothing_and_does_not_crash(tmp_path: Path) -> None:
+    """Without --trust the charger's certificate is not checked (test devices); before,
+    building the -2 context without roots raised out of the CLI."""
+    result = _fuzz_live("--role", "ev", "--address", "::1", "--port", "1", "--tls",
+                        "--protocol", "iso2-dc", "--out", str(tmp_path))
+    assert result.returncode == 2 and "cannot connect" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

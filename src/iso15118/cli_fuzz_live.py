@@ -130,14 +130,15 @@ def _vehicle_contexts(args: argparse.Namespace, keylog: Path, profiles: tuple[st
     """As the EV, one context per session protocol: -2's TLS 1.2 without a client
     certificate (DIN, which has no TLS of its own, rides it as before: the SECC's TLS port
     agrees on the protocol in supportedAppProtocol), and -20's TLS 1.3 presenting the
-    vehicle certificate of ``--pki``. Without ``--trust`` the SECC is not checked."""
+    vehicle certificate of ``--pki``, with the two weaker links -20's TLS checks try.
+    Without ``--trust`` the SECC is not checked."""
     from iso15118.transport import iso2_client_context, iso20_client_context
 
     protocols = _session_protocols(profiles)
     verify = args.trust is not None
     contexts: dict[str, ssl.SSLContext] = {}
+    older = iso2_client_context(cafile=args.trust, verify=verify, keylog_filename=keylog)
     if protocols - {"iso20"}:
-        older = iso2_client_context(cafile=args.trust, verify=verify, keylog_filename=keylog)
         contexts.update(iso2=older, din=older)
     if "iso20" in protocols:
         if args.pki is None:
@@ -149,6 +150,12 @@ def _vehicle_contexts(args: argparse.Namespace, keylog: Path, profiles: tuple[st
         # group=None: OpenSSL's default key shares; the charger picks (as `evcc` does)
         contexts["iso20"] = iso20_client_context(
             certfile=chain, keyfile=key, cafile=args.trust, verify=verify, group=None,
+            keylog_filename=keylog)
+        # the links of -20's TLS checks (ISO 15118-20 7.7; iso15118.fuzzing.corpus): -2's
+        # TLS 1.2, and TLS 1.3 without the vehicle certificate
+        contexts["iso20:tls12"] = older
+        contexts["iso20:no-certificate"] = iso20_client_context(
+            certfile=None, cafile=args.trust, verify=verify, group=None,
             keylog_filename=keylog)
     return contexts
 

@@ -21,7 +21,15 @@ import pytest
 from fuzz_targets import env
 from support.netns import NetnsPair, in_netns, netns_pair, netns_unavailable_reason
 
+from iso15118 import codec
+from iso15118.fuzzing import oracle
+from iso15118.fuzzing.cases import CaseSource
+from iso15118.fuzzing.corpus import TLS_CHECKS
+from iso15118.fuzzing.model import FindingClass
+from iso15118.fuzzing.oracle import Observation
+from iso15118.messages import apphand
 from iso15118.pki import create_test_pki, secc_tls_files
+from iso15118.v2gtp import Frame
 
 CLI = [sys.executable, "-m", "iso15118"]
 #: no hardware delays in the simulator: the test counts cases, not seconds
@@ -30,9 +38,10 @@ cable_check_s = 0.0
 voltage_ramp_v_per_s = 1000000.0
 current_ramp_a_per_s = 1000000.0
 """
-#: -20 DC states from the handshake to the charge loop
-STATES = ("SessionSetup,AuthorizationSetup,Authorization,ServiceDiscovery,ServiceSelection,"
-          "ChargeParameterDiscovery,ScheduleExchange,CableCheck,PreCharge,PowerDelivery,"
+#: -20 DC states from the handshake to the charge loop (supportedAppProtocol brings the
+#: two TLS checks of ISO 15118-20 7.7)
+STATES = ("supportedAppProtocol,SessionSetup,AuthorizationSetup,Authorization,"
+          "ServiceDiscovery,ServiceSelection,ChargeParameterDiscovery,ScheduleExchange,CableCheck,PreCharge,PowerDelivery,"
           "ChargeLoop,SessionStop")
 
 
@@ -62,9 +71,9 @@ def _links(log: str) -> dict[str, set[str]]:
 
 
 def _start_charger(pair: NetnsPair, tmp_path: Path, pki: Path, protocols: str,
-                   energy: str) -> subprocess.Popen[str]:
+                   energy: str, extra: str = "") -> subprocess.Popen[str]:
     config = tmp_path / "charger.toml"
-    config.write_text(FAST_CHARGER)
+    config.write_text(FAST_CHARGER + extra)
     log = tmp_path / "charger.log"
     with log.open("w") as err:  # a file: a pipe nobody reads would block the charger
         proc = subprocess.Popen(
@@ -108,6 +117,8 @@ def test_as_the_ev_against_a_20_charger_over_mutual_tls_13(pair: NetnsPair,
     assert alive
     assert report["cases_run"] == 36 and report["findings"] == []
     assert report["not_reached"] == 0, report["not_reached_because"]
+    # both TLS checks ran, and the charger refused both links
+    assert report["verdicts"]["iso20-tls"] == 2  # type: ignore[index]
     # the charger's side: every session negotiated -20 over TLS 1.3
     assert _links((tmp_path / "charger.log").read_text()) == {"iso20": {"TLSv1.3"}}
     keys = (out / "keys.log").read_text()
@@ -121,10 +132,13 @@ def test_mixed_profiles_each_case_connects_with_its_own_context(pair: NetnsPair,
     the secrets of both kinds."""
     pki = tmp_path / "pki"
     create_test_pki(pki, 2)  # one SECC certificate for both, as `secc` makes it
-    charger = _start_charger(pair, tmp_path, pki, "iso20,iso2", "dc")
+    # the TLS context serving both leaves the vehicle certificate optional; the session
+    # then has to insist on it for -20 (SeccConfig.require_vehicle_certificate)
+    charger = _start_charger(pair, tmp_path, pki, "iso20,iso2", "dc",
+                             "[session]\nrequire_vehicle_certificate = true\n")
     try:
         out = tmp_path / "run"
-        result = _ev_campaign(pair, pki, out, "iso2-dc,iso20-dc",
+        result = _ev_campaign(pair, pki, out, "iso2-dc,iso20-dc", "supportedAppProtocol,"
                               "SessionSetup,ChargeParameterDiscovery,PowerDelivery", 16,
                               charger.pid)
     finally:
@@ -136,8 +150,38 @@ def test_mixed_profiles_each_case_connects_with_its_own_context(pair: NetnsPair,
     assert report["not_reached"] == 0, report["not_reached_because"]
     links = _links((tmp_path / "charger.log").read_text())
     assert links["iso20"] == {"TLSv1.3"} and links["iso2"] == {"TLSv1.2"}, links
+    assert report["verdicts"]["iso20-tls"] == 2  # type: ignore[index]
     keys = (out / "keys.log").read_text()
     assert "CLIENT_RANDOM" in keys and "CLIENT_TRAFFIC_SECRET_0" in keys
+
+
+def test_the_tls_check_flags_a_charger_agreeing_on_20_without_the_vehicle_certificate(
+        pair: NetnsPair, tmp_path: Path) -> None:
+    """Our charger serving -2 and -20 on one port, with require_vehicle_certificate off
+    (its default, for test systems that run -20 without one), agrees on -20 over TLS 1.3
+    without the vehicle certificate: the check reports it, and the finding replays."""
+    pki = tmp_path / "pki"
+    create_test_pki(pki, 2)
+    charger = _start_charger(pair, tmp_path, pki, "iso20,iso2", "dc")
+    try:
+        out = tmp_path / "run"
+        result = _ev_campaign(pair, pki, out, "iso20-dc", "supportedAppProtocol", 3,
+                              charger.pid)
+        finding = _report(out)["findings"][0]  # type: ignore[index]
+        again = subprocess.run(
+            in_netns(pair.evcc_ns, *CLI, "fuzz-live", "--role", "ev", "--interface",
+                     pair.evcc_if, "--tls", "--pki", str(pki), "--out", str(tmp_path / "r"),
+                     "--replay", finding["dir"]),
+            capture_output=True, text=True, timeout=60, env=env())
+    finally:
+        charger.kill()
+        charger.wait()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [
+        "FINDING F001 violation state=supportedAppProtocol layer=session case=1"]
+    assert finding["rule"] == "iso20-tls"
+    assert "without the vehicle certificate" in finding["reason"]
+    assert again.returncode == 1 and again.stdout.startswith("REPRODUCED"), again.stdout
 
 
 def test_as_the_charger_against_a_20_vehicle_over_mutual_tls_13(pair: NetnsPair,
@@ -222,3 +266,36 @@ def test_tls_without_trust_checks_nothing_and_does_not_crash(tmp_path: Path) -> 
                         "--protocol", "iso2-dc", "--out", str(tmp_path))
     assert result.returncode == 2 and "cannot connect" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_tls_checks_are_corpus_cases_of_20_profiles_only() -> None:
+    with_checks = CaseSource(1, ("iso2-dc", "iso20-ac"), None, sdp=False, tls_checks=True)
+    names = [entry.name for entry, _p in with_checks.corpus]
+    checks = [(e.name, p) for e, p in with_checks.corpus if e in TLS_CHECKS]
+    assert checks == [("ISO15118-20-7.7-tls12", "iso20-ac"),
+                      ("ISO15118-20-7.7-no-certificate", "iso20-ac")]
+    assert names[:len(names) - 2] == [e.name for e, _p in CaseSource(
+        1, ("iso2-dc", "iso20-ac"), None, sdp=False).corpus]
+    # not for -2 alone, nor without the handshake among the states
+    assert not any(e in TLS_CHECKS for e, _p in CaseSource(
+        1, ("iso2-dc",), None, sdp=False, tls_checks=True).corpus)
+    assert not any(e in TLS_CHECKS for e, _p in CaseSource(
+        1, ("iso20-dc",), ("SessionSetup",), sdp=False, tls_checks=True).corpus)
+
+
+def _answer(code: apphand.ResponseCodeType) -> Observation:
+    res = apphand.supportedAppProtocolRes(response_code=code, schema_id=1)
+    return Observation(frames=[Frame(0x8001, codec.encode(res, "apphand"))], closed=True)
+
+
+def test_the_tls_link_oracle() -> None:
+    ok = oracle.judge_tls_link(_answer(apphand.ResponseCodeType.OK_SuccessfulNegotiation),
+                               "TLS 1.2")
+    assert ok.cls is FindingClass.VIOLATION and ok.rule == "iso20-tls"
+    assert "agreed on ISO 15118-20 over TLS 1.2" in ok.reason
+    refused = oracle.judge_tls_link(_answer(apphand.ResponseCodeType.Failed_NoNegotiation),
+                                    "TLS 1.2")
+    assert refused.cls is None and "Failed_NoNegotiation" in refused.reason
+    assert oracle.judge_tls_link(Observation(closed=True), "TLS 1.2").cls is None
+    assert oracle.judge_tls_link(Observation(silent=True), "TLS 1.2").cls is FindingClass.HANG
+    assert "iso20-tls" in oracle.RULES and "15118-20 7.7" in oracle.RULES["iso20-tls"].clause

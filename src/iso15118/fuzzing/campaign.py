@@ -192,7 +192,8 @@ class Campaign:
     async def run(self) -> Report:
         o = self.o
         started = time.monotonic()
-        source = CaseSource(o.seed, o.profiles, o.states, sdp="sdp" in self.services)
+        source = CaseSource(o.seed, o.profiles, o.states, sdp="sdp" in self.services,
+                            tls_checks=o.target.tls_checks())
         o.out.mkdir(parents=True, exist_ok=True)
         previous: CaseRun | None = None
         loop = asyncio.get_running_loop()

@@ -97,6 +97,8 @@ class Link:
         self.eof = False
         #: a write failed (the peer closed or reset): nothing more goes out
         self.unwritable = False
+        #: the TLS error that ended the connection (an alert from the peer), if one did
+        self.tls_alert: str | None = None
         self.reset = False
         self.broken: RemoteProtocolError | None = None
         transcript.add("-", "connect", link=self)
@@ -137,9 +139,12 @@ class Link:
             except asyncio.TimeoutError:
                 self.timed_out = True
                 return None
-            except (ConnectionError, OSError, ssl.SSLError):
+            except (ConnectionError, OSError, ssl.SSLError) as exc:
                 self.reset = self.eof = True
-                self.transcript.add("in", "reset", link=self)
+                if isinstance(exc, ssl.SSLError):
+                    self.tls_alert = exc.reason or str(exc)
+                self.transcript.add("in", "reset", link=self,
+                                    text=f"{type(exc).__name__}: {exc}"[:200])
                 return None
             if not data:
                 self.eof = True

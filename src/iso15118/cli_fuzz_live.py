@@ -36,6 +36,10 @@ EXAMPLES = """examples:
   iso15118 fuzz-live --role ev --address fe80::1%eth1 --port 50000 --tls \\
       --out replay1 --replay run1/findings/F001
 
+TLS: -2 and DIN cases use TLS 1.2; -20 cases TLS 1.3 with the vehicle certificate of
+--pki DIR (as the charger: the SECC certificate and OEM root of --pki), and as the EV
+two checks that a -20 charger refuses TLS 1.2 and a link without that certificate.
+
 classes: reset, hang, violation, liveness (service sdp|tcp|sap|session), crash, leak;
 layers: v2gtp, exi, sdp, session. What the standard requires (closing on a bad V2GTP
 header, ignoring a malformed SDP datagram, waiting for a frame's promised bytes, FAILED

@@ -141,8 +141,8 @@ def _vehicle_contexts(args: argparse.Namespace, keylog: Path, profiles: tuple[st
     protocols = _session_protocols(profiles)
     verify = args.trust is not None
     contexts: dict[str, ssl.SSLContext] = {}
-    older = iso2_client_context(cafile=args.trust, verify=verify, keylog_filename=keylog)
     if protocols - {"iso20"}:
+        older = iso2_client_context(cafile=args.trust, verify=verify, keylog_filename=keylog)
         contexts.update(iso2=older, din=older)
     if "iso20" in protocols:
         if args.pki is None:
@@ -156,11 +156,12 @@ def _vehicle_contexts(args: argparse.Namespace, keylog: Path, profiles: tuple[st
             certfile=chain, keyfile=key, cafile=args.trust, verify=verify, group=None,
             keylog_filename=keylog)
         # the links of -20's TLS checks (ISO 15118-20 7.7; iso15118.fuzzing.corpus): -2's
-        # TLS 1.2, and TLS 1.3 without the vehicle certificate
-        contexts["iso20:tls12"] = older
+        # TLS 1.2, and TLS 1.3 without the vehicle certificate. They do not check the
+        # SECC: a handshake that fails must be the SECC refusing the link, not us
+        # refusing a certificate it shows only to -2 vehicles
+        contexts["iso20:tls12"] = iso2_client_context(verify=False, keylog_filename=keylog)
         contexts["iso20:no-certificate"] = iso20_client_context(
-            certfile=None, cafile=args.trust, verify=verify, group=None,
-            keylog_filename=keylog)
+            certfile=None, cafile=None, verify=False, group=None, keylog_filename=keylog)
     return contexts
 
 

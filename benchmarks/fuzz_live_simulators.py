@@ -12,6 +12,8 @@ bug.
 
     sudo python benchmarks/fuzz_live_simulators.py --cases 100000 --streams 4 --out /tmp/fz-sim
     sudo python benchmarks/fuzz_live_simulators.py --role evse --cases 300 --out /tmp/fz-ev
+    sudo python benchmarks/fuzz_live_simulators.py --tls --protocol iso20-dc,iso20-ac \
+        --cases 1000 --out /tmp/fz-tls     # -20 over mutual TLS 1.3 (a test PKI in --out)
 
 Needs root and iproute2 (``tests/support/netns.py`` makes the namespaces). Prints the
 campaign's summary and leaves report.json and the findings in ``--out``. Long campaigns
@@ -55,13 +57,31 @@ def env() -> dict[str, str]:
 CLI = [sys.executable, "-m", "iso15118"]
 
 
-def start_charger(ns: str, iface: str, config: Path, log: Path) -> subprocess.Popen[str]:
+def tls_options(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """``--tls``: (the charger's options, the fuzzer's) over one test PKI in ``--out``
+    (-20's when every profile is -20, else -2's, which serves both, as ``secc`` makes it)."""
+    if not args.tls:
+        return [], []
+    from iso15118.pki import create_test_pki, secc_tls_files
+
+    only20 = all(p.startswith("iso20") for p in args.protocol.split(","))
+    pki = args.out / "pki"
+    if not (pki / "index.json").exists():
+        create_test_pki(pki, 20 if only20 else 2)
+    root = secc_tls_files(pki)[2]
+    return (["--tls", "required", "--pki", str(pki)],
+            ["--tls", "--trust", str(root), "--pki", str(pki)])
+
+
+def start_charger(ns: str, iface: str, config: Path, log: Path,
+                  tls: list[str] | None = None) -> subprocess.Popen[str]:
     # stderr to a file: a pipe nobody reads fills up and blocks the charger's event loop
     # (which looks exactly like a hang and a dead SDP responder)
     with log.open("w") as err:
         proc = subprocess.Popen(
             in_netns(ns, *CLI, "secc", "-i", iface, "--protocols", "iso20,iso2,din",
-                     "--energy", "dc,ac,dc_bpt", "--sessions", "0", "--config", str(config)),
+                     "--energy", "dc,ac,dc_bpt", "--sessions", "0", "--config", str(config),
+                     *(tls or [])),
             stdout=subprocess.DEVNULL, stderr=err, text=True, env=env())
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and "ready on" not in log.read_text():
@@ -74,21 +94,27 @@ def run_ev_role(args: argparse.Namespace) -> list[dict[str, object]]:
     with netns_pair() as pair:
         config = args.out / "charger.toml"
         args.out.mkdir(parents=True, exist_ok=True)
-        config.write_text(FAST_CHARGER)
+        charger_tls, fuzzer_tls = tls_options(args)
+        # serving -2 and -20 on one TLS port leaves the vehicle certificate optional at the
+        # TLS level: the session must insist on it for -20 (ISO 15118-20 7.7), or the
+        # fuzzer's TLS check rightly reports -20 agreed without it
+        config.write_text(FAST_CHARGER + ("[session]\nrequire_vehicle_certificate = true\n"
+                                          if args.tls else ""))
         done = 0
         seed = args.seed
         while done < args.cases:
             n = min(args.chunk, args.cases - done)
             out = args.out / f"seed-{seed}"
             out.mkdir(parents=True, exist_ok=True)
-            charger = start_charger(pair.secc_ns, pair.secc_if, config, out / "charger.log")
+            charger = start_charger(pair.secc_ns, pair.secc_if, config, out / "charger.log",
+                                    charger_tls)
             started = time.monotonic()
             result = subprocess.run(
                 in_netns(pair.evcc_ns, *CLI, "fuzz-live", "--role", "ev", "--interface",
                          pair.evcc_if, "--protocol", args.protocol, "--state", "all",
                          "--cases", str(n), "--seed", str(seed), "--out", str(out),
                          "--deadline-ms", str(args.deadline_ms), "--rate", "1000",
-                         "--target-pid", str(charger.pid)),
+                         "--target-pid", str(charger.pid), *fuzzer_tls),
                 capture_output=True, text=True, env=env())
             elapsed = time.monotonic() - started
             alive = charger.poll() is None
@@ -102,7 +128,8 @@ def run_ev_role(args: argparse.Namespace) -> list[dict[str, object]]:
             # (it looks like a close); the charger's log shows it
             log = (out / "charger.log").read_text()
             report["charger_tracebacks"] = log.count("Traceback")
-            report["charger_sessions"] = log.count(" over TCP")
+            report["charger_sessions"] = sum(log.count(f" over {link}")
+                                             for link in ("TCP", "TLSv1.2", "TLSv1.3"))
             reports.append(report)
             print(f"seed {seed}: exit {result.returncode}, {report.get('cases_run')} cases "
                   f"in {elapsed:.0f} s, {len(report.get('findings', []))} finding(s), "
@@ -198,7 +225,8 @@ def run_streams(args: argparse.Namespace) -> list[dict[str, object]]:
         cmd = [sys.executable, __file__, "--role", args.role, "--streams", "1",
                "--cases", str(min(share, args.cases - k * share)), "--chunk", str(args.chunk),
                "--seed", str(args.seed + 1000 * k), "--protocol", args.protocol,
-               "--deadline-ms", str(args.deadline_ms), "--out", str(out)]
+               "--deadline-ms", str(args.deadline_ms), "--out", str(out),
+               *(["--tls"] if args.tls else [])]
         log = (out / "stream.log").open("w")
         procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env()),
                       out, log))
@@ -225,6 +253,9 @@ def main() -> int:
     ap.add_argument("--deadline-ms", type=int, default=500)
     ap.add_argument("--streams", type=int, default=1,
                     help="campaigns run at once, each in its own namespace pair")
+    ap.add_argument("--tls", action="store_true",
+                    help="as the EV: the charger serves TLS only (a test PKI made in --out); "
+                    "-2/DIN cases over TLS 1.2, -20 over TLS 1.3 with the vehicle certificate")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

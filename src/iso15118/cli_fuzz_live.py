@@ -42,6 +42,9 @@ EXAMPLES = """examples:
   #   --restart-cmd './start-charger.sh >/dev/null 2>&1 & echo $!'
   # (the last stdout line, a pid, becomes --target-pid); the finding is minimised and
   # the campaign goes on to its --cases
+TLS: -2 and DIN cases use TLS 1.2; -20 cases TLS 1.3 with the vehicle certificate of
+--pki DIR (as the charger: the SECC certificate and OEM root of --pki), and as the EV
+two checks that a -20 charger refuses TLS 1.2 and a link without that certificate.
 
 classes: reset, hang, violation, liveness (service sdp|tcp|sap|session), crash, leak;
 layers: v2gtp, exi, sdp, session. What the standard requires (closing on a bad V2GTP
@@ -83,6 +86,10 @@ def add_subparser(subparsers: Any) -> None:
     p.add_argument("--cert", type=Path, metavar="PEM",
                    help="evse --tls: the SECC certificate chain (with --key)")
     p.add_argument("--key", type=Path, metavar="PEM")
+    p.add_argument("--pki", type=Path, metavar="DIR",
+                   help="--tls with iso20: the test PKI (as for evcc/secc --pki); ev: the "
+                   "vehicle certificate -20's TLS 1.3 presents; evse: the SECC certificate "
+                   "and the OEM root vehicles are checked against (made if missing)")
     p.add_argument("--rate", type=float, default=20.0,
                    help="at most this many cases per second (default 20)")
     p.add_argument("--probe-every", type=int, default=50, metavar="N",
@@ -107,7 +114,7 @@ def _usage(args: argparse.Namespace, message: str) -> NoReturn:
     raise SystemExit(2)
 
 
-def _target(args: argparse.Namespace, keylog: Path) -> Any:
+def _target(args: argparse.Namespace, keylog: Path, profiles: tuple[str, ...]) -> Any:
     from iso15118.fuzzing import Target
 
     if args.role is None:
@@ -118,20 +125,110 @@ def _target(args: argparse.Namespace, keylog: Path) -> Any:
         _usage(args, "--address needs --port")
     if args.deadline_ms <= 0 or args.rate <= 0 or args.vehicle_wait <= 0:
         _usage(args, "--deadline-ms, --rate and --vehicle-wait must be positive")
-    context: ssl.SSLContext | None = None
+    if args.pki is not None and not args.tls:
+        _usage(args, "--pki DIR is for --tls (the certificates TLS presents)")
+    target = Target(args.role, args.address, args.port, args.interface, args.tls, None,
+                    args.deadline_ms / 1000.0, args.sdp_port, accept_timeout=args.vehicle_wait)
     if args.tls:
-        from iso15118.transport import iso2_client_context, iso2_server_context
+        try:
+            if args.role == "ev":
+                target.ssl_contexts = _vehicle_contexts(args, keylog, profiles)
+            else:
+                target.ssl_context = _charger_context(args, keylog, profiles)
+        except (OSError, ValueError, KeyError, ssl.SSLError, Iso15118Error) as exc:
+            _usage(args, f"--tls: cannot load the certificates: {exc}")
+    return target
 
-        if args.role == "ev":
-            context = iso2_client_context(cafile=args.trust, keylog_filename=keylog)
-            if args.trust is None:
-                context.verify_mode = ssl.CERT_NONE  # a fuzzer talks to test devices
-        else:
-            if args.cert is None:
-                _usage(args, "--role evse --tls needs --cert PEM (and --key PEM)")
-            context = iso2_server_context(args.cert, args.key, keylog_filename=keylog)
-    return Target(args.role, args.address, args.port, args.interface, args.tls, context,
-                  args.deadline_ms / 1000.0, args.sdp_port, accept_timeout=args.vehicle_wait)
+
+def _session_protocols(profiles: tuple[str, ...]) -> set[str]:
+    from iso15118.fuzzing import PROFILES
+
+    return {PROFILES[p].protocol for p in profiles}
+
+
+def _vehicle_contexts(args: argparse.Namespace, keylog: Path, profiles: tuple[str, ...]
+                      ) -> dict[str, ssl.SSLContext]:
+    """As the EV, one context per session protocol: -2's TLS 1.2 without a client
+    certificate (DIN, which has no TLS of its own, rides it as before: the SECC's TLS port
+    agrees on the protocol in supportedAppProtocol), and -20's TLS 1.3 presenting the
+    vehicle certificate of ``--pki``, with the two weaker links -20's TLS checks try.
+    Without ``--trust`` the SECC is not checked."""
+    from iso15118.transport import iso2_client_context, iso20_client_context
+
+    protocols = _session_protocols(profiles)
+    verify = args.trust is not None
+    contexts: dict[str, ssl.SSLContext] = {}
+    if protocols - {"iso20"}:
+        older = iso2_client_context(cafile=args.trust, verify=verify, keylog_filename=keylog)
+        contexts.update(iso2=older, din=older)
+    if "iso20" in protocols:
+        if args.pki is None:
+            _usage(args, "--tls with iso20 needs --pki DIR (the test PKI with the vehicle "
+                   "certificate -20's TLS presents)")
+        from iso15118.pki import vehicle_tls_files
+
+        chain, key, _oem_root = vehicle_tls_files(_existing_pki(args))
+        # group=None: OpenSSL's default key shares; the charger picks (as `evcc` does)
+        contexts["iso20"] = iso20_client_context(
+            certfile=chain, keyfile=key, cafile=args.trust, verify=verify, group=None,
+            keylog_filename=keylog)
+        # the links of -20's TLS checks (ISO 15118-20 7.7; iso15118.fuzzing.corpus): -2's
+        # TLS 1.2, and TLS 1.3 without the vehicle certificate. They do not check the
+        # SECC: a handshake that fails must be the SECC refusing the link, not us
+        # refusing a certificate it shows only to -2 vehicles
+        contexts["iso20:tls12"] = iso2_client_context(verify=False, keylog_filename=keylog)
+        contexts["iso20:no-certificate"] = iso20_client_context(
+            certfile=None, cafile=None, verify=False, group=None, keylog_filename=keylog)
+    return contexts
+
+
+def _charger_context(args: argparse.Namespace, keylog: Path, profiles: tuple[str, ...]
+                     ) -> ssl.SSLContext:
+    """As the charger, the listener's one context: -2's (TLS 1.2) for DIN and -2 alone;
+    -20's (TLS 1.3, the vehicle certificate checked against the OEM root of ``--pki``)
+    when a profile is -20, accepting TLS 1.2 too when -2 or DIN profiles are mixed in, so
+    the vehicle decides. ``--cert/--key`` name the SECC certificate; ``--pki`` supplies it
+    otherwise (a test PKI made there if it holds none, as ``iso15118 secc --pki`` does)."""
+    from iso15118.transport import iso2_server_context, iso20_server_context
+
+    protocols = _session_protocols(profiles)
+    older = bool(protocols - {"iso20"})
+    if "iso20" not in protocols:
+        if args.cert is None and args.pki is None:
+            _usage(args, "--role evse --tls needs --cert PEM (and --key PEM) or --pki DIR")
+        cert, key = _secc_certificate(args, 2)
+        return iso2_server_context(cert, key, keylog_filename=keylog)
+    if args.pki is None:
+        _usage(args, "--role evse --tls with iso20 needs --pki DIR (the OEM root vehicle "
+               "certificates are checked against)")
+    from iso15118.pki import vehicle_tls_files
+
+    cert, key = _secc_certificate(args, 2 if older else 20)
+    oem_root = vehicle_tls_files(args.pki)[2]
+    return iso20_server_context(cert, key, cafile=oem_root, group=None, also_iso2=older,
+                                keylog_filename=keylog)
+
+
+def _secc_certificate(args: argparse.Namespace, version: int) -> tuple[Path, Path | None]:
+    """The SECC chain and key: ``--cert/--key``, else the test PKI's (made if missing,
+    of ISO 15118-``version``)."""
+    if args.cert is not None:
+        return args.cert, args.key
+    from iso15118.pki import create_test_pki, secc_tls_files
+
+    if not (args.pki / "index.json").exists():
+        create_test_pki(args.pki, version)
+        print(f"iso15118 fuzz-live: made a test PKI in {args.pki}", file=sys.stderr)
+    chain, key, _root = secc_tls_files(args.pki)
+    return chain, key
+
+
+def _existing_pki(args: argparse.Namespace) -> Path:
+    pki: Path = args.pki
+    if not (pki / "index.json").exists():
+        _usage(args, f"--pki {pki}: no test PKI there (iso15118 pki create-test-pki DIR "
+               "makes one)")
+    return pki
 
 
 def _profiles(args: argparse.Namespace, text: str | None) -> tuple[str, ...]:
@@ -154,12 +251,13 @@ def run(args: argparse.Namespace) -> int:
         _usage(args, "--out DIR is required")
     args.out.mkdir(parents=True, exist_ok=True)
     keylog = args.out / "keys.log"
-    target = _target(args, keylog)
     if args.replay is not None:
         try:
             case = json.loads((args.replay / "case.json").read_text())
-        except (OSError, ValueError) as exc:
+            replayed = _profiles(args, str(case["profile"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             _usage(args, f"--replay {args.replay}: not a finding folder ({exc})")
+        target = _target(args, keylog, replayed)
         try:
             shown, what = asyncio.run(replay(target, args.replay,
                                              target_pid=args.target_pid))
@@ -170,6 +268,7 @@ def run(args: argparse.Namespace) -> int:
               f"case={case['number']}: {what}")
         return 1 if shown else 0
     profiles = _profiles(args, args.protocol)
+    target = _target(args, keylog, profiles)
     states = None if args.state.strip() == "all" else tuple(
         s.strip() for s in args.state.split(",") if s.strip())
     if args.cases < 1 or args.cases > 10_000_000:

@@ -117,3 +117,31 @@ def test_sdp_cases_against_josevs_vehicle_complete(josev: JosevRunner,
     report = _report(out)
     assert report["cases_run"] == SDP_CASES or report["stopped"], report
     assert len(stdout.splitlines()) == len(report["findings"])  # type: ignore[arg-type]
+
+
+def test_a_20_campaign_over_mutual_tls13_against_josevs_charger(josev: JosevRunner,
+                                                                  tmp_path: Path) -> None:
+    """-20 over TLS 1.3 with our vehicle certificate (Josev's charger asks for it and checks
+    it against the OEM root): every case reaches its state, and Josev refuses both links of
+    the TLS checks (TLS 1.2: a reset in the handshake; TLS 1.3 without the certificate:
+    closed at once), so neither is a finding."""
+    from iso15118.pki import write_test_pki
+
+    ours = tmp_path / "ours-pki"
+    write_test_pki(josev.use_pki(20).pki, ours)
+    josev.start_secc(JosevConfig(protocols=("ISO-20-DC",), energy="DC", control_mode="dynamic",
+                                 tls=True, tls13=True, pki=20, stop_linger=0.1))
+    out = Path(os.environ.get("FUZZ_LIVE_JOSEV_OUT", tmp_path)) / "tls13"
+    result = subprocess.run(
+        in_netns(josev.netns.evcc_ns, *CLI, "--role", "ev", "--interface", josev.netns.evcc_if,
+                 "--tls", "--trust", str(ours / "certs" / "v2g_root.pem"), "--pki", str(ours),
+                 "--protocol", "iso20-dc", "--state", "supportedAppProtocol,SessionSetup,"
+                 "ServiceDiscovery,ChargeLoop", "--cases", "8", "--seed", "20", "--out",
+                 str(out), "--deadline-ms", DEADLINE_MS, "--rate", "5"),
+        capture_output=True, text=True, timeout=240, env=env())
+    assert result.returncode in (0, 1), result.stderr
+    report = _report(out)
+    assert report["cases_run"] == 8 and report["not_reached"] == 0, report
+    assert report["verdicts"]["iso20-tls"] == 2  # type: ignore[index]
+    assert not [f for f in report["findings"] if f["rule"] == "iso20-tls"]  # type: ignore[union-attr]
+    assert "CLIENT_TRAFFIC_SECRET_0" in (out / "keys.log").read_text()

@@ -182,6 +182,38 @@ def test_iso2_client_refuses_an_untrusted_secc(pki: dict[str, CertFiles]) -> Non
         )
 
 
+def test_client_contexts_without_verification_need_no_roots_and_accept_any_secc(
+    pki: dict[str, CertFiles],
+) -> None:
+    """verify=False (test tools such as fuzz-live without --trust): no roots needed, and
+    an SECC the client has no root for is accepted; the vehicle certificate still goes
+    out. verify=True without roots stays an error."""
+    import ssl
+
+    with pytest.raises(ValueError):
+        iso2_client_context()
+    secc, ev = pki["secc-p256"], pki["ev-p521"]
+    iso2 = iso2_client_context(verify=False)
+    assert iso2.verify_mode == ssl.CERT_NONE
+    version, _ = run(_with_server(
+        _echo, "::1", lambda port: _exchange("::1", port, ssl_context=iso2),
+        ssl_context=iso2_server_context(secc.chain, secc.key)))
+    assert version == "TLSv1.2"
+
+    secc20 = pki["secc-p521"]
+    seen: list[bytes | None] = []
+
+    async def handler(conn: V2GConnection) -> None:
+        seen.append(conn.peer_certificate)
+        await _echo(conn)
+
+    iso20 = iso20_client_context(certfile=ev.chain, keyfile=ev.key, verify=False)
+    version, _ = run(_with_server(
+        handler, "::1", lambda port: _exchange("::1", port, ssl_context=iso20),
+        ssl_context=iso20_server_context(secc20.chain, secc20.key, cafile=ev.root)))
+    assert version == "TLSv1.3" and seen == [_der(ev.chain)]
+
+
 def test_iso2_and_iso20_contexts_do_not_interoperate(pki: dict[str, CertFiles]) -> None:
     secc = pki["secc-p256"]
     server_ctx = iso2_server_context(secc.chain, secc.key)  # TLS 1.2 only

@@ -219,7 +219,8 @@ class Campaign:
         started = time.monotonic()
         evse_sdp = o.target.role == "evse" and o.target.responder is not None
         source = CaseSource(o.seed, o.profiles, o.states,
-                            sdp="sdp" in self.services or evse_sdp, role=o.target.role)
+                            sdp="sdp" in self.services or evse_sdp, role=o.target.role,
+                            tls_checks=o.target.tls_checks())
         o.out.mkdir(parents=True, exist_ok=True)
         previous: CaseRun | None = None
         loop = asyncio.get_running_loop()

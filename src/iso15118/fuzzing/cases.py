@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from iso15118.fuzzing.corpus import CORPUS, CorpusEntry, corpus_case
+from iso15118.fuzzing.corpus import CORPUS, TLS_CHECKS, CorpusEntry, corpus_case
 from iso15118.fuzzing.model import Case, Layer
 from iso15118.fuzzing.mutations import draw
 from iso15118.fuzzing.profiles import ALL_STATES
@@ -28,17 +28,19 @@ _LAYERS = ((Layer.EXI, 0.5), (Layer.V2GTP, 0.25), (Layer.SESSION, 0.25))
 class CaseSource:
     """The cases of one campaign: ``profiles`` (``--protocol``) and ``states``
     (``--state``; None for all, SDP included when ``sdp`` is available); ``role`` is
-    ours (``evse``: SDP cases damage the answers, ``ev``: the requests)."""
+    ours (``evse``: SDP cases damage the answers, ``ev``: the requests); ``tls_checks``
+    adds the corpus's -20 TLS checks (the EV over TLS with their links at hand)."""
 
     def __init__(self, seed: int, profiles: Sequence[str], states: Sequence[str] | None,
-                 *, sdp: bool, role: str = "ev") -> None:
+                 *, sdp: bool, role: str = "ev", tls_checks: bool = False) -> None:
         self.seed = seed
         self.profiles = tuple(profiles)
         self.states = tuple(states) if states else None
         self.sdp = sdp
         self.role = role
         self.corpus: list[tuple[CorpusEntry, str]] = []
-        for entry in CORPUS:
+        # -20's TLS checks (when the campaign can open those links) after the CVE shapes
+        for entry in CORPUS + (TLS_CHECKS if tls_checks else ()):
             if entry.state == "SDP" and role == "evse":
                 continue  # the corpus's SDP entries damage requests, which we answer
             for p in self.profiles:

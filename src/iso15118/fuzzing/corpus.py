@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from iso15118.fuzzing.model import Case, Layer, Mutation
 
-__all__ = ["CORPUS", "CorpusEntry", "corpus_case"]
+__all__ = ["CORPUS", "TLS_CHECKS", "CorpusEntry", "corpus_case"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,16 @@ CORPUS: tuple[CorpusEntry, ...] = (
     CorpusEntry("CVE-2025-68135", "a malformed SDP datagram that kills the responder",
                 "SDP", Layer.SDP, (Mutation(Layer.SDP, "payload", "length", (1000,)),)),
 )
+
+#: ISO 15118-20 7.7's TLS rules, run as the EV when -20 goes over TLS (not CVE shapes: a
+#: charger agreeing on -20 over a link weaker than mutually authenticated TLS 1.3). The
+#: "damage" is the link: the case connects with it (``site``: which one, see
+#: :data:`iso15118.fuzzing.driver.TLS_LINKS`) and offers -20 alone.
+TLS_CHECKS: tuple[CorpusEntry, ...] = tuple(
+    CorpusEntry(f"ISO15118-20-7.7-{link}", f"-20 offered over {what}", "supportedAppProtocol",
+                Layer.SESSION, (Mutation(Layer.SESSION, "tls-link", link, ()),), ("iso20",))
+    for link, what in (("tls12", "TLS 1.2"),
+                       ("no-certificate", "TLS 1.3 without the vehicle certificate")))
 
 
 def corpus_case(entry: CorpusEntry, seed: int, number: int, profile: str) -> Case:

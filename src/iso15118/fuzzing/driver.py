@@ -43,6 +43,10 @@ __all__ = ["CaseRun", "Target", "run_case"]
 #: target still busy with the previous connection refuses the next one for a moment)
 SETUP_TRIES = 4
 NO_VEHICLE = "no vehicle connected"
+CLOSED_AT_ONCE = "the connection was closed before anything was sent"
+#: the links of -20's TLS checks (:data:`iso15118.fuzzing.corpus.TLS_CHECKS`), and what
+#: each lacks; their contexts are ``Target.ssl_contexts["iso20:<link>"]``
+TLS_LINKS = {"tls12": "TLS 1.2", "no-certificate": "TLS 1.3 without the vehicle certificate"}
 #: how long a fresh connection is watched for an immediate close (a refusal)
 _REFUSAL_WINDOW = 0.03
 #: after the first reaction, how long to look for more (a close after a FAILED response)
@@ -58,6 +62,8 @@ class Target:
     port: int | None = None
     interface: str | None = None
     tls: bool = False
+    #: the one TLS context: as the charger the listener's, as the EV the fallback of
+    #: :attr:`ssl_contexts`
     ssl_context: ssl.SSLContext | None = None
     deadline: float = 2.0
     sdp_port: int = SDP_PORT
@@ -72,6 +78,30 @@ class Target:
     #: (:mod:`.sdp_responder`)
     responder: Any = None
     decoy: Any = None
+    #: as the EV, a TLS context per session protocol ("iso2", "iso20", "din"): each case
+    #: connects with the one its profile needs (-2 is TLS 1.2 without a vehicle
+    #: certificate, -20 is TLS 1.3 presenting one), so one campaign mixes both; the last
+    #: field, so that the ones above keep their positions
+    ssl_contexts: dict[str, ssl.SSLContext] = field(default_factory=dict)
+
+    def context_for(self, profile_name: str | None, link: str | None = None
+                    ) -> ssl.SSLContext | None:
+        """The TLS context a connection for a case of ``profile_name`` uses (None: TCP);
+        ``link``: one of :data:`TLS_LINKS` instead (-20's TLS checks)."""
+        if not self.tls:
+            return None
+        if link is not None:
+            return self.ssl_contexts[f"iso20:{link}"]
+        if profile_name is not None:
+            chosen = self.ssl_contexts.get(profile(profile_name).protocol)
+            if chosen is not None:
+                return chosen
+        return self.ssl_context
+
+    def tls_checks(self) -> bool:
+        """Whether -20's TLS checks can run: as the EV over TLS, with their links."""
+        return self.role == "ev" and self.tls and all(
+            f"iso20:{link}" in self.ssl_contexts for link in TLS_LINKS)
 
     def sdp_destination(self) -> tuple[Any, ...]:
         if self.interface is not None:
@@ -112,6 +142,12 @@ async def run_case(target: Target, case: Case) -> CaseRun:
         await _sdp_case(target, run)
     elif target.role == "ev":
         await _with_retries(lambda: _ev_case(target, run), run)
+        check = tls_check(target, case)
+        if check is not None and not run.reached and run.setup_error == CLOSED_AT_ONCE:
+            # closed at once on every try: the SECC ends this link, which is the right
+            # answer (asyncio reports a TLS 1.3 server's "certificate required" alert as a
+            # plain close; a busy SECC would have let one of the tries through)
+            _refused_link(run, check, "closed at once after the handshake, on every try")
     else:
         await _with_retries(lambda: _evse_case(target, run), run)
     return run
@@ -220,13 +256,15 @@ def _grammar_of(protocol: str | None, dc: bool) -> Any:
     return of
 
 
-async def connect_target(target: Target, transcript: Transcript) -> Link:
-    """A connection to the target SECC. Found by SDP, it is asked again when its port
-    refuses: an SECC may open a new port for the next session (Josev does) and announce
-    it by SDP, as ISO 15118-2 7.10.1 lets it."""
+async def connect_target(target: Target, transcript: Transcript,
+                         profile_name: str | None = None, link: str | None = None) -> Link:
+    """A connection to the target SECC, with the TLS context ``profile_name`` needs (or
+    the check link ``link``). Found by SDP, it is asked again when its port refuses: an
+    SECC may open a new port for the next session (Josev does) and announce it by SDP,
+    as ISO 15118-2 7.10.1 lets it."""
     if target.host is None or target.port is None:
         raise FuzzError("no target address (SDP found none, or --address/--port missing)")
-    context = target.ssl_context if target.tls else None
+    context = target.context_for(profile_name, link)
     try:
         return await open_link(target.host, target.port, transcript, ssl_context=context)
     except ConnectionRefusedError:
@@ -247,24 +285,54 @@ async def rediscover(target: Target, transcript: Transcript) -> None:
     target.host, target.port = found[0].host, found[0].port
 
 
+def tls_check(target: Target, case: Case) -> str | None:
+    """The link of a -20 TLS check case (one of :data:`TLS_LINKS`), or None."""
+    if not target.tls_checks() or profile(case.profile).protocol != "iso20":
+        return None
+    for step in case.steps:
+        if step.op == "tls-link" and step.site in TLS_LINKS:
+            return step.site
+    return None
+
+
 async def _ev_case(target: Target, run: CaseRun) -> None:
     case = run.case
     p = profile(case.profile)
+    check = tls_check(target, case)
     try:
-        link = await connect_target(target, run.transcript)
-    except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
+        link = await connect_target(target, run.transcript, case.profile, check)
+    except (ssl.SSLError, ConnectionResetError) as exc:
+        if check is not None:  # refusing the link at the handshake is the right answer
+            why = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+            _refused_link(run, check, f"the handshake failed ({why})")
+        else:
+            run.setup_error = f"connect: {exc}"
+        return
+    except (OSError, asyncio.TimeoutError) as exc:
         run.setup_error = f"connect: {exc}"
         return
     try:
         if case.state == "supportedAppProtocol" and await _refused(link):
+            if check is not None and link.tls_alert is not None:
+                # TLS 1.3: the server checks the client's certificate after the client's
+                # handshake is done, and answers its absence with an alert
+                _refused_link(run, check, f"a TLS alert ({link.tls_alert})")
+                return
             # the first message is the damaged one, so a refusal would pass for its
             # verdict: an SECC serving one EV at a time closes a new connection at once
             # while it still tears the last one down (ours does); that is a setup failure
-            run.setup_error = "the connection was closed before anything was sent"
+            run.setup_error = CLOSED_AT_ONCE
             return
-        await _drive_ev(target, run, link, p)
+        await _drive_ev(target, run, link, p, check)
     finally:
         await link.close()
+
+
+def _refused_link(run: CaseRun, check: str, how: str) -> None:
+    run.reached, run.setup_error = True, None
+    run.observation = Observation(closed=True)
+    run.verdict = Verdict(None, "iso20-tls", f"refused {TLS_LINKS[check]}: {how}")
+    run.transcript.note(f"-20 TLS check: {run.verdict.reason}")
 
 
 async def _refused(link: Link) -> bool:
@@ -280,10 +348,14 @@ def _sent(step: Step) -> list[tuple[Any, MessageSent]]:
     return list(zip(step.send, events, strict=False))
 
 
-async def _drive_ev(target: Target, run: CaseRun, link: Link, p: Any) -> None:
+async def _drive_ev(target: Target, run: CaseRun, link: Link, p: Any,
+                    check: str | None = None) -> None:
     loop = asyncio.get_running_loop()
     ev, config = vehicle_for(p)
-    session = EvccSession(ev, config, tls=target.tls, tls_version=link.tls_version)
+    # a TLS check offers -20 on a link that cannot carry it: the session is not told the
+    # link's version, which would make it leave -20 out (handshake.usable)
+    session = EvccSession(ev, config, tls=target.tls,
+                          tls_version=None if check is not None else link.tls_version)
     step = session.start(loop.time())
     last_step: str | None = None
     previous: tuple[int, bytes] | None = None
@@ -298,7 +370,11 @@ async def _drive_ev(target: Target, run: CaseRun, link: Link, p: Any) -> None:
                 ctx = _ev_context(session, out, body, neutral or sent.name, last_step,
                                   previous)
                 run.wire = apply(ctx, run.case.steps)
-                run.observation = await observe(target, link, run.wire, run.transcript)
+                run.observation = await observe(target, link, run.wire, run.transcript,
+                                                run.case.profile)
+                if check is not None:
+                    run.verdict = oracle.judge_tls_link(run.observation, TLS_LINKS[check])
+                    return
                 expect = Expect(ctx.grammar, d.protocol if d is not None else None,
                                 d.rules if d is not None else None,
                                 d.body if d is not None else (lambda m: m),
@@ -355,16 +431,17 @@ def _ev_context(session: EvccSession, out: Any, body: Any, step: str,
                    lambda m: session._grammar(d.protocol, m))
 
 
-async def observe(target: Target, link: Link, wire: Wire, transcript: Transcript
-                  ) -> Observation:
-    """Send ``wire`` and watch the reaction until the deadline."""
+async def observe(target: Target, link: Link, wire: Wire, transcript: Transcript,
+                  profile_name: str | None = None) -> Observation:
+    """Send ``wire`` and watch the reaction until the deadline (a reconnect storm opens
+    its connections with the TLS context of ``profile_name``)."""
     loop = asyncio.get_running_loop()
     extra: list[Link] = []
     if wire.storm:
         transcript.note(f"reconnect storm: {wire.storm} connections")
         for _ in range(wire.storm):
             try:
-                extra.append(await connect_target(target, transcript))
+                extra.append(await connect_target(target, transcript, profile_name))
             except (OSError, asyncio.TimeoutError, ssl.SSLError, FuzzError):
                 break
         for other in extra:
@@ -453,8 +530,13 @@ async def _drive_evse(target: Target, run: CaseRun, link: Link) -> None:
     p = profile(run.case.profile)
     evse = evse_for(p)
     behaviour = ChargerBehaviour(cable_check_s=0.0)
-    session = SeccSession(evse, behaviour.session_config(SeccConfig(protocols=(p.protocol,))),
-                          tls=target.tls, tls_version=link.tls_version)
+    # over TLS, -20 only with the vehicle's certificate (ISO 15118-20 7.7: mutual
+    # authentication), as a correct SECC does; a listener that also serves -2 (TLS 1.2)
+    # leaves the certificate optional at the TLS level, so the session checks it
+    config = SeccConfig(protocols=(p.protocol,), require_vehicle_certificate=target.tls)
+    session = SeccSession(evse, behaviour.session_config(config), tls=target.tls,
+                          tls_version=link.tls_version,
+                          vehicle_certificate=link.peer_certificate)
     sim = SimulatedCharger(evse, behaviour)
     sim.attach(session)
     later: list[Step] = []

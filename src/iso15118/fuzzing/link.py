@@ -90,23 +90,37 @@ class Link:
         self.remote = _addr(writer.get_extra_info("peername"))
         obj = writer.get_extra_info("ssl_object")
         self.tls_version: str | None = obj.version() if obj is not None else None
+        #: the peer's certificate (DER), as TLS presented it: a -20 vehicle's, checked
+        self.peer_certificate: bytes | None = (
+            obj.getpeercert(binary_form=True) if obj is not None else None)
         self.closed = False
         self.eof = False
+        #: a write failed (the peer closed or reset): nothing more goes out
+        self.unwritable = False
+        #: the TLS error that ended the connection (an alert from the peer), if one did
+        self.tls_alert: str | None = None
         self.reset = False
         self.broken: RemoteProtocolError | None = None
         transcript.add("-", "connect", link=self)
 
     async def write(self, data: bytes) -> bool:
-        """Send ``data``; False when the connection is gone."""
-        if self.closed or self.eof:
+        """Send ``data``; False when the connection is gone.
+
+        A failed write leaves what the peer sent before it readable: a peer that answers
+        and closes (FAILED, then close) before our next write arrives has still answered.
+        Over TLS this is the usual order, since the peer's close_notify ends our side's
+        writing at once, while over TCP the kernel takes the write and the reset comes
+        later."""
+        if self.closed or self.eof or self.unwritable:
             return False
         self.transcript.add("out", "tcp", data, link=self)
         try:
             self.writer.write(data)
             await asyncio.wait_for(self.writer.drain(), 5.0)
-        except (ConnectionError, OSError, asyncio.TimeoutError):
+        except (ConnectionError, OSError, asyncio.TimeoutError) as exc:
             self.reset = True
-            self.eof = True
+            self.unwritable = True
+            self.transcript.note(f"write failed: {exc or type(exc).__name__}")
             return False
         return True
 
@@ -125,9 +139,12 @@ class Link:
             except asyncio.TimeoutError:
                 self.timed_out = True
                 return None
-            except (ConnectionError, OSError, ssl.SSLError):
+            except (ConnectionError, OSError, ssl.SSLError) as exc:
                 self.reset = self.eof = True
-                self.transcript.add("in", "reset", link=self)
+                if isinstance(exc, ssl.SSLError):
+                    self.tls_alert = exc.reason or str(exc)
+                self.transcript.add("in", "reset", link=self,
+                                    text=f"{type(exc).__name__}: {exc}"[:200])
                 return None
             if not data:
                 self.eof = True

@@ -26,7 +26,7 @@ from iso15118.session.rules import ProtocolRules
 from iso15118.v2gtp import PAYLOAD_TYPE_PROTOCOLS, Frame
 
 __all__ = ["RULES", "Observation", "Rule", "SdpReaction", "Verdict", "judge_charger",
-           "judge_sdp_vehicle", "judge_vehicle"]
+           "judge_sdp_vehicle", "judge_tls_link", "judge_vehicle"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,12 @@ RULES: dict[str, Rule] = {r.name: r for r in (
     Rule("ev-must-stop", "ISO 15118-2 8.8 (the EVCC ends the session on a FAILED code, "
          "an unexpected or undecodable response, or a wrong SessionID)",
          "the EVCC closes (or sends SessionStop) instead of going on"),
+    Rule("iso20-tls", "ISO 15118-20 7.7 (TLS: TLS 1.3 only, mutually authenticated: the "
+         "SECC requests and verifies the vehicle certificate)",
+         "a link that is TLS 1.2, or TLS 1.3 without the vehicle certificate, does not carry "
+         "-20: the SECC refuses the handshake, closes, or answers a supportedAppProtocolReq "
+         "offering only -20 with Failed_NoNegotiation; agreeing on -20 there is a "
+         "violation"),
     Rule("ev-goes-on", "ISO 15118-2 8.4 (the EVCC's next request within its timing)",
          "after a valid positive response the EVCC sends its next request or ends the "
          "session; silence until the deadline is a hang"),
@@ -211,6 +217,25 @@ _GRAMMARS = {0x8001: ("apphand", "din", "iso2"), 0x8002: ("iso20-common",),
 
 def _positive_answer(obs: Observation) -> bool:
     return any(f.payload for f in obs.frames)
+
+
+def judge_tls_link(obs: Observation, link: str) -> Verdict:
+    """We acted as an EV offering only -20 over ``link`` (what it lacks, e.g. "TLS 1.2"):
+    whether the SECC agreed to it (rule ``iso20-tls``)."""
+    for f in obs.frames:
+        if f.payload_type != 0x8001:
+            continue
+        answer = _decode(f.payload, "apphand", strict=False)
+        code = _code(answer)
+        if code is not None and code.startswith("OK"):
+            return Verdict(FindingClass.VIOLATION, "iso20-tls",
+                           f"agreed on ISO 15118-20 over {link} ({code})")
+        if code is not None:
+            return Verdict(None, "iso20-tls", f"refused -20 over {link} with {code}")
+    if obs.silent and not obs.frames:
+        return Verdict(FindingClass.HANG, "iso20-tls",
+                       f"no answer to supportedAppProtocolReq over {link}, connection open")
+    return Verdict(None, "iso20-tls", f"closed the link over {link}")
 
 
 def judge_charger(wire: Wire, obs: Observation, expect: Expect,

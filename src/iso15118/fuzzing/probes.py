@@ -34,7 +34,7 @@ async def probe_service(target: Target, service: str, profile_name: str,
         data = frame(request.payload_type, request.payload())
         return await send_datagrams(target, [data], transcript, wait=0.5, enough=1) > 0
     try:
-        link = await connect_target(target, transcript)
+        link = await connect_target(target, transcript, profile_name)
     except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
         transcript.note(f"{service} probe: cannot connect ({exc or type(exc).__name__})")
         return False

@@ -91,18 +91,34 @@ def _load_trust(
     ctx.load_verify_locations(cafile=cafile, capath=capath, cadata=cadata)
 
 
+def _verify_server(ctx: ssl.SSLContext, verify: bool, cafile: StrPath | None,
+                   capath: StrPath | None, cadata: str | bytes | None) -> None:
+    ctx.check_hostname = False  # the SECC certificate names an SECC ID, not a host
+    if verify:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        _load_trust(ctx, cafile, capath, cadata)
+    else:
+        ctx.verify_mode = ssl.CERT_NONE
+        if cafile is not None or capath is not None or cadata is not None:
+            ctx.load_verify_locations(cafile=cafile, capath=capath, cadata=cadata)
+
+
 def iso2_client_context(
     *,
     cafile: StrPath | None = None,
     capath: StrPath | None = None,
     cadata: str | bytes | None = None,
+    verify: bool = True,
     keylog_filename: StrPath | None = None,
 ) -> ssl.SSLContext:
-    """The EVCC's context for ISO 15118-2: TLS 1.2, verify the SECC against V2G roots."""
+    """The EVCC's context for ISO 15118-2: TLS 1.2, verify the SECC against V2G roots.
+
+    ``verify=False`` does not check the SECC's certificate and needs no roots: for test
+    tools talking to test devices (``iso15118 fuzz-live`` without ``--trust``), never for
+    a vehicle.
+    """
     ctx = _iso2_base(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False  # the SECC certificate names an SECC ID, not a host
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    _load_trust(ctx, cafile, capath, cadata)
+    _verify_server(ctx, verify, cafile, capath, cadata)
     if keylog_filename is not None:
         ctx.keylog_filename = os.fspath(keylog_filename)
     return ctx
@@ -157,6 +173,7 @@ def iso20_client_context(
     cadata: str | bytes | None = None,
     group: str | None = ISO20_DEFAULT_GROUP,
     also_iso2: bool = False,
+    verify: bool = True,
     keylog_filename: StrPath | None = None,
 ) -> ssl.SSLContext:
     """The EVCC's context for ISO 15118-20: TLS 1.3, presents the vehicle certificate.
@@ -166,14 +183,14 @@ def iso20_client_context(
     exchange groups, secp521r1 and x448 among them, for chargers that pick another one
     (Josev 0.31.2 allows prime256v1 only). ``also_iso2=True`` accepts a TLS 1.2 charger with
     the -2 cipher suites too (a vehicle that offers -2 as well); on such a link the session
-    does not offer -20 (``iso15118.session.handshake.usable``).
+    does not offer -20 (``iso15118.session.handshake.usable``). ``verify=False`` does not
+    check the SECC's certificate (test tools only, as for :func:`iso2_client_context`);
+    the vehicle certificate is presented all the same.
     """
     ctx = _iso20_base(ssl.PROTOCOL_TLS_CLIENT, group)
     if also_iso2:
         _allow_iso2(ctx)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    _load_trust(ctx, cafile, capath, cadata)
+    _verify_server(ctx, verify, cafile, capath, cadata)
     if certfile is not None:
         ctx.load_cert_chain(certfile, keyfile, password)
     if keylog_filename is not None:

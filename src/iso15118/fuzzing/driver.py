@@ -388,21 +388,33 @@ async def _drive_ev(target: Target, run: CaseRun, link: Link, p: Any,
                 return
             previous = (out.payload_type, out.payload)
             last_step = neutral
-        if session.ended is not None:
-            if session.ended.outcome.name != "COMPLETED":
-                run.setup_error = f"session ended before {run.case.state}: " \
-                                  f"{session.ended.reason}"
+        next_step = await _advance(session, link, run, idle=30.0)
+        if next_step is None:
             return
-        deadline = session.deadline
-        timeout = None if deadline is None else max(0.0, deadline - loop.time())
-        got = await link.frame(timeout if timeout is not None else 30.0)
-        now = loop.time()
-        if got is not None:
-            step = session.receive(got.payload_type, got.payload, now)
-        elif link.timed_out:
-            step = session.tick(now)
-        else:
-            step = session.connection_lost(now, "closed")
+        step = next_step
+
+
+async def _advance(session: EvccSession | SeccSession, link: Link, run: CaseRun, *,
+                   idle: float, cap: float = float("inf")) -> Step | None:
+    """Drive our side of the session one step on, either role: None once it has ended
+    (``run.setup_error`` says why when it did not complete before the case's state), else
+    the step from the target's next frame, our session's timer (waited for at most
+    ``cap``; ``idle`` when none runs) or the target closing."""
+    if session.ended is not None:
+        if session.ended.outcome.name != "COMPLETED":
+            run.setup_error = f"session ended before {run.case.state}: " \
+                              f"{session.ended.reason}"
+        return None
+    loop = asyncio.get_running_loop()
+    deadline = session.deadline
+    timeout = idle if deadline is None else min(max(0.0, deadline - loop.time()), cap)
+    got = await link.frame(timeout)
+    now = loop.time()
+    if got is not None:
+        return session.receive(got.payload_type, got.payload, now)
+    if link.timed_out:
+        return session.tick(now)
+    return session.connection_lost(now, "closed")
 
 
 def _ev_context(session: EvccSession, out: Any, body: Any, step: str,
@@ -568,21 +580,10 @@ async def _drive_evse(target: Target, run: CaseRun, link: Link) -> None:
                 if neutral is not None:
                     earlier.append((neutral, body))
                 last_step = neutral
-        if session.ended is not None:
-            if session.ended.outcome.name != "COMPLETED":
-                run.setup_error = f"session ended before {run.case.state}: " \
-                                  f"{session.ended.reason}"
+        next_step = await _advance(session, link, run, idle=60.0, cap=60.0)
+        if next_step is None:
             return
-        deadline = session.deadline
-        timeout = None if deadline is None else max(0.0, deadline - loop.time())
-        got = await link.frame(min(timeout, 60.0) if timeout is not None else 60.0)
-        now = loop.time()
-        if got is not None:
-            step = session.receive(got.payload_type, got.payload, now)
-        elif link.timed_out:
-            step = session.tick(now)
-        else:
-            step = session.connection_lost(now, "closed")
+        step = next_step
 
 
 async def _fuzz_response(target: Target, run: CaseRun, link: Link, session: SeccSession,

@@ -229,3 +229,23 @@ def test_a_document_that_is_no_request_may_be_closed() -> None:
     expect = Expect("iso2", "iso2", RULES, secc_dialect("iso2").body, SID, "PowerDelivery")
     assert judge_charger(wire, Observation(closed=True), expect, 0x8001).rule \
         == "not-a-request"
+
+
+def test_a_repeat_is_sent_as_it_was_whatever_session_step_comes_with_it() -> None:
+    """The charger-role campaign's seed 30001 case 157 (ISO-2 DC, SessionSetup): steps
+    repeat + sid-wrong sent a correct SessionSetupRes with a new SessionID (the SessionID
+    step re-wrapped the case's own body after the repeat) labelled a repeat, and the oracle
+    took our vehicle's going on for a violation. The previous frame now goes out as it was."""
+    import dataclasses
+
+    previous = (0x8001, bytes.fromhex("80400040"))  # a supportedAppProtocolRes
+    ctx = dataclasses.replace(_context(), previous=previous)
+    for order in ((Mutation(Layer.SESSION, "repeat", "sequence", ()),
+                   Mutation(Layer.SESSION, "sid-wrong", "SessionID", (7903911765039501959,))),
+                  (Mutation(Layer.SESSION, "sid-wrong", "SessionID", (7903911765039501959,)),
+                   Mutation(Layer.SESSION, "repeat", "sequence", ())),
+                  (Mutation(Layer.SESSION, "repeat", "sequence", ()),
+                   Mutation(Layer.SESSION, "out-of-order", "sequence", (0.5,)))):
+        wire = apply(ctx, order)
+        assert wire.payload == previous[1] and wire.step == "repeat"
+        assert wire.message is None and wire.session_id is None

@@ -210,6 +210,11 @@ def apply(ctx: Context, steps: tuple[Mutation, ...]) -> Wire:
     twice, storm, lenient_value = False, 0, False
     field_site = ""
     for m in (s for s in steps if s.layer is Layer.SESSION):
+        if raw is not None and m.op in ("sid-zero", "sid-wrong", "out-of-order"):
+            # the previous frame goes out as it was (a repeat): there is no message left
+            # to give another SessionID or step (re-wrapping the case's own body here
+            # sent a correct message labelled a repeat, which the oracle then judged)
+            continue
         if m.op == "sid-zero":
             sid = bytes(len(sid) or 8)
             message = ctx.wrap(ctx.body, sid)
@@ -225,7 +230,7 @@ def apply(ctx: Context, steps: tuple[Mutation, ...]) -> Wire:
         elif m.op == "repeat" and ctx.previous is not None:
             payload_type, raw = ctx.previous
             message, step = None, "repeat"
-            notes.append("the previous request again")
+            notes.append("the previous message again")
         elif m.op == "double":
             twice = True
         elif m.op == "storm":

@@ -23,7 +23,11 @@ from typing import Any
 
 import pytest
 from fuzz_targets import HERE, env
-from support.netns import NetnsPair, in_netns, netns_pair, netns_unavailable_reason
+from support.netns import (
+    NetnsPair,
+    in_netns,
+    netns_pair_or_skip,
+)
 
 pytestmark = pytest.mark.netns
 
@@ -32,10 +36,7 @@ CLI = [sys.executable, "-m", "iso15118"]
 
 @pytest.fixture
 def link() -> Iterator[NetnsPair]:
-    reason = netns_unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"netns test skipped: {reason}")
-    with netns_pair() as pair:
+    with netns_pair_or_skip() as pair:
         yield pair
 
 

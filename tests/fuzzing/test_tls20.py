@@ -19,7 +19,11 @@ from pathlib import Path
 
 import pytest
 from fuzz_targets import env
-from support.netns import NetnsPair, in_netns, netns_pair, netns_unavailable_reason
+from support.netns import (
+    NetnsPair,
+    in_netns,
+    netns_pair_or_skip,
+)
 
 from iso15118 import codec
 from iso15118.fuzzing import oracle
@@ -47,10 +51,7 @@ STATES = ("supportedAppProtocol,SessionSetup,AuthorizationSetup,Authorization,"
 
 @pytest.fixture
 def pair() -> Iterator[NetnsPair]:
-    reason = netns_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    with netns_pair() as made:
+    with netns_pair_or_skip() as made:
         yield made
 
 

@@ -19,17 +19,18 @@ pytest.importorskip("ocpp")
 pytest.importorskip("websockets")
 
 from session.simulator_procs import CLI, env, run_vehicle, start_charger  # noqa: E402
-from support.netns import NetnsPair, in_netns, netns_pair, netns_unavailable_reason  # noqa: E402
+from support.netns import (  # noqa: E402
+    NetnsPair,
+    in_netns,
+    netns_pair_or_skip,
+)
 
 CSMS = Path(__file__).with_name("csms_process.py")
 
 
 @pytest.fixture(scope="module")
 def link() -> Iterator[NetnsPair]:
-    reason = netns_unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"netns test skipped: {reason}")
-    with netns_pair() as pair:
+    with netns_pair_or_skip() as pair:
         yield pair
 
 

@@ -20,7 +20,7 @@ import importlib
 import json
 import shutil
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -240,8 +240,9 @@ def test_a_revoked_contract_is_refused(pki: Path, tmp_path: Path) -> None:
     assert out["csms"].seen["Authorize"]
 
 
-async def _serve_csms(version: str, **kw: Any) -> tuple[Any, int, list[Any]]:
-    Csms = make_csms(version)
+async def _serve_csms(version: str, *, csms_class: Any = None,
+                      **kw: Any) -> tuple[Any, int, list[Any]]:
+    Csms = csms_class or make_csms(version)
     box: list[Any] = []
 
     async def on_connect(ws: Any) -> None:
@@ -257,11 +258,14 @@ async def _serve_csms(version: str, **kw: Any) -> tuple[Any, int, list[Any]]:
 @contextlib.asynccontextmanager
 async def _bay(version: str, station_id: str, bay: StationEvse, config: SeccConfig, *,
                csms: dict[str, Any] | None = None, pnc: Any = None,
-               endpoint: dict[str, Any] | None = None
+               endpoint: dict[str, Any] | None = None,
+               observe: Callable[[Any, float], None] | None = None
                ) -> AsyncIterator[tuple[ChargingStation, Any, EVSEEndpoint]]:
     """A CSMS on the ``ocpp`` package, our station connected to it and one charging bay
     (simulated power electronics, an SECC endpoint on ::1): (station, the CSMS's side of
-    the connection, the endpoint). Everything is closed on the way out."""
+    the connection, the endpoint). ``csms``: the CSMS's options (``csms_class``,
+    ``backend``, ``revoked``); ``observe`` sees the charger's session events too.
+    Everything is closed on the way out."""
     server, port, box = await _serve_csms(version, **(csms or {}))
     station = ChargingStation(station_id, [bay], version=version, pnc=pnc)
     try:
@@ -270,7 +274,13 @@ async def _bay(version: str, station_id: str, bay: StationEvse, config: SeccConf
 
         def hardware(session: SeccSession) -> Any:
             sim.attach(session)
-            return sim.on_event
+            if observe is None:
+                return sim.on_event
+
+            def on_event(event: Any, now: float) -> None:
+                sim.on_event(event, now)
+                observe(event, now)
+            return on_event
 
         ep = EVSEEndpoint(None, bay.evse, config, host="::1",
                           application=station.application(bay.evse_id, hardware),

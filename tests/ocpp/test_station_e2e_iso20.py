@@ -36,7 +36,7 @@ pytest.importorskip("ocpp")
 websockets = pytest.importorskip("websockets")
 
 from ocpp.routing import on  # noqa: E402
-from test_station_e2e import make_csms  # noqa: E402
+from test_station_e2e import _bay, make_csms  # noqa: E402
 
 from iso15118 import codec  # noqa: E402
 from iso15118.messages import iso20_common as common  # noqa: E402
@@ -59,9 +59,7 @@ from iso15118.session import (  # noqa: E402
 )
 from iso15118.session.events import MessageReceived, MessageSent  # noqa: E402
 from iso15118.session.pnc import EvccPnc, SeccPnc  # noqa: E402
-from iso15118.session.runner import Charger, EVSEEndpoint, drive  # noqa: E402
-from iso15118.session.secc import SeccSession  # noqa: E402
-from iso15118.session.simulation import ChargerBehaviour, SimulatedCharger  # noqa: E402
+from iso15118.session.runner import drive  # noqa: E402
 from iso15118.session.values import EnergyMode  # noqa: E402
 from iso15118.transport import (  # noqa: E402
     iso20_client_context,
@@ -184,49 +182,30 @@ def make_csms20(version: str) -> Any:
 
 async def _scenario(pki: Path, vehicle_dir: Path, version: str, curve: str, *,
                     install: bool, revoked: set[int]) -> dict[str, Any]:
-    Csms = make_csms20(version)
     local = SeccPnc.from_test_pki(pki)
     backend = local.certificate_backend
     local.certificate_backend = lambda exi, message: None  # the CSMS answers
-    box: list[Any] = []
     responder = MoOcspResponder(
         [(load_certificate(i.mo_chain[0]), i.mo_key)
          for i in backend.issuers.values()], revoked)  # type: ignore[union-attr]
-
-    async def on_connect(ws: Any) -> None:
-        cp = Csms(ws.request.path.strip("/"), ws, backend, responder)
-        box.append(cp)
-        await cp.start()
-
-    server = await websockets.serve(on_connect, "127.0.0.1", 0,
-                                    subprotocols=[f"ocpp{version}"])
-    port = server.sockets[0].getsockname()[1]
     evse = EVSEState(payment_options=(Payment.EIM, Payment.PNC),
                      energy_modes=(EnergyMode.DC_extended,))
-    station = ChargingStation("CS-20", [StationEvse(1, evse, max_power=evse.dc.max_power)],
-                              version=version, pnc=local)
-    await station.connect(f"ws://127.0.0.1:{port}")
-    csms = box[0]
-    sim = SimulatedCharger(evse, ChargerBehaviour(cable_check_s=0.2))
     secc_seen: list[tuple[str, Any]] = []
 
-    def hardware(session: SeccSession) -> Any:
-        sim.attach(session)
-
-        def on_event(event: Any, now: float) -> None:
-            sim.on_event(event, now)
-            if isinstance(event, MessageSent | MessageReceived):
-                secc_seen.append((event.name, getattr(event, "message", None)))
-        return on_event
+    def seen(event: Any, now: float) -> None:
+        if isinstance(event, MessageSent | MessageReceived):
+            secc_seen.append((event.name, getattr(event, "message", None)))
 
     chain, key, v2g_root = secc_tls_files(pki)
     vehicle_chain, vehicle_key, oem_root = vehicle_tls_files(pki)
-    ep = EVSEEndpoint(None, evse, SeccConfig(pnc=local, auto_authorize=False,
-                                             protocols=("iso20",)),
-                      tls="required", ssl_context=iso20_server_context(chain, key,
-                                                                        cafile=oem_root),
-                      host="::1", application=station.application(1, hardware))
-    async with Charger([ep]):
+    bay = _bay(version, "CS-20", StationEvse(1, evse, max_power=evse.dc.max_power),
+               SeccConfig(pnc=local, auto_authorize=False, protocols=("iso20",)),
+               csms={"csms_class": make_csms20(version), "backend": backend,
+                     "revoked": responder},
+               pnc=local, observe=seen,
+               endpoint={"tls": "required",
+                         "ssl_context": iso20_server_context(chain, key, cafile=oem_root)})
+    async with bay as (station, csms, ep):
         client = iso20_client_context(certfile=vehicle_chain, keyfile=vehicle_key,
                                       cafile=v2g_root)
         conn = await open_connection("::1", ep.ports.popitem()[1], ssl_context=client)
@@ -249,9 +228,6 @@ async def _scenario(pki: Path, vehicle_dir: Path, version: str, curve: str, *,
             if any(t["event_type"] == "Ended" for t in csms.seen["TransactionEvent"]):
                 break
             await asyncio.sleep(0.02)
-    await station.close()
-    server.close()
-    await server.wait_closed()
     return {"ended": ended, "sent": sent, "received": received, "csms": csms,
             "responder": responder,
             "station": station, "car": car, "tls": conn.tls_version, "secc": secc_seen}

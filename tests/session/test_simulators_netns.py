@@ -18,7 +18,13 @@ from pathlib import Path
 
 import pytest
 from simulator_procs import CLI, env, run_vehicle, start_charger
-from support.netns import NetnsPair, in_netns, netns_pair, netns_unavailable_reason
+from support.netns import (
+    NetnsPair,
+    in_netns,
+    netns_pair,
+    netns_pair_or_skip,
+    netns_unavailable_reason,
+)
 
 pytestmark = pytest.mark.netns
 
@@ -28,10 +34,7 @@ LINE = re.compile(r"^ *\d+\.\d{3} (EV->EVSE|EVSE->EV) (apphand|din|iso2|iso20-(c
 
 @pytest.fixture(scope="module")
 def link() -> Iterator[NetnsPair]:
-    reason = netns_unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"netns test skipped: {reason}")
-    with netns_pair() as pair:
+    with netns_pair_or_skip() as pair:
         yield pair
 
 

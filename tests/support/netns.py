@@ -39,6 +39,7 @@ __all__ = [
     "NetnsPair",
     "in_netns",
     "netns_pair",
+    "netns_pair_or_skip",
     "netns_unavailable_reason",
 ]
 
@@ -175,3 +176,16 @@ def netns_pair() -> Iterator[NetnsPair]:
             _delete(ns)
         if _ip("link", "show", pair.secc_if).returncode == 0:  # never moved into a namespace
             _ip("link", "delete", pair.secc_if)
+
+
+@contextlib.contextmanager
+def netns_pair_or_skip() -> Iterator[NetnsPair]:
+    """:func:`netns_pair` for a test fixture: the test is skipped, with the reason, where
+    namespaces cannot be made (CI runs as root and has them, so nothing skips there)."""
+    import pytest
+
+    reason = netns_unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"netns test skipped: {reason}")
+    with netns_pair() as pair:
+        yield pair

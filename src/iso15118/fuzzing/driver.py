@@ -348,6 +348,19 @@ def _sent(step: Step) -> list[tuple[Any, MessageSent]]:
     return list(zip(step.send, events, strict=False))
 
 
+def _which(session: EvccSession | SeccSession, out: Any, sent: MessageSent, *,
+           request: bool) -> tuple[Any, Any, str | None]:
+    """What our session is about to send: (its dialect, None for supportedAppProtocol;
+    the message body; the session tables' neutral step name, None when it has none)."""
+    d = None if sent.protocol == "apphand" else session.dialect
+    if d is None:
+        return None, out.message, None
+    body = d.body(out.message)
+    exchange = (d.rules.exchange_of_request(body) if request
+                else d.rules.exchange_of_response(body))
+    return d, body, exchange.step if exchange is not None else None
+
+
 async def _drive_ev(target: Target, run: CaseRun, link: Link, p: Any,
                     check: str | None = None) -> None:
     loop = asyncio.get_running_loop()
@@ -361,10 +374,7 @@ async def _drive_ev(target: Target, run: CaseRun, link: Link, p: Any,
     previous: tuple[int, bytes] | None = None
     while True:
         for out, sent in _sent(step):
-            d = None if sent.protocol == "apphand" else session.dialect
-            body = d.body(out.message) if d is not None else out.message
-            exchange = d.rules.exchange_of_request(body) if d is not None else None
-            neutral = exchange.step if exchange is not None else None
+            d, body, neutral = _which(session, out, sent, request=True)
             if matches(run.case.state, sent.name, neutral):
                 run.reached = True
                 ctx = _ev_context(session, out, body, neutral or sent.name, last_step,
@@ -564,10 +574,7 @@ async def _drive_evse(target: Target, run: CaseRun, link: Link) -> None:
             for event in s.events:
                 sim.on_event(event, loop.time())
             for out, sent in _sent(s):
-                d = None if sent.protocol == "apphand" else session.dialect
-                body = d.body(out.message) if d is not None else out.message
-                exchange = d.rules.exchange_of_response(body) if d is not None else None
-                neutral = exchange.step if exchange is not None else None
+                d, body, neutral = _which(session, out, sent, request=False)
                 if matches(run.case.state, sent.name, neutral):
                     run.reached = True
                     await _fuzz_response(target, run, link, session, d, out, body,
